@@ -1,0 +1,1 @@
+"""The Teams-facing service: HTTP endpoints, activity handling, wording, composition."""

@@ -1,0 +1,102 @@
+"""The commands users type: one source of truth for the help card and the app manifest.
+
+Pure data, no SDK imports, so the app package builder can read it without starting anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    """Where in Teams a command may be typed (the manifest's bot scopes)."""
+
+    PERSONAL = "personal"
+    TEAM = "team"
+    GROUP_CHAT = "groupChat"
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One user-facing command."""
+
+    name: str
+    usage: str
+    description: str
+    available: bool
+    scopes: frozenset[Scope] = ALL_SCOPES
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("help", "help", "Show this list of commands", available=True),
+    CommandSpec(
+        "whoami",
+        "whoami",
+        "Who the directory says you are: name, rank, unit, roles",
+        available=False,
+    ),
+    CommandSpec(
+        "case open",
+        "case open <case-ref> <title...> [region <name>]",
+        "Open a case pinned to a storage region; in a channel, bind the channel to it",
+        available=False,
+    ),
+    CommandSpec("case list", "case list", "Cases you can see", available=False),
+    CommandSpec(
+        "case show",
+        "case show [<case-ref>]",
+        "Case card: region, team, exhibits, open shares",
+        available=False,
+    ),
+    CommandSpec(
+        "add",
+        "add [<case-ref>] (with files attached)",
+        "Each attached file becomes an exhibit of the case",
+        available=False,
+    ),
+    CommandSpec(
+        "evidence list", "evidence list [<case-ref>]", "Exhibits of the case", available=False
+    ),
+    CommandSpec(
+        "evidence show",
+        "evidence show <exhibit-ref>",
+        "Exhibit card: name, type, size, SHA-256, who and when",
+        available=False,
+    ),
+    CommandSpec(
+        "evidence verify",
+        "evidence verify <exhibit-ref>",
+        "Re-hash the stored file and compare with the intake hash",
+        available=False,
+    ),
+    CommandSpec(
+        "share",
+        "share <exhibit-ref>[,<exhibit-ref>...] with <email> [for <N>d] [reason <text...>]",
+        "Request an external share; an approver decides",
+        available=False,
+    ),
+    CommandSpec(
+        "share list",
+        "share list [<case-ref>]",
+        "Shares of the case and their state",
+        available=False,
+    ),
+    CommandSpec(
+        "share revoke", "share revoke <share-id>", "Stop a share link at once", available=False
+    ),
+    CommandSpec(
+        "custody",
+        "custody <exhibit-ref>",
+        "The exhibit's chain of custody, verified",
+        available=False,
+    ),
+)
+
+
+def command_named(name: str) -> CommandSpec | None:
+    """The command whose name is `name`, if any."""
+    return next((c for c in COMMANDS if c.name == name), None)

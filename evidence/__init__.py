@@ -1,0 +1,1 @@
+"""Exhibit's domain: cases, exhibits, officers, policy and custody. Imports no SDK."""

@@ -1,0 +1,32 @@
+"""Ports: what the domain needs from the outside world, as Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from evidence.officers import Officer
+
+
+class Directory(Protocol):
+    """The force's directory of officers (Entra ID through Graph, or a local file)."""
+
+    @property
+    def source(self) -> str:
+        """A short name of where answers come from (`graph`, `local`)."""
+        ...
+
+    async def officer(self, object_id: str) -> Officer | None:
+        """The officer with this Entra object id, or None if unknown.
+
+        Raises `DirectoryUnavailable` when the directory cannot answer.
+        """
+        ...
+
+    async def officers(self, object_ids: Iterable[str]) -> Mapping[str, Officer]:
+        """The known officers among `object_ids`, keyed by object id."""
+        ...
+
+    async def channel_members(self, team_id: str, channel_id: str) -> frozenset[str]:
+        """Entra object ids of the members of a Teams channel."""
+        ...
