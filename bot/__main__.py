@@ -1,0 +1,63 @@
+"""`python -m bot`: run Exhibit's bot service (see `python -m bot --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from aiohttp import web
+from dotenv import dotenv_values
+
+from bot.settings import SettingsError, load_settings
+
+DESCRIPTION = """\
+Run Exhibit's bot service: POST /api/messages (Teams, through the Azure Bot Service),
+GET /healthz (process up) and GET /readyz (database and storage reachable).
+
+Settings come from the environment, and from a .env file in the working directory if
+there is one (the environment wins). Every setting is listed in .env.example. The
+service listens on EXHIBIT_HOST (default 127.0.0.1) and PORT (default 3978).
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, load settings and serve until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=Path(".env"),
+        help="optional file of KEY=value settings (default: .env; ignored if absent)",
+    )
+    args = parser.parse_args(argv)
+    env = {k: v for k, v in dotenv_values(args.env_file).items() if v is not None}
+    env.update(os.environ)
+    try:
+        settings = load_settings(env)
+    except SettingsError as err:
+        print(f"Exhibit cannot start: {err}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from bot.composition import create_app  # the SDKs load only once settings are good
+
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The composition root: every part of Exhibit built from `Settings`, and closed on shutdown."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from microsoft_agents.activity import Activity, ActivityTypes
+from microsoft_agents.authentication.msal import MsalAuth
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.hosting.core import (
+    AccessTokenProviderBase,
+    AgentAuthConfiguration,
+    ConnectionManager,
+    OutboundHostValidator,
+    TurnContext,
+)
+from microsoft_agents.hosting.core.authorization import AuthTypes
+from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
+
+from bot.agent import ExhibitAgent, error_reference
+from bot.inbound import InboundPolicy, TokenValidator
+from bot.settings import BotAuthType, Settings
+from bot.web import RUNTIME, Probe, Runtime, add_routes
+from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
+from storage.database import create_engine, ping
+
+logger = logging.getLogger(__name__)
+
+ProviderFactory = Callable[[AgentAuthConfiguration], AccessTokenProviderBase]
+
+_AUTH_TYPES = {
+    BotAuthType.CLIENT_SECRET: AuthTypes.client_secret,
+    BotAuthType.CERTIFICATE: AuthTypes.certificate,
+    BotAuthType.USER_MANAGED_IDENTITY: AuthTypes.user_managed_identity,
+    BotAuthType.SYSTEM_MANAGED_IDENTITY: AuthTypes.system_managed_identity,
+    BotAuthType.WORKLOAD_IDENTITY: AuthTypes.workload_identity,
+}
+
+
+def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
+    """The Agents SDK's view of the bot's identity, with issuer validation switched on."""
+    credentials = settings.credentials
+    if credentials is None:
+        return AgentAuthConfiguration(anonymous_allowed=True)
+    return AgentAuthConfiguration(
+        auth_type=_AUTH_TYPES[credentials.auth_type],
+        client_id=credentials.app_id,
+        tenant_id=credentials.tenant_id,
+        client_secret=credentials.client_secret.value if credentials.client_secret else None,
+        cert_pfx_file=str(credentials.certificate_path) if credentials.certificate_path else None,
+        authority=credentials.authority,
+        # Off by default in the SDK: a correctly signed token from another issuer would pass.
+        validate_issuer=True,
+    )
+
+
+def build_adapter(
+    settings: Settings, config: AgentAuthConfiguration, provider_factory: ProviderFactory
+) -> CloudAdapter:
+    """The Agents SDK adapter: outbound tokens, and outbound host checks in production."""
+    connections = ConnectionManager(provider_factory, {"SERVICE_CONNECTION": config})
+    validator = (
+        OutboundHostValidator(list(settings.allowed_service_url_hosts), enabled=True)
+        if settings.production
+        else None
+    )
+    adapter = CloudAdapter(connection_manager=connections, host_validator=validator)
+    adapter.on_turn_error = _on_turn_error
+    return adapter
+
+
+async def _on_turn_error(context: TurnContext, error: Exception) -> None:
+    """Log the failure with a reference; tell the user only the reference, never the error."""
+    reference = error_reference()
+    activity = context.activity
+    logger.error(
+        "Turn failed (ref %s) for activity %s in conversation %s",
+        reference,
+        activity.id,
+        activity.conversation.id if activity.conversation else None,
+        exc_info=error,
+    )
+    if activity.type == ActivityTypes.invoke:
+        return
+    await context.send_activity(
+        Activity(
+            type=ActivityTypes.message,
+            text=f"Sorry, something went wrong. Nothing was changed. Reference: {reference}.",
+        )
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    token_validator: TokenValidator | None = None,
+    provider_factory: ProviderFactory = MsalAuth,
+) -> web.Application:
+    """The aiohttp application for `settings`; tests may inject token validation and outbound
+    token providers (the two seams at the Entra boundary)."""
+    config = auth_configuration(settings)
+    if settings.allow_anonymous:
+        logger.warning(
+            "EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS is on: requests WITHOUT a token are accepted. "
+            "Never run like this outside a developer machine."
+        )
+    app = web.Application(client_max_size=settings.max_request_bytes)
+    engine = create_engine(settings.database_url.value)
+    blobs = RegionalBlobServices(
+        {
+            region.name: blob_service(
+                RegionAccount(
+                    region.name,
+                    region.connection_string.value if region.connection_string else None,
+                    region.account_url,
+                )
+            )
+            for region in settings.regions
+        }
+    )
+    probes = [Probe("database", lambda: ping(engine))]
+    probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]
+    app[RUNTIME] = Runtime(
+        adapter=build_adapter(settings, config, provider_factory),
+        agent=ExhibitAgent(),
+        policy=InboundPolicy(
+            validator=token_validator or JwtTokenValidator(config),
+            allow_anonymous=settings.allow_anonymous,
+            allowed_tenants=settings.allowed_tenants,
+        ),
+        probes=probes,
+    )
+
+    async def resources(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await blobs.aclose()
+        await engine.dispose()
+
+    app.cleanup_ctx.append(resources)
+    add_routes(app)
+    return app
+
+
+def _blob_probe(blobs: RegionalBlobServices, region: str) -> Callable[[], Awaitable[None]]:
+    return lambda: blobs.ping(region)

@@ -1,0 +1,287 @@
+"""Exhibit's settings: one frozen object, built once at start-up from the environment.
+
+Every setting is an `EXHIBIT_*` environment variable (plus `PORT`), optionally read from a `.env`
+file. A missing or invalid value stops start-up with a `SettingsError` naming the variable.
+Secrets are held in `Secret`, whose repr never shows the value. `.env.example` documents each one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_REGION = re.compile(r"^[a-z][a-z0-9]{1,31}$")
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; `name` is the environment variable."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret value that never appears in a repr, str or log line."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+
+class Environment(StrEnum):
+    """Where Exhibit runs; production turns on every outbound host check."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class BotAuthType(StrEnum):
+    """How the bot proves its own identity to the Bot Framework (Entra)."""
+
+    CLIENT_SECRET = "client_secret"  # noqa: S105 (a kind of credential, not one)
+    CERTIFICATE = "certificate"
+    USER_MANAGED_IDENTITY = "user_managed_identity"
+    SYSTEM_MANAGED_IDENTITY = "system_managed_identity"
+    WORKLOAD_IDENTITY = "workload_identity"
+
+
+@dataclass(frozen=True, slots=True)
+class BotCredentials:
+    """The Entra app registration behind the Azure Bot resource."""
+
+    app_id: str
+    tenant_id: str
+    auth_type: BotAuthType
+    client_secret: Secret | None = None
+    certificate_path: Path | None = None
+    authority: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A storage region and the Blob account that holds its evidence."""
+
+    name: str
+    connection_string: Secret | None = None
+    account_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Exhibit reads from its environment."""
+
+    environment: Environment
+    host: str
+    port: int
+    allow_anonymous: bool
+    credentials: BotCredentials | None
+    allowed_tenants: frozenset[str]
+    allowed_service_url_hosts: tuple[str, ...]
+    max_request_bytes: int
+    database_url: Secret
+    regions: tuple[Region, ...]
+    default_region: str
+    queue_connection_string: Secret | None
+    directory: str
+    local_directory_file: Path
+    log_level: str
+
+    @property
+    def production(self) -> bool:
+        """Whether this is a production deployment."""
+        return self.environment is Environment.PRODUCTION
+
+    def region(self, name: str) -> Region:
+        """The configured region called `name`."""
+        for region in self.regions:
+            if region.name == name:
+                return region
+        raise KeyError(name)
+
+
+class _Reader:
+    """Typed access to an environment mapping, raising `SettingsError` with the name."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self._env.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            raise SettingsError(name, "is required")
+        return default
+
+    def optional(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        raw = self._env.get(name)
+        if raw is None:
+            return default
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise SettingsError(name, f"must be true or false, not {raw!r}")
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(name, f"must be a whole number, not {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise SettingsError(name, f"must be between {minimum} and {maximum}")
+        return value
+
+    def choice(self, name: str, kind: type[_E], default: _E) -> _E:
+        raw = self._env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        try:
+            return kind(raw)
+        except ValueError:
+            allowed = ", ".join(member.value for member in kind)
+            raise SettingsError(name, f"must be one of {allowed}, not {raw!r}") from None
+
+    def guid(self, name: str) -> str:
+        value = self.text(name)
+        if not _GUID.match(value):
+            raise SettingsError(name, "must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
+        return value.lower()
+
+    def words(self, name: str, default: str = "") -> tuple[str, ...]:
+        raw = self._env.get(name, default)
+        return tuple(part.strip() for part in raw.replace(";", ",").split(",") if part.strip())
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build and check the settings from `env`; raise `SettingsError` on the first problem."""
+    read = _Reader(env)
+    environment = read.choice("EXHIBIT_ENV", Environment, Environment.DEVELOPMENT)
+    allow_anonymous = read.flag("EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS")
+    credentials = _credentials(read)
+    if allow_anonymous and credentials is not None:
+        raise SettingsError(
+            "EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS",
+            "cannot be true while bot credentials (EXHIBIT_BOT_APP_ID) are set",
+        )
+    if allow_anonymous and environment is Environment.PRODUCTION:
+        raise SettingsError("EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS", "is refused in production")
+    if not allow_anonymous and credentials is None:
+        raise SettingsError(
+            "EXHIBIT_BOT_APP_ID",
+            "is required (or set EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS=true for local use)",
+        )
+
+    tenants = frozenset(t.lower() for t in read.words("EXHIBIT_ALLOWED_TENANTS"))
+    for tenant in tenants:
+        if not _GUID.match(tenant):
+            raise SettingsError("EXHIBIT_ALLOWED_TENANTS", f"{tenant!r} is not a tenant GUID")
+    if not tenants:
+        raise SettingsError("EXHIBIT_ALLOWED_TENANTS", "is required: the force's tenant id(s)")
+
+    service_hosts = read.words("EXHIBIT_ALLOWED_SERVICE_URL_HOSTS", "smba.trafficmanager.net")
+    regions = _regions(read)
+    default_region = read.text("EXHIBIT_DEFAULT_REGION", regions[0].name)
+    if default_region not in {r.name for r in regions}:
+        raise SettingsError(
+            "EXHIBIT_DEFAULT_REGION", f"{default_region!r} is not in EXHIBIT_REGIONS"
+        )
+
+    directory = read.text("EXHIBIT_DIRECTORY", "local").lower()
+    if directory not in {"local", "graph"}:
+        raise SettingsError("EXHIBIT_DIRECTORY", f"must be local or graph, not {directory!r}")
+
+    level = read.text("EXHIBIT_LOG_LEVEL", "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError("EXHIBIT_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
+
+    queue = read.optional("EXHIBIT_QUEUE_CONNECTION_STRING")
+    return Settings(
+        environment=environment,
+        host=read.text("EXHIBIT_HOST", "127.0.0.1"),
+        port=read.integer("PORT", 3978, minimum=1, maximum=65535),
+        allow_anonymous=allow_anonymous,
+        credentials=credentials,
+        allowed_tenants=tenants,
+        allowed_service_url_hosts=service_hosts,
+        max_request_bytes=read.integer(
+            "EXHIBIT_MAX_REQUEST_BYTES", 1 << 20, minimum=4096, maximum=64 << 20
+        ),
+        database_url=Secret(
+            read.text("EXHIBIT_DATABASE_URL", "sqlite+aiosqlite:///var/exhibit.db")
+        ),
+        regions=regions,
+        default_region=default_region,
+        queue_connection_string=Secret(queue) if queue else None,
+        directory=directory,
+        local_directory_file=Path(read.text("EXHIBIT_LOCAL_DIRECTORY_FILE", "dev/directory.yaml")),
+        log_level=level,
+    )
+
+
+def _credentials(read: _Reader) -> BotCredentials | None:
+    if read.optional("EXHIBIT_BOT_APP_ID") is None:
+        return None
+    auth_type = read.choice("EXHIBIT_BOT_AUTH_TYPE", BotAuthType, BotAuthType.CLIENT_SECRET)
+    secret = read.optional("EXHIBIT_BOT_CLIENT_SECRET")
+    certificate = read.optional("EXHIBIT_BOT_CERTIFICATE_PATH")
+    if auth_type is BotAuthType.CLIENT_SECRET and secret is None:
+        raise SettingsError("EXHIBIT_BOT_CLIENT_SECRET", "is required with client_secret auth")
+    if auth_type is BotAuthType.CERTIFICATE and certificate is None:
+        raise SettingsError("EXHIBIT_BOT_CERTIFICATE_PATH", "is required with certificate auth")
+    authority = read.optional("EXHIBIT_BOT_AUTHORITY")
+    if authority is not None and urlsplit(authority).scheme != "https":
+        raise SettingsError("EXHIBIT_BOT_AUTHORITY", "must be an https URL")
+    return BotCredentials(
+        app_id=read.guid("EXHIBIT_BOT_APP_ID"),
+        tenant_id=read.guid("EXHIBIT_BOT_TENANT_ID"),
+        auth_type=auth_type,
+        client_secret=Secret(secret) if secret else None,
+        certificate_path=Path(certificate) if certificate else None,
+        authority=authority,
+    )
+
+
+def _regions(read: _Reader) -> tuple[Region, ...]:
+    names = read.words("EXHIBIT_REGIONS", "uksouth")
+    regions = []
+    for name in names:
+        if not _REGION.match(name):
+            raise SettingsError("EXHIBIT_REGIONS", f"{name!r} is not a region name like uksouth")
+        key = name.upper()
+        connection = read.optional(f"EXHIBIT_REGION_{key}_CONNECTION_STRING")
+        url = read.optional(f"EXHIBIT_REGION_{key}_ACCOUNT_URL")
+        if connection is None and url is None:
+            raise SettingsError(
+                f"EXHIBIT_REGION_{key}_CONNECTION_STRING",
+                f"region {name} needs a connection string or EXHIBIT_REGION_{key}_ACCOUNT_URL",
+            )
+        if url is not None and urlsplit(url).scheme not in {"https", "http"}:
+            raise SettingsError(f"EXHIBIT_REGION_{key}_ACCOUNT_URL", "must be a URL")
+        regions.append(
+            Region(name, Secret(connection) if connection else None, url),
+        )
+    return tuple(regions)

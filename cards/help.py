@@ -1,0 +1,42 @@
+"""The help card: every command, marking those not yet available."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from microsoft_teams.cards import AdaptiveCard, CardElement, Container, TextBlock
+
+from bot.commands import CommandSpec
+
+
+def build_help_card(commands: Iterable[CommandSpec], hint: str | None = None) -> AdaptiveCard:
+    """A card listing `commands`; `hint` (e.g. what was not understood) is shown first."""
+    body: list[CardElement] = [
+        TextBlock(text="Exhibit commands", weight="Bolder", size="Medium", wrap=True),
+    ]
+    if hint:
+        body.append(TextBlock(text=hint, color="Attention", wrap=True))
+    body.append(
+        TextBlock(
+            text="Type a command in this chat, or @mention Exhibit in a case channel.",
+            is_subtle=True,
+            wrap=True,
+        )
+    )
+    for command in commands:
+        status = "" if command.available else " — *not yet available*"
+        body.append(
+            Container(
+                separator=True,
+                items=[
+                    TextBlock(text=_placeholders(command.usage), font_type="Monospace", wrap=True),
+                    TextBlock(text=f"{command.description}{status}", is_subtle=True, wrap=True),
+                ],
+            )
+        )
+    return AdaptiveCard(body=body)
+
+
+def _placeholders(usage: str) -> str:
+    """`<case-ref>` in guillemets: Teams takes angle brackets for markup and drops them."""
+    return usage.replace("<", "\u2039").replace(">", "\u203a")

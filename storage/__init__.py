@@ -1,0 +1,1 @@
+"""Storage adapters: evidence bytes in regional Blob storage, records in SQL."""
