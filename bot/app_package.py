@@ -296,9 +296,11 @@ def manifest_problems(manifest: Manifest, schema: Mapping[str, Any]) -> list[str
     validator = Draft7Validator(schema)
     errors = sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))
     problems = [f"{e.json_path}: {e.message}" for e in errors]
-    for bot in manifest.get("bots") or []:
-        for index, command_list in enumerate(bot.get("commandLists") or []):
-            problems.extend(_command_list_problems(index, command_list))
+    # Only a schema-valid manifest has the shape the limit checks walk through.
+    if not problems:
+        for bot in manifest.get("bots", []):
+            for index, command_list in enumerate(bot.get("commandLists", [])):
+                problems.extend(_command_list_problems(index, command_list))
     leftover = sorted(set(_PLACEHOLDER.findall(json.dumps(manifest))))
     problems.extend(f"placeholder ${{{{{name}}}}} is not filled" for name in leftover)
     return problems
@@ -306,12 +308,12 @@ def manifest_problems(manifest: Manifest, schema: Mapping[str, Any]) -> list[str
 
 def _command_list_problems(index: int, command_list: Mapping[str, Any]) -> list[str]:
     where = f"$.bots[0].commandLists[{index}]"
-    commands = command_list.get("commands") or []
+    commands = command_list["commands"]
     problems = []
     if len(commands) > MAX_COMMANDS_PER_LIST:
         problems.append(f"{where}: {len(commands)} commands, Teams shows at most 10")
     for command in commands:
-        if len(command.get("title", "")) > MAX_COMMAND_TITLE:
+        if len(command["title"]) > MAX_COMMAND_TITLE:
             problems.append(f"{where}: title {command['title']!r} is longer than 32 characters")
         if len(command.get("description", "")) > MAX_COMMAND_DESCRIPTION:
             problems.append(f"{where}: description of {command.get('title')!r} exceeds 128")

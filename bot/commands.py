@@ -32,7 +32,7 @@ class CommandSpec:
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("help", "help", "Show this list of commands", available=True),
+    CommandSpec("help", "help", "List what Exhibit can do", available=True),
     CommandSpec(
         "whoami",
         "whoami",

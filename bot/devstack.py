@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -111,8 +111,10 @@ class DevStack:
     in_memory_storage: bool = False
     extra_bot_env: Mapping[str, str] = field(default_factory=dict)
     accounts: tuple[AzuriteAccount, ...] = field(default_factory=make_accounts)
-    _children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    _logs: list[IO[bytes]] = field(default_factory=list)
+    children: Children = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.children = Children(self.data_dir / "logs")
 
     @property
     def playground_url(self) -> str:
@@ -127,7 +129,7 @@ class DevStack:
     @property
     def log_dir(self) -> Path:
         """Where each child's output goes."""
-        return self.data_dir / "logs"
+        return self.children.log_dir
 
     def bot_environment(self) -> dict[str, str]:
         """The bot's settings for the local stack: anonymous, SQLite, local directory."""
@@ -162,40 +164,27 @@ class DevStack:
             if port_in_use(port):
                 raise StackError(f"port {port} for the {name} is already in use")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(exist_ok=True)
         try:
-            self._start_azurite()
-            self._wait_port("Azurite", self.ports.blob)
-            self._wait_port("Azurite", self.ports.queue)
+            location = None if self.in_memory_storage else self.data_dir / "azurite"
+            start_azurite(self.children, self.ports, self.accounts, location)
             self._start_bot()
-            self._wait_http("bot", f"{self.bot_url}/healthz")
+            self.children.wait_http("bot", f"{self.bot_url}/healthz")
             self._start_playground()
-            self._wait_http("Playground", f"{self.playground_url}_debug/ping")
+            self.children.wait_http("Playground", f"{self.playground_url}_debug/ping")
         except BaseException:
             self.stop()
             raise
 
-    def _start_azurite(self) -> None:
-        args = [
-            str(ROOT / "node_modules" / ".bin" / "azurite"),
-            "--silent",
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--blobHost", "127.0.0.1", "--blobPort", str(self.ports.blob),
-            "--queueHost", "127.0.0.1", "--queuePort", str(self.ports.queue),
-            "--tableHost", "127.0.0.1", "--tablePort", str(self.ports.table),
-        ]  # fmt: skip
-        if self.in_memory_storage:
-            args += ["--inMemoryPersistence", "--extentMemoryLimit", "512"]
-        else:
-            location = self.data_dir / "azurite"
-            location.mkdir(exist_ok=True)
-            args += ["--location", str(location)]
-        accounts = ";".join(f"{a.name}:{a.key}" for a in self.accounts)
-        self._spawn("azurite", args, {"AZURITE_ACCOUNTS": accounts})
+    def stop(self) -> None:
+        """Stop every part."""
+        self.children.stop()
+
+    def dead_child(self) -> str | None:
+        """The name of a part that has exited, if any."""
+        return self.children.dead()
 
     def _start_bot(self) -> None:
-        self._spawn("bot", [sys.executable, "-m", "bot"], self.bot_environment())
+        self.children.spawn("bot", [sys.executable, "-m", "bot"], self.bot_environment())
 
     def _start_playground(self) -> None:
         workdir = self.data_dir / "playground"
@@ -208,11 +197,49 @@ class DevStack:
             "-p", str(self.ports.playground),
             "--disable-telemetry",
         ]  # fmt: skip
-        self._spawn("playground", args, {"TEAMSAPPTESTER_BROWSER": "none"}, cwd=workdir)
+        self.children.spawn("playground", args, {"TEAMSAPPTESTER_BROWSER": "none"}, cwd=workdir)
 
-    def _spawn(
+
+def start_azurite(
+    children: Children,
+    ports: Ports,
+    accounts: tuple[AzuriteAccount, ...],
+    location: Path | None,
+) -> None:
+    """Start Azurite (blob, queue, table) with `accounts`; on disk at `location` or in memory."""
+    args = [
+        str(ROOT / "node_modules" / ".bin" / "azurite"),
+        "--silent",
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+        "--blobHost", "127.0.0.1", "--blobPort", str(ports.blob),
+        "--queueHost", "127.0.0.1", "--queuePort", str(ports.queue),
+        "--tableHost", "127.0.0.1", "--tablePort", str(ports.table),
+    ]  # fmt: skip
+    if location is None:
+        args += ["--inMemoryPersistence", "--extentMemoryLimit", "512"]
+    else:
+        location.mkdir(parents=True, exist_ok=True)
+        args += ["--location", str(location)]
+    names = ";".join(f"{a.name}:{a.key}" for a in accounts)
+    children.spawn("azurite", args, {"AZURITE_ACCOUNTS": names})
+    children.wait_port("Azurite blob", ports.blob)
+    children.wait_port("Azurite queue", ports.queue)
+
+
+class Children:
+    """Child processes, each in its own process group, with output in `log_dir`."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self._running: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self._logs: list[IO[bytes]] = []
+
+    def spawn(
         self, name: str, args: list[str], env: Mapping[str, str], cwd: Path | None = None
-    ) -> None:
+    ) -> subprocess.Popen[bytes]:
+        """Start `args` as `name`, its output appended to `<log_dir>/<name>.log`."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         self._logs.append(log)
         process = subprocess.Popen(  # noqa: S603 (fixed programs, arguments from this module)
@@ -224,12 +251,16 @@ class DevStack:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() reaches its children too
         )
-        self._children.append((name, process))
+        self._running.append((name, process))
+        return process
 
-    def _wait_port(self, name: str, port: int) -> None:
+    def wait_port(self, name: str, port: int) -> None:
+        """Wait until something listens on `port`."""
         self._wait(name, lambda: port_in_use(port))
 
-    def _wait_http(self, name: str, url: str) -> None:
+    def wait_http(self, name: str, url: str) -> None:
+        """Wait until `url` answers 200."""
+
         def answers() -> bool:
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
@@ -239,12 +270,12 @@ class DevStack:
 
         self._wait(name, answers)
 
-    def _wait(self, name: str, ready: object) -> None:
+    def _wait(self, name: str, ready: Callable[[], bool]) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            if callable(ready) and ready():
+            if ready():
                 return
-            dead = self.dead_child()
+            dead = self.dead()
             if dead is not None:
                 raise StackError(
                     f"the {dead} exited while starting; see {self.log_dir / (dead + '.log')}"
@@ -252,21 +283,21 @@ class DevStack:
             time.sleep(0.1)
         raise StackError(f"the {name} did not answer within {START_TIMEOUT_SECONDS:.0f} s")
 
-    def dead_child(self) -> str | None:
+    def dead(self) -> str | None:
         """The name of a child that has exited, if any."""
-        return next((name for name, p in self._children if p.poll() is not None), None)
+        return next((name for name, p in self._running if p.poll() is not None), None)
 
     def stop(self) -> None:
         """Stop every child (whole process groups): TERM, then KILL after 10 s."""
-        for _name, process in reversed(self._children):
+        for _name, process in reversed(self._running):
             _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        for _name, process in reversed(self._children):
+        for _name, process in reversed(self._running):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             _signal_group(process, signal.SIGKILL)
             process.wait()
-        self._children.clear()
+        self._running.clear()
         for log in self._logs:
             log.close()
         self._logs.clear()
@@ -292,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     def interrupted(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupted)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupted)
     try:
         stack.start()
         print(

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from microsoft_teams.cards import AdaptiveCard, CardElement, Container, TextBlock
 
-from bot.commands import CommandSpec
+
+class HelpEntry(Protocol):
+    """What the help card shows of a command."""
+
+    @property
+    def usage(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def available(self) -> bool: ...
 
 
-def build_help_card(commands: Iterable[CommandSpec], hint: str | None = None) -> AdaptiveCard:
+def build_help_card(commands: Iterable[HelpEntry], hint: str | None = None) -> AdaptiveCard:
     """A card listing `commands`; `hint` (e.g. what was not understood) is shown first."""
     body: list[CardElement] = [
         TextBlock(text="Exhibit commands", weight="Bolder", size="Medium", wrap=True),

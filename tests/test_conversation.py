@@ -1,0 +1,142 @@
+"""Commands in 1:1 chat and channels, through the real app and a recording connector."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.commands import COMMANDS
+from bot.parsing import parse_command
+from bot.settings import Settings
+from cards.help import build_help_card
+from tests.conftest import BotClientFactory
+from tests.support.activities import load_activity
+from tests.support.connector import RecordingConnector
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+async def _say(
+    settings: Settings,
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    fixture: str,
+    **changes: Any,
+) -> dict[str, Any]:
+    recorder, url = connector
+    client = await bot_client(settings)
+    response = await client.post("/api/messages", json=load_activity(fixture, url, **changes))
+    assert response.status == 202
+    (reply,) = await recorder.wait_for(1)
+    return reply
+
+
+def _card(reply: dict[str, Any]) -> dict[str, Any]:
+    (attachment,) = reply["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card: dict[str, Any] = attachment["content"]
+    return card
+
+
+def _texts(card: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "TextBlock":
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card)
+    return found
+
+
+async def test_help_in_personal_chat_lists_every_command(
+    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
+) -> None:
+    reply = await _say(settings, bot_client, connector, "personal_message")
+    card = _card(reply)
+    assert card["version"] == "1.5"
+    texts = _texts(card)
+    for command in COMMANDS:
+        assert command.usage.replace("<", "\u2039").replace(">", "\u203a") in texts
+    assert sum("not yet available" in t for t in texts) == sum(not c.available for c in COMMANDS)
+    assert reply["conversation"]["id"] == "a:exhibit-personal-chat"
+    assert reply["replyToId"] == "1732570000001"
+
+
+async def test_help_after_a_mention_in_a_channel(
+    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
+) -> None:
+    reply = await _say(settings, bot_client, connector, "channel_mention")
+    texts = _texts(_card(reply))
+    assert texts[0] == "Exhibit commands"
+    assert not any("did not understand" in t for t in texts)
+    assert reply["conversation"]["id"].startswith("19:exhibit-case-channel@thread.tacv2")
+
+
+@pytest.mark.parametrize("text", ["what now?", "<at>Exhibit</at> dance", "casey open"])
+async def test_unknown_text_gets_help_with_a_hint(
+    settings: Settings,
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    text: str,
+) -> None:
+    reply = await _say(settings, bot_client, connector, "personal_message", text=text)
+    texts = _texts(_card(reply))
+    assert any("did not understand" in t for t in texts)
+
+
+async def test_a_command_not_built_yet_says_so(
+    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
+) -> None:
+    reply = await _say(settings, bot_client, connector, "personal_message", text="Case LIST")
+    assert any("'case list' is not yet available" in t for t in _texts(_card(reply)))
+
+
+async def test_a_message_without_text_gets_help(
+    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
+) -> None:
+    reply = await _say(settings, bot_client, connector, "personal_message", text=None)
+    assert _texts(_card(reply))[0] == "Exhibit commands"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("help", "help", ()),
+        ("  HELP  me ", "help", ("me",)),
+        ("case open MET-24-0001 Burglary at 12 High St", "case open",
+         ("MET-24-0001", "Burglary", "at", "12", "High", "St")),
+        ("share JS/1,JS/2 with a@cps.gov.uk for 7d", "share",
+         ("JS/1,JS/2", "with", "a@cps.gov.uk", "for", "7d")),
+        ("share list", "share list", ()),
+        ("evidence   verify JS/1", "evidence verify", ("JS/1",)),
+    ],
+)  # fmt: skip
+def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
+    parsed = parse_command(text)
+    assert parsed is not None
+    assert (parsed.spec.name, parsed.args) == (name, args)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "cases", "evidence", "helpful"])
+def test_parse_nothing(text: str) -> None:
+    assert parse_command(text) is None
+
+
+def test_help_card_matches_its_golden_file() -> None:
+    card = build_help_card(COMMANDS).model_dump(mode="json", by_alias=True, exclude_none=True)
+    golden = GOLDEN / "help_card.json"
+    if os.environ.get("EXHIBIT_UPDATE_GOLDEN") == "1":
+        golden.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert card == json.loads(golden.read_text(encoding="utf-8"))
+    assert len(json.dumps(card)) < 28_000  # Teams card payload limit
