@@ -184,7 +184,8 @@ class DevStack:
         return self.children.dead()
 
     def _start_bot(self) -> None:
-        self.children.spawn("bot", [sys.executable, "-m", "bot"], self.bot_environment())
+        args = [sys.executable, "-m", "bot", "--env-file", os.devnull]  # only the stack's settings
+        self.children.spawn("bot", args, self.bot_environment())
 
     def _start_playground(self) -> None:
         workdir = self.data_dir / "playground"

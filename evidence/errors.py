@@ -27,11 +27,15 @@ class NotEnrolled(ExhibitError):
 
 
 class DirectoryUnavailable(ExhibitError):
-    """The directory did not answer and no fresh-enough cached value exists."""
+    """The directory did not answer and no fresh-enough cached value exists.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    `status` is the directory service's HTTP status when there was one (429, 503, ...).
+    """
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason if status is None else f"{reason} (HTTP {status})")
         self.reason = reason
+        self.status = status
 
 
 class InvalidInput(ExhibitError):

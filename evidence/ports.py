@@ -24,9 +24,27 @@ class Directory(Protocol):
         ...
 
     async def officers(self, object_ids: Iterable[str]) -> Mapping[str, Officer]:
-        """The known officers among `object_ids`, keyed by object id."""
+        """The known officers among `object_ids`, keyed by the ids as given.
+
+        Unknown ids are left out. Raises `DirectoryUnavailable` when any id cannot be resolved.
+        """
         ...
 
     async def channel_members(self, team_id: str, channel_id: str) -> frozenset[str]:
-        """Entra object ids of the members of a Teams channel."""
+        """Entra object ids of the members of a Teams channel (empty if the channel is unknown).
+
+        Raises `DirectoryUnavailable` when the directory cannot answer.
+        """
+        ...
+
+
+class ChannelCreator(Protocol):
+    """Creates Teams channels, for cases that get a channel of their own."""
+
+    async def create_channel(self, team_id: str, display_name: str, description: str) -> str:
+        """Create a standard channel in the team and return its id.
+
+        Raises `InvalidInput` when Teams refuses the name (taken, too long, bad characters)
+        and `DirectoryUnavailable` when the service cannot answer.
+        """
         ...
