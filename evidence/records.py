@@ -1,0 +1,140 @@
+"""The records port: cases, exhibits, intake jobs and custody, kept transactionally.
+
+A `Records` store hands out units of work; everything done through one `RecordsUnit` commits
+together or not at all. Exhibit numbers and custody sequences are allocated inside the unit, so
+a unit that fails leaves no gap and no half-written entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from evidence.custody import CustodyEntry, CustodyEvent
+from evidence.errors import ExhibitError
+from evidence.model import Case, ChannelBinding, Exhibit
+
+
+class DuplicateCase(ExhibitError):
+    """A case with this reference already exists."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference
+
+
+class JobStatus(StrEnum):
+    """Where an intake job is."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeJob:
+    """One file to bring in, keyed by (activity id, attachment index) so a retry is the same job."""
+
+    id: str
+    case_id: str
+    officer_id: str
+    officer_name: str
+    source_kind: str
+    source_url: str
+    file_name: str
+    declared_type: str
+    declared_size: int | None
+    status: JobStatus
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    conversation_reference: str  # JSON, to update the receipt card
+    receipt_activity_id: str | None = None
+    exhibit_id: str | None = None
+    error: str | None = None
+    source_details: dict[str, Any] | None = None
+
+
+class RecordsUnit(Protocol):
+    """One transaction's view of the records."""
+
+    async def add_case(self, case: Case) -> None:
+        """Store a new case; raise `DuplicateCase` if its reference is taken."""
+        ...
+
+    async def bind_channel(self, case_id: str, channel: ChannelBinding) -> None:
+        """Bind the case to a Teams channel."""
+        ...
+
+    async def case_by_id(self, case_id: str) -> Case | None:
+        """The case with this id."""
+        ...
+
+    async def case_by_reference(self, reference: str) -> Case | None:
+        """The case with this reference (exact, as stored upper-case)."""
+        ...
+
+    async def case_by_channel(self, channel_id: str) -> Case | None:
+        """The case bound to this Teams channel."""
+        ...
+
+    async def cases(self, limit: int = 500) -> Sequence[Case]:
+        """The newest cases first."""
+        ...
+
+    async def next_exhibit_number(self, case_id: str, initials: str) -> int:
+        """The next number for `initials` in the case: 1, 2, ... gap-free once committed."""
+        ...
+
+    async def add_exhibit(self, exhibit: Exhibit) -> None:
+        """Store a new exhibit."""
+        ...
+
+    async def exhibit_by_id(self, exhibit_id: str) -> Exhibit | None:
+        """The exhibit with this id."""
+        ...
+
+    async def exhibit_by_ref(self, case_id: str, initials: str, number: int) -> Exhibit | None:
+        """The exhibit `initials/number` of the case."""
+        ...
+
+    async def exhibits_of(self, case_id: str) -> Sequence[Exhibit]:
+        """The case's exhibits, in the order they were recorded."""
+        ...
+
+    async def add_job(self, job: IntakeJob) -> bool:
+        """Store a new job; False (and nothing changed) if a job with its id exists."""
+        ...
+
+    async def job(self, job_id: str) -> IntakeJob | None:
+        """The job with this id."""
+        ...
+
+    async def save_job(self, job: IntakeJob) -> None:
+        """Replace a job's state."""
+        ...
+
+    async def append_custody(self, event: CustodyEvent) -> CustodyEntry:
+        """Seal `event` onto the end of its chain and store it."""
+        ...
+
+    async def custody(self, chain: str) -> Sequence[CustodyEntry]:
+        """Every entry of a chain, in sequence order."""
+        ...
+
+    async def custody_head(self, chain: str) -> tuple[int, str] | None:
+        """The (sequence, hash) of the chain's last entry, as recorded."""
+        ...
+
+
+class Records(Protocol):
+    """Where records are kept (SQL)."""
+
+    def unit(self) -> AbstractAsyncContextManager[RecordsUnit]:
+        """A unit of work: commits on normal exit, rolls back on an exception."""
+        ...
