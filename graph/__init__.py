@@ -1,0 +1,1 @@
+"""Directory adapters: Microsoft Graph (`GraphDirectory`) and a YAML file (`LocalDirectory`)."""
