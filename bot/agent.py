@@ -4,18 +4,39 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.commands import COMMANDS
-from bot.parsing import parse_command
+from bot.identity import resolve_officer
+from bot.parsing import ParsedCommand, parse_command
+from bot.services import Services
+from cards.common import Tone, build_notice_card
 from cards.help import build_help_card
+from cards.officer import build_whoami_card
+from evidence.errors import DirectoryUnavailable, InvalidInput, NotEnrolled
+from evidence.officers import Officer
 
 logger = logging.getLogger(__name__)
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One command from one resolved officer."""
+
+    context: TurnContext
+    officer: Officer
+    command: ParsedCommand
+    services: Services
+
+
+Handler = Callable[[Turn], Awaitable[AdaptiveCard]]
 
 
 def card_activity(card: AdaptiveCard) -> Activity:
@@ -27,13 +48,24 @@ def card_activity(card: AdaptiveCard) -> Activity:
     )
 
 
+async def whoami(turn: Turn) -> AdaptiveCard:
+    """Who the directory says the sender is."""
+    return build_whoami_card(turn.officer, turn.services.directory.source)
+
+
+HANDLERS: Mapping[str, Handler] = {"whoami": whoami}
+
+
 class ExhibitAgent:
     """Handles every inbound activity (the Agents SDK `Agent` protocol)."""
 
+    def __init__(self, services: Services, handlers: Mapping[str, Handler] = HANDLERS) -> None:
+        self._services = services
+        self._handlers = handlers
+
     async def on_turn(self, context: TurnContext) -> None:
         """Dispatch one activity."""
-        activity = context.activity
-        if activity.type == ActivityTypes.message:
+        if context.activity.type == ActivityTypes.message:
             await self._on_message(context)
         # Other activity types (conversation updates, typing, ...) need no answer yet;
         # an invoke left unanswered gets the protocol's 501 from the adapter.
@@ -48,20 +80,43 @@ class ExhibitAgent:
         if parsed.spec.name == "help":
             await context.send_activity(card_activity(build_help_card(COMMANDS)))
             return
-        await context.send_activity(
-            card_activity(
-                build_help_card(
-                    COMMANDS, f"'{parsed.spec.name}' is not yet available in this version."
-                )
+        handler = self._handlers.get(parsed.spec.name)
+        if handler is None:
+            hint = f"'{parsed.spec.name}' is not yet available in this version."
+            await context.send_activity(card_activity(build_help_card(COMMANDS, hint)))
+            return
+        await context.send_activity(card_activity(await self._run(context, parsed, handler)))
+
+    async def _run(
+        self, context: TurnContext, parsed: ParsedCommand, handler: Handler
+    ) -> AdaptiveCard:
+        try:
+            officer = await resolve_officer(context.activity, self._services.directory)
+            return await handler(Turn(context, officer, parsed, self._services))
+        except NotEnrolled as err:
+            reason = "Your account is disabled" if err.disabled else "You are not enrolled"
+            return build_notice_card(
+                "Not enrolled in Exhibit",
+                f"{reason} in the force directory, so Exhibit cannot give you access to any "
+                "case. Ask your Exhibit administrator to add you to an Exhibit group.",
+                Tone.ATTENTION,
             )
-        )
+        except DirectoryUnavailable:
+            return build_notice_card(
+                "Directory unavailable",
+                "Exhibit cannot reach the force directory just now, so it cannot check who you "
+                "are. Nothing was changed. Please try again in a few minutes.",
+                Tone.WARNING,
+            )
+        except InvalidInput as err:
+            return build_notice_card(f"Check the {err.field}", err.problem, Tone.WARNING)
 
 
 def _command_text(activity: Activity) -> str:
     """The text the officer typed, without the bot's @mention."""
     activity.remove_recipient_mention()
     text = activity.text or ""
-    # Teams may leave the mention's <at> tags or non-breaking spaces behind.
+    # Teams may leave non-breaking spaces behind where the mention was.
     return " ".join(text.replace("\u00a0", " ").split())
 
 

@@ -37,7 +37,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "whoami",
         "whoami",
         "Who the directory says you are: name, rank, unit, roles",
-        available=False,
+        available=True,
     ),
     CommandSpec(
         "case open",

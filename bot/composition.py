@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from microsoft_agents.activity import Activity, ActivityTypes
@@ -21,8 +21,14 @@ from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
 from bot.agent import ExhibitAgent, error_reference
 from bot.inbound import InboundPolicy, TokenValidator
+from bot.services import Services
 from bot.settings import BotAuthType, Settings
 from bot.web import RUNTIME, Probe, Runtime, add_routes
+from evidence.officers import Role
+from evidence.ports import Directory
+from graph.config import CredentialKind, GraphDirectoryConfig
+from graph.graph_directory import open_graph_directory
+from graph.local import LocalDirectory
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
 
@@ -92,22 +98,30 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
     )
 
 
-def create_app(
+async def create_app(
     settings: Settings,
     *,
     token_validator: TokenValidator | None = None,
     provider_factory: ProviderFactory = MsalAuth,
+    directory: Directory | None = None,
 ) -> web.Application:
-    """The aiohttp application for `settings`; tests may inject token validation and outbound
-    token providers (the two seams at the Entra boundary)."""
+    """The aiohttp application for `settings`, with every adapter open.
+
+    Tests may inject token validation, outbound token providers (the two seams at the Entra
+    boundary) and the directory.
+    """
     config = auth_configuration(settings)
     if settings.allow_anonymous:
         logger.warning(
             "EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS is on: requests WITHOUT a token are accepted. "
             "Never run like this outside a developer machine."
         )
-    app = web.Application(client_max_size=settings.max_request_bytes)
+    closers: list[Callable[[], Awaitable[None]]] = []
+    if directory is None:
+        directory, close_directory = await open_directory(settings)
+        closers.append(close_directory)
     engine = create_engine(settings.database_url.value)
+    closers.append(engine.dispose)
     blobs = RegionalBlobServices(
         {
             region.name: blob_service(
@@ -120,11 +134,15 @@ def create_app(
             for region in settings.regions
         }
     )
+    closers.append(blobs.aclose)
     probes = [Probe("database", lambda: ping(engine))]
     probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]
+    services = Services(settings=settings, directory=directory)
+
+    app = web.Application(client_max_size=settings.max_request_bytes)
     app[RUNTIME] = Runtime(
         adapter=build_adapter(settings, config, provider_factory),
-        agent=ExhibitAgent(),
+        agent=ExhibitAgent(services),
         policy=InboundPolicy(
             validator=token_validator or JwtTokenValidator(config),
             allow_anonymous=settings.allow_anonymous,
@@ -133,14 +151,38 @@ def create_app(
         probes=probes,
     )
 
-    async def resources(_app: web.Application) -> AsyncIterator[None]:
-        yield
-        await blobs.aclose()
-        await engine.dispose()
+    async def close(_app: web.Application) -> None:
+        for closer in reversed(closers):
+            await closer()
 
-    app.cleanup_ctx.append(resources)
+    app.on_cleanup.append(close)
     add_routes(app)
     return app
+
+
+async def open_directory(settings: Settings) -> tuple[Directory, Callable[[], Awaitable[None]]]:
+    """The directory the settings name, and how to close it."""
+    if settings.graph is None:
+        local = await LocalDirectory.load(settings.local_directory_file)
+        return local, _nothing_to_close
+    graph = settings.graph
+    config = GraphDirectoryConfig(
+        credential_kind=CredentialKind(graph.credential.value),
+        tenant_id=graph.tenant_id,
+        client_id=graph.client_id,
+        client_secret=graph.client_secret.value if graph.client_secret else None,
+        certificate_path=graph.certificate_path,
+        authority_host=graph.authority_host,
+        base_url=graph.base_url,
+        role_groups={group: Role(role) for group, role in graph.role_groups},
+        cache_ttl=float(graph.cache_seconds),
+    )
+    directory = await open_graph_directory(config)
+    return directory, directory.aclose
+
+
+async def _nothing_to_close() -> None:
+    return None
 
 
 def _blob_probe(blobs: RegionalBlobServices, region: str) -> Callable[[], Awaitable[None]]:

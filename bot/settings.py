@@ -81,6 +81,33 @@ class Region:
     account_url: str | None = None
 
 
+class GraphCredential(StrEnum):
+    """How Exhibit proves itself to Microsoft Graph."""
+
+    CLIENT_SECRET = "client_secret"  # noqa: S105 (a kind of credential, not one)
+    CERTIFICATE = "certificate"
+    MANAGED_IDENTITY = "managed_identity"
+    WORKLOAD_IDENTITY = "workload_identity"
+
+
+ROLES = ("officer", "approver", "auditor", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSettings:
+    """Microsoft Graph, for the directory (officers, roles, channel members)."""
+
+    tenant_id: str
+    client_id: str
+    credential: GraphCredential
+    client_secret: Secret | None
+    certificate_path: Path | None
+    base_url: str
+    authority_host: str | None
+    role_groups: tuple[tuple[str, str], ...]  # (group object id, role)
+    cache_seconds: int
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Exhibit reads from its environment."""
@@ -99,6 +126,7 @@ class Settings:
     queue_connection_string: Secret | None
     directory: str
     local_directory_file: Path
+    graph: GraphSettings | None
     log_level: str
 
     @property
@@ -218,6 +246,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError("EXHIBIT_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
 
+    graph = _graph(read, credentials) if directory == "graph" else None
     queue = read.optional("EXHIBIT_QUEUE_CONNECTION_STRING")
     return Settings(
         environment=environment,
@@ -238,6 +267,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         queue_connection_string=Secret(queue) if queue else None,
         directory=directory,
         local_directory_file=Path(read.text("EXHIBIT_LOCAL_DIRECTORY_FILE", "dev/directory.yaml")),
+        graph=graph,
         log_level=level,
     )
 
@@ -285,3 +315,50 @@ def _regions(read: _Reader) -> tuple[Region, ...]:
             Region(name, Secret(connection) if connection else None, url),
         )
     return tuple(regions)
+
+
+def _graph(read: _Reader, bot: BotCredentials | None) -> GraphSettings:
+    """Graph settings; the bot's own app registration is the default identity."""
+    tenant = read.optional("EXHIBIT_GRAPH_TENANT_ID") or (bot.tenant_id if bot else None)
+    client = read.optional("EXHIBIT_GRAPH_CLIENT_ID") or (bot.app_id if bot else None)
+    if tenant is None or not _GUID.match(tenant):
+        raise SettingsError("EXHIBIT_GRAPH_TENANT_ID", "must be the tenant GUID")
+    if client is None or not _GUID.match(client):
+        raise SettingsError("EXHIBIT_GRAPH_CLIENT_ID", "must be the app (client) GUID")
+    credential = read.choice(
+        "EXHIBIT_GRAPH_CREDENTIAL", GraphCredential, GraphCredential.CLIENT_SECRET
+    )
+    secret = read.optional("EXHIBIT_GRAPH_CLIENT_SECRET") or (
+        bot.client_secret.value if bot and bot.client_secret else None
+    )
+    certificate = read.optional("EXHIBIT_GRAPH_CERTIFICATE_PATH")
+    if credential is GraphCredential.CLIENT_SECRET and secret is None:
+        raise SettingsError("EXHIBIT_GRAPH_CLIENT_SECRET", "is required with client_secret")
+    if credential is GraphCredential.CERTIFICATE and certificate is None:
+        raise SettingsError("EXHIBIT_GRAPH_CERTIFICATE_PATH", "is required with certificate")
+    base_url = read.text("EXHIBIT_GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0")
+    if urlsplit(base_url).scheme not in {"https", "http"}:
+        raise SettingsError("EXHIBIT_GRAPH_BASE_URL", "must be a URL")
+    groups = []
+    for pair in read.words("EXHIBIT_ROLE_GROUPS"):
+        group, _, role = pair.partition("=")
+        if not _GUID.match(group.strip()) or role.strip().lower() not in ROLES:
+            raise SettingsError(
+                "EXHIBIT_ROLE_GROUPS", f"{pair!r} is not <group object id>=<{'|'.join(ROLES)}>"
+            )
+        groups.append((group.strip().lower(), role.strip().lower()))
+    if not groups:
+        raise SettingsError("EXHIBIT_ROLE_GROUPS", "is required with the Graph directory")
+    return GraphSettings(
+        tenant_id=tenant.lower(),
+        client_id=client.lower(),
+        credential=credential,
+        client_secret=Secret(secret) if secret else None,
+        certificate_path=Path(certificate) if certificate else None,
+        base_url=base_url.rstrip("/"),
+        authority_host=read.optional("EXHIBIT_GRAPH_AUTHORITY_HOST"),
+        role_groups=tuple(groups),
+        cache_seconds=read.integer(
+            "EXHIBIT_DIRECTORY_CACHE_SECONDS", 300, minimum=0, maximum=86400
+        ),
+    )

@@ -14,7 +14,15 @@ from azure.core.credentials_async import AsyncTokenCredential
 from microsoft_agents.hosting.core import AccessTokenProviderBase, AgentAuthConfiguration
 
 from bot.composition import create_app
-from bot.devstack import AzuriteAccount, Children, Ports, make_accounts, start_azurite, tenant_id
+from bot.devstack import (
+    ROOT,
+    AzuriteAccount,
+    Children,
+    Ports,
+    make_accounts,
+    start_azurite,
+    tenant_id,
+)
 from bot.inbound import TokenValidator
 from bot.settings import Settings, load_settings
 from tests.support.connector import RecordingConnector
@@ -59,6 +67,7 @@ def base_env(azurite: Azurite, tmp_path: Path) -> dict[str, str]:
         "EXHIBIT_REGIONS": "uksouth,ukwest",
         "EXHIBIT_REGION_UKSOUTH_CONNECTION_STRING": azurite.connection_string("uksouth"),
         "EXHIBIT_REGION_UKWEST_CONNECTION_STRING": azurite.connection_string("ukwest"),
+        "EXHIBIT_LOCAL_DIRECTORY_FILE": str(ROOT / "dev" / "directory.yaml"),
     }
 
 
@@ -112,7 +121,7 @@ async def bot_client() -> AsyncIterator[BotClientFactory]:
     async def start(
         settings: Settings, *, token_validator: TokenValidator | None = None, **kw: Any
     ) -> TestClient[web.Request, web.Application]:
-        app = create_app(
+        app = await create_app(
             settings, token_validator=token_validator, provider_factory=StaticTokenProvider, **kw
         )
         client = TestClient(TestServer(app, host="127.0.0.1"))

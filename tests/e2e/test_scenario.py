@@ -1,4 +1,4 @@
-"""`help` in the Playground, as an officer would type it."""
+"""The Playground scenario, as an officer would type it; grows with every capability."""
 
 from __future__ import annotations
 
@@ -31,3 +31,14 @@ async def test_help_when_mentioned_in_the_case_channel(page: Page) -> None:
     assert "Exhibit commands" in text
     assert "did not understand" not in text
     await page.screenshot(path=ARTIFACTS / "help-channel.png", full_page=True)
+
+
+async def test_whoami_shows_the_current_user(page: Page) -> None:
+    await open_conversation(page, "Personal Chat")
+    card = await send_in_chat(page, "whoami")
+    text = await card.inner_text()
+    assert "Jane Smith" in text
+    assert "Police Constable" in text
+    assert "officer" in text
+    assert "Local directory file" in text
+    await page.screenshot(path=ARTIFACTS / "whoami.png", full_page=True)
