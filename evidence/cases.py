@@ -1,0 +1,162 @@
+"""Case use cases: open, find, list, show — each checked by the policy and recorded."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence, Set
+from dataclasses import dataclass
+from datetime import datetime
+
+from evidence.custody import Action, Actor, CustodyEvent
+from evidence.errors import AccessRefused, CaseNotFound, InvalidInput
+from evidence.model import Case, ChannelBinding
+from evidence.officers import Officer
+from evidence.policy import can_open_case, can_view_case
+from evidence.records import RecordsUnit
+
+MembersOf = Callable[[Case], Awaitable[Set[str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRules:
+    """What a case reference and title may look like, and where evidence may live."""
+
+    reference_pattern: re.Pattern[str]
+    title_max: int
+    regions: tuple[str, ...]
+    default_region: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRequest:
+    """`case open <case-ref> <title...> [region <name>]`, read and checked."""
+
+    reference: str
+    title: str
+    region: str
+
+
+def read_case_open(words: Sequence[str], rules: CaseRules) -> CaseRequest:
+    """Check the words after `case open`; raise `InvalidInput` naming what is wrong."""
+    if not words:
+        raise InvalidInput("case reference", "type `case open <case-ref> <title...>`")
+    reference = words[0].upper()
+    rest = list(words[1:])
+    region = rules.default_region
+    if len(rest) >= 2 and rest[-2].lower() == "region":
+        region = rest[-1].lower()
+        rest = rest[:-2]
+    if not rules.reference_pattern.fullmatch(reference):
+        raise InvalidInput(
+            "case reference",
+            f"{words[0]!r} does not follow the force's pattern ({rules.reference_pattern.pattern})",
+        )
+    title = " ".join(rest).strip()
+    if not title:
+        raise InvalidInput("case title", "give the case a title after its reference")
+    if len(title) > rules.title_max:
+        raise InvalidInput("case title", f"keep it within {rules.title_max} characters")
+    if any(not ch.isprintable() for ch in title):
+        raise InvalidInput("case title", "it contains control characters")
+    if region not in rules.regions:
+        raise InvalidInput(
+            "region", f"{region!r} is not one of the configured regions: {', '.join(rules.regions)}"
+        )
+    return CaseRequest(reference, title, region)
+
+
+async def open_case(
+    unit: RecordsUnit,
+    officer: Officer,
+    request: CaseRequest,
+    *,
+    case_id: str,
+    now: datetime,
+    channel: ChannelBinding | None,
+) -> Case:
+    """Record a new case (bound to `channel` if given) and its first custody entry."""
+    decision = can_open_case(officer)
+    if not decision.allowed:
+        raise AccessRefused(decision.reason)
+    if channel is not None:
+        bound = await unit.case_by_channel(channel.channel_id)
+        if bound is not None:
+            raise InvalidInput(
+                "channel", f"this channel is already bound to case {bound.reference}"
+            )
+    case = Case(
+        id=case_id,
+        reference=request.reference,
+        title=request.title,
+        region=request.region,
+        created_by=officer.object_id,
+        created_at=now,
+        channel=channel,
+    )
+    await unit.add_case(case)
+    await unit.append_custody(
+        CustodyEvent(
+            chain=case.id,
+            actor=Actor(officer.object_id, officer.display_name),
+            action=Action.CASE_OPENED,
+            at=now,
+            case_id=case.id,
+            details={
+                "reference": case.reference,
+                "title": case.title,
+                "region": case.region,
+                "channel": channel.channel_id if channel else None,
+            },
+        )
+    )
+    return case
+
+
+async def find_case(unit: RecordsUnit, reference: str | None, channel_id: str | None) -> Case:
+    """The case named by `reference`, else the one bound to the channel; `CaseNotFound` if none."""
+    if reference:
+        case = await unit.case_by_reference(reference.upper())
+        if case is None:
+            raise CaseNotFound(reference.upper())
+        return case
+    if channel_id:
+        case = await unit.case_by_channel(channel_id)
+        if case is not None:
+            return case
+    raise CaseNotFound(None)
+
+
+async def visible_case(
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    members_of: MembersOf,
+    *,
+    now: datetime,
+) -> Case:
+    """`case` if the officer may see it; otherwise record the refusal and raise `AccessRefused`."""
+    decision = can_view_case(officer, case, await members_of(case))
+    if not decision.allowed:
+        await unit.append_custody(
+            CustodyEvent(
+                chain=case.id,
+                actor=Actor(officer.object_id, officer.display_name),
+                action=Action.ACCESS_REFUSED,
+                at=now,
+                case_id=case.id,
+                details={"reason": decision.reason},
+            )
+        )
+        raise AccessRefused(decision.reason)
+    return case
+
+
+async def cases_visible_to(
+    unit: RecordsUnit, officer: Officer, members_of: MembersOf
+) -> list[Case]:
+    """Every case the officer may see, newest first."""
+    visible = []
+    for case in await unit.cases():
+        if can_view_case(officer, case, await members_of(case)).allowed:
+            visible.append(case)
+    return visible
