@@ -4,39 +4,32 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.case_commands import case_list, case_open, case_show
 from bot.commands import COMMANDS
 from bot.identity import resolve_officer
 from bot.parsing import ParsedCommand, parse_command
-from bot.services import Services
+from bot.services import Handler, Services, Turn
 from cards.common import Tone, build_notice_card
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
-from evidence.errors import DirectoryUnavailable, InvalidInput, NotEnrolled
-from evidence.officers import Officer
+from evidence.errors import (
+    AccessRefused,
+    CaseNotFound,
+    DirectoryUnavailable,
+    InvalidInput,
+    NotEnrolled,
+)
+from evidence.records import DuplicateCase
 
 logger = logging.getLogger(__name__)
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One command from one resolved officer."""
-
-    context: TurnContext
-    officer: Officer
-    command: ParsedCommand
-    services: Services
-
-
-Handler = Callable[[Turn], Awaitable[AdaptiveCard]]
 
 
 def card_activity(card: AdaptiveCard) -> Activity:
@@ -53,7 +46,12 @@ async def whoami(turn: Turn) -> AdaptiveCard:
     return build_whoami_card(turn.officer, turn.services.directory.source)
 
 
-HANDLERS: Mapping[str, Handler] = {"whoami": whoami}
+HANDLERS: Mapping[str, Handler] = {
+    "whoami": whoami,
+    "case open": case_open,
+    "case list": case_list,
+    "case show": case_show,
+}
 
 
 class ExhibitAgent:
@@ -110,6 +108,20 @@ class ExhibitAgent:
             )
         except InvalidInput as err:
             return build_notice_card(f"Check the {err.field}", err.problem, Tone.WARNING)
+        except AccessRefused as err:
+            return build_notice_card("Not allowed", f"Refused: {err.reason}.", Tone.ATTENTION)
+        except CaseNotFound as err:
+            text = (
+                f"There is no case {err.reference}."
+                if err.reference
+                else "Name a case (e.g. `case show MET-24-0001`): this conversation is not "
+                "bound to one."
+            )
+            return build_notice_card("Case not found", text, Tone.WARNING)
+        except DuplicateCase as err:
+            return build_notice_card(
+                "Case already exists", f"Case {err.reference} is already open.", Tone.WARNING
+            )
 
 
 def _command_text(activity: Activity) -> str:

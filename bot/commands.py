@@ -43,14 +43,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "case open",
         "case open <case-ref> <title...> [region <name>]",
         "Open a case pinned to a storage region; in a channel, bind the channel to it",
-        available=False,
+        available=True,
     ),
-    CommandSpec("case list", "case list", "Cases you can see", available=False),
+    CommandSpec("case list", "case list", "Cases you can see", available=True),
     CommandSpec(
         "case show",
         "case show [<case-ref>]",
         "Case card: region, team, exhibits, open shares",
-        available=False,
+        available=True,
     ),
     CommandSpec(
         "add",

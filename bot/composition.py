@@ -20,10 +20,12 @@ from microsoft_agents.hosting.core.authorization import AuthTypes
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
 from bot.agent import ExhibitAgent, error_reference
+from bot.case_teams import CaseTeams
 from bot.inbound import InboundPolicy, TokenValidator
 from bot.services import Services
 from bot.settings import BotAuthType, Settings
 from bot.web import RUNTIME, Probe, Runtime, add_routes
+from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
 from graph.config import CredentialKind, GraphDirectoryConfig
@@ -31,6 +33,8 @@ from graph.graph_directory import open_graph_directory
 from graph.local import LocalDirectory
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
+from storage.migrate import migrate
+from storage.records import SqlRecords
 
 logger = logging.getLogger(__name__)
 
@@ -117,39 +121,58 @@ async def create_app(
             "Never run like this outside a developer machine."
         )
     closers: list[Callable[[], Awaitable[None]]] = []
-    if directory is None:
-        directory, close_directory = await open_directory(settings)
-        closers.append(close_directory)
-    engine = create_engine(settings.database_url.value)
-    closers.append(engine.dispose)
-    blobs = RegionalBlobServices(
-        {
-            region.name: blob_service(
-                RegionAccount(
-                    region.name,
-                    region.connection_string.value if region.connection_string else None,
-                    region.account_url,
+    try:
+        if directory is None:
+            directory, close_directory = await open_directory(settings)
+            closers.append(close_directory)
+        engine = create_engine(settings.database_url.value)
+        closers.append(engine.dispose)
+        blobs = RegionalBlobServices(
+            {
+                region.name: blob_service(
+                    RegionAccount(
+                        region.name,
+                        region.connection_string.value if region.connection_string else None,
+                        region.account_url,
+                    )
                 )
-            )
-            for region in settings.regions
-        }
-    )
-    closers.append(blobs.aclose)
-    probes = [Probe("database", lambda: ping(engine))]
-    probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]
-    services = Services(settings=settings, directory=directory)
+                for region in settings.regions
+            }
+        )
+        closers.append(blobs.aclose)
+        probes = [Probe("database", lambda: ping(engine))]
+        probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]
+        await migrate(engine)
+        services = Services(
+            settings=settings,
+            directory=directory,
+            records=SqlRecords(engine),
+            case_teams=CaseTeams(
+                directory, use_graph=settings.graph is not None, ttl=settings.case_team_seconds
+            ),
+            case_rules=CaseRules(
+                reference_pattern=settings.case_reference_pattern,
+                title_max=settings.case_title_max,
+                regions=tuple(region.name for region in settings.regions),
+                default_region=settings.default_region,
+            ),
+        )
 
-    app = web.Application(client_max_size=settings.max_request_bytes)
-    app[RUNTIME] = Runtime(
-        adapter=build_adapter(settings, config, provider_factory),
-        agent=ExhibitAgent(services),
-        policy=InboundPolicy(
-            validator=token_validator or JwtTokenValidator(config),
-            allow_anonymous=settings.allow_anonymous,
-            allowed_tenants=settings.allowed_tenants,
-        ),
-        probes=probes,
-    )
+        app = web.Application(client_max_size=settings.max_request_bytes)
+        app[RUNTIME] = Runtime(
+            adapter=build_adapter(settings, config, provider_factory),
+            agent=ExhibitAgent(services),
+            policy=InboundPolicy(
+                validator=token_validator or JwtTokenValidator(config),
+                allow_anonymous=settings.allow_anonymous,
+                allowed_tenants=settings.allowed_tenants,
+            ),
+            probes=probes,
+        )
+    except BaseException:
+        for closer in reversed(closers):
+            await closer()
+        raise
 
     async def close(_app: web.Application) -> None:
         for closer in reversed(closers):

@@ -1,11 +1,26 @@
-"""What handlers use, built once by the composition root."""
+"""What handlers use, built once by the composition root, and the shape of a handler."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_teams.cards import AdaptiveCard
+
+from bot.case_teams import CaseTeams
+from bot.parsing import ParsedCommand
 from bot.settings import Settings
+from evidence.cases import CaseRules
+from evidence.officers import Officer
 from evidence.ports import Directory
+from evidence.records import Records
+
+
+def utc_now() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +29,20 @@ class Services:
 
     settings: Settings
     directory: Directory
+    records: Records
+    case_teams: CaseTeams
+    case_rules: CaseRules
+    now: Callable[[], datetime] = utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One command from one resolved officer."""
+
+    context: TurnContext
+    officer: Officer
+    command: ParsedCommand
+    services: Services
+
+
+Handler = Callable[[Turn], Awaitable[AdaptiveCard]]

@@ -127,6 +127,9 @@ class Settings:
     directory: str
     local_directory_file: Path
     graph: GraphSettings | None
+    case_reference_pattern: re.Pattern[str]
+    case_title_max: int
+    case_team_seconds: int
     log_level: str
 
     @property
@@ -268,6 +271,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         directory=directory,
         local_directory_file=Path(read.text("EXHIBIT_LOCAL_DIRECTORY_FILE", "dev/directory.yaml")),
         graph=graph,
+        case_reference_pattern=_pattern(read),
+        case_title_max=read.integer("EXHIBIT_CASE_TITLE_MAX", 120, minimum=10, maximum=500),
+        case_team_seconds=read.integer("EXHIBIT_CASE_TEAM_SECONDS", 300, minimum=0, maximum=86400),
         log_level=level,
     )
 
@@ -362,3 +368,14 @@ def _graph(read: _Reader, bot: BotCredentials | None) -> GraphSettings:
             "EXHIBIT_DIRECTORY_CACHE_SECONDS", 300, minimum=0, maximum=86400
         ),
     )
+
+
+DEFAULT_CASE_PATTERN = r"[A-Z]{2,6}-[0-9]{2}-[0-9]{4,6}"
+
+
+def _pattern(read: _Reader) -> re.Pattern[str]:
+    raw = read.text("EXHIBIT_CASE_REF_PATTERN", DEFAULT_CASE_PATTERN)
+    try:
+        return re.compile(raw)
+    except re.error as err:
+        raise SettingsError("EXHIBIT_CASE_REF_PATTERN", f"is not a valid pattern: {err}") from None

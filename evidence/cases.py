@@ -11,7 +11,7 @@ from evidence.custody import Action, Actor, CustodyEvent
 from evidence.errors import AccessRefused, CaseNotFound, InvalidInput
 from evidence.model import Case, ChannelBinding
 from evidence.officers import Officer
-from evidence.policy import can_open_case, can_view_case
+from evidence.policy import Decision, can_open_case, can_view_case
 from evidence.records import RecordsUnit
 
 MembersOf = Callable[[Case], Awaitable[Set[str]]]
@@ -126,15 +126,19 @@ async def find_case(unit: RecordsUnit, reference: str | None, channel_id: str | 
     raise CaseNotFound(None)
 
 
-async def visible_case(
+async def check_visible(
     unit: RecordsUnit,
     officer: Officer,
     case: Case,
     members_of: MembersOf,
     *,
     now: datetime,
-) -> Case:
-    """`case` if the officer may see it; otherwise record the refusal and raise `AccessRefused`."""
+) -> Decision:
+    """Whether the officer may see `case`; a refusal is recorded in the case's custody chain.
+
+    The refusal must be committed, so this does not raise: the caller commits the unit and
+    then raises `AccessRefused(decision.reason)`.
+    """
     decision = can_view_case(officer, case, await members_of(case))
     if not decision.allowed:
         await unit.append_custody(
@@ -147,8 +151,7 @@ async def visible_case(
                 details={"reason": decision.reason},
             )
         )
-        raise AccessRefused(decision.reason)
-    return case
+    return decision
 
 
 async def cases_visible_to(

@@ -1,36 +1,62 @@
-"""The SQL database (SQLite embedded, PostgreSQL in production) via SQLAlchemy async."""
+"""The SQL database (SQLite embedded, PostgreSQL in production) via SQLAlchemy async.
+
+On SQLite every transaction starts with `BEGIN IMMEDIATE`, so it holds the database's write
+lock from its first statement: a unit that reads a counter and then writes it can neither be
+overtaken nor fail half-way with `SQLITE_BUSY_SNAPSHOT` (which `busy_timeout` cannot cure).
+A connection whose execution options carry `DEFERRED_BEGIN` starts a plain deferred `BEGIN`
+instead, for reads that must not queue behind writers (the readiness probe).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+DEFERRED_BEGIN = {"exhibit_deferred_begin": True}
+BUSY_TIMEOUT_MS = 5000
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for `url`; a SQLite file's folder is created, and SQLite enforces FKs."""
+
+def create_engine(
+    url: str, *, sqlite_busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any
+) -> AsyncEngine:
+    """An async engine for `url`; on SQLite: folder created, FKs on, WAL, immediate transactions.
+
+    `sqlite_busy_timeout_ms` is how long a SQLite transaction waits for another process's
+    write lock; `kwargs` go to SQLAlchemy's `create_async_engine` (pool sizes, echo, ...).
+    """
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    database = parsed.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, **kwargs)
 
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: object, _record: object) -> None:
-            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.close()
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: object) -> None:
+        # The driver's own transaction handling (legacy sqlite3 mode) starts no transaction
+        # for SELECT and commits SAVEPOINTs early: switch it off and BEGIN ourselves below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
+        cursor.close()
 
-        return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        deferred = connection.get_execution_options().get("exhibit_deferred_begin", False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+    return engine
 
 
 async def ping(engine: AsyncEngine) -> None:
     """Raise if the database cannot answer a trivial query."""
     async with engine.connect() as connection:
+        await connection.execution_options(**DEFERRED_BEGIN)
         await connection.execute(text("SELECT 1"))

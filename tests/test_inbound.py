@@ -138,11 +138,20 @@ async def test_readyz_names_what_is_down(
             "DefaultEndpointsProtocol=http;AccountName=exhibitukwest;AccountKey=a2V5;"
             f"BlobEndpoint=http://127.0.0.1:{closed}/exhibitukwest;"
         ),
-        "EXHIBIT_DATABASE_URL": f"postgresql+asyncpg://exhibit@127.0.0.1:{closed}/exhibit",
     }
     client = await bot_client(load_settings(env))
     response = await client.get("/readyz")
     assert response.status == 503
     body = await response.json()
-    assert set(body["down"]) == {"database", "storage:ukwest"}
+    assert set(body["down"]) == {"storage:ukwest"}
     assert body["checks"]["storage:uksouth"] == "ok"
+
+
+async def test_start_up_fails_fast_when_the_database_is_down(
+    base_env: dict[str, str], bot_client: BotClientFactory
+) -> None:
+    from bot.devstack import free_port
+
+    url = f"postgresql+asyncpg://exhibit@127.0.0.1:{free_port()}/exhibit"
+    with pytest.raises(ConnectionRefusedError):
+        await bot_client(load_settings({**base_env, "EXHIBIT_DATABASE_URL": url}))

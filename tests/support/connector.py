@@ -31,8 +31,25 @@ class RecordingConnector:
         self.received: list[Received] = []
         self._ids = itertools.count(1)
         self._arrived = asyncio.Condition()
+        # Conversation id -> its members (ChannelAccount JSON), served page by page.
+        self.members: dict[str, list[dict[str, Any]]] = {}
+        self.page_size = 2
         self.app = web.Application()
+        self.app.router.add_get("/v3/conversations/{conversation}/pagedmembers", self._paged)
         self.app.router.add_route("*", "/{tail:.*}", self._record)
+
+    async def _paged(self, request: web.Request) -> web.Response:
+        """`GET /v3/conversations/{id}/pagedmembers`, in pages of `page_size`."""
+        self.received.append(
+            Received("GET", request.path, request.headers.get("Authorization"), {})
+        )
+        everyone = self.members.get(request.match_info["conversation"], [])
+        start = int(request.query.get("continuationToken") or 0)
+        end = start + self.page_size
+        page: dict[str, Any] = {"members": everyone[start:end]}
+        if end < len(everyone):
+            page["continuationToken"] = str(end)
+        return web.json_response(page)
 
     async def _record(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
@@ -45,7 +62,7 @@ class RecordingConnector:
 
     def activities(self) -> list[dict[str, Any]]:
         """Bodies of the activities posted, in order."""
-        return [r.body for r in self.received if r.method == "POST"]
+        return [r.body for r in self.received if r.method in {"POST", "PUT"}]
 
     async def wait_for(self, count: int) -> list[dict[str, Any]]:
         """Wait (5 s at most) until `count` activities have arrived; return all of them."""

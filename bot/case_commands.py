@@ -1,0 +1,148 @@
+"""`case open`, `case list`, `case show`: Teams in, domain use cases, cards out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from microsoft_agents.activity import Activity
+from microsoft_teams.cards import AdaptiveCard
+
+from bot.case_teams import connector_members
+from bot.services import Turn
+from cards.cases import build_case_card, build_case_list_card
+from evidence.cases import (
+    cases_visible_to,
+    check_visible,
+    find_case,
+    open_case,
+    read_case_open,
+)
+from evidence.custody import Action, Actor, CustodyEvent
+from evidence.errors import AccessRefused
+from evidence.model import Case, ChannelBinding
+from evidence.policy import Decision
+from evidence.records import RecordsUnit
+from storage.records import in_unit
+
+logger = logging.getLogger(__name__)
+
+
+async def case_open(turn: Turn) -> AdaptiveCard:
+    """Open a case; in a team channel, bind the channel to it."""
+    services = turn.services
+    request = read_case_open(turn.command.args, services.case_rules)
+    channel = channel_binding(turn.context.activity)
+    case_id = str(uuid.uuid4())
+    now = services.now()
+
+    async def work(unit: RecordsUnit) -> Case:
+        return await open_case(
+            unit, turn.officer, request, case_id=case_id, now=now, channel=channel
+        )
+
+    case = await in_unit(services.records, work)
+    if channel is not None:
+        members = await connector_members(turn.context)
+        if members is not None:
+            services.case_teams.remember(channel.channel_id, members)
+    logger.info("Case %s opened by %s", case.id, turn.officer.object_id)
+    headline = "Case opened and bound to this channel." if channel else "Case opened."
+    return build_case_card(case, exhibits=0, open_shares=0, headline=headline)
+
+
+async def case_list(turn: Turn) -> AdaptiveCard:
+    """The cases the officer may see."""
+    services = turn.services
+
+    async def members_of(case: Case) -> frozenset[str]:
+        return await services.case_teams.members(case, turn.context)
+
+    async def work(unit: RecordsUnit) -> list[Case]:
+        return await cases_visible_to(unit, turn.officer, members_of)
+
+    return build_case_list_card(await in_unit(services.records, work))
+
+
+async def case_show(turn: Turn) -> AdaptiveCard:
+    """One case, by reference or the channel's own; the view is recorded."""
+    services = turn.services
+    reference = turn.command.args[0] if turn.command.args else None
+    channel_id = conversation_channel_id(turn.context.activity)
+    now = services.now()
+
+    async def members_of(case: Case) -> frozenset[str]:
+        return await services.case_teams.members(case, turn.context)
+
+    async def work(unit: RecordsUnit) -> tuple[Case, int, Decision]:
+        case = await find_case(unit, reference, channel_id)
+        decision = await check_visible(unit, turn.officer, case, members_of, now=now)
+        if not decision.allowed:
+            return case, 0, decision
+        await unit.append_custody(
+            CustodyEvent(
+                chain=case.id,
+                actor=Actor(turn.officer.object_id, turn.officer.display_name),
+                action=Action.CASE_VIEWED,
+                at=now,
+                case_id=case.id,
+            )
+        )
+        return case, len(await unit.exhibits_of(case.id)), decision
+
+    case, exhibits, decision = await in_unit(services.records, work)
+    if not decision.allowed:
+        raise AccessRefused(decision.reason)
+    return build_case_card(case, exhibits=exhibits, open_shares=0)
+
+
+def conversation_channel_id(activity: Activity) -> str | None:
+    """The Teams channel a channel message was posted in, else None."""
+    conversation = activity.conversation
+    if conversation is None or conversation.conversation_type != "channel":
+        return None
+    data = _channel_data(activity)
+    channel = data.get("channel")
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+        return str(channel["id"])
+    return conversation.id.split(";", 1)[0]
+
+
+def channel_binding(activity: Activity) -> ChannelBinding | None:
+    """How to find and post to the channel of `activity` later; None outside channels."""
+    channel_id = conversation_channel_id(activity)
+    if channel_id is None:
+        return None
+    data = _channel_data(activity)
+    team = _object(data, "team")
+    tenant = _object(data, "tenant")
+    reference = activity.get_conversation_reference()
+    # A reference to the channel itself, not to this message's thread: later posts start
+    # new top-level conversations in the channel.
+    document = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
+    document.pop("activityId", None)
+    document["conversation"]["id"] = channel_id
+    return ChannelBinding(
+        team_id=str(team.get("id") or ""),
+        channel_id=channel_id,
+        graph_team_id=str(team["aadGroupId"]) if team.get("aadGroupId") else None,
+        conversation_reference=json.dumps(document, sort_keys=True),
+        tenant_id=str(tenant.get("id") or activity.conversation.tenant_id or ""),
+    )
+
+
+def _channel_data(activity: Activity) -> dict[str, Any]:
+    data = activity.channel_data
+    if isinstance(data, dict):
+        return data
+    if data is not None and hasattr(data, "model_dump"):
+        dumped = data.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return dumped if isinstance(dumped, dict) else {}
+    return {}
+
+
+def _object(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name)
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,108 @@
+"""Case teams: who is in the Teams channel bound to a case.
+
+Two sources, as the deployment allows: Microsoft Graph's channel members (through the
+directory, when it is Graph and the team's Entra group id is known), or the Bot Framework
+connector's paged conversation members (what the Teams client itself — and the Agents
+Playground — answer inside a turn in that channel). Answers are cached for `ttl` seconds.
+When no source can answer, the team is the creator alone: unknown never widens access.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from microsoft_agents.hosting.core import ConnectorClientBase, TurnContext
+
+from evidence.errors import DirectoryUnavailable
+from evidence.model import Case, ChannelBinding
+from evidence.ports import Directory
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 100  # the connector's largest page
+MAX_PAGES = 100
+
+
+class CaseTeams:
+    """Members (Entra object ids, lower-case) of each case's bound channel, cached."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        *,
+        use_graph: bool,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._directory = directory
+        self._use_graph = use_graph
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def members(self, case: Case, context: TurnContext | None = None) -> frozenset[str]:
+        """The bound channel's members; `context` lets a turn in that channel ask Teams."""
+        channel = case.channel
+        if channel is None:
+            return frozenset()
+        cached = self._cache.get(channel.channel_id)
+        if cached is not None and self._clock() - cached[0] < self._ttl:
+            return cached[1]
+        members = await self._fetch(case, channel, context)
+        if members is None:
+            return cached[1] if cached is not None else frozenset()
+        self._cache[channel.channel_id] = (self._clock(), members)
+        return members
+
+    def remember(self, channel_id: str, members: frozenset[str]) -> None:
+        """Store members learnt elsewhere (e.g. when a case is opened in the channel)."""
+        self._cache[channel_id] = (self._clock(), members)
+
+    async def _fetch(
+        self, case: Case, channel: ChannelBinding, context: TurnContext | None
+    ) -> frozenset[str] | None:
+        if self._use_graph and channel.graph_team_id:
+            try:
+                found = await self._directory.channel_members(
+                    channel.graph_team_id, channel.channel_id
+                )
+                return frozenset(m.lower() for m in found)
+            except DirectoryUnavailable:
+                logger.warning("Channel members of case %s unavailable from Graph", case.id)
+                return None
+        if context is not None and _conversation_channel(context) == channel.channel_id:
+            return await connector_members(context)
+        return None
+
+
+async def connector_members(context: TurnContext) -> frozenset[str] | None:
+    """The members of the turn's conversation, from the Bot Framework connector (paged)."""
+    client: ConnectorClientBase | None = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+    conversation = _conversation_channel(context)
+    if client is None or conversation is None:
+        return None
+    members: set[str] = set()
+    token: str | None = None
+    try:
+        for _ in range(MAX_PAGES):
+            page = await client.conversations.get_conversation_paged_members(
+                conversation, page_size=PAGE_SIZE, continuation_token=token
+            )
+            members.update(m.aad_object_id.lower() for m in page.members or [] if m.aad_object_id)
+            token = page.continuation_token
+            if not token:
+                break
+    except Exception as err:  # the connector is remote: any failure means "unknown"
+        logger.warning("Paged members of %s unavailable: %s", conversation, type(err).__name__)
+        return None
+    return frozenset(members)
+
+
+def _conversation_channel(context: TurnContext) -> str | None:
+    """The channel id of the turn's conversation, without the thread's `;messageid=`."""
+    conversation = context.activity.conversation
+    if conversation is None or not conversation.id:
+        return None
+    return conversation.id.split(";", 1)[0]

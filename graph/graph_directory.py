@@ -1,0 +1,356 @@
+"""`GraphDirectory`: officers, their roles and channel members from Microsoft Graph.
+
+Request economy (docs/directory.md has the measurements):
+- one officer: one `$batch` carrying `GET /users/{id}` and `GET /users/{id}/transitiveMemberOf`;
+- many officers: `GET /users?$filter=id in (...)` for up to 15 ids (Graph's limit for `in`)
+  plus one `transitiveMemberOf` per officer, all packed 20 to a `$batch`;
+- answers are cached (see graph/cache.py), so repeated and concurrent lookups cost nothing more.
+Roles need one membership call per officer: `$expand` on directory objects stops at 20 items,
+without paging or a nested `$select`, so it cannot be trusted for authorization.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Self
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.models.aad_user_conversation_member import AadUserConversationMember
+from msgraph.generated.models.channel import Channel
+from msgraph.generated.models.channel_membership_type import ChannelMembershipType
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.users.item.transitive_member_of import (
+    transitive_member_of_request_builder as member_of,
+)
+from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+from evidence.errors import DirectoryUnavailable, InvalidInput
+from evidence.officers import Officer, Role
+from graph.batch import BatchItem, BatchResult, BatchRunner, send_for_bytes
+from graph.cache import Failed, SingleFlightCache
+from graph.client import GraphConnection, connect
+from graph.config import GraphDirectoryConfig
+from graph.credentials import build_credential
+from graph.errors import GraphProtocolError, odata_code, translated
+from graph.ids import canonical_id
+from graph.users import USER_FIELDS, group_ids, officer_from, roles_from, user_id
+
+logger = logging.getLogger(__name__)
+
+IN_FILTER_MAX = 15  # Graph allows at most 15 values in an `in` filter on directory objects
+MEMBERSHIP_PAGE = 999  # the largest page transitiveMemberOf returns
+MAX_PAGES = 50
+BULK_SLICE = 200  # ids per load: 14 user lists + 200 membership reads = 11 batches
+_CHANNEL_ID = re.compile(r"^19:[^/?#;\s]+$")
+_CHANNEL_NAME_FORBIDDEN = re.compile(r"[~#%&*{}+/\\:<>?|'\"]")
+
+ChannelKey = tuple[str, str]
+
+
+class GraphDirectory:
+    """The Directory port on Microsoft Graph (application permissions)."""
+
+    def __init__(
+        self,
+        config: GraphDirectoryConfig,
+        connection: GraphConnection,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._connection = connection
+        self._client = connection.client
+        self._batch = BatchRunner(
+            connection.adapter,
+            max_retries=config.max_retries,
+            retry_delay=config.retry_delay,
+            max_wait=config.timeout,
+        )
+        self._officers: SingleFlightCache[str, Officer] = SingleFlightCache(
+            ttl=config.cache_ttl,
+            negative_ttl=config.negative_ttl,
+            stale_if_error=config.stale_if_error,
+            max_entries=config.max_cache_entries,
+            clock=clock,
+        )
+        self._channels: SingleFlightCache[ChannelKey, frozenset[str]] = SingleFlightCache(
+            ttl=config.cache_ttl,
+            negative_ttl=config.negative_ttl,
+            stale_if_error=config.stale_if_error,
+            max_entries=config.max_cache_entries,
+            clock=clock,
+        )
+        self._base = config.base_url.rstrip("/") + "/"
+
+    @property
+    def source(self) -> str:
+        """Answers come from Microsoft Graph."""
+        return "graph"
+
+    async def officer(self, object_id: str) -> Officer | None:
+        """The officer with this object id, or None if Entra does not know it."""
+        key = canonical_id(object_id)
+        if key is None:
+            return None
+        found = await self._officers.get_many([key], self._load_officers)
+        return found.get(key)
+
+    async def officers(self, object_ids: Iterable[str]) -> Mapping[str, Officer]:
+        """The known officers among `object_ids`, keyed by the ids as given."""
+        keys = {given: canonical_id(given) for given in object_ids}
+        wanted = list(dict.fromkeys(key for key in keys.values() if key is not None))
+        found: dict[str, Officer | None] = {}
+        # Each slice is one load with its own timeout: a long list cannot starve the budget.
+        for start in range(0, len(wanted), BULK_SLICE):
+            slice_ = wanted[start : start + BULK_SLICE]
+            found.update(await self._officers.get_many(slice_, self._load_officers))
+        return {
+            given: officer
+            for given, key in keys.items()
+            if key is not None and (officer := found.get(key)) is not None
+        }
+
+    async def channel_members(self, team_id: str, channel_id: str) -> frozenset[str]:
+        """Object ids of a channel's Entra members; empty for an unknown team or channel."""
+        team = canonical_id(team_id)
+        if team is None or not _CHANNEL_ID.match(channel_id):
+            return frozenset()
+        key = (team, channel_id)
+        found = await self._channels.get_many([key], self._load_channels)
+        return found.get(key) or frozenset()
+
+    async def create_channel(self, team_id: str, display_name: str, description: str) -> str:
+        """Create a standard channel in the team (Graph `POST /teams/{id}/channels`)."""
+        team = canonical_id(team_id)
+        if team is None:
+            raise InvalidInput("team", "is not a Teams group id")
+        name = display_name.strip()
+        if not name or len(name) > 50 or _CHANNEL_NAME_FORBIDDEN.search(name):
+            raise InvalidInput("channel name", "needs 1-50 characters, none of ~#%&*{}+/\\:<>?|'\"")
+        if name.startswith(("_", ".")) or name.endswith("."):
+            raise InvalidInput("channel name", "must not start with _ or . nor end with .")
+        body = Channel(
+            display_name=name,
+            description=description[:1024],
+            membership_type=ChannelMembershipType.Standard,
+        )
+        with translated("create channel"):
+            try:
+                async with asyncio.timeout(self._config.timeout):
+                    created = await self._client.teams.by_team_id(team).channels.post(body)
+            except ODataError as err:
+                status = err.response_status_code
+                if status == 404:
+                    raise InvalidInput("team", "is not a team Exhibit can see") from err
+                if status in (400, 409):
+                    problem = "already exists" if status == 409 else "was refused by Teams"
+                    raise InvalidInput("channel name", f"{problem} ({odata_code(err)})") from err
+                raise
+            if created is None or not created.id:
+                raise GraphProtocolError("created channel has no id")
+        logger.info("graph: created channel %s in team %s", created.id, team)
+        return created.id
+
+    async def aclose(self) -> None:
+        """Stop loads in flight and close the HTTP client and the credential."""
+        await self._officers.aclose()
+        await self._channels.aclose()
+        await self._connection.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _load_officers(self, ids: list[str]) -> dict[str, Officer | Failed | None]:
+        with translated("resolve officers"):
+            async with asyncio.timeout(self._config.timeout):
+                results = await self._resolve(ids)
+        return results
+
+    async def _resolve(self, ids: list[str]) -> dict[str, Officer | Failed | None]:
+        user_items = self._user_requests(ids)
+        role_items = self._role_requests(ids) if self._config.role_groups else []
+        answers = await self._batch.run([item for item, _ in user_items] + role_items)
+        results: dict[str, Officer | Failed | None] = dict.fromkeys(ids)
+        users: dict[str, dict[str, Any]] = {}
+        for item, covered in user_items:
+            answer = answers[item.id]
+            if answer.status == 200:
+                users.update(_users_in(answer.body, covered))
+            elif answer.status != 404:
+                failed = _failed("user lookup", answer)
+                results.update(dict.fromkeys(covered, failed))
+        for object_id, user in users.items():
+            groups = await self._groups_of(object_id, answers) if role_items else []
+            if isinstance(groups, Failed):
+                results[object_id] = groups
+            elif groups is not None:
+                results[object_id] = officer_from(user, roles_from(groups, self._role_groups))
+        return results
+
+    @property
+    def _role_groups(self) -> Mapping[str, Role]:
+        return self._config.role_groups
+
+    def _user_requests(self, ids: list[str]) -> list[tuple[BatchItem, list[str]]]:
+        users = self._client.users
+        if len(ids) == 1:
+            query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+                select=list(USER_FIELDS)
+            )
+            request = users.by_user_id(ids[0]).to_get_request_information(
+                RequestConfiguration(query_parameters=query)
+            )
+            return [(BatchItem(f"user-{ids[0]}", request), ids)]
+        items = []
+        for start in range(0, len(ids), IN_FILTER_MAX):
+            chunk = ids[start : start + IN_FILTER_MAX]
+            # Only canonical GUIDs reach this filter: nothing can break out of the quotes.
+            listed = ",".join(f"'{object_id}'" for object_id in chunk)
+            list_query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+                filter=f"id in ({listed})", select=list(USER_FIELDS), top=IN_FILTER_MAX
+            )
+            request = users.to_get_request_information(
+                RequestConfiguration(query_parameters=list_query)
+            )
+            items.append((BatchItem(f"users-{start}", request), chunk))
+        return items
+
+    def _role_requests(self, ids: list[str]) -> list[BatchItem]:
+        query = member_of.TransitiveMemberOfRequestBuilder.TransitiveMemberOfRequestBuilderGetQueryParameters(  # noqa: E501
+            select=["id"], top=MEMBERSHIP_PAGE
+        )
+        config = RequestConfiguration(query_parameters=query)
+        items = []
+        for object_id in ids:
+            builder = self._client.users.by_user_id(object_id).transitive_member_of
+            items.append(
+                BatchItem(f"groups-{object_id}", builder.to_get_request_information(config))
+            )
+        return items
+
+    async def _groups_of(
+        self, object_id: str, answers: Mapping[str, BatchResult]
+    ) -> list[str] | Failed | None:
+        answer = answers[f"groups-{object_id}"]
+        if answer.status == 404:
+            return None  # deleted between the two requests
+        if answer.status != 200:
+            return _failed("membership lookup", answer)
+        found, next_link = group_ids(answer.body)
+        pages = 1
+        while next_link is not None:
+            if not next_link.startswith(self._base) or pages >= MAX_PAGES:
+                raise GraphProtocolError("membership paging left Graph or did not end")
+            builder = self._client.users.by_user_id(object_id).transitive_member_of
+            request = builder.with_url(next_link).to_get_request_information()
+            raw = await send_for_bytes(self._connection.adapter, request)
+            more, next_link = group_ids(_json(raw))
+            found.extend(more)
+            pages += 1
+        return found
+
+    async def _load_channels(
+        self, keys: list[ChannelKey]
+    ) -> dict[ChannelKey, frozenset[str] | Failed | None]:
+        results: dict[ChannelKey, frozenset[str] | Failed | None] = {}
+        for key in keys:
+            with translated("list channel members"):
+                try:
+                    async with asyncio.timeout(self._config.timeout):
+                        results[key] = await self._members(*key)
+                except ODataError as err:
+                    if err.response_status_code != 404:
+                        raise
+                    results[key] = None
+        return results
+
+    async def _members(self, team_id: str, channel_id: str) -> frozenset[str]:
+        # No $select: userId belongs to the derived aadUserConversationMember type only.
+        builder = self._client.teams.by_team_id(team_id).channels.by_channel_id(channel_id).members
+        page = await builder.get()
+        members: set[str] = set()
+        pages = 0
+        while page is not None:
+            pages += 1
+            for member in page.value or []:
+                if isinstance(member, AadUserConversationMember) and member.user_id:
+                    found = canonical_id(member.user_id)
+                    if found is not None:
+                        members.add(found)
+            next_link = page.odata_next_link
+            if not next_link:
+                break
+            if not next_link.startswith(self._base) or pages >= MAX_PAGES:
+                raise GraphProtocolError("member paging left Graph or did not end")
+            page = await builder.with_url(next_link).get()
+        return frozenset(members)
+
+
+async def open_graph_directory(
+    config: GraphDirectoryConfig, *, clock: Callable[[], float] = time.monotonic
+) -> GraphDirectory:
+    """Build the credential and Graph client off the event loop; close with `aclose()`."""
+    connection = await asyncio.to_thread(_connect, config)
+    return GraphDirectory(config, connection, clock=clock)
+
+
+def _connect(config: GraphDirectoryConfig) -> GraphConnection:
+    credential = build_credential(config)
+    _warm_models()
+    return connect(config, credential)
+
+
+def _warm_models() -> None:
+    # The SDK imports its model modules on first parse (~0.7 s): pay that here, in a thread.
+    from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
+    from msgraph.generated.models.conversation_member_collection_response import (
+        ConversationMemberCollectionResponse,
+    )
+
+    samples: list[tuple[bytes, Any]] = [
+        (
+            b'{"value":[{"@odata.type":"#microsoft.graph.aadUserConversationMember",'
+            b'"id":"m","userId":"u"}]}',
+            ConversationMemberCollectionResponse,
+        ),
+        (b'{"id":"19:c@thread.tacv2","displayName":"c"}', Channel),
+        (b'{"error":{"code":"c","message":"m"}}', ODataError),
+    ]
+    factory = JsonParseNodeFactory()
+    for content, model in samples:
+        node = factory.get_root_parse_node("application/json", content)
+        node.get_object_value(model)
+
+
+def _users_in(body: Any, covered: list[str]) -> dict[str, dict[str, Any]]:
+    if isinstance(body, dict) and isinstance(body.get("value"), list):
+        users = body["value"]
+    else:
+        users = [body]
+    wanted = set(covered)
+    found: dict[str, dict[str, Any]] = {}
+    for user in users:
+        object_id = user_id(user)
+        if object_id in wanted:
+            found[object_id] = user
+    return found
+
+
+def _failed(what: str, answer: BatchResult) -> Failed:
+    return Failed(DirectoryUnavailable(f"{what}: Graph answered", status=answer.status))
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as err:
+        raise GraphProtocolError("page is not JSON") from err

@@ -1,0 +1,176 @@
+"""The SQL tables of the records store (SQLAlchemy Core), shared by queries and migrations.
+
+Times are stored as UTC and always come back timezone-aware (`UtcDateTime`); JSON columns hold
+what the custody hash is computed over, so they must round-trip exactly (plain `JSON`, not
+PostgreSQL's `jsonb`, which would rewrite the document).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints: Alembic's batch mode on SQLite rebuilds tables and needs the names.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC; naive datetimes are refused.
+
+    PostgreSQL keeps `timestamptz`; SQLite keeps text without an offset, so UTC is implied
+    there and put back on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: give it a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json(*, nullable: bool = False) -> JSON:
+    # none_as_null: a missing document is SQL NULL, never the JSON text 'null'.
+    return JSON(none_as_null=True) if nullable else JSON()
+
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("reference", String, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("region", String, nullable=False),
+    Column("created_by", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # The channel binding: all NULL until the case is bound to a Teams channel.
+    Column("channel_id", String),
+    Column("team_id", String),
+    Column("graph_team_id", String),
+    Column("conversation_reference", Text),
+    Column("tenant_id", String),
+    UniqueConstraint("reference"),
+    UniqueConstraint("channel_id"),  # NULLs are distinct on both backends
+    Index("ix_cases_created_at", "created_at"),
+)
+
+exhibits = Table(
+    "exhibits",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("case_id", String, ForeignKey("cases.id"), nullable=False),
+    Column("initials", String, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("produced_by", String, nullable=False),
+    Column("produced_by_name", Text, nullable=False),
+    Column("original_name", Text, nullable=False),
+    Column("stored_name", Text, nullable=False),
+    Column("declared_type", String, nullable=False),
+    Column("detected_type", String, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String, nullable=False),
+    Column("region", String, nullable=False),
+    Column("blob_name", Text, nullable=False),
+    Column("source", String, nullable=False),
+    Column("source_details", _json(), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=text("CURRENT_TIMESTAMP")),
+    UniqueConstraint("case_id", "initials", "number"),
+)
+
+exhibit_counters = Table(
+    "exhibit_counters",
+    metadata,
+    Column("case_id", String, ForeignKey("cases.id"), nullable=False),
+    Column("initials", String, nullable=False),
+    Column("last_number", Integer, nullable=False),
+    PrimaryKeyConstraint("case_id", "initials"),
+)
+
+intake_jobs = Table(
+    "intake_jobs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("case_id", String, ForeignKey("cases.id"), nullable=False),
+    Column("officer_id", String, nullable=False),
+    Column("officer_name", Text, nullable=False),
+    Column("source_kind", String, nullable=False),
+    Column("source_url", Text, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("declared_type", String, nullable=False),
+    Column("declared_size", BigInteger),
+    Column("status", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("conversation_reference", Text, nullable=False),
+    Column("receipt_activity_id", String),
+    Column("exhibit_id", String, ForeignKey("exhibits.id")),
+    Column("error", Text),
+    Column("source_details", _json(nullable=True)),
+)
+
+# The ledger has no foreign keys on purpose: an entry may name a case or exhibit that was
+# never recorded (a refused attempt), and nothing may ever cascade into it.
+custody_entries = Table(
+    "custody_entries",
+    metadata,
+    Column("chain", String, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor_id", String, nullable=False),
+    Column("actor_name", Text, nullable=False),
+    Column("case_id", String),
+    Column("exhibit_id", String),
+    Column("action", String, nullable=False),
+    Column("details", _json(), nullable=False),
+    Column("previous_hash", String, nullable=False),
+    Column("hash", String, nullable=False),
+    PrimaryKeyConstraint("chain", "sequence"),
+)
+
+# One row per chain: the last sequence and hash, so deletions at the end are detectable and
+# the row is what concurrent appenders lock.
+custody_heads = Table(
+    "custody_heads",
+    metadata,
+    Column("chain", String, primary_key=True),
+    Column("last_sequence", Integer, nullable=False),
+    Column("last_hash", String, nullable=False),
+)

@@ -1,0 +1,396 @@
+"""A fake Microsoft Graph (v1.0) speaking the documented JSON for what Exhibit calls.
+
+Served by a real aiohttp app; the real msgraph-sdk/kiota pipeline talks to it. It checks the
+bearer token, honours `$select`, `$top` and `$filter=id in (...)`, pages with absolute
+`@odata.nextLink`s, answers `$batch` (at most 20 requests, answers in reverse order, as Graph
+may reorder them), and can be told to fail: whole HTTP requests (`faults`) or single requests
+inside a batch (`item_faults`), with a status and an optional `Retry-After`. It counts every
+HTTP request and every request inside a batch by route, e.g. `"GET /users/{id}"`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from aiohttp import web
+
+from tests.fakes import serve
+
+PREFIX = "/v1.0"
+MAX_BATCH = 20
+MAX_IN_VALUES = 15
+# What Graph v1.0 returns for a user when no $select is given: not department nor accountEnabled.
+DEFAULT_USER_FIELDS = (
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+)
+_GUID = r"[0-9a-fA-F-]{36}"
+_ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("GET", "/users", re.compile(r"^/users$")),
+    ("GET", "/users/{id}", re.compile(r"^/users/(?P<user>[^/]+)$")),
+    (
+        "GET",
+        "/users/{id}/transitiveMemberOf",
+        re.compile(r"^/users/(?P<user>[^/]+)/transitiveMemberOf$"),
+    ),
+    ("POST", "/$batch", re.compile(r"^/\$batch$")),
+    (
+        "GET",
+        "/teams/{id}/channels/{id}/members",
+        re.compile(r"^/teams/(?P<team>[^/]+)/channels/(?P<channel>[^/]+)/members$"),
+    ),
+    ("POST", "/teams/{id}/channels", re.compile(r"^/teams/(?P<team>[^/]+)/channels$")),
+)
+_IN_FILTER = re.compile(r"^id in \((?P<values>('[^']*')(\s*,\s*'[^']*')*)\)$")
+
+
+@dataclass
+class Fault:
+    """Answer the next `times` requests with `status` (and `Retry-After`, if given)."""
+
+    status: int
+    retry_after: int | None = None
+    times: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One answer: status, headers, JSON body (None for no body)."""
+
+    status: int
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def odata_error(status: int, code: str, message: str, **headers: str) -> Reply:
+    """An answer with Graph's OData error body."""
+    body = {"error": {"code": code, "message": message, "innerError": {"date": "2024-01-01"}}}
+    return Reply(status, body, {"Content-Type": "application/json", **headers})
+
+
+class FakeGraph:
+    """State of the fake tenant and the switches and counters tests use."""
+
+    def __init__(self, *, token: str, tenant_id: str = "") -> None:
+        self.token = token
+        self.tenant_id = tenant_id
+        self.origin = ""
+        self.users: dict[str, dict[str, Any]] = {}
+        self.memberships: dict[str, list[str]] = {}
+        self.channels: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.teams: set[str] = set()
+        self.created_channels: list[dict[str, Any]] = []
+        self.http_requests: Counter[str] = Counter()
+        self.batched_requests: Counter[str] = Counter()
+        self.selects: list[str] = []
+        self.unauthorized = 0
+        self.faults: deque[Fault] = deque()
+        self.item_faults: deque[Fault] = deque()
+        self.delay = 0.0
+        self.membership_page_limit = 999
+        self.members_page_size = 100
+        self.next_link_origin: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The v1.0 root, once served."""
+        return self.origin + PREFIX
+
+    @property
+    def _next_base(self) -> str:
+        return (self.next_link_origin or self.origin) + PREFIX
+
+    @property
+    def total_http(self) -> int:
+        """HTTP requests received (a $batch counts once)."""
+        return sum(self.http_requests.values())
+
+    def add_user(
+        self,
+        object_id: str,
+        display_name: str,
+        *,
+        groups: list[str] | tuple[str, ...] = (),
+        **properties: Any,
+    ) -> None:
+        """A user with Graph property names (`givenName=...`) and transitive group ids."""
+        user = {"id": object_id, "displayName": display_name, "accountEnabled": True}
+        user.update(properties)
+        user.setdefault("businessPhones", [])
+        self.users[object_id.lower()] = user
+        self.memberships[object_id.lower()] = [g.lower() for g in groups]
+
+    def add_channel(
+        self,
+        team_id: str,
+        channel_id: str,
+        members: list[str],
+        *,
+        others: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+    ) -> None:
+        """A channel whose Entra members are `members`; `others` are raw non-Entra members."""
+        self.teams.add(team_id.lower())
+        rows = [self._member(user_id) for user_id in members]
+        self.channels[(team_id.lower(), channel_id)] = rows + list(others)
+
+    def app(self) -> web.Application:
+        """The aiohttp app; set `origin` (done by `serve_graph`) before use."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._http)
+        return app
+
+    async def _http(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if not path.startswith(PREFIX + "/"):
+            return web.json_response({"error": {"code": "BadRequest"}}, status=400)
+        route = self._route(request.method, path[len(PREFIX) :])
+        self.http_requests[route[0] if route else f"{request.method} ?"] += 1
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            self.unauthorized += 1
+            reply = odata_error(401, "InvalidAuthenticationToken", "Access token is empty.")
+            return self._respond(reply)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        fault = _take(self.faults)
+        if fault is not None:
+            return self._respond(_fault_reply(fault))
+        body: Any = None
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except ValueError:
+                return self._respond(odata_error(400, "BadRequest", "Unable to read JSON."))
+        query = dict(request.query)
+        return self._respond(self._dispatch(request.method, path[len(PREFIX) :], query, body))
+
+    def _respond(self, reply: Reply) -> web.StreamResponse:
+        if reply.body is None:
+            return web.Response(status=reply.status, headers=dict(reply.headers))
+        headers = {k: v for k, v in reply.headers.items() if k.lower() != "content-type"}
+        return web.json_response(reply.body, status=reply.status, headers=headers)
+
+    @staticmethod
+    def _route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+        for verb, name, pattern in _ROUTES:
+            match = pattern.match(path)
+            if match and verb == method:
+                return f"{verb} {name}", match.groupdict()
+        return None
+
+    def _dispatch(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
+        route = self._route(method, path)
+        if route is None:
+            return odata_error(400, "BadRequest", f"Resource not found for the segment {path}.")
+        name, params = route
+        if name == "POST /$batch":
+            return self._batch(body)
+        if name == "GET /users":
+            return self._list_users(query)
+        if name == "GET /users/{id}":
+            return self._get_user(params["user"], query)
+        if name == "GET /users/{id}/transitiveMemberOf":
+            return self._member_of(params["user"], query)
+        if name == "GET /teams/{id}/channels/{id}/members":
+            return self._channel_members(params["team"], params["channel"], query)
+        return self._create_channel(params["team"], body)
+
+    def _batch(self, body: Any) -> Reply:
+        requests = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(requests, list) or not requests:
+            return odata_error(400, "BadRequest", "Invalid batch payload format.")
+        if len(requests) > MAX_BATCH:
+            return odata_error(400, "BadRequest", "Maximum number of requests exceeded: 20.")
+        ids = [item.get("id") for item in requests if isinstance(item, dict)]
+        if len(ids) != len(requests) or len(set(ids)) != len(ids) or None in ids:
+            return odata_error(400, "BadRequest", "Batch request ids must be unique.")
+        responses = []
+        for item in requests:
+            url = str(item.get("url", ""))
+            if "://" in url:
+                return odata_error(400, "BadRequest", "Batch URLs must be relative.")
+            parts = urlsplit(url if url.startswith("/") else "/" + url)
+            route = self._route(str(item.get("method", "")).upper(), parts.path)
+            self.batched_requests[route[0] if route else "?"] += 1
+            fault = _take(self.item_faults)
+            if fault is not None:
+                reply = _fault_reply(fault)
+            else:
+                query = dict(parse_qsl(parts.query, keep_blank_values=True))
+                reply = self._dispatch(
+                    str(item.get("method", "")).upper(), parts.path, query, item.get("body")
+                )
+            responses.append(
+                {
+                    "id": item["id"],
+                    "status": reply.status,
+                    "headers": dict(reply.headers),
+                    "body": reply.body,
+                }
+            )
+        return Reply(200, {"responses": responses[::-1]}, {"Content-Type": "application/json"})
+
+    def _select(self, query: dict[str, str]) -> list[str] | None:
+        raw = query.get("$select")
+        if raw is None:
+            return None
+        self.selects.append(raw)
+        return [name.strip() for name in raw.split(",") if name.strip()]
+
+    def _project(self, user: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+        names = select if select is not None else list(DEFAULT_USER_FIELDS)
+        return {name: user.get(name) for name in names}
+
+    def _get_user(self, object_id: str, query: dict[str, str]) -> Reply:
+        if not re.fullmatch(_GUID, object_id):
+            return odata_error(
+                400, "Request_BadRequest", f"Invalid object identifier '{object_id}'."
+            )
+        user = self.users.get(object_id.lower())
+        if user is None:
+            return _not_found(object_id)
+        body = {"@odata.context": f"{self.base_url}/$metadata#users/$entity"}
+        body.update(self._project(user, self._select(query)))
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    def _list_users(self, query: dict[str, str]) -> Reply:
+        match = _IN_FILTER.match(query.get("$filter", "").strip())
+        if match is None:
+            return odata_error(400, "Request_UnsupportedQuery", "Unsupported query.")
+        wanted = re.findall(r"'([^']*)'", match.group("values"))
+        if len(wanted) > MAX_IN_VALUES:
+            message = (
+                "Too many child clauses specified in search filter expression containing 'OR'"
+                f" operators: {len(wanted)}. Max allowed: {MAX_IN_VALUES}."
+            )
+            return odata_error(400, "Request_UnsupportedQuery", message)
+        select = self._select(query)
+        found = [self.users[w.lower()] for w in wanted if w.lower() in self.users]
+        body = {
+            "@odata.context": f"{self.base_url}/$metadata#users",
+            "value": [self._project(user, select) for user in found],
+        }
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    def _member_of(self, object_id: str, query: dict[str, str]) -> Reply:
+        groups = self.memberships.get(object_id.lower())
+        if groups is None:
+            return _not_found(object_id)
+        top = min(int(query.get("$top", "100")), 999, self.membership_page_limit)
+        start = int(query.get("$skiptoken", "0"))
+        page = groups[start : start + top]
+        body: dict[str, Any] = {
+            "@odata.context": f"{self.base_url}/$metadata#directoryObjects(id)",
+            "value": [{"@odata.type": "#microsoft.graph.group", "id": g} for g in page],
+        }
+        if start + top < len(groups):
+            body["@odata.nextLink"] = (
+                f"{self._next_base}/users/{object_id}/transitiveMemberOf"
+                f"?$select=id&$top={top}&$skiptoken={start + top}"
+            )
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    def _channel_members(self, team_id: str, channel_id: str, query: dict[str, str]) -> Reply:
+        rows = self.channels.get((team_id.lower(), channel_id))
+        if rows is None:
+            return odata_error(404, "NotFound", "No team or channel found with this id.")
+        start = int(query.get("$skiptoken", "0"))
+        size = self.members_page_size
+        body: dict[str, Any] = {
+            "@odata.context": f"{self.base_url}/$metadata#teams('{team_id}')/channels/members",
+            "@odata.count": len(rows),
+            "value": rows[start : start + size],
+        }
+        if start + size < len(rows):
+            body["@odata.nextLink"] = (
+                f"{self._next_base}/teams/{team_id}/channels/{channel_id}/members"
+                f"?$skiptoken={start + size}"
+            )
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    def _create_channel(self, team_id: str, body: Any) -> Reply:
+        if team_id.lower() not in self.teams:
+            return odata_error(404, "NotFound", "No team found with Group Id.")
+        name = body.get("displayName") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            return odata_error(400, "BadRequest", "Channel name cannot be empty.")
+        existing = {c["displayName"] for c in self.created_channels if c["team"] == team_id}
+        if name in existing:
+            return odata_error(409, "NameAlreadyExists", "Channel name already existed.")
+        channel = {
+            "id": f"19:{uuid.uuid4().hex}@thread.tacv2",
+            "createdDateTime": "2024-01-01T00:00:00Z",
+            "displayName": name,
+            "description": body.get("description"),
+            "membershipType": body.get("membershipType", "standard"),
+            "email": "",
+            "webUrl": "https://teams.example/channel",
+        }
+        self.created_channels.append({**channel, "team": team_id})
+        context = f"{self.base_url}/$metadata#teams('{team_id}')/channels/$entity"
+        return Reply(
+            201, {"@odata.context": context, **channel}, {"Content-Type": "application/json"}
+        )
+
+    def _member(self, user_id: str) -> dict[str, Any]:
+        user = self.users.get(user_id.lower(), {})
+        return {
+            "@odata.type": "#microsoft.graph.aadUserConversationMember",
+            "id": f"MCMjMSMj{user_id}",
+            "roles": [],
+            "displayName": user.get("displayName"),
+            "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
+            "userId": user_id,
+            "email": user.get("mail"),
+            "tenantId": self.tenant_id,
+        }
+
+
+def _take(faults: deque[Fault]) -> Fault | None:
+    if not faults:
+        return None
+    fault = faults[0]
+    fault.times -= 1
+    if fault.times <= 0:
+        faults.popleft()
+    return fault
+
+
+def _fault_reply(fault: Fault) -> Reply:
+    headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+    code = {429: "TooManyRequests", 503: "ServiceNotAvailable", 504: "GatewayTimeout"}
+    return odata_error(
+        fault.status, code.get(fault.status, "InternalServerError"), "Fault", **headers
+    )
+
+
+def _not_found(object_id: str) -> Reply:
+    message = (
+        f"Resource '{object_id}' does not exist or one of its queried reference-property"
+        " objects are not present."
+    )
+    return odata_error(404, "Request_ResourceNotFound", message)
+
+
+@asynccontextmanager
+async def serve_graph(fake: FakeGraph) -> AsyncIterator[FakeGraph]:
+    """Serve `fake` on a loopback port for the duration of the block."""
+    async with serve(fake.app()) as origin:
+        fake.origin = origin
+        yield fake
