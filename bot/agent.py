@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 
-from microsoft_agents.activity import Activity, ActivityTypes, Attachment
+from microsoft_agents.activity import Activity, ActivityTypes
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
@@ -14,6 +14,7 @@ from bot.case_commands import case_list, case_open, case_show
 from bot.commands import COMMANDS
 from bot.identity import resolve_officer
 from bot.parsing import ParsedCommand, parse_command
+from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
 from cards.common import Tone, build_notice_card
 from cards.help import build_help_card
@@ -28,17 +29,6 @@ from evidence.errors import (
 from evidence.records import DuplicateCase
 
 logger = logging.getLogger(__name__)
-
-ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
-
-
-def card_activity(card: AdaptiveCard) -> Activity:
-    """A message activity carrying one Adaptive Card."""
-    content = card.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return Activity(
-        type=ActivityTypes.message,
-        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=content)],
-    )
 
 
 async def whoami(turn: Turn) -> AdaptiveCard:

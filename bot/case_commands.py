@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -11,9 +13,11 @@ from microsoft_agents.activity import Activity
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import connector_members
+from bot.replies import card_activity
 from bot.services import Turn
 from cards.cases import build_case_card, build_case_list_card
 from evidence.cases import (
+    CaseRequest,
     cases_visible_to,
     check_visible,
     find_case,
@@ -24,6 +28,7 @@ from evidence.custody import Action, Actor, CustodyEvent
 from evidence.errors import AccessRefused
 from evidence.model import Case, ChannelBinding
 from evidence.policy import Decision
+from evidence.ports import ChannelCreator
 from evidence.records import RecordsUnit
 from storage.records import in_unit
 
@@ -31,10 +36,13 @@ logger = logging.getLogger(__name__)
 
 
 async def case_open(turn: Turn) -> AdaptiveCard:
-    """Open a case; in a team channel, bind the channel to it."""
+    """Open a case; in a team channel, bind that channel (or a new one, if so configured)."""
     services = turn.services
     request = read_case_open(turn.command.args, services.case_rules)
     channel = channel_binding(turn.context.activity)
+    creator = services.channel_creator
+    if channel is not None and creator is not None and channel.graph_team_id:
+        return await _open_in_new_channel(turn, request, channel, creator, channel.graph_team_id)
     case_id = str(uuid.uuid4())
     now = services.now()
 
@@ -51,6 +59,50 @@ async def case_open(turn: Turn) -> AdaptiveCard:
     logger.info("Case %s opened by %s", case.id, turn.officer.object_id)
     headline = "Case opened and bound to this channel." if channel else "Case opened."
     return build_case_card(case, exhibits=0, open_shares=0, headline=headline)
+
+
+async def _open_in_new_channel(
+    turn: Turn,
+    request: CaseRequest,
+    here: ChannelBinding,
+    creator: ChannelCreator,
+    graph_team_id: str,
+) -> AdaptiveCard:
+    """Create a channel for the case through Graph, bind it, and post the case card there."""
+    services = turn.services
+    name = channel_name(request.reference, request.title)
+    channel_id = await creator.create_channel(
+        graph_team_id, name, f"Evidence for case {request.reference} (Exhibit)"
+    )
+    reference = json.loads(here.conversation_reference)
+    reference["conversation"]["id"] = channel_id
+    channel = dataclasses.replace(
+        here, channel_id=channel_id, conversation_reference=json.dumps(reference, sort_keys=True)
+    )
+    case_id = str(uuid.uuid4())
+    now = services.now()
+
+    async def work(unit: RecordsUnit) -> Case:
+        return await open_case(
+            unit, turn.officer, request, case_id=case_id, now=now, channel=channel
+        )
+
+    case = await in_unit(services.records, work)
+    card = build_case_card(case, exhibits=0, open_shares=0, headline="Case opened.")
+    await services.proactive.send(channel.conversation_reference, card_activity(card))
+    logger.info("Case %s opened in new channel %s", case.id, channel_id)
+    return build_case_card(
+        case, exhibits=0, open_shares=0, headline=f"Case opened in its own channel, {name}."
+    )
+
+
+_NOT_IN_CHANNEL_NAMES = re.compile(r"[~#%&*{}+/\\:<>?|'\".]")
+
+
+def channel_name(reference: str, title: str) -> str:
+    """A Teams channel name for a case: no forbidden characters, at most 50 of them."""
+    name = _NOT_IN_CHANNEL_NAMES.sub(" ", f"{reference} {title}")
+    return " ".join(name.split())[:50].strip()
 
 
 async def case_list(turn: Turn) -> AdaptiveCard:

@@ -22,6 +22,7 @@ from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 from bot.agent import ExhibitAgent, error_reference
 from bot.case_teams import CaseTeams
 from bot.inbound import InboundPolicy, TokenValidator
+from bot.proactive import Proactive
 from bot.services import Services
 from bot.settings import BotAuthType, Settings
 from bot.web import RUNTIME, Probe, Runtime, add_routes
@@ -29,7 +30,7 @@ from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
 from graph.config import CredentialKind, GraphDirectoryConfig
-from graph.graph_directory import open_graph_directory
+from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
@@ -125,6 +126,11 @@ async def create_app(
         if directory is None:
             directory, close_directory = await open_directory(settings)
             closers.append(close_directory)
+        channel_creator = (
+            directory
+            if settings.create_case_channels and isinstance(directory, GraphDirectory)
+            else None
+        )
         engine = create_engine(settings.database_url.value)
         closers.append(engine.dispose)
         blobs = RegionalBlobServices(
@@ -143,6 +149,7 @@ async def create_app(
         probes = [Probe("database", lambda: ping(engine))]
         probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]
         await migrate(engine)
+        adapter = build_adapter(settings, config, provider_factory)
         services = Services(
             settings=settings,
             directory=directory,
@@ -156,11 +163,15 @@ async def create_app(
                 regions=tuple(region.name for region in settings.regions),
                 default_region=settings.default_region,
             ),
+            proactive=Proactive(
+                adapter, settings.credentials.app_id if settings.credentials else None
+            ),
+            channel_creator=channel_creator,
         )
 
         app = web.Application(client_max_size=settings.max_request_bytes)
         app[RUNTIME] = Runtime(
-            adapter=build_adapter(settings, config, provider_factory),
+            adapter=adapter,
             agent=ExhibitAgent(services),
             policy=InboundPolicy(
                 validator=token_validator or JwtTokenValidator(config),

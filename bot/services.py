@@ -11,10 +11,11 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import CaseTeams
 from bot.parsing import ParsedCommand
+from bot.proactive import Proactive
 from bot.settings import Settings
 from evidence.cases import CaseRules
 from evidence.officers import Officer
-from evidence.ports import Directory
+from evidence.ports import ChannelCreator, Directory
 from evidence.records import Records
 
 
@@ -32,6 +33,8 @@ class Services:
     records: Records
     case_teams: CaseTeams
     case_rules: CaseRules
+    proactive: Proactive
+    channel_creator: ChannelCreator | None = None
     now: Callable[[], datetime] = utc_now
 
 

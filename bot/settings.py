@@ -130,6 +130,7 @@ class Settings:
     case_reference_pattern: re.Pattern[str]
     case_title_max: int
     case_team_seconds: int
+    create_case_channels: bool
     log_level: str
 
     @property
@@ -250,6 +251,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise SettingsError("EXHIBIT_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
 
     graph = _graph(read, credentials) if directory == "graph" else None
+    create_channels = read.flag("EXHIBIT_CREATE_CASE_CHANNELS")
+    if create_channels and graph is None:
+        raise SettingsError("EXHIBIT_CREATE_CASE_CHANNELS", "needs EXHIBIT_DIRECTORY=graph")
     queue = read.optional("EXHIBIT_QUEUE_CONNECTION_STRING")
     return Settings(
         environment=environment,
@@ -273,6 +277,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         graph=graph,
         case_reference_pattern=_pattern(read),
         case_title_max=read.integer("EXHIBIT_CASE_TITLE_MAX", 120, minimum=10, maximum=500),
+        create_case_channels=create_channels,
         case_team_seconds=read.integer("EXHIBIT_CASE_TEAM_SECONDS", 300, minimum=0, maximum=86400),
         log_level=level,
     )

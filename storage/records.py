@@ -2,16 +2,17 @@
 
 A unit is one connection and one transaction. Numbers and custody sequences are allocated
 under a lock that the transaction holds until it ends, so concurrent units queue instead of
-colliding, and a unit that rolls back gives its number back:
+colliding, and a unit that rolls back gives its number back. An exhibit number is one upsert
+(`INSERT ... ON CONFLICT DO UPDATE SET last_number = last_number + 1 RETURNING`); a custody
+append reads the chain's head row, seals the entry, inserts it and moves the head.
 
-- PostgreSQL: the counter row is incremented by an upsert (`INSERT ... ON CONFLICT DO UPDATE
-  ... RETURNING`) and the chain's head row is read `FOR UPDATE`; both row locks last until
-  commit. Units that take two such locks in opposite orders can deadlock: PostgreSQL aborts
-  one, which surfaces as `Conflict`.
+- PostgreSQL: the upsert locks the counter row, the head is read `FOR UPDATE`; row locks last
+  until commit. Units that take two such locks in opposite orders can deadlock: PostgreSQL
+  aborts one, which surfaces as `Conflict`.
 - SQLite: every transaction begins `IMMEDIATE` (see `storage.database`), so writers are
-  serialized by the database lock; within one process they also queue on an asyncio lock
-  instead of polling SQLite's busy handler. A unit that waits longer than the busy timeout
-  (another process holding the lock) surfaces as `Conflict`.
+  serialized by the database lock; within one process (one `SqlRecords`) they also queue on
+  an asyncio lock instead of polling SQLite's busy handler. A unit that waits longer than the
+  busy timeout (another process holding the lock) surfaces as `Conflict`.
 
 Errors::
 
@@ -107,7 +108,8 @@ async def in_unit(
 ) -> T:
     """Run `work` in a unit of `records`, again in a fresh unit after a `Conflict`.
 
-    Waits a random, doubling delay between attempts; the last attempt's `Conflict` propagates.
+    `work` may run more than once: it should do nothing but records calls. Waits a random,
+    doubling delay between attempts; the last attempt's `Conflict` propagates.
     """
     delay = FIRST_BACKOFF_SECONDS
     for attempt in range(1, attempts):

@@ -1,0 +1,52 @@
+"""Posting and updating cards outside a turn, from a stored conversation reference."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from microsoft_agents.activity import Activity, ConversationReference
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.hosting.core import ClaimsIdentity, TurnContext
+
+
+class Proactive:
+    """Sends to conversations the bot has seen before (Teams requires that it has)."""
+
+    def __init__(self, adapter: CloudAdapter, app_id: str | None) -> None:
+        self._adapter = adapter
+        self._app_id = app_id
+
+    async def send(self, reference: str, activity: Activity) -> str | None:
+        """Post `activity` (a new top-level post when the reference has no thread); its id."""
+        sent: list[str | None] = []
+
+        async def post(context: TurnContext) -> None:
+            response = await context.send_activity(activity)
+            sent.append(response.id if response else None)
+
+        await self._continue(reference, post)
+        return sent[0] if sent else None
+
+    async def update(self, reference: str, activity_id: str, activity: Activity) -> None:
+        """Replace the earlier activity `activity_id` (a card updated in place)."""
+
+        async def replace(context: TurnContext) -> None:
+            await context.update_activity(activity.model_copy(update={"id": activity_id}))
+
+        await self._continue(reference, replace)
+
+    async def _continue(
+        self, reference: str, callback: Callable[[TurnContext], Awaitable[None]]
+    ) -> None:
+        conversation = ConversationReference.model_validate_json(reference)
+        # No id: what the callback sends is then a new post, not a reply to this event.
+        continuation = conversation.get_continuation_activity().model_copy(update={"id": None})
+        if self._app_id:
+            await self._adapter.continue_conversation(self._app_id, continuation, callback)
+        else:
+            # Anonymous (local) mode: empty claims make the SDK use no outbound token.
+            await self._adapter.continue_conversation_with_claims(
+                ClaimsIdentity(),
+                continuation,
+                callback,
+            )
