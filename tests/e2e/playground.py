@@ -2,44 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from playwright.async_api import Locator, Page
 
 COMPOSER = "div[role=textbox][contenteditable=true]"
 CARD = ".ac-adaptiveCard"
-TIMEOUT_MS = 20_000
+TIMEOUT_S = 20
 
 
 async def open_conversation(page: Page, name: str) -> None:
     """Select a chat or channel in the tree by its name."""
     await page.get_by_role("treeitem", name=name).first.click()
-    await page.locator(COMPOSER).wait_for(timeout=TIMEOUT_MS)
+    await page.locator(COMPOSER).first.wait_for(timeout=TIMEOUT_S * 1000)
 
 
 async def send_in_chat(page: Page, text: str) -> Locator:
     """Type `text` in a chat and send it; return the card the bot answers with."""
-    cards = page.locator(CARD)
-    before = await cards.count()
+    seen = await page.locator(CARD).all_inner_texts()
     composer = page.locator(COMPOSER)
     await composer.click()
     await composer.type(text)
     await page.get_by_role("button", name="Send Message").click()
-    return await _next_card(cards, before)
+    return await new_card(page, seen)
 
 
 async def post_in_channel_mentioning_bot(page: Page, bot_name: str, text: str) -> Locator:
     """Start a channel post that @mentions the bot, then `text`; return the bot's card."""
-    cards = page.locator(CARD)
-    before = await cards.count()
-    composer = page.locator(COMPOSER)
+    seen = await page.locator(CARD).all_inner_texts()
+    # The first composer starts a new post; threads under earlier posts have reply boxes.
+    composer = page.locator(COMPOSER).first
     await composer.click()
     await composer.type(f"@{bot_name[:3]}")
     await page.get_by_role("menuitem", name=bot_name).click()
     await composer.type(f" {text}")
     await page.get_by_role("button", name="Post").click()
-    return await _next_card(cards, before)
+    return await new_card(page, seen)
 
 
-async def _next_card(cards: Locator, before: int) -> Locator:
-    card = cards.nth(before)
-    await card.wait_for(timeout=TIMEOUT_MS)
-    return card
+async def new_card(page: Page, seen: list[str]) -> Locator:
+    """The first card on the page whose text was not among `seen` (cards before the action).
+
+    Chats list oldest first, but a channel shows each post with its thread, so the new card is
+    not always the last one.
+    """
+    cards = page.locator(CARD)
+    async with asyncio.timeout(TIMEOUT_S):
+        while True:
+            texts = await cards.all_inner_texts()
+            remaining = list(seen)
+            for index, text in enumerate(texts):
+                if text in remaining:
+                    remaining.remove(text)
+                else:
+                    return cards.nth(index)
+            await asyncio.sleep(0.2)

@@ -42,3 +42,24 @@ async def test_whoami_shows_the_current_user(page: Page) -> None:
     assert "officer" in text
     assert "Local directory file" in text
     await page.screenshot(path=ARTIFACTS / "whoami.png", full_page=True)
+
+
+async def test_open_a_case_in_the_case_channel(page: Page) -> None:
+    await open_conversation(page, "Case MET-24-0001")
+    card = await post_in_channel_mentioning_bot(
+        page, "Exhibit", "case open MET-24-0001 Burglary at 12 High Street"
+    )
+    text = await card.inner_text()
+    assert "Case opened and bound to this channel." in text
+    assert "MET-24-0001" in text
+    await page.screenshot(path=ARTIFACTS / "case-open.png", full_page=True)
+    shown = await post_in_channel_mentioning_bot(page, "Exhibit", "case show")
+    assert "Burglary at 12 High Street" in await shown.inner_text()
+
+
+async def test_the_case_is_listed_in_personal_chat(page: Page) -> None:
+    await open_conversation(page, "Personal Chat")
+    card = await send_in_chat(page, "case list")
+    text = await card.inner_text()
+    assert "MET-24-0001" in text
+    await page.screenshot(path=ARTIFACTS / "case-list.png", full_page=True)
