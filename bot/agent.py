@@ -11,7 +11,15 @@ from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_commands import case_list, case_open, case_show
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, command_named
+from bot.evidence_commands import (
+    add_files,
+    custody,
+    evidence_list,
+    evidence_show,
+    evidence_verify,
+    incoming_files,
+)
 from bot.identity import resolve_officer
 from bot.parsing import ParsedCommand, parse_command
 from bot.replies import card_activity
@@ -26,6 +34,7 @@ from evidence.errors import (
     InvalidInput,
     NotEnrolled,
 )
+from evidence.exhibits import ExhibitNotFound
 from evidence.records import DuplicateCase
 
 logger = logging.getLogger(__name__)
@@ -41,6 +50,11 @@ HANDLERS: Mapping[str, Handler] = {
     "case open": case_open,
     "case list": case_list,
     "case show": case_show,
+    "add": add_files,
+    "evidence list": evidence_list,
+    "evidence show": evidence_show,
+    "evidence verify": evidence_verify,
+    "custody": custody,
 }
 
 
@@ -61,6 +75,10 @@ class ExhibitAgent:
     async def _on_message(self, context: TurnContext) -> None:
         text = _command_text(context.activity)
         parsed = parse_command(text)
+        if incoming_files(context.activity) and (parsed is None or parsed.spec.name == "add"):
+            add = command_named("add")
+            if add is not None:
+                parsed = parsed or ParsedCommand(add, ())
         if parsed is None:
             hint = "Here is what I can do." if not text else _not_understood(text)
             await context.send_activity(card_activity(build_help_card(COMMANDS, hint)))
@@ -73,11 +91,13 @@ class ExhibitAgent:
             hint = f"'{parsed.spec.name}' is not yet available in this version."
             await context.send_activity(card_activity(build_help_card(COMMANDS, hint)))
             return
-        await context.send_activity(card_activity(await self._run(context, parsed, handler)))
+        card = await self._run(context, parsed, handler)
+        if card is not None:
+            await context.send_activity(card_activity(card))
 
     async def _run(
         self, context: TurnContext, parsed: ParsedCommand, handler: Handler
-    ) -> AdaptiveCard:
+    ) -> AdaptiveCard | None:
         try:
             officer = await resolve_officer(context.activity, self._services.directory)
             return await handler(Turn(context, officer, parsed, self._services))
@@ -108,6 +128,11 @@ class ExhibitAgent:
                 "bound to one."
             )
             return build_notice_card("Case not found", text, Tone.WARNING)
+        except ExhibitNotFound as err:
+            where = f" in case {err.case_reference}" if err.case_reference else ""
+            return build_notice_card(
+                "Exhibit not found", f"There is no exhibit {err.exhibit_ref}{where}.", Tone.WARNING
+            )
         except DuplicateCase as err:
             return build_notice_card(
                 "Case already exists", f"Case {err.reference} is already open.", Tone.WARNING

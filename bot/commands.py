@@ -56,22 +56,22 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "add",
         "add [<case-ref>] (with files attached)",
         "Each attached file becomes an exhibit of the case",
-        available=False,
+        available=True,
     ),
     CommandSpec(
-        "evidence list", "evidence list [<case-ref>]", "Exhibits of the case", available=False
+        "evidence list", "evidence list [<case-ref>]", "Exhibits of the case", available=True
     ),
     CommandSpec(
         "evidence show",
         "evidence show <exhibit-ref>",
         "Exhibit card: name, type, size, SHA-256, who and when",
-        available=False,
+        available=True,
     ),
     CommandSpec(
         "evidence verify",
         "evidence verify <exhibit-ref>",
         "Re-hash the stored file and compare with the intake hash",
-        available=False,
+        available=True,
     ),
     CommandSpec(
         "share",
@@ -92,7 +92,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "custody",
         "custody <exhibit-ref>",
         "The exhibit's chain of custody, verified",
-        available=False,
+        available=True,
     ),
 )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import ClientSession, ClientTimeout, web
 from microsoft_agents.activity import Activity, ActivityTypes
 from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.aiohttp import CloudAdapter
@@ -22,20 +23,26 @@ from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 from bot.agent import ExhibitAgent, error_reference
 from bot.case_teams import CaseTeams
 from bot.inbound import InboundPolicy, TokenValidator
+from bot.intake_sources import TeamsSources
 from bot.proactive import Proactive
 from bot.services import Services
-from bot.settings import BotAuthType, Settings
+from bot.settings import BotAuthType, GraphSettings, Settings
 from bot.web import RUNTIME, Probe, Runtime, add_routes
+from bot.worker import IntakeWorker, SourceOpener, WorkerOptions
 from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
 from graph.config import CredentialKind, GraphDirectoryConfig
+from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
+from storage.evidence_store import BlobEvidenceStore
 from storage.migrate import migrate
+from storage.queue import IngestQueue
 from storage.records import SqlRecords
+from storage.sources import HostAllowList, HttpSource
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +116,8 @@ async def create_app(
     token_validator: TokenValidator | None = None,
     provider_factory: ProviderFactory = MsalAuth,
     directory: Directory | None = None,
+    sources: SourceOpener | None = None,
+    start_worker: bool = True,
 ) -> web.Application:
     """The aiohttp application for `settings`, with every adapter open.
 
@@ -146,6 +155,13 @@ async def create_app(
             }
         )
         closers.append(blobs.aclose)
+        store = BlobEvidenceStore(blobs)
+        queue = IngestQueue.from_connection_string(
+            settings.queue_connection_string.value, settings.queue_name
+        )
+        closers.append(queue.aclose)
+        session = ClientSession(timeout=ClientTimeout(total=None, sock_connect=15, sock_read=60))
+        closers.append(session.close)
         probes = [Probe("database", lambda: ping(engine))]
         probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]
         await migrate(engine)
@@ -167,6 +183,18 @@ async def create_app(
                 adapter, settings.credentials.app_id if settings.credentials else None
             ),
             channel_creator=channel_creator,
+            evidence_store=store,
+            ingest_queue=queue,
+        )
+        worker = IntakeWorker(
+            services,
+            queue,
+            store,
+            sources or await _teams_sources(settings, session, config, provider_factory, closers),
+            WorkerOptions(
+                max_attempts=settings.intake_max_attempts,
+                max_file_bytes=settings.max_file_bytes,
+            ),
         )
 
         app = web.Application(client_max_size=settings.max_request_bytes)
@@ -189,9 +217,51 @@ async def create_app(
         for closer in reversed(closers):
             await closer()
 
+    app[WORKER] = worker
+    if settings.run_worker and start_worker:
+        app.cleanup_ctx.append(_run_worker)
     app.on_cleanup.append(close)
     add_routes(app)
     return app
+
+
+WORKER = web.AppKey("worker", IntakeWorker)
+BOT_FRAMEWORK = "https://api.botframework.com"
+
+
+async def _teams_sources(
+    settings: Settings,
+    session: ClientSession,
+    config: AgentAuthConfiguration,
+    provider_factory: ProviderFactory,
+    closers: list[Callable[[], Awaitable[None]]],
+) -> TeamsSources:
+    """Downloads restricted to the configured hosts; Graph for channel files when available."""
+    allowed = HostAllowList.of(
+        settings.download_hosts, dangerously_allow_http_on_loopback=not settings.production
+    )
+    http = HttpSource(session, allowed, max_size=settings.max_file_bytes)
+    graph_files = None
+    if settings.graph is not None:
+        graph_files = await open_graph_file_source(graph_config(settings.graph), http)
+        closers.append(graph_files.aclose)
+    provider = None if settings.credentials is None else provider_factory(config)
+
+    async def bot_token() -> str | None:
+        if provider is None:
+            return None
+        return await provider.get_access_token(BOT_FRAMEWORK, [f"{BOT_FRAMEWORK}/.default"])
+
+    return TeamsSources(http, graph_files, bot_token)
+
+
+async def _run_worker(app: web.Application) -> AsyncIterator[None]:
+    """The ingest worker inside the bot process, stopped before resources close."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(app[WORKER].run(stop))
+    yield
+    stop.set()
+    await task
 
 
 async def open_directory(settings: Settings) -> tuple[Directory, Callable[[], Awaitable[None]]]:
@@ -199,8 +269,13 @@ async def open_directory(settings: Settings) -> tuple[Directory, Callable[[], Aw
     if settings.graph is None:
         local = await LocalDirectory.load(settings.local_directory_file)
         return local, _nothing_to_close
-    graph = settings.graph
-    config = GraphDirectoryConfig(
+    directory = await open_graph_directory(graph_config(settings.graph))
+    return directory, directory.aclose
+
+
+def graph_config(graph: GraphSettings) -> GraphDirectoryConfig:
+    """The Graph adapters' configuration from the settings."""
+    return GraphDirectoryConfig(
         credential_kind=CredentialKind(graph.credential.value),
         tenant_id=graph.tenant_id,
         client_id=graph.client_id,
@@ -211,8 +286,6 @@ async def open_directory(settings: Settings) -> tuple[Directory, Callable[[], Aw
         role_groups={group: Role(role) for group, role in graph.role_groups},
         cache_ttl=float(graph.cache_seconds),
     )
-    directory = await open_graph_directory(config)
-    return directory, directory.aclose
 
 
 async def _nothing_to_close() -> None:

@@ -17,6 +17,8 @@ from evidence.cases import CaseRules
 from evidence.officers import Officer
 from evidence.ports import ChannelCreator, Directory
 from evidence.records import Records
+from storage.evidence_store import BlobEvidenceStore
+from storage.queue import IngestQueue
 
 
 def utc_now() -> datetime:
@@ -34,6 +36,8 @@ class Services:
     case_teams: CaseTeams
     case_rules: CaseRules
     proactive: Proactive
+    evidence_store: BlobEvidenceStore
+    ingest_queue: IngestQueue
     channel_creator: ChannelCreator | None = None
     now: Callable[[], datetime] = utc_now
 
@@ -48,4 +52,5 @@ class Turn:
     services: Services
 
 
-Handler = Callable[[Turn], Awaitable[AdaptiveCard]]
+# A handler answers with a card, or None when it has already replied itself.
+Handler = Callable[[Turn], Awaitable[AdaptiveCard | None]]

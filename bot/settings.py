@@ -123,7 +123,7 @@ class Settings:
     database_url: Secret
     regions: tuple[Region, ...]
     default_region: str
-    queue_connection_string: Secret | None
+    queue_connection_string: Secret
     directory: str
     local_directory_file: Path
     graph: GraphSettings | None
@@ -131,6 +131,11 @@ class Settings:
     case_title_max: int
     case_team_seconds: int
     create_case_channels: bool
+    queue_name: str
+    run_worker: bool
+    max_file_bytes: int
+    intake_max_attempts: int
+    download_hosts: tuple[str, ...]
     log_level: str
 
     @property
@@ -254,7 +259,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     create_channels = read.flag("EXHIBIT_CREATE_CASE_CHANNELS")
     if create_channels and graph is None:
         raise SettingsError("EXHIBIT_CREATE_CASE_CHANNELS", "needs EXHIBIT_DIRECTORY=graph")
-    queue = read.optional("EXHIBIT_QUEUE_CONNECTION_STRING")
+    queue = read.optional("EXHIBIT_QUEUE_CONNECTION_STRING") or (
+        regions[0].connection_string.value if regions[0].connection_string else None
+    )
+    if queue is None:
+        raise SettingsError(
+            "EXHIBIT_QUEUE_CONNECTION_STRING", "is required: the ingest queue's storage account"
+        )
+    queue_name = read.text("EXHIBIT_QUEUE_NAME", "exhibit-intake")
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}", queue_name):
+        raise SettingsError("EXHIBIT_QUEUE_NAME", "must be 3-63 lower-case letters, digits, -")
     return Settings(
         environment=environment,
         host=read.text("EXHIBIT_HOST", "127.0.0.1"),
@@ -271,13 +285,23 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         regions=regions,
         default_region=default_region,
-        queue_connection_string=Secret(queue) if queue else None,
+        queue_connection_string=Secret(queue),
         directory=directory,
         local_directory_file=Path(read.text("EXHIBIT_LOCAL_DIRECTORY_FILE", "dev/directory.yaml")),
         graph=graph,
         case_reference_pattern=_pattern(read),
         case_title_max=read.integer("EXHIBIT_CASE_TITLE_MAX", 120, minimum=10, maximum=500),
         create_case_channels=create_channels,
+        queue_name=queue_name,
+        run_worker=read.flag("EXHIBIT_RUN_WORKER", default=True),
+        max_file_bytes=read.integer(
+            "EXHIBIT_MAX_FILE_BYTES", 10 << 30, minimum=1, maximum=250 << 30
+        ),
+        intake_max_attempts=read.integer("EXHIBIT_INTAKE_MAX_ATTEMPTS", 5, minimum=1, maximum=50),
+        download_hosts=read.words(
+            "EXHIBIT_DOWNLOAD_HOSTS",
+            "*.sharepoint.com,*.sharepoint.us,smba.trafficmanager.net,*.botframework.com",
+        ),
         case_team_seconds=read.integer("EXHIBIT_CASE_TEAM_SECONDS", 300, minimum=0, maximum=86400),
         log_level=level,
     )

@@ -8,15 +8,25 @@ Tree::
     ├── InvalidInput           a command or value a user gave does not make sense
     ├── AccessRefused          the policy refused the officer; `reason` says why
     ├── CaseNotFound           no case with that reference (or none bound to this channel)
-    └── EvidenceStoreError     the evidence store (regional blob storage) could not do as asked
-        ├── StoreUnavailable   storage did not answer or failed transiently: retry later
-        ├── StoreRejected      storage refused in a way retrying will not fix (configuration)
-        ├── BlobExists         a create-only put met a committed blob of that name
-        ├── BlobMissing        no committed blob of that name
-        ├── UnrecognisedBlob   a blob lacks the hashes the store records when it commits
-        └── EvidenceRefused    the stream itself is not acceptable; nothing was committed
-            ├── EvidenceTooLarge   more bytes than the limit
-            └── EmptyEvidence      no bytes at all
+    ├── EvidenceStoreError     the evidence store (regional blob storage) could not do as asked
+    │   ├── StoreUnavailable   storage did not answer or failed transiently: retry later
+    │   ├── StoreRejected      storage refused in a way retrying will not fix (configuration)
+    │   ├── BlobExists         a create-only put met a committed blob of that name
+    │   ├── BlobMissing        no committed blob of that name
+    │   ├── UnrecognisedBlob   a blob lacks the hashes the store records when it commits
+    │   └── EvidenceRefused    the stream itself is not acceptable; nothing was committed
+    │       ├── EvidenceTooLarge   more bytes than the limit
+    │       └── EmptyEvidence      no bytes at all
+    └── SourceError            a file's bytes could not be fetched from where Teams left them
+        ├── HostNotAllowed     the URL's host or scheme is not allowed: nothing was sent
+        ├── SourceExpired      the link was refused or is gone (401/403/404/410): send it again
+        ├── SourceForbidden    Graph refused Exhibit itself (401/403): a permission is missing
+        ├── SourceUnavailable  timeout, connection failure, 408/429/5xx: retry later
+        ├── SourceInvalid      an answer Exhibit cannot use (redirect loop, a folder): no retry
+        ├── SourceTooLarge     more bytes than the limit, declared or streamed
+        └── SourceEmpty        no bytes at all
+
+Source errors name the host only, never the URL: download URLs carry their own credentials.
 
 Only bot/ turns these into words and HTTP statuses.
 """
@@ -161,3 +171,95 @@ class EmptyEvidence(EvidenceRefused):
 
     def __init__(self, region: str, blob_name: str) -> None:
         super().__init__(region, blob_name, "no bytes")
+
+
+class SourceError(ExhibitError):
+    """The bytes of a file could not be fetched from `host` (never the URL: it holds secrets)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{host or '(no host)'}: {reason}")
+        self.host = host
+        self.reason = reason
+
+
+class HostNotAllowed(SourceError):
+    """The URL's host or scheme is not on the allow-list; no request was sent."""
+
+
+class SourceExpired(SourceError):
+    """The source refused the link or no longer has the file (`status` 401/403/404/410).
+
+    Pre-authenticated Teams links live minutes to an hour: the officer should send the file again.
+    """
+
+    def __init__(self, host: str, *, status: int) -> None:
+        super().__init__(host, f"link expired or refused (HTTP {status})")
+        self.status = status
+
+
+class SourceForbidden(SourceError):
+    """Graph refused Exhibit itself: a permission or consent is missing.
+
+    `status` is 401 or 403 and `code` Graph's OData error code. Neither retrying nor sending the
+    file again helps; an administrator must grant the permission.
+    """
+
+    def __init__(self, host: str, *, status: int, code: str = "") -> None:
+        super().__init__(host, f"access refused (HTTP {status}{' ' + code if code else ''})")
+        self.status = status
+        self.code = code
+
+
+class SourceUnavailable(SourceError):
+    """The source did not answer, or failed in a way that may pass: the caller may retry later.
+
+    `status` is the HTTP status when there was one (408, 429, 5xx); `retry_after` the seconds the
+    source asked to wait, when it said.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(host, reason if status is None else f"{reason} (HTTP {status})")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class SourceInvalid(SourceError):
+    """The source answered something Exhibit cannot use; retrying will not help.
+
+    A redirect loop, a folder where a file was expected, an unexpected status (`status`, when
+    there was one).
+    """
+
+    def __init__(self, host: str, reason: str, *, status: int | None = None) -> None:
+        super().__init__(host, reason if status is None else f"{reason} (HTTP {status})")
+        self.status = status
+
+
+class SourceTooLarge(SourceError):
+    """The file is larger than `limit` bytes.
+
+    `declared` is the size the source announced (refused before any byte was read), `received`
+    the bytes read before the download was stopped; one of them is set.
+    """
+
+    def __init__(
+        self, host: str, *, limit: int, declared: int | None = None, received: int | None = None
+    ) -> None:
+        super().__init__(host, f"more than {limit} bytes")
+        self.limit = limit
+        self.declared = declared
+        self.received = received
+
+
+class SourceEmpty(SourceError):
+    """The source sent no bytes at all."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(host, "no bytes")

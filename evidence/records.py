@@ -115,6 +115,10 @@ class RecordsUnit(Protocol):
         """The job with this id."""
         ...
 
+    async def jobs_with_receipt(self, receipt_activity_id: str) -> Sequence[IntakeJob]:
+        """The jobs announced by one receipt card (any order)."""
+        ...
+
     async def save_job(self, job: IntakeJob) -> None:
         """Replace a job's state."""
         ...

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.storage.blob.aio import BlobServiceClient
+from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
 
 # Azurite (the local stand-in) lags the SDK's newest service version; this one both accept.
 API_VERSION = "2026-06-06"
@@ -21,17 +22,41 @@ class RegionAccount:
     account_url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ClientPolicy:
+    """Timeouts and retries of every call a Blob client makes (defaults: the SDK's own).
+
+    A call that still fails after `retries` retries surfaces as the caller's "unavailable" error;
+    the n-th retry waits about `first_backoff + 3**n` seconds (the SDK's formula, ±3 s jitter).
+    """
+
+    connect_timeout: float = 20.0
+    read_timeout: float = 60.0  # per socket read, so a stalled transfer fails too
+    retries: int = 3
+    first_backoff: int = 15
+
+
 def blob_service(
-    account: RegionAccount, credential: AsyncTokenCredential | None = None
+    account: RegionAccount,
+    credential: AsyncTokenCredential | None = None,
+    policy: ClientPolicy = ClientPolicy(),
 ) -> BlobServiceClient:
     """A Blob service client for one region's account."""
+    options: dict[str, Any] = {
+        "api_version": API_VERSION,
+        "connection_timeout": policy.connect_timeout,
+        "read_timeout": policy.read_timeout,
+        "retry_policy": ExponentialRetry(
+            initial_backoff=policy.first_backoff,
+            retry_total=policy.retries,
+            random_jitter_range=min(3, policy.first_backoff),
+        ),
+    }
     if account.connection_string:
-        return BlobServiceClient.from_connection_string(
-            account.connection_string, api_version=API_VERSION
-        )
+        return BlobServiceClient.from_connection_string(account.connection_string, **options)
     if account.account_url is None:
         raise ValueError(f"region {account.region} has no connection string or account URL")
-    return BlobServiceClient(account.account_url, credential=credential, api_version=API_VERSION)
+    return BlobServiceClient(account.account_url, credential=credential, **options)
 
 
 class RegionalBlobServices:

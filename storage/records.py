@@ -255,6 +255,11 @@ class SqlRecordsUnit:
         row = (await self._connection.execute(query)).first()
         return None if row is None else _job(row)
 
+    async def jobs_with_receipt(self, receipt_activity_id: str) -> Sequence[IntakeJob]:
+        """The jobs announced by one receipt card."""
+        query = select(intake_jobs).where(intake_jobs.c.receipt_activity_id == receipt_activity_id)
+        return [_job(row) for row in (await self._connection.execute(query)).all()]
+
     async def save_job(self, job: IntakeJob) -> None:
         """Replace a job's state; `LookupError` if there is no such job."""
         updated = await self._connection.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,9 @@ def base_env(azurite: Azurite, tmp_path: Path) -> dict[str, str]:
         "EXHIBIT_REGION_UKSOUTH_CONNECTION_STRING": azurite.connection_string("uksouth"),
         "EXHIBIT_REGION_UKWEST_CONNECTION_STRING": azurite.connection_string("ukwest"),
         "EXHIBIT_LOCAL_DIRECTORY_FILE": str(ROOT / "dev" / "directory.yaml"),
+        # Each test its own queue: a worker must never meet another test's jobs.
+        "EXHIBIT_QUEUE_NAME": f"intake-{uuid.uuid4().hex[:12]}",
+        "EXHIBIT_DOWNLOAD_HOSTS": "127.0.0.1",
     }
 
 

@@ -98,8 +98,8 @@ async def test_unknown_text_gets_help_with_a_hint(
 async def test_a_command_not_built_yet_says_so(
     settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
 ) -> None:
-    reply = await _say(settings, bot_client, connector, "personal_message", text="Evidence LIST")
-    assert any("'evidence list' is not yet available" in t for t in _texts(_card(reply)))
+    reply = await _say(settings, bot_client, connector, "personal_message", text="Share LIST")
+    assert any("'share list' is not yet available" in t for t in _texts(_card(reply)))
 
 
 async def test_a_message_without_text_gets_help(

@@ -1,0 +1,284 @@
+"""`evidence list|show|verify`, `custody`, and files sent to the bot (`add`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from microsoft_agents.activity import Activity, Attachment
+from microsoft_teams.cards import AdaptiveCard
+
+from bot.case_commands import conversation_channel_id
+from bot.replies import card_activity
+from bot.services import Turn
+from cards.common import Tone, build_notice_card
+from cards.exhibits import (
+    build_custody_card,
+    build_exhibit_card,
+    build_exhibit_list_card,
+    build_receipt_card,
+    build_verify_card,
+)
+from evidence.cases import check_visible, find_case
+from evidence.custody import Action, Actor, CustodyEvent
+from evidence.errors import AccessRefused, EvidenceStoreError, InvalidInput
+from evidence.exhibits import (
+    CustodyView,
+    Found,
+    Verification,
+    compare,
+    find_exhibit,
+    read_custody,
+    read_exhibit_target,
+    record_verification,
+    record_view,
+)
+from evidence.intake import IncomingFile, job_id, start_intake
+from evidence.model import Case, Exhibit, SourceKind
+from evidence.policy import Decision
+from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from storage.records import in_unit
+
+logger = logging.getLogger(__name__)
+
+TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
+MAX_FILES = 10  # Teams sends at most 10 files in one message
+
+
+def _members_of(turn: Turn) -> Any:
+    async def members_of(case: Case) -> frozenset[str]:
+        return await turn.services.case_teams.members(case, turn.context)
+
+    return members_of
+
+
+async def evidence_list(turn: Turn) -> AdaptiveCard:
+    """The exhibits of the named case, or of the channel's case."""
+    services = turn.services
+    reference = turn.command.args[0] if turn.command.args else None
+    channel_id = conversation_channel_id(turn.context.activity)
+    now = services.now()
+    members_of = _members_of(turn)
+
+    async def work(unit: RecordsUnit) -> tuple[Case, Sequence[Exhibit], Decision]:
+        case = await find_case(unit, reference, channel_id)
+        decision = await check_visible(unit, turn.officer, case, members_of, now=now)
+        if not decision.allowed:
+            return case, [], decision
+        await unit.append_custody(
+            CustodyEvent(
+                chain=case.id,
+                actor=Actor(turn.officer.object_id, turn.officer.display_name),
+                action=Action.CASE_VIEWED,
+                at=now,
+                case_id=case.id,
+                details={"view": "exhibits"},
+            )
+        )
+        return case, await unit.exhibits_of(case.id), decision
+
+    case, exhibits, decision = await in_unit(services.records, work)
+    if not decision.allowed:
+        raise AccessRefused(decision.reason)
+    return build_exhibit_list_card(case.reference, exhibits)
+
+
+async def _found(turn: Turn) -> tuple[Case, Exhibit]:
+    """The exhibit the command names, its view recorded; refusals recorded and raised."""
+    services = turn.services
+    target = read_exhibit_target(turn.command.args)
+    channel_id = conversation_channel_id(turn.context.activity)
+    now = services.now()
+    members_of = _members_of(turn)
+
+    async def work(unit: RecordsUnit) -> Found:
+        found = await find_exhibit(
+            unit, turn.officer, target, members_of, channel_id=channel_id, now=now
+        )
+        if found.exhibit is not None:
+            await record_view(unit, turn.officer, found.case, found.exhibit, now=now)
+        return found
+
+    found = await in_unit(services.records, work)
+    if found.exhibit is None:
+        raise AccessRefused(found.decision.reason)
+    return found.case, found.exhibit
+
+
+async def evidence_show(turn: Turn) -> AdaptiveCard:
+    """One exhibit: name, type, size, SHA-256, who and when, region."""
+    case, exhibit = await _found(turn)
+    return build_exhibit_card(exhibit, case.reference)
+
+
+async def evidence_verify(turn: Turn) -> AdaptiveCard:
+    """Re-hash the stored blob (streaming) and compare it with the intake hash; record it."""
+    services = turn.services
+    case, exhibit = await _found(turn)
+    store = services.evidence_store
+    try:
+        result = compare(exhibit, await store.rehash(exhibit.region, exhibit.blob_name))
+    except EvidenceStoreError as err:
+        if type(err).__name__ == "StoreUnavailable":
+            raise
+        result = compare(exhibit, None, f"the stored file cannot be read ({type(err).__name__})")
+    now = services.now()
+
+    async def record(unit: RecordsUnit) -> Verification:
+        await record_verification(unit, turn.officer, case, result, now=now)
+        return result
+
+    await in_unit(services.records, record)
+    if not result.matches:
+        logger.error("Exhibit %s failed verification: %s", exhibit.id, result.problem)
+    return build_verify_card(case.reference, result)
+
+
+async def custody(turn: Turn) -> AdaptiveCard:
+    """The exhibit's chain of custody, with the case chain verified."""
+    services = turn.services
+    case, exhibit = await _found(turn)
+    now = services.now()
+
+    async def work(unit: RecordsUnit) -> CustodyView:
+        return await read_custody(unit, turn.officer, case, exhibit, now=now)
+
+    return build_custody_card(await in_unit(services.records, work))
+
+
+def incoming_files(activity: Activity) -> list[IncomingFile]:
+    """The files a message carries: Teams file uploads and inline images."""
+    files = []
+    for attachment in activity.attachments or []:
+        incoming = _incoming(attachment)
+        if incoming is not None:
+            files.append(incoming)
+    return files
+
+
+def _incoming(attachment: Attachment) -> IncomingFile | None:
+    content_type = attachment.content_type or ""
+    if content_type == TEAMS_FILE:
+        content = attachment.content if isinstance(attachment.content, dict) else {}
+        url = content.get("downloadUrl")
+        if not isinstance(url, str) or not url:
+            return None
+        name = attachment.name or "file"
+        file_type = str(content.get("fileType") or "")
+        return IncomingFile(
+            kind=SourceKind.TEAMS_FILE,
+            url=url,
+            name=name,
+            declared_type=_type_for_extension(file_type or name.rpartition(".")[2]),
+            details={"uniqueId": str(content.get("uniqueId") or "")},
+        )
+    if content_type.startswith(("image/", "video/", "audio/", "application/")) and (
+        attachment.content_url
+    ):
+        if content_type.startswith("application/vnd.microsoft."):
+            return None  # cards and other Teams payloads are not files
+        return IncomingFile(
+            kind=SourceKind.BOT_ATTACHMENT,
+            url=attachment.content_url,
+            name=attachment.name or f"attachment.{content_type.rpartition('/')[2]}",
+            declared_type=content_type,
+        )
+    return None
+
+
+_EXTENSIONS = {
+    "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+    "heic": "image/heic", "mp4": "video/mp4", "mov": "video/quicktime", "avi": "video/x-msvideo",
+    "pdf": "application/pdf", "txt": "text/plain", "zip": "application/zip",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "wav": "audio/wav", "mp3": "audio/mpeg",
+}  # fmt: skip
+
+
+def _type_for_extension(extension: str) -> str:
+    return _EXTENSIONS.get(extension.lower().lstrip("."), "application/octet-stream")
+
+
+async def add_files(turn: Turn) -> AdaptiveCard | None:
+    """Files sent with `add [<case-ref>]` (or in a case channel): receipt now, bytes queued."""
+    services = turn.services
+    files = incoming_files(turn.context.activity)
+    if not files:
+        raise InvalidInput("files", "attach the files to the same message as `add`")
+    if len(files) > MAX_FILES:
+        raise InvalidInput("files", f"send at most {MAX_FILES} files in one message")
+    reference = turn.command.args[0] if turn.command.args else None
+    channel_id = conversation_channel_id(turn.context.activity)
+    activity = turn.context.activity
+    activity_id = activity.id or ""
+    now = services.now()
+    members_of = _members_of(turn)
+
+    async def find(unit: RecordsUnit) -> tuple[Case, frozenset[str], list[IntakeJob]]:
+        case = await find_case(unit, reference, channel_id)
+        existing = [
+            job
+            for job in [await unit.job(job_id(activity_id, n)) for n in range(len(files))]
+            if job is not None
+        ]
+        return case, await members_of(case), existing
+
+    case, members, existing = await in_unit(services.records, find)
+    if existing:
+        # The same activity again (Teams retries): its jobs exist; say so, record nothing.
+        return build_notice_card(
+            "Already receiving these files",
+            f"These files are already being recorded for {case.reference}.",
+            Tone.INFO,
+        )
+    reference_json = json.dumps(
+        activity.get_conversation_reference().model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        ),
+        sort_keys=True,
+    )
+    placeholders = [_placeholder(incoming) for incoming in files]
+    receipt_card = build_receipt_card(case.reference, placeholders, {})
+    receipt = await turn.context.send_activity(card_activity(receipt_card))
+    receipt_id = receipt.id if receipt else None
+
+    async def start(unit: RecordsUnit) -> list[IntakeJob]:
+        return await start_intake(
+            unit,
+            turn.officer,
+            case,
+            members,
+            files,
+            activity_id=activity_id,
+            conversation_reference=reference_json,
+            receipt_activity_id=receipt_id,
+            now=now,
+        )
+
+    try:
+        jobs = await in_unit(services.records, start)
+    except AccessRefused as refused:
+        if receipt_id:
+            card = build_notice_card("Not allowed", f"Refused: {refused.reason}.", Tone.ATTENTION)
+            await turn.context.update_activity(
+                card_activity(card).model_copy(update={"id": receipt_id})
+            )
+        return None
+    for job in jobs:
+        await services.ingest_queue.send(job.id)
+    logger.info("Intake of %d file(s) for case %s queued", len(jobs), case.id)
+    return None
+
+
+def _placeholder(incoming: IncomingFile) -> IntakeJob:
+    """A not-yet-recorded job, to draw the receipt before the jobs exist."""
+    now = datetime.now(UTC)
+    return IntakeJob(
+        id="", case_id="", officer_id="", officer_name="", source_kind=incoming.kind.value,
+        source_url="", file_name=incoming.name, declared_type=incoming.declared_type,
+        declared_size=incoming.declared_size, status=JobStatus.QUEUED, attempts=0,
+        created_at=now, updated_at=now, conversation_reference="",
+    )  # fmt: skip

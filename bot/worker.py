@@ -1,0 +1,362 @@
+"""The ingest worker: queue message -> source -> SHA-256 -> regional blob -> exhibit -> card.
+
+Runs inside the bot process by default, or alone (`python -m bot worker`) when scaled out.
+A job is safe to run again at every step: the blob name is the job's, the commit is
+create-only, and recording the exhibit happens once per job. While it works, the worker keeps
+its queue message invisible; if it dies, the message reappears and another worker resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from bot.replies import card_activity
+from bot.services import Services
+from cards.exhibits import build_receipt_card, size_text
+from evidence.errors import BlobExists, EvidenceRefused, ExhibitError, StoreRejected
+from evidence.files import detect_type, sanitize_file_name
+from evidence.intake import Received, complete_intake, fail_intake
+from evidence.model import Case, Exhibit, SourceKind, StoredBlob
+from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from storage.evidence_store import BlobEvidenceStore
+from storage.queue import IngestQueue, Lease, QueueUnavailable
+from storage.records import in_unit
+
+logger = logging.getLogger(__name__)
+
+HEAD_BYTES = 4096
+PROGRESS_EVERY_SECONDS = 3.0
+
+
+class Download(Protocol):
+    """An open download: what the source says about it, and its bytes."""
+
+    @property
+    def declared_size(self) -> int | None: ...
+    @property
+    def content_type(self) -> str | None: ...
+    def chunks(self) -> AsyncIterator[bytes]: ...
+    async def aclose(self) -> None: ...
+
+
+class SourceOpener(Protocol):
+    """Opens the bytes of a job's file, wherever Teams put them."""
+
+    async def open(self, job: IntakeJob) -> Download:
+        """Start downloading; raise a `SourceError` (or a retryable one) when it cannot."""
+        ...
+
+
+class Permanent(Exception):
+    """A failure that trying again will not fix; `reason` is what the officer is told."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """How the worker paces itself."""
+
+    hold_seconds: int = 60
+    max_attempts: int = 5
+    max_file_bytes: int = 10 << 30
+    poll_seconds: float = 1.0
+    backoff_seconds: int = 5
+    concurrency: int = 2
+
+
+class IntakeWorker:
+    """Takes intake jobs off the queue and sees each through."""
+
+    def __init__(
+        self,
+        services: Services,
+        queue: IngestQueue,
+        store: BlobEvidenceStore,
+        sources: SourceOpener,
+        options: WorkerOptions = WorkerOptions(),
+    ) -> None:
+        self._services = services
+        self._queue = queue
+        self._store = store
+        self._sources = sources
+        self._options = options
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set."""
+        slots = asyncio.Semaphore(self._options.concurrency)
+        running: set[asyncio.Task[None]] = set()
+        while not stop.is_set():
+            await slots.acquire()
+            try:
+                leases = await self._queue.receive(hold_seconds=self._options.hold_seconds)
+            except QueueUnavailable as err:
+                logger.warning("Ingest queue unavailable: %s", err)
+                leases = []
+            if not leases:
+                slots.release()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._options.poll_seconds)
+                continue
+            task = asyncio.create_task(self._guarded(leases[0], slots))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        for task in list(running):
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def _guarded(self, lease: Lease, slots: asyncio.Semaphore) -> None:
+        try:
+            await self.process(lease)
+        except Exception:  # one job's failure must never stop the worker
+            logger.exception("Job %s could not be processed", lease.job_id)
+        finally:
+            slots.release()
+
+    async def process(self, lease: Lease) -> None:
+        """See one job through, or leave its message for a later attempt."""
+        records = self._services.records
+        job, case = await in_unit(records, lambda unit: _job_and_case(unit, lease.job_id))
+        if job is None or case is None:
+            logger.warning("Message for unknown job %s dropped", lease.job_id)
+            await self._queue.delete(lease)
+            return
+        if job.status in {JobStatus.COMPLETED, JobStatus.FAILED}:
+            await self._queue.delete(lease)
+            return
+        job = replace(job, status=JobStatus.RUNNING, attempts=job.attempts + 1)
+        running = job
+
+        async def mark_running(unit: RecordsUnit) -> None:
+            await unit.save_job(replace(running, updated_at=self._services.now()))
+
+        await in_unit(records, mark_running)
+        keeper = asyncio.create_task(self._keep_invisible(lease))
+        try:
+            exhibit = await self._ingest(job, case)
+        except Permanent as failure:
+            await self._fail(job, case, failure.reason)
+            await self._queue.delete(lease)
+            return
+        except Exception as err:  # anything else may be passing: try again, within limits
+            reason = _reason(err)
+            if job.attempts >= self._options.max_attempts:
+                await self._fail(
+                    job, case, f"gave up after {job.attempts} attempts ({reason}); send it again"
+                )
+                await self._queue.delete(lease)
+                return
+            delay = min(300, self._options.backoff_seconds * 2 ** (job.attempts - 1))
+            logger.warning("Job %s attempt %d failed (%s); again in %d s",
+                           job.id, job.attempts, reason, delay)  # fmt: skip
+            with contextlib.suppress(QueueUnavailable):
+                await self._queue.retry_later(lease, delay)
+            return
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        logger.info("Job %s recorded as exhibit %s", job.id, exhibit.id)
+        await self._update_receipt(job, case)
+        await self._queue.delete(lease)
+
+    async def _ingest(self, job: IntakeJob, case: Case) -> Exhibit:
+        limit = self._options.max_file_bytes
+        if job.declared_size is not None and job.declared_size > limit:
+            raise Permanent(f"the file is larger than the limit of {size_text(limit)}")
+        try:
+            download = await self._sources.open(job)
+        except ExhibitError as err:
+            if _retryable(err):
+                raise
+            raise Permanent(_reason(err)) from err
+        head = bytearray()
+        progress = _Progress(self, job, case)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async for chunk in download.chunks():
+                if len(head) < HEAD_BYTES:
+                    head.extend(chunk[: HEAD_BYTES - len(head)])
+                yield chunk
+
+        blob_name = f"{case.id}/{job.id}"
+        declared = job.declared_type or download.content_type or "application/octet-stream"
+        stored_name = sanitize_file_name(job.file_name)
+        if job.declared_size is None and download.declared_size is not None:
+            job = replace(job, declared_size=download.declared_size)
+        try:
+            stored = await self._store.put(
+                case.region,
+                blob_name,
+                chunks(),
+                content_type=declared,
+                metadata={"case": case.id, "job": job.id},
+                tags={"case": case.reference, "job": job.id},
+                quick_xor=job.source_kind == SourceKind.SHAREPOINT.value,
+                max_size=limit,
+                on_progress=progress.report,
+            )
+            detected = detect_type(bytes(head))
+        except BlobExists:
+            # A previous attempt committed the blob and died before recording it.
+            existing = await self._store.describe(case.region, blob_name)
+            if existing is None:
+                raise
+            stored = existing
+            detected = detect_type(await self._head_of(case.region, blob_name))
+        except (EvidenceRefused, StoreRejected) as err:
+            raise Permanent(_reason(err)) from err
+        except ExhibitError as err:
+            if _retryable(err):
+                raise
+            raise Permanent(_reason(err)) from err
+        finally:
+            await download.aclose()
+        received = Received(
+            stored=stored,
+            stored_name=stored_name,
+            detected_type=detected,
+            initials=str((job.source_details or {}).get("initials") or "XX"),
+            source_details=_source_details(job, stored),
+        )
+        now = self._services.now()
+
+        async def record(unit: RecordsUnit) -> Exhibit:
+            return await complete_intake(unit, job, case, received, now=now)
+
+        exhibit = await in_unit(self._services.records, record)
+        tags = {"case": case.reference, "exhibit": str(exhibit.ref), "sha256": exhibit.sha256}
+        try:
+            await self._store.set_tags(case.region, blob_name, tags)
+        except ExhibitError as err:  # the record is complete; tags only help searching storage
+            logger.warning("Tags of exhibit %s not set: %s", exhibit.id, type(err).__name__)
+        return exhibit
+
+    async def _head_of(self, region: str, blob_name: str) -> bytes:
+        return await self._store.read_head(region, blob_name, HEAD_BYTES)
+
+    async def _fail(self, job: IntakeJob, case: Case, reason: str) -> None:
+        now = self._services.now()
+
+        async def record(unit: RecordsUnit) -> IntakeJob:
+            return await fail_intake(unit, job, reason, now=now)
+
+        await in_unit(self._services.records, record)
+        logger.info("Job %s failed: %s", job.id, reason)
+        await self._update_receipt(job, case)
+
+    async def _keep_invisible(self, lease: Lease) -> None:
+        hold = self._options.hold_seconds
+        current = lease
+        while True:
+            await asyncio.sleep(hold / 3)
+            try:
+                current = await self._queue.extend(current, hold)
+            except QueueUnavailable:
+                logger.warning("Could not extend the lease of job %s", lease.job_id)
+
+    async def _update_receipt(
+        self, job: IntakeJob, case: Case, progress: dict[str, int] | None = None
+    ) -> None:
+        """Redraw the receipt card in place from the jobs' current state."""
+        if job.receipt_activity_id is None:
+            return
+        receipt = job.receipt_activity_id
+
+        async def load(unit: RecordsUnit) -> tuple[list[IntakeJob], dict[str, Exhibit]]:
+            jobs = sorted(
+                await unit.jobs_with_receipt(receipt),
+                key=lambda j: int((j.source_details or {}).get("index", 0)),
+            )
+            exhibits = {}
+            for each in jobs:
+                if each.exhibit_id:
+                    found = await unit.exhibit_by_id(each.exhibit_id)
+                    if found is not None:
+                        exhibits[found.id] = found
+            return jobs, exhibits
+
+        jobs, exhibits = await in_unit(self._services.records, load)
+        card = build_receipt_card(case.reference, jobs, exhibits, progress)
+        try:
+            await self._services.proactive.update(
+                job.conversation_reference, receipt, card_activity(card)
+            )
+        except Exception as err:  # the card is a courtesy: the record is what counts
+            logger.warning("Receipt card of job %s not updated: %s", job.id, type(err).__name__)
+
+
+class _Progress:
+    """Shows bytes received on the receipt card, at most every few seconds."""
+
+    def __init__(self, worker: IntakeWorker, job: IntakeJob, case: Case) -> None:
+        self._worker = worker
+        self._job = job
+        self._case = case
+        self._last = time.monotonic()
+
+    async def report(self, received: int) -> None:
+        now = time.monotonic()
+        if now - self._last < PROGRESS_EVERY_SECONDS:
+            return
+        self._last = now
+        await self._worker._update_receipt(self._job, self._case, {self._job.id: received})
+
+
+async def _job_and_case(unit: RecordsUnit, job_id: str) -> tuple[IntakeJob | None, Case | None]:
+    job = await unit.job(job_id)
+    if job is None:
+        return None, None
+    return job, await unit.case_by_id(job.case_id)
+
+
+def _source_details(job: IntakeJob, stored: StoredBlob) -> dict[str, object]:
+    details: dict[str, object] = {"kind": job.source_kind}
+    extra = job.source_details or {}
+    expected = extra.get("quickXorHash")
+    if stored.quick_xor_hash is not None:
+        details["quickXorHash"] = stored.quick_xor_hash
+        if expected:
+            details["quickXorHashExpected"] = expected
+            details["quickXorHashMatches"] = expected == stored.quick_xor_hash
+    for key in ("eTag", "driveItemSize", "uniqueId"):
+        if key in extra:
+            details[key] = extra[key]
+    return details
+
+
+def _retryable(err: BaseException) -> bool:
+    return type(err).__name__ in {
+        "SourceUnavailable",
+        "StoreUnavailable",
+        "QueueUnavailable",
+        "Conflict",
+        "DirectoryUnavailable",
+    }
+
+
+_PLAIN = {
+    "SourceExpired": "the download link from Teams has expired; please send the file again",
+    "SourceTooLarge": "the file is larger than the limit",
+    "EvidenceTooLarge": "the file is larger than the limit",
+    "SourceEmpty": "the file is empty (0 bytes)",
+    "EmptyEvidence": "the file is empty (0 bytes)",
+    "HostNotAllowed": "the file is at a location Exhibit does not download from",
+}
+
+
+def _reason(err: BaseException) -> str:
+    """What the officer is told about a failure."""
+    plain = _PLAIN.get(type(err).__name__)
+    if plain:
+        return plain
+    reason = getattr(err, "reason", None) or getattr(err, "problem", None)
+    return str(reason) if reason else type(err).__name__

@@ -1,0 +1,200 @@
+"""Exhibit cards: intake receipts that turn into exhibits, one exhibit, a case's exhibits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from microsoft_teams.cards import AdaptiveCard, CardElement, Container, Fact, FactSet, TextBlock
+
+from evidence.exhibits import CustodyView, Verification
+from evidence.model import Exhibit
+from evidence.records import IntakeJob, JobStatus
+
+
+def size_text(size: int | None) -> str:
+    """A byte count for people: `3.2 MiB`."""
+    if size is None:
+        return "size unknown"
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
+def exhibit_facts(exhibit: Exhibit, case_reference: str) -> FactSet:
+    """What identifies an exhibit and its bytes."""
+    facts = [
+        Fact(title="Exhibit", value=f"{case_reference} {exhibit.ref}"),
+        Fact(title="File", value=exhibit.original_name),
+        Fact(title="Type", value=exhibit.detected_type),
+        Fact(title="Size", value=size_text(exhibit.size)),
+        Fact(title="SHA-256", value=exhibit.sha256),
+        Fact(title="Produced by", value=exhibit.produced_by_name),
+        Fact(title="Region", value=exhibit.region),
+    ]
+    if exhibit.created_at is not None:
+        facts.append(
+            Fact(title="Recorded", value=exhibit.created_at.strftime("%d %b %Y %H:%M UTC"))
+        )
+    if exhibit.declared_type and exhibit.declared_type != exhibit.detected_type:
+        facts.append(Fact(title="Declared type", value=exhibit.declared_type))
+    return FactSet(facts=facts)
+
+
+def build_exhibit_card(
+    exhibit: Exhibit, case_reference: str, *, headline: str | None = None
+) -> AdaptiveCard:
+    """One exhibit."""
+    body: list[CardElement] = []
+    if headline:
+        body.append(TextBlock(text=headline, color="Good", weight="Bolder", wrap=True))
+    body += [
+        TextBlock(text=f"Exhibit {exhibit.ref}", weight="Bolder", size="Large", wrap=True),
+        exhibit_facts(exhibit, case_reference),
+    ]
+    return AdaptiveCard(body=body)
+
+
+_STATUS = {
+    JobStatus.QUEUED: "waiting",
+    JobStatus.RUNNING: "receiving",
+}
+
+
+def build_receipt_card(
+    case_reference: str,
+    jobs: Sequence[IntakeJob],
+    exhibits: dict[str, Exhibit],
+    progress: dict[str, int] | None = None,
+) -> AdaptiveCard:
+    """The intake receipt: each file's state; completed files show as exhibits."""
+    done = sum(job.status is JobStatus.COMPLETED for job in jobs)
+    failed = sum(job.status is JobStatus.FAILED for job in jobs)
+    if done + failed < len(jobs):
+        title = f"Receiving {len(jobs)} file{'s' if len(jobs) != 1 else ''} for {case_reference}"
+    else:
+        title = f"{done} exhibit{'s' if done != 1 else ''} recorded for {case_reference}"
+    body: list[CardElement] = [TextBlock(text=title, weight="Bolder", size="Medium", wrap=True)]
+    if failed:
+        body.append(
+            TextBlock(text=f"{failed} file(s) could not be recorded.", color="Attention", wrap=True)
+        )
+    for job in jobs:
+        exhibit = exhibits.get(job.exhibit_id or "")
+        if job.status is JobStatus.COMPLETED and exhibit is not None:
+            items: list[CardElement] = [
+                TextBlock(text=f"Exhibit {exhibit.ref}", weight="Bolder", color="Good", wrap=True),
+                exhibit_facts(exhibit, case_reference),
+            ]
+        elif job.status is JobStatus.FAILED:
+            items = [
+                TextBlock(text=job.file_name, weight="Bolder", wrap=True),
+                TextBlock(text=f"Not recorded: {job.error}", color="Attention", wrap=True),
+            ]
+        else:
+            received = (progress or {}).get(job.id)
+            state = _STATUS.get(job.status, str(job.status))
+            if received:
+                state = f"receiving \u2014 {size_text(received)}"
+                if job.declared_size:
+                    state += f" of {size_text(job.declared_size)}"
+            items = [
+                TextBlock(text=job.file_name, weight="Bolder", wrap=True),
+                TextBlock(text=state, is_subtle=True, wrap=True),
+            ]
+        body.append(Container(separator=True, items=items))
+    return AdaptiveCard(body=body)
+
+
+def build_exhibit_list_card(
+    case_reference: str, exhibits: Sequence[Exhibit], *, limit: int = 40
+) -> AdaptiveCard:
+    """The exhibits of a case, in the order they were recorded."""
+    body: list[CardElement] = [
+        TextBlock(text=f"Exhibits of {case_reference}", weight="Bolder", size="Medium", wrap=True)
+    ]
+    if not exhibits:
+        body.append(TextBlock(text="No exhibits yet: send files with `add`.", wrap=True))
+    for exhibit in exhibits[:limit]:
+        body.append(
+            Container(
+                separator=True,
+                items=[
+                    TextBlock(text=f"**{exhibit.ref}** \u2014 {exhibit.original_name}", wrap=True),
+                    TextBlock(
+                        text=f"{size_text(exhibit.size)} \u00b7 SHA-256 {exhibit.sha256[:16]}\u2026"
+                        f" \u00b7 {exhibit.produced_by_name}",
+                        is_subtle=True,
+                        wrap=True,
+                    ),
+                ],
+            )
+        )
+    if len(exhibits) > limit:
+        body.append(TextBlock(text=f"\u2026 and {len(exhibits) - limit} more.", is_subtle=True))
+    return AdaptiveCard(body=body)
+
+
+def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard:
+    """The outcome of re-hashing a stored exhibit."""
+    exhibit = result.exhibit
+    if result.matches:
+        headline, color = "Verified: the stored file matches its intake hash.", "Good"
+    else:
+        headline, color = f"NOT VERIFIED: {result.problem}.", "Attention"
+    found = result.stored.sha256 if result.stored else "\u2014"
+    return AdaptiveCard(
+        body=[
+            TextBlock(text=headline, color=color, weight="Bolder", wrap=True),
+            TextBlock(text=f"Exhibit {case_reference} {exhibit.ref}", size="Large", wrap=True),
+            FactSet(
+                facts=[
+                    Fact(title="File", value=exhibit.original_name),
+                    Fact(title="Intake SHA-256", value=exhibit.sha256),
+                    Fact(title="Stored SHA-256", value=found),
+                    Fact(title="Region", value=exhibit.region),
+                ]
+            ),
+        ]
+    )
+
+
+def build_custody_card(view: CustodyView) -> AdaptiveCard:
+    """The exhibit's entries, oldest first, and whether the case's chain verifies."""
+    report = view.report
+    if report.ok:
+        status = f"Chain of custody verified ({report.entries} entries in the case chain)."
+        color = "Good"
+    else:
+        status = f"CHAIN BROKEN at entry {report.first_bad}: {report.problem}."
+        color = "Attention"
+    body: list[CardElement] = [
+        TextBlock(
+            text=f"Custody of {view.case.reference} {view.exhibit.ref}",
+            weight="Bolder",
+            size="Medium",
+            wrap=True,
+        ),
+        TextBlock(text=status, color=color, weight="Bolder", wrap=True),
+    ]
+    for entry in view.entries[-40:]:
+        body.append(
+            Container(
+                separator=True,
+                items=[
+                    TextBlock(
+                        text=f"#{entry.sequence} {entry.action} \u2014 {entry.actor_name}",
+                        wrap=True,
+                    ),
+                    TextBlock(
+                        text=f"{entry.at.strftime('%d %b %Y %H:%M:%S UTC')} \u00b7 "
+                        f"hash {entry.hash[:16]}\u2026",
+                        is_subtle=True,
+                        wrap=True,
+                    ),
+                ],
+            )
+        )
+    return AdaptiveCard(body=body)

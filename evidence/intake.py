@@ -1,0 +1,203 @@
+"""Evidence intake: a file becomes an intake job, then (bytes committed) an exhibit.
+
+Recording happens in three steps, each one unit of work:
+  start     the job and `intake.started` (idempotent: a redelivered activity finds its jobs)
+  complete  the exhibit, its reference (`JS/1`, gap-free) and `intake.completed`, only once the
+            blob is committed and its hash known (idempotent: a job completes once)
+  fail      the job's reason and `intake.failed`
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence, Set
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from evidence.custody import Action, Actor, CustodyEvent
+from evidence.errors import AccessRefused
+from evidence.model import Case, Exhibit, ExhibitRef, SourceKind, StoredBlob
+from evidence.officers import Officer
+from evidence.policy import can_add_evidence
+from evidence.records import IntakeJob, JobStatus, RecordsUnit
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """A file as Teams announced it: where to fetch it and what it claims to be."""
+
+    kind: SourceKind
+    url: str
+    name: str
+    declared_type: str
+    declared_size: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def job_id(activity_id: str, index: int) -> str:
+    """The same activity and attachment always make the same job (idempotent intake)."""
+    return hashlib.sha256(f"{activity_id}\x00{index}".encode()).hexdigest()[:32]
+
+
+async def start_intake(
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    members: Set[str],
+    files: Sequence[IncomingFile],
+    *,
+    activity_id: str,
+    conversation_reference: str,
+    receipt_activity_id: str | None,
+    now: datetime,
+) -> list[IntakeJob]:
+    """Record a job per file not already recorded; refuse (and record why) if not allowed."""
+    actor = Actor(officer.object_id, officer.display_name)
+    decision = can_add_evidence(officer, case, members)
+    if not decision.allowed:
+        await unit.append_custody(
+            CustodyEvent(
+                chain=case.id,
+                actor=actor,
+                action=Action.INTAKE_REFUSED,
+                at=now,
+                case_id=case.id,
+                details={"reason": decision.reason, "files": [f.name for f in files]},
+            )
+        )
+        raise AccessRefused(decision.reason)
+    created = []
+    for index, incoming in enumerate(files):
+        job = IntakeJob(
+            id=job_id(activity_id, index),
+            case_id=case.id,
+            officer_id=officer.object_id,
+            officer_name=officer.display_name,
+            source_kind=incoming.kind.value,
+            source_url=incoming.url,
+            file_name=incoming.name,
+            declared_type=incoming.declared_type,
+            declared_size=incoming.declared_size,
+            status=JobStatus.QUEUED,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+            conversation_reference=conversation_reference,
+            receipt_activity_id=receipt_activity_id,
+            # Kept with the job: the order on the receipt card, and the producer's initials
+            # as the directory gave them (the exhibit reference is `initials/number`).
+            source_details={**incoming.details, "index": index, "initials": officer.initials},
+        )
+        if not await unit.add_job(job):
+            continue
+        await unit.append_custody(
+            CustodyEvent(
+                chain=case.id,
+                actor=actor,
+                action=Action.INTAKE_STARTED,
+                at=now,
+                case_id=case.id,
+                details={
+                    "job": job.id,
+                    "file_name": incoming.name,
+                    "declared_type": incoming.declared_type,
+                    "declared_size": incoming.declared_size,
+                    "source": incoming.kind.value,
+                },
+            )
+        )
+        created.append(job)
+    return created
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What the worker learnt while storing the bytes."""
+
+    stored: StoredBlob
+    stored_name: str
+    detected_type: str
+    initials: str
+    source_details: dict[str, Any] = field(default_factory=dict)
+
+
+async def complete_intake(
+    unit: RecordsUnit, job: IntakeJob, case: Case, received: Received, *, now: datetime
+) -> Exhibit:
+    """Record the exhibit for a committed blob (once: a completed job returns its exhibit)."""
+    current = await unit.job(job.id)
+    if current is not None and current.exhibit_id is not None:
+        existing = await unit.exhibit_by_id(current.exhibit_id)
+        if existing is not None:
+            return existing
+    number = await unit.next_exhibit_number(case.id, received.initials)
+    stored = received.stored
+    exhibit = Exhibit(
+        id=job.id,
+        case_id=case.id,
+        ref=ExhibitRef(received.initials, number),
+        produced_by=job.officer_id,
+        produced_by_name=job.officer_name,
+        original_name=job.file_name,
+        stored_name=received.stored_name,
+        declared_type=job.declared_type,
+        detected_type=received.detected_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        region=stored.region,
+        blob_name=stored.blob_name,
+        source=SourceKind(job.source_kind),
+        source_details=received.source_details,
+        created_at=now,
+    )
+    await unit.add_exhibit(exhibit)
+    await unit.save_job(
+        replace(job, status=JobStatus.COMPLETED, exhibit_id=exhibit.id, error=None, updated_at=now)
+    )
+    await unit.append_custody(
+        CustodyEvent(
+            chain=case.id,
+            actor=Actor(job.officer_id, job.officer_name),
+            action=Action.INTAKE_COMPLETED,
+            at=now,
+            case_id=case.id,
+            exhibit_id=exhibit.id,
+            details={
+                "job": job.id,
+                "exhibit": str(exhibit.ref),
+                "sha256": stored.sha256,
+                "size": stored.size,
+                "region": stored.region,
+                "blob": stored.blob_name,
+                "original_name": job.file_name,
+                "stored_name": received.stored_name,
+                "declared_type": job.declared_type,
+                "detected_type": received.detected_type,
+                "source": received.source_details,
+            },
+        )
+    )
+    return exhibit
+
+
+async def fail_intake(
+    unit: RecordsUnit, job: IntakeJob, reason: str, *, now: datetime
+) -> IntakeJob:
+    """Record that the job failed for good, and why (a completed job stays completed)."""
+    current = await unit.job(job.id)
+    if current is not None and current.status is JobStatus.COMPLETED:
+        return current
+    failed = replace(job, status=JobStatus.FAILED, error=reason, updated_at=now)
+    await unit.save_job(failed)
+    await unit.append_custody(
+        CustodyEvent(
+            chain=job.case_id,
+            actor=Actor(job.officer_id, job.officer_name),
+            action=Action.INTAKE_FAILED,
+            at=now,
+            case_id=job.case_id,
+            details={"job": job.id, "file_name": job.file_name, "reason": reason},
+        )
+    )
+    return failed

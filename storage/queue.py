@@ -1,0 +1,117 @@
+"""The ingest queue on Azure Storage Queues (Azurite locally): one message per intake job.
+
+A message carries only the job id; the job's state lives in the database. A received message
+stays invisible while a worker holds it (the worker extends that), and reappears by itself if
+the worker dies: that is how a crashed ingest is picked up again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.queue import QueueMessage
+from azure.storage.queue.aio import QueueClient
+
+from storage.blobs import API_VERSION
+
+logger = logging.getLogger(__name__)
+
+
+class QueueUnavailable(Exception):
+    """The queue service did not answer; try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A received message: the job it names and how to extend, release or finish it."""
+
+    job_id: str
+    message_id: str
+    pop_receipt: str
+    dequeue_count: int
+
+
+class IngestQueue:
+    """Send, receive, extend and delete intake job messages."""
+
+    def __init__(self, client: QueueClient) -> None:
+        self._client = client
+        self._created = False
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, name: str) -> IngestQueue:
+        """A queue in the account of `connection_string`."""
+        return cls(
+            QueueClient.from_connection_string(connection_string, name, api_version=API_VERSION)
+        )
+
+    async def ensure(self) -> None:
+        """Create the queue if it does not exist."""
+        if self._created:
+            return
+        try:
+            await self._client.create_queue()
+        except ResourceExistsError:
+            pass
+        except AzureError as err:
+            raise QueueUnavailable(type(err).__name__) from err
+        self._created = True
+
+    async def send(self, job_id: str, *, delay_seconds: int = 0) -> None:
+        """Queue the job (visible after `delay_seconds`)."""
+        await self.ensure()
+        try:
+            await self._client.send_message(job_id, visibility_timeout=delay_seconds or None)
+        except AzureError as err:
+            raise QueueUnavailable(type(err).__name__) from err
+
+    async def receive(self, *, hold_seconds: int, limit: int = 1) -> list[Lease]:
+        """Up to `limit` messages, each invisible to others for `hold_seconds`."""
+        await self.ensure()
+        leases = []
+        try:
+            async for message in self._client.receive_messages(
+                messages_per_page=limit, visibility_timeout=hold_seconds, max_messages=limit
+            ):
+                leases.append(_lease(message))
+        except AzureError as err:
+            raise QueueUnavailable(type(err).__name__) from err
+        return leases
+
+    async def extend(self, lease: Lease, hold_seconds: int) -> Lease:
+        """Keep the message invisible for another `hold_seconds` (a new pop receipt)."""
+        try:
+            updated = await self._client.update_message(
+                lease.message_id, lease.pop_receipt, visibility_timeout=hold_seconds
+            )
+        except AzureError as err:
+            raise QueueUnavailable(type(err).__name__) from err
+        return Lease(lease.job_id, lease.message_id, str(updated.pop_receipt), lease.dequeue_count)
+
+    async def retry_later(self, lease: Lease, delay_seconds: int) -> None:
+        """Let the message reappear after `delay_seconds` (a backoff)."""
+        await self.extend(lease, delay_seconds)
+
+    async def delete(self, lease: Lease) -> None:
+        """The job is finished: remove its message."""
+        try:
+            await self._client.delete_message(lease.message_id, lease.pop_receipt)
+        except ResourceNotFoundError:
+            logger.info("Message of job %s was already gone", lease.job_id)
+        except AzureError as err:
+            raise QueueUnavailable(type(err).__name__) from err
+
+    async def aclose(self) -> None:
+        """Close the client."""
+        await self._client.close()
+
+
+def _lease(message: QueueMessage) -> Lease:
+    return Lease(
+        job_id=str(message.content),
+        message_id=str(message.id),
+        pop_receipt=str(message.pop_receipt),
+        dequeue_count=int(message.dequeue_count or 0),
+    )

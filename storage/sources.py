@@ -1,0 +1,336 @@
+"""Streaming downloads of evidence from the hosts Teams leaves files on, and from no other host.
+
+Every URL here comes from an activity or a Graph answer, so every hop is checked against an
+allow-list before a connection is opened (no SSRF through a `downloadUrl` or a redirect).
+Redirects are followed by hand, at most `max_redirects`, and never carry the `Authorization`
+header: a bearer meant for one host must not reach another. Bodies are read piece by piece and
+handed on in chunks of about `chunk_size`; a file is never held whole in memory.
+
+URLs are never logged nor put in errors: pre-authenticated download URLs are credentials.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+from aiohttp import hdrs
+from yarl import URL
+
+from evidence.errors import (
+    HostNotAllowed,
+    SourceEmpty,
+    SourceError,
+    SourceExpired,
+    SourceInvalid,
+    SourceTooLarge,
+    SourceUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+DEFAULT_CHUNK_SIZE = 4 * MIB
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+EXPIRED = frozenset({401, 403, 404, 410})
+TRANSIENT = frozenset({408, 425, 429})
+# Where Teams puts files in the commercial cloud: SharePoint and OneDrive (1:1 chat downloadUrl
+# and Graph's pre-authenticated redirects) and the Bot Framework attachment service (inline
+# images, behind the activity's serviceUrl). Sovereign clouds need their own names.
+TEAMS_FILE_HOSTS = ("*.sharepoint.com", "smba.trafficmanager.net")
+
+
+@dataclass(frozen=True, slots=True)
+class HostAllowList:
+    """Hosts downloads may reach: exact names and `*.suffix` patterns, https only.
+
+    `*.sharepoint.com` matches `contoso.sharepoint.com` and `a.b.sharepoint.com`, not
+    `sharepoint.com` itself. Plain http is refused except, when
+    `dangerously_allow_http_on_loopback` is set, to a listed loopback host (tests).
+    """
+
+    names: frozenset[str]
+    suffixes: tuple[str, ...]
+    dangerously_allow_http_on_loopback: bool = False
+
+    @classmethod
+    def of(
+        cls, patterns: Iterable[str], *, dangerously_allow_http_on_loopback: bool = False
+    ) -> HostAllowList:
+        """Parse host patterns; raise `ValueError` for one that is not a host or a `*.` suffix."""
+        names: set[str] = set()
+        suffixes: list[str] = []
+        for raw in patterns:
+            pattern = raw.strip().lower().rstrip(".")
+            if pattern.startswith("*."):
+                suffix = pattern[1:]
+                if suffix.count(".") < 2 or not _is_host_name(suffix[1:]):
+                    raise ValueError(f"{raw!r}: a wildcard needs at least two labels after it")
+                suffixes.append(suffix)
+            elif _is_host_name(pattern) or _is_ip(pattern):
+                names.add(pattern)
+            else:
+                raise ValueError(f"{raw!r} is not a host name, an IP address or *.domain")
+        return cls(frozenset(names), tuple(suffixes), dangerously_allow_http_on_loopback)
+
+    def check(self, url: URL) -> str:
+        """The URL's host, if a download may go there; raise `HostNotAllowed` otherwise."""
+        host = (url.raw_host or "").lower().rstrip(".")
+        if not url.absolute or not host:
+            raise HostNotAllowed(host, "not an absolute URL")
+        if url.raw_user is not None or url.raw_password is not None:
+            raise HostNotAllowed(host, "credentials in the URL")
+        if not self.allows(host):
+            raise HostNotAllowed(host, "host not on the allow-list")
+        if url.scheme == "https":
+            return host
+        if url.scheme == "http" and self.dangerously_allow_http_on_loopback and _loopback(host):
+            return host
+        raise HostNotAllowed(host, f"scheme {url.scheme!r} not allowed")
+
+    def allows(self, host: str) -> bool:
+        """Whether `host` (lower case, no trailing dot) is listed or under a listed suffix."""
+        return host in self.names or (not _is_ip(host) and host.endswith(self.suffixes))
+
+
+class Download:
+    """An answered download: its headers, and its body to read once with `chunks()`.
+
+    Use it as an async context manager (or call `aclose()`) so that the connection is released
+    even when the body is not read to the end.
+    """
+
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        *,
+        host: str,
+        max_size: int,
+        chunk_size: int,
+    ) -> None:
+        self._response = response
+        self._max_size = max_size
+        self._chunk_size = chunk_size
+        self._received = 0
+        self._started = False
+        self.host = host
+        encoded = response.headers.get(hdrs.CONTENT_ENCODING, "identity").lower() != "identity"
+        # With a content coding, Content-Length counts encoded bytes, not the file's.
+        self.declared_size: int | None = None if encoded else response.content_length
+        self.content_type: str | None = (
+            response.content_type if hdrs.CONTENT_TYPE in response.headers else None
+        )
+
+    @property
+    def received(self) -> int:
+        """Bytes of the body read so far."""
+        return self._received
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body in chunks of about `chunk_size` bytes; raises `SourceError`s as it reads."""
+        if self._started:
+            raise RuntimeError("a download's body can be read only once")
+        self._started = True
+        pieces: list[bytes] = []
+        pending = 0
+        try:
+            while piece := await self._read():
+                self._received += len(piece)
+                if self._received > self._max_size:
+                    raise SourceTooLarge(self.host, limit=self._max_size, received=self._received)
+                pieces.append(piece)
+                pending += len(piece)
+                if pending >= self._chunk_size:
+                    chunk = b"".join(pieces)
+                    pieces.clear()
+                    pending = 0
+                    yield chunk
+            if pieces:
+                yield b"".join(pieces)
+            if self._received == 0:
+                raise SourceEmpty(self.host)
+            self._response.release()
+        finally:
+            self._response.close()
+
+    async def _read(self) -> bytes:
+        try:
+            return await self._response.content.readany()
+        except TimeoutError as err:
+            raise SourceUnavailable(self.host, "stalled while sending") from err
+        except aiohttp.ClientError as err:
+            raise SourceUnavailable(self.host, f"broke off ({type(err).__name__})") from err
+
+    async def aclose(self) -> None:
+        """Release the connection (closing it if the body was not read to the end)."""
+        self._response.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class HttpSource:
+    """Downloads over one shared `aiohttp.ClientSession`, to allowed hosts only.
+
+    `connect_timeout` bounds connecting; `read_timeout` bounds every wait for the answer and for
+    each piece of the body (a large file may take long, but must keep flowing). `max_size` is
+    the most bytes one download may bring.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        allowed: HostAllowList,
+        *,
+        max_size: int,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_redirects: int = 5,
+    ) -> None:
+        if max_size <= 0 or chunk_size <= 0 or max_redirects < 0:
+            raise ValueError("max_size and chunk_size must be positive, max_redirects not negative")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        self._session = session
+        self.allowed = allowed
+        self.max_size = max_size
+        self._chunk_size = chunk_size
+        self._max_redirects = max_redirects
+        self._timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=connect_timeout,
+            sock_connect=connect_timeout,
+            sock_read=read_timeout,
+        )
+
+    async def open_download(self, url: str, *, bearer: str | None = None) -> Download:
+        """GET `url` and return once the answer's headers are in; the body is read later.
+
+        `bearer` goes to the first host only, never across a redirect. Raises `HostNotAllowed`
+        (before connecting), `SourceExpired`, `SourceUnavailable`, `SourceInvalid`,
+        `SourceTooLarge` (declared size) or `SourceEmpty` (declared empty).
+        """
+        target = _parse(url)
+        host = self.allowed.check(target)
+        headers: dict[str, str] = {hdrs.ACCEPT_ENCODING: "identity"}
+        if bearer is not None:
+            headers[hdrs.AUTHORIZATION] = f"Bearer {bearer}"
+        for _ in range(self._max_redirects + 1):
+            response = await self._get(target, host, headers)
+            if response.status not in REDIRECTS:
+                return self._accept(response, host)
+            location = response.headers.get(hdrs.LOCATION)
+            response.close()
+            if not location:
+                raise SourceInvalid(host, "redirect without a location", status=response.status)
+            try:
+                target = response.url.join(URL(location)).with_fragment(None)
+            except ValueError as err:
+                raise SourceInvalid(host, "redirect to an unreadable location") from err
+            host = self.allowed.check(target)
+            # A token meant for the first host is never sent on, not even to the same host.
+            headers.pop(hdrs.AUTHORIZATION, None)
+            logger.debug("download redirected to %s", host)
+        raise SourceInvalid(host, f"more than {self._max_redirects} redirects")
+
+    async def _get(self, target: URL, host: str, headers: dict[str, str]) -> aiohttp.ClientResponse:
+        try:
+            return await self._session.get(
+                target,
+                headers=headers,
+                allow_redirects=False,
+                raise_for_status=False,
+                timeout=self._timeout,
+            )
+        except TimeoutError as err:
+            raise SourceUnavailable(host, "no answer in time") from err
+        except aiohttp.InvalidURL as err:
+            raise SourceInvalid(host, "unusable URL") from err
+        except aiohttp.ClientError as err:
+            raise SourceUnavailable(host, f"could not connect ({type(err).__name__})") from err
+
+    def _accept(self, response: aiohttp.ClientResponse, host: str) -> Download:
+        status = response.status
+        try:
+            if status in EXPIRED:
+                raise SourceExpired(host, status=status)
+            if status in TRANSIENT or status >= 500:
+                raise SourceUnavailable(
+                    host, "source failed", status=status, retry_after=_retry_after(response)
+                )
+            if status == 204:
+                raise SourceEmpty(host)
+            if status != 200:
+                raise SourceInvalid(host, "unexpected answer", status=status)
+            download = Download(
+                response, host=host, max_size=self.max_size, chunk_size=self._chunk_size
+            )
+            declared = download.declared_size
+            if declared is not None and declared > self.max_size:
+                raise SourceTooLarge(host, limit=self.max_size, declared=declared)
+            if declared == 0:
+                raise SourceEmpty(host)
+        except SourceError:
+            response.close()
+            logger.info("download from %s refused: HTTP %s", host, status)
+            raise
+        return download
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError) as err:
+        raise SourceInvalid("", "not a URL") from err
+    return parsed.with_fragment(None) if parsed.absolute else parsed
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+    value = response.headers.get(hdrs.RETRY_AFTER, "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # absent, or an HTTP date: the caller's own back-off applies
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_name(host: str) -> bool:
+    labels = host.split(".")
+    return all(
+        0 < len(label) <= 63
+        and label.isascii()
+        and label.replace("-", "").isalnum()
+        and not label.startswith("-")
+        and not label.endswith("-")
+        for label in labels
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
