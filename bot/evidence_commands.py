@@ -38,7 +38,7 @@ from evidence.exhibits import (
 )
 from evidence.intake import IncomingFile, job_id, start_intake
 from evidence.model import Case, Exhibit, SourceKind
-from evidence.policy import Decision
+from evidence.policy import Decision, can_add_evidence
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
 from storage.records import in_unit
 
@@ -240,12 +240,14 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
         ),
         sort_keys=True,
     )
-    placeholders = [_placeholder(incoming) for incoming in files]
-    receipt_card = build_receipt_card(case.reference, placeholders, {})
-    receipt = await turn.context.send_activity(card_activity(receipt_card))
-    receipt_id = receipt.id if receipt else None
+    receipt_id: str | None = None
+    if can_add_evidence(turn.officer, case, members).allowed:
+        placeholders = [_placeholder(incoming) for incoming in files]
+        receipt_card = build_receipt_card(case.reference, placeholders, {})
+        receipt = await turn.context.send_activity(card_activity(receipt_card))
+        receipt_id = receipt.id if receipt else None
 
-    async def start(unit: RecordsUnit) -> list[IntakeJob]:
+    async def start(unit: RecordsUnit) -> tuple[list[IntakeJob], Decision]:
         return await start_intake(
             unit,
             turn.officer,
@@ -258,15 +260,9 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
             now=now,
         )
 
-    try:
-        jobs = await in_unit(services.records, start)
-    except AccessRefused as refused:
-        if receipt_id:
-            card = build_notice_card("Not allowed", f"Refused: {refused.reason}.", Tone.ATTENTION)
-            await turn.context.update_activity(
-                card_activity(card).model_copy(update={"id": receipt_id})
-            )
-        return None
+    jobs, decision = await in_unit(services.records, start)
+    if not decision.allowed:
+        raise AccessRefused(decision.reason)
     for job in jobs:
         await services.ingest_queue.send(job.id)
     logger.info("Intake of %d file(s) for case %s queued", len(jobs), case.id)

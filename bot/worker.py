@@ -156,7 +156,8 @@ class IntakeWorker:
                 return
             delay = min(300, self._options.backoff_seconds * 2 ** (job.attempts - 1))
             logger.warning("Job %s attempt %d failed (%s); again in %d s",
-                           job.id, job.attempts, reason, delay)  # fmt: skip
+                           job.id, job.attempts, reason, delay,
+                           exc_info=not isinstance(err, ExhibitError))  # fmt: skip
             with contextlib.suppress(QueueUnavailable):
                 await self._queue.retry_later(lease, delay)
             return
@@ -233,10 +234,9 @@ class IntakeWorker:
             return await complete_intake(unit, job, case, received, now=now)
 
         exhibit = await in_unit(self._services.records, record)
-        tags = {"case": case.reference, "exhibit": str(exhibit.ref), "sha256": exhibit.sha256}
         try:
-            await self._store.set_tags(case.region, blob_name, tags)
-        except ExhibitError as err:  # the record is complete; tags only help searching storage
+            await self._store.add_tags(case.region, blob_name, {"exhibit": str(exhibit.ref)})
+        except (ExhibitError, ValueError) as err:  # recorded already; tags only help searching
             logger.warning("Tags of exhibit %s not set: %s", exhibit.id, type(err).__name__)
         return exhibit
 

@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from evidence.custody import Action, Actor, CustodyEvent
-from evidence.errors import AccessRefused
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind, StoredBlob
 from evidence.officers import Officer
-from evidence.policy import can_add_evidence
+from evidence.policy import Decision, can_add_evidence
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
 
 
@@ -51,8 +50,11 @@ async def start_intake(
     conversation_reference: str,
     receipt_activity_id: str | None,
     now: datetime,
-) -> list[IntakeJob]:
-    """Record a job per file not already recorded; refuse (and record why) if not allowed."""
+) -> tuple[list[IntakeJob], Decision]:
+    """Record a job per file not already recorded, or the refusal if the officer may not add.
+
+    A refusal is recorded, not raised: the caller commits it, then tells the officer.
+    """
     actor = Actor(officer.object_id, officer.display_name)
     decision = can_add_evidence(officer, case, members)
     if not decision.allowed:
@@ -66,7 +68,7 @@ async def start_intake(
                 details={"reason": decision.reason, "files": [f.name for f in files]},
             )
         )
-        raise AccessRefused(decision.reason)
+        return [], decision
     created = []
     for index, incoming in enumerate(files):
         job = IntakeJob(
@@ -108,7 +110,7 @@ async def start_intake(
             )
         )
         created.append(job)
-    return created
+    return created, decision
 
 
 @dataclass(frozen=True, slots=True)

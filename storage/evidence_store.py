@@ -193,11 +193,13 @@ class BlobEvidenceStore:
                 raise BlobMissing(region, blob_name) from err
             return bytes(await download.readall())
 
-    async def set_tags(self, region: str, blob_name: str, tags: Mapping[str, str]) -> None:
-        """Replace the blob's index tags (they can change after commit; metadata cannot)."""
+    async def add_tags(self, region: str, blob_name: str, tags: Mapping[str, str]) -> None:
+        """Add index tags to a committed blob (tags may change after commit; metadata cannot)."""
         _check_tags(tags)
+        blob = self._blob(region, blob_name)
         with _translated(region, blob_name):
-            await self._blob(region, blob_name).set_blob_tags(dict(tags))
+            current = await blob.get_blob_tags()
+            await blob.set_blob_tags({**current, **tags})
 
     async def exists(self, region: str, blob_name: str) -> bool:
         """Whether a committed blob has this name in this region."""

@@ -6,11 +6,17 @@ bearer token, honours `$select`, `$top` and `$filter=id in (...)`, pages with ab
 may reorder them), and can be told to fail: whole HTTP requests (`faults`) or single requests
 inside a batch (`item_faults`), with a status and an optional `Retry-After`. It counts every
 HTTP request and every request inside a batch by route, e.g. `"GET /users/{id}"`.
+
+Files: channel and chat messages with `reference` attachments, `/shares/u!{base64url}/driveItem`
+and `/driveItem/content`, which answers 302 to a pre-authenticated URL served here under
+`/_files/` (outside `/v1.0`, checked by its `tempauth` query, refusing any `Authorization`
+header as SharePoint may) or to a `download_url` the test chooses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import uuid
 from collections import Counter, deque
@@ -22,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
+from evidence.hashing import QuickXorHash
 from tests.fakes import serve
 
 PREFIX = "/v1.0"
@@ -57,7 +64,34 @@ _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         re.compile(r"^/teams/(?P<team>[^/]+)/channels/(?P<channel>[^/]+)/members$"),
     ),
     ("POST", "/teams/{id}/channels", re.compile(r"^/teams/(?P<team>[^/]+)/channels$")),
+    (
+        "GET",
+        "/teams/{id}/channels/{id}/messages/{id}",
+        re.compile(
+            r"^/teams/(?P<team>[^/]+)/channels/(?P<channel>[^/]+)/messages/(?P<message>[^/]+)$"
+        ),
+    ),
+    (
+        "GET",
+        "/teams/{id}/channels/{id}/messages/{id}/replies/{id}",
+        re.compile(
+            r"^/teams/(?P<team>[^/]+)/channels/(?P<channel>[^/]+)/messages/(?P<message>[^/]+)"
+            r"/replies/(?P<reply>[^/]+)$"
+        ),
+    ),
+    (
+        "GET",
+        "/chats/{id}/messages/{id}",
+        re.compile(r"^/chats/(?P<chat>[^/]+)/messages/(?P<message>[^/]+)$"),
+    ),
+    ("GET", "/shares/{id}/driveItem", re.compile(r"^/shares/(?P<share>[^/]+)/driveItem$")),
+    (
+        "GET",
+        "/shares/{id}/driveItem/content",
+        re.compile(r"^/shares/(?P<share>[^/]+)/driveItem/content$"),
+    ),
 )
+FILES_PREFIX = "/_files/"
 _IN_FILTER = re.compile(r"^id in \((?P<values>('[^']*')(\s*,\s*'[^']*')*)\)$")
 
 
@@ -107,6 +141,9 @@ class FakeGraph:
         self.membership_page_limit = 999
         self.members_page_size = 100
         self.next_link_origin: str | None = None
+        self.messages: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.drive_items: dict[str, FakeDriveItem] = {}
+        self.file_requests: list[dict[str, str]] = []
 
     @property
     def base_url(self) -> str:
@@ -158,6 +195,8 @@ class FakeGraph:
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
         path = request.path
+        if path.startswith(FILES_PREFIX):
+            return await self._file(request)
         if not path.startswith(PREFIX + "/"):
             return web.json_response({"error": {"code": "BadRequest"}}, status=400)
         route = self._route(request.method, path[len(PREFIX) :])
@@ -209,7 +248,9 @@ class FakeGraph:
             return self._member_of(params["user"], query)
         if name == "GET /teams/{id}/channels/{id}/members":
             return self._channel_members(params["team"], params["channel"], query)
-        return self._create_channel(params["team"], body)
+        if name == "POST /teams/{id}/channels":
+            return self._create_channel(params["team"], body)
+        return self._files_dispatch(name, params, query)
 
     def _batch(self, body: Any) -> Reply:
         requests = body.get("requests") if isinstance(body, dict) else None
@@ -360,6 +401,240 @@ class FakeGraph:
             "email": user.get("mail"),
             "tenantId": self.tenant_id,
         }
+
+    # --- files: messages with reference attachments, driveItems, pre-authenticated downloads
+
+    def add_channel_message(
+        self,
+        team_id: str,
+        channel_id: str,
+        message_id: str,
+        *,
+        attachments: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+        reply_to: str | None = None,
+        sender: str = "1a7e2c3d-0001-4f00-8000-000000000001",
+    ) -> dict[str, Any]:
+        """A channel post (or, with `reply_to`, a reply to the post of that id)."""
+        root = reply_to or message_id
+        key = ("channel", team_id.lower(), channel_id, root, message_id if reply_to else "")
+        message = self._message(message_id, attachments, sender, reply_to=reply_to)
+        message["channelIdentity"] = {"teamId": team_id, "channelId": channel_id}
+        self.messages[key] = message
+        return message
+
+    def add_chat_message(
+        self,
+        chat_id: str,
+        message_id: str,
+        *,
+        attachments: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+        sender: str = "1a7e2c3d-0001-4f00-8000-000000000001",
+    ) -> dict[str, Any]:
+        """A message in a group or 1:1 chat."""
+        message = self._message(message_id, attachments, sender, reply_to=None)
+        message["chatId"] = chat_id
+        self.messages[("chat", chat_id, message_id)] = message
+        return message
+
+    def add_drive_item(
+        self,
+        content_url: str,
+        name: str,
+        content: bytes,
+        *,
+        mime_type: str = "application/octet-stream",
+        download_url: str | None = None,
+        folder: bool = False,
+    ) -> FakeDriveItem:
+        """A file SharePoint holds at `content_url`, served here unless `download_url` is given."""
+        digest = QuickXorHash()
+        digest.update(content)
+        item = FakeDriveItem(
+            id=f"01{uuid.uuid4().hex[:32].upper()}",
+            name=name,
+            content=content,
+            content_url=content_url,
+            mime_type=mime_type,
+            etag=f'"{{{str(uuid.uuid4()).upper()}}},1"',
+            quick_xor_hash=digest.digest_base64(),
+            drive_id=f"b!{uuid.uuid4().hex}",
+            tempauth=uuid.uuid4().hex,
+            download_url=download_url,
+            folder=folder,
+        )
+        self.drive_items[content_url] = item
+        return item
+
+    def _message(
+        self,
+        message_id: str,
+        attachments: list[dict[str, Any]] | tuple[dict[str, Any], ...],
+        sender: str,
+        *,
+        reply_to: str | None,
+    ) -> dict[str, Any]:
+        tags = "".join(f'<attachment id="{a.get("id")}"></attachment>' for a in attachments)
+        return {
+            "id": message_id,
+            "replyToId": reply_to,
+            "etag": message_id,
+            "messageType": "message",
+            "createdDateTime": "2024-03-12T10:15:00.000Z",
+            "lastModifiedDateTime": "2024-03-12T10:15:00.000Z",
+            "lastEditedDateTime": None,
+            "deletedDateTime": None,
+            "subject": None,
+            "summary": None,
+            "chatId": None,
+            "importance": "normal",
+            "locale": "en-us",
+            "webUrl": "https://teams.example/message",
+            "policyViolation": None,
+            "eventDetail": None,
+            "from": {
+                "application": None,
+                "device": None,
+                "user": {
+                    "@odata.type": "#microsoft.graph.teamworkUserIdentity",
+                    "id": sender,
+                    "displayName": self.users.get(sender, {}).get("displayName"),
+                    "userIdentityType": "aadUser",
+                    "tenantId": self.tenant_id,
+                },
+            },
+            "body": {"contentType": "html", "content": f"<p>evidence</p>{tags}"},
+            "channelIdentity": None,
+            "attachments": list(attachments),
+            "mentions": [],
+            "reactions": [],
+        }
+
+    def _files_dispatch(self, name: str, params: dict[str, str], query: dict[str, str]) -> Reply:
+        if name == "GET /teams/{id}/channels/{id}/messages/{id}":
+            key = ("channel", params["team"].lower(), params["channel"], params["message"], "")
+            return self._get_message(key)
+        if name == "GET /teams/{id}/channels/{id}/messages/{id}/replies/{id}":
+            team, channel = params["team"].lower(), params["channel"]
+            return self._get_message(("channel", team, channel, params["message"], params["reply"]))
+        if name == "GET /chats/{id}/messages/{id}":
+            return self._get_message(("chat", params["chat"], params["message"]))
+        item = self._shared_item(params["share"])
+        if isinstance(item, Reply):
+            return item
+        if name == "GET /shares/{id}/driveItem":
+            return self._drive_item(item, query)
+        if item.folder:
+            return odata_error(400, "invalidRequest", "The item is a folder.")
+        return Reply(302, None, {"Location": self._download_url(item)})
+
+    def _get_message(self, key: tuple[str, ...]) -> Reply:
+        message = self.messages.get(key)
+        if message is None:
+            return odata_error(404, "NotFound", "Resource not found.")
+        body = {"@odata.context": f"{self.base_url}/$metadata#chatMessage/$entity", **message}
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    def _shared_item(self, share: str) -> FakeDriveItem | Reply:
+        if not share.startswith("u!"):
+            return odata_error(400, "invalidRequest", "Invalid shares key.")
+        encoded = share[2:]
+        if "=" in encoded or "+" in encoded or "/" in encoded:
+            return odata_error(400, "invalidRequest", "Invalid shares key.")
+        try:
+            url = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return odata_error(400, "invalidRequest", "Invalid shares key.")
+        item = self.drive_items.get(url)
+        if item is None:
+            return odata_error(404, "itemNotFound", "The sharing link no longer exists.")
+        return item
+
+    def _drive_item(self, item: FakeDriveItem, query: dict[str, str]) -> Reply:
+        full: dict[str, Any] = {
+            "id": item.id,
+            "name": item.name,
+            "size": 0 if item.folder else len(item.content),
+            "eTag": item.etag,
+            "cTag": item.etag.replace(",1", ",2"),
+            "createdDateTime": "2024-03-12T10:14:00Z",
+            "lastModifiedDateTime": "2024-03-12T10:14:00Z",
+            "webUrl": item.content_url,
+            "parentReference": {
+                "driveType": "documentLibrary",
+                "driveId": item.drive_id,
+                "id": "01PARENT",
+            },
+        }
+        if item.folder:
+            full["folder"] = {"childCount": 0}
+        else:
+            full["file"] = {
+                "mimeType": item.mime_type,
+                "hashes": {"quickXorHash": item.quick_xor_hash},
+            }
+            full["@microsoft.graph.downloadUrl"] = self._download_url(item)
+        select = self._select(query)
+        body = full if select is None else {k: v for k, v in full.items() if k in select}
+        return Reply(
+            200,
+            {"@odata.context": f"{self.base_url}/$metadata#driveItem", **body},
+            {"Content-Type": "application/json"},
+        )
+
+    def _download_url(self, item: FakeDriveItem) -> str:
+        if item.download_url is not None:
+            return item.download_url
+        return f"{self.origin}{FILES_PREFIX}{item.id}?tempauth={item.tempauth}&ApiVersion=2.0"
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        self.file_requests.append(dict(request.headers))
+        wanted = request.path[len(FILES_PREFIX) :]
+        item = next((i for i in self.drive_items.values() if i.id == wanted), None)
+        if item is None or request.query.get("tempauth") != item.tempauth:
+            return web.Response(status=401, text="Invalid tempauth")
+        if "Authorization" in request.headers:
+            # A pre-authenticated URL carries its credential; a bearer beside it is refused.
+            return web.Response(status=401, text="Unexpected Authorization header")
+        response = web.StreamResponse(headers={"Content-Type": item.mime_type})
+        response.content_length = len(item.content)
+        await response.prepare(request)
+        view = memoryview(item.content)
+        for start in range(0, len(view), 1024 * 1024):
+            await response.write(view[start : start + 1024 * 1024])
+        await response.write_eof()
+        return response
+
+
+@dataclass
+class FakeDriveItem:
+    """A file in the fake SharePoint; `download_url` None means served by the fake itself."""
+
+    id: str
+    name: str
+    content: bytes
+    content_url: str
+    mime_type: str
+    etag: str
+    quick_xor_hash: str
+    drive_id: str
+    tempauth: str
+    download_url: str | None = None
+    folder: bool = False
+
+
+def reference_attachment(
+    name: str, content_url: str, *, attachment_id: str | None = None
+) -> dict[str, Any]:
+    """A message attachment as Graph lists a file posted in a channel or chat."""
+    return {
+        "id": attachment_id or str(uuid.uuid4()).upper(),
+        "contentType": "reference",
+        "contentUrl": content_url,
+        "content": None,
+        "name": name,
+        "thumbnailUrl": None,
+        "teamsAppId": None,
+    }
 
 
 def _take(faults: deque[Fault]) -> Fault | None:

@@ -1,0 +1,313 @@
+"""Files sent to the bot become exhibits: the real app, worker, Azurite, SQLite, a file server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from azure.storage.blob.aio import BlobServiceClient
+
+from bot.settings import Settings, load_settings
+from evidence.custody import Action, verify_chain
+from evidence.model import Case, Exhibit
+from storage.blobs import API_VERSION
+from storage.database import create_engine
+from storage.records import SqlRecords
+from tests.conftest import Azurite, BotClientFactory
+from tests.support.activities import load_activity
+from tests.support.connector import RecordingConnector
+
+JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
+LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"
+TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(300_000)
+PDF = b"%PDF-1.7\n" + os.urandom(50_000)
+
+
+@dataclass
+class Files:
+    """A local file server standing in for SharePoint's pre-authenticated download URLs."""
+
+    url: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def link(self, name: str, content: bytes | None) -> str:
+        if content is not None:
+            self.files[name] = content
+        return f"{self.url}/download/{name}"
+
+
+@pytest.fixture
+async def files() -> AsyncIterator[Files]:
+    state = Files("")
+
+    async def download(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        state.requests.append((name, request.headers.get("Authorization")))
+        if name not in state.files:
+            return web.Response(status=404)
+        return web.Response(body=state.files[name], content_type="application/octet-stream")
+
+    app = web.Application()
+    app.router.add_get("/download/{name}", download)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    state.url = str(server.make_url("")).rstrip("/")
+    yield state
+    await server.close()
+
+
+@pytest.fixture
+async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
+    engine = create_engine(settings.database_url.value)
+    yield SqlRecords(engine)
+    await engine.dispose()
+
+
+class Officer:
+    """Talks to the bot as one mocked user, with files."""
+
+    def __init__(self, client: TestClient[web.Request, web.Application],
+                 recorder: RecordingConnector, url: str) -> None:  # fmt: skip
+        self.client = client
+        self.recorder = recorder
+        self.url = url
+        self.count = 0
+
+    async def send(
+        self,
+        text: str,
+        attachments: list[dict[str, Any]] | None = None,
+        *,
+        sender: str = JANE,
+        activity_id: str | None = None,
+    ) -> str:
+        self.count += 1
+        activity = load_activity("personal_message", self.url, text=text)
+        activity["id"] = activity_id or f"msg-{self.count}"
+        activity["from"]["aadObjectId"] = sender
+        if attachments:
+            activity["attachments"] = attachments
+        before = len(self.recorder.activities())
+        assert (await self.client.post("/api/messages", json=activity)).status == 202
+        replies = await self.recorder.wait_for(before + 1)
+        return str(replies[before]["attachments"][0]["content"])
+
+    async def wait_for_update(self, contains: str, attempts: int = 100) -> str:
+        """The receipt card, once an update contains `contains`."""
+        for _ in range(attempts):
+            updates = [r for r in self.recorder.received if r.method == "PUT"]
+            for update in reversed(updates):
+                text = str(update.body.get("attachments", [{}])[0].get("content"))
+                if contains in text:
+                    return text
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no card update containing {contains!r}")
+
+
+def teams_file(name: str, url: str) -> dict[str, Any]:
+    return {
+        "contentType": TEAMS_FILE,
+        "name": name,
+        "contentUrl": "https://contoso.sharepoint.com/personal/jane/Documents/" + name,
+        "content": {"downloadUrl": url, "uniqueId": name, "fileType": name.rpartition(".")[2]},
+    }
+
+
+@pytest.fixture
+async def officer(
+    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
+) -> Officer:
+    recorder, url = connector
+    return Officer(await bot_client(settings), recorder, url)
+
+
+async def _exhibits(records: SqlRecords, reference: str) -> tuple[Case, list[Exhibit]]:
+    async with records.unit() as unit:
+        case = await unit.case_by_reference(reference)
+        assert case is not None
+        return case, list(await unit.exhibits_of(case.id))
+
+
+async def test_a_file_becomes_an_exhibit_with_its_hash_and_custody(
+    officer: Officer, files: Files, records: SqlRecords, azurite: Azurite
+) -> None:
+    await officer.send("case open MET-24-0001 Burglary")
+    receipt = await officer.send(
+        "add MET-24-0001", [teams_file("door.jpg", files.link("door.jpg", JPEG))]
+    )
+    assert "Receiving 1 file for MET-24-0001" in receipt
+    card = await officer.wait_for_update("Exhibit JS/1")
+    assert hashlib.sha256(JPEG).hexdigest() in card
+    case, (exhibit,) = await _exhibits(records, "MET-24-0001")
+    assert (str(exhibit.ref), exhibit.sha256, exhibit.size) == (
+        "JS/1", hashlib.sha256(JPEG).hexdigest(), len(JPEG))  # fmt: skip
+    assert exhibit.detected_type == "image/jpeg"
+    # A pre-authenticated download URL gets no Authorization header.
+    assert files.requests == [("door.jpg", None)]
+    async with records.unit() as unit:
+        chain = list(await unit.custody(case.id))
+        head = await unit.custody_head(case.id)
+    actions = [entry.action for entry in chain]
+    assert actions == [Action.CASE_OPENED, Action.INTAKE_STARTED, Action.INTAKE_COMPLETED]
+    assert verify_chain(case.id, chain, head=head).ok
+    # The bytes are in the case's region, and only there.
+    assert await _blob_regions(azurite, exhibit.blob_name) == ["uksouth"]
+
+
+async def _blob_regions(azurite: Azurite, blob_name: str) -> list[str]:
+    found = []
+    for region in ("uksouth", "ukwest"):
+        async with BlobServiceClient.from_connection_string(
+            azurite.connection_string(region), api_version=API_VERSION
+        ) as service:
+            container = service.get_container_client("evidence")
+            if await container.exists():
+                names = [b.name async for b in container.list_blobs()]
+                if blob_name in names:
+                    found.append(region)
+    return found
+
+
+async def test_a_case_in_the_second_region_keeps_its_bytes_there(
+    officer: Officer, files: Files, records: SqlRecords, azurite: Azurite
+) -> None:
+    await officer.send("case open MET-24-0002 Fraud region ukwest")
+    await officer.send("add MET-24-0002", [teams_file("a.pdf", files.link("a.pdf", PDF))])
+    await officer.wait_for_update("Exhibit JS/1")
+    _case, (exhibit,) = await _exhibits(records, "MET-24-0002")
+    assert exhibit.region == "ukwest"
+    assert await _blob_regions(azurite, exhibit.blob_name) == ["ukwest"]
+
+
+async def test_the_same_activity_three_times_makes_one_exhibit(
+    officer: Officer, files: Files, records: SqlRecords
+) -> None:
+    await officer.send("case open MET-24-0003 Theft")
+    attachment = [teams_file("x.pdf", files.link("x.pdf", PDF))]
+    await officer.send("add MET-24-0003", attachment, activity_id="same")
+    await officer.wait_for_update("Exhibit JS/1")
+    again = await officer.send("add MET-24-0003", attachment, activity_id="same")
+    assert "Already receiving" in again
+    await officer.send("add MET-24-0003", attachment, activity_id="same")
+    case, exhibits = await _exhibits(records, "MET-24-0003")
+    assert len(exhibits) == 1
+    async with records.unit() as unit:
+        chain = await unit.custody(case.id)
+    assert [e.action for e in chain].count(Action.INTAKE_STARTED) == 1
+
+
+async def test_many_files_get_gap_free_references(
+    officer: Officer, files: Files, records: SqlRecords
+) -> None:
+    await officer.send("case open MET-24-0004 Riot")
+    first = [teams_file(f"a{n}.pdf", files.link(f"a{n}.pdf", PDF + bytes([n]))) for n in range(3)]
+    second = [
+        teams_file(f"b{n}.pdf", files.link(f"b{n}.pdf", PDF + bytes([9, n]))) for n in range(3)
+    ]
+    await asyncio.gather(
+        officer.send("add MET-24-0004", first), officer.send("add MET-24-0004", second)
+    )
+    for _ in range(100):
+        _case, exhibits = await _exhibits(records, "MET-24-0004")
+        if len(exhibits) == 6:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(e.ref.number for e in exhibits) == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "the file is empty"), (None, "download link from Teams has expired")],
+)
+async def test_bad_files_are_refused_with_the_reason(
+    officer: Officer, files: Files, records: SqlRecords, content: bytes | None, reason: str
+) -> None:
+    await officer.send("case open MET-24-0005 Damage")
+    await officer.send("add MET-24-0005", [teams_file("bad.jpg", files.link("bad.jpg", content))])
+    card = await officer.wait_for_update("could not be recorded")
+    assert reason in card
+    case, exhibits = await _exhibits(records, "MET-24-0005")
+    assert exhibits == []
+    async with records.unit() as unit:
+        actions = [e.action for e in await unit.custody(case.id)]
+    assert actions[-1] == Action.INTAKE_FAILED
+
+
+async def test_a_file_from_a_host_not_allowed_is_refused(
+    officer: Officer, records: SqlRecords
+) -> None:
+    await officer.send("case open MET-24-0006 Fraud")
+    attachment = teams_file("x.jpg", "https://attacker.example/x.jpg")
+    await officer.send("add MET-24-0006", [attachment])
+    card = await officer.wait_for_update("could not be recorded")
+    assert "does not download from" in card
+
+
+async def test_a_file_for_a_case_the_officer_is_not_on_is_refused_and_recorded(
+    officer: Officer, files: Files, records: SqlRecords
+) -> None:
+    await officer.send("case open MET-24-0007 Arson")
+    attachment = [teams_file("x.pdf", files.link("x.pdf", PDF))]
+    refusal = await officer.send("add MET-24-0007", attachment, sender=LIAM)
+    assert "Not allowed" in refusal
+    assert "not on the team of case MET-24-0007" in refusal
+    case, exhibits = await _exhibits(records, "MET-24-0007")
+    assert exhibits == []
+    async with records.unit() as unit:
+        actions = [e.action for e in await unit.custody(case.id)]
+    assert Action.INTAKE_REFUSED in actions
+    assert files.requests == []
+
+
+async def test_files_without_a_case_are_explained(officer: Officer, files: Files) -> None:
+    answer = await officer.send("", [teams_file("x.pdf", files.link("x.pdf", PDF))])
+    assert "this conversation is not bound" in answer
+
+
+async def test_list_show_verify_and_custody(
+    officer: Officer, files: Files, records: SqlRecords, azurite: Azurite
+) -> None:
+    await officer.send("case open MET-24-0008 Assault")
+    await officer.send("add MET-24-0008", [teams_file("cctv.pdf", files.link("c.pdf", PDF))])
+    await officer.wait_for_update("Exhibit JS/1")
+    digest = hashlib.sha256(PDF).hexdigest()
+    assert "cctv.pdf" in await officer.send("evidence list MET-24-0008")
+    shown = await officer.send("evidence show MET-24-0008 JS/1")
+    assert digest in shown
+    assert "Verified: the stored file matches" in await officer.send("evidence verify JS/1")
+    custody = await officer.send("custody MET-24-0008 JS/1")
+    assert "Chain of custody verified" in custody
+    assert "intake.completed" in custody
+    # Someone alters the stored bytes behind Exhibit's back: verify says so.
+    _case, (exhibit,) = await _exhibits(records, "MET-24-0008")
+    async with BlobServiceClient.from_connection_string(
+        azurite.connection_string("uksouth"), api_version=API_VERSION
+    ) as service:
+        blob = service.get_blob_client("evidence", exhibit.blob_name)
+        await blob.upload_blob(b"tampered", overwrite=True)
+    assert "NOT VERIFIED" in await officer.send("evidence verify MET-24-0008 JS/1")
+    assert "There is no exhibit JS/9" in await officer.send("evidence show MET-24-0008 JS/9")
+    assert "Check the exhibit reference" in await officer.send("evidence show nonsense")
+
+
+async def test_the_limit_refuses_large_files(
+    base_env: dict[str, str],
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    files: Files,
+) -> None:
+    recorder, url = connector
+    settings = load_settings({**base_env, "EXHIBIT_MAX_FILE_BYTES": "1000"})
+    small = Officer(await bot_client(settings), recorder, url)
+    await small.send("case open MET-24-0009 Big")
+    await small.send("add MET-24-0009", [teams_file("big.pdf", files.link("big.pdf", PDF))])
+    assert "larger than the limit" in await small.wait_for_update("could not be recorded")
