@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The Azure SDKs log every request and response header at INFO: far too much, and noise.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     from bot.composition import create_app  # the SDKs load only once settings are good
 
     web.run_app(

@@ -145,6 +145,8 @@ class DevStack:
             "EXHIBIT_QUEUE_CONNECTION_STRING": self.accounts[0].connection_string(self.ports),
             "EXHIBIT_DIRECTORY": "local",
             "EXHIBIT_LOCAL_DIRECTORY_FILE": str(ROOT / "dev" / "directory.yaml"),
+            # Development only: files may also come from a server on this machine (demos, tests).
+            "EXHIBIT_DOWNLOAD_HOSTS": "*.sharepoint.com,smba.trafficmanager.net,127.0.0.1",
         }
         for account in self.accounts:
             key = f"EXHIBIT_REGION_{account.region.upper()}_CONNECTION_STRING"

@@ -69,6 +69,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     try:
         inbound = await accept(request, runtime.policy)
     except Rejected as rejected:
+        logger.info("Refused an inbound request (%d): %s", rejected.status, rejected.reason)
         return rejected.response()
     response = await runtime.adapter.process_request(
         _ValidatedRequest(request, inbound), runtime.agent

@@ -23,14 +23,13 @@ def size_text(size: int | None) -> str:
     return f"{size} bytes"
 
 
-def exhibit_facts(exhibit: Exhibit, case_reference: str) -> FactSet:
-    """What identifies an exhibit and its bytes."""
+def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
+    """What identifies an exhibit and its bytes (the hash in full, wrapped, to compare)."""
     facts = [
         Fact(title="Exhibit", value=f"{case_reference} {exhibit.ref}"),
         Fact(title="File", value=exhibit.original_name),
         Fact(title="Type", value=exhibit.detected_type),
         Fact(title="Size", value=size_text(exhibit.size)),
-        Fact(title="SHA-256", value=exhibit.sha256),
         Fact(title="Produced by", value=exhibit.produced_by_name),
         Fact(title="Region", value=exhibit.region),
     ]
@@ -40,7 +39,13 @@ def exhibit_facts(exhibit: Exhibit, case_reference: str) -> FactSet:
         )
     if exhibit.declared_type and exhibit.declared_type != exhibit.detected_type:
         facts.append(Fact(title="Declared type", value=exhibit.declared_type))
-    return FactSet(facts=facts)
+    return Container(
+        items=[
+            FactSet(facts=facts),
+            TextBlock(text="SHA-256", weight="Bolder", wrap=True),
+            TextBlock(text=exhibit.sha256, font_type="Monospace", size="Small", wrap=True),
+        ]
+    )
 
 
 def build_exhibit_card(
