@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -15,7 +16,8 @@ from bot.settings import SettingsError, load_settings
 
 DESCRIPTION = """\
 Run Exhibit's bot service: POST /api/messages (Teams, through the Azure Bot Service),
-GET /healthz (process up) and GET /readyz (database and storage reachable).
+GET /healthz (process up) and GET /readyz (database and storage reachable), with an
+ingest worker inside. `python -m bot worker` runs one more ingest worker on its own.
 
 Settings come from the environment, and from a .env file in the working directory if
 there is one (the environment wins). Every setting is listed in .env.example. The
@@ -29,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bot",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "role",
+        nargs="?",
+        choices=("serve", "worker"),
+        default="serve",
+        help="serve: the HTTP service, with an ingest worker inside unless EXHIBIT_RUN_WORKER="
+        "false (default); worker: only an ingest worker, for scaling intake out",
     )
     parser.add_argument(
         "--env-file",
@@ -49,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     # The Azure SDKs log every request and response header at INFO: far too much, and noise.
     logging.getLogger("azure").setLevel(logging.WARNING)
-    from bot.composition import create_app  # the SDKs load only once settings are good
+    from bot.composition import create_app, run_worker_alone  # SDKs load once settings are good
 
+    if args.role == "worker":
+        asyncio.run(run_worker_alone(settings))
+        return 0
     web.run_app(
         create_app(settings),
         host=settings.host,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -193,6 +194,7 @@ async def create_app(
             sources or await _teams_sources(settings, session, config, provider_factory, closers),
             WorkerOptions(
                 max_attempts=settings.intake_max_attempts,
+                hold_seconds=settings.intake_hold_seconds,
                 max_file_bytes=settings.max_file_bytes,
             ),
         )
@@ -262,6 +264,21 @@ async def _run_worker(app: web.Application) -> AsyncIterator[None]:
     yield
     stop.set()
     await task
+
+
+async def run_worker_alone(settings: Settings) -> None:
+    """An ingest worker without the HTTP service, until SIGINT or SIGTERM."""
+    app = await create_app(settings, start_worker=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    logger.info("Ingest worker started")
+    try:
+        await app[WORKER].run(stop)
+    finally:
+        await app.cleanup()
+    logger.info("Ingest worker stopped")
 
 
 async def open_directory(settings: Settings) -> tuple[Directory, Callable[[], Awaitable[None]]]:

@@ -135,6 +135,7 @@ class Settings:
     run_worker: bool
     max_file_bytes: int
     intake_max_attempts: int
+    intake_hold_seconds: int
     download_hosts: tuple[str, ...]
     log_level: str
 
@@ -298,6 +299,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "EXHIBIT_MAX_FILE_BYTES", 10 << 30, minimum=1, maximum=250 << 30
         ),
         intake_max_attempts=read.integer("EXHIBIT_INTAKE_MAX_ATTEMPTS", 5, minimum=1, maximum=50),
+        intake_hold_seconds=read.integer(
+            "EXHIBIT_INTAKE_HOLD_SECONDS", 60, minimum=3, maximum=3600
+        ),
         download_hosts=read.words(
             "EXHIBIT_DOWNLOAD_HOSTS",
             "*.sharepoint.com,*.sharepoint.us,smba.trafficmanager.net,*.botframework.com",
