@@ -33,6 +33,7 @@ from evidence.errors import (
     DirectoryUnavailable,
     InvalidInput,
     NotEnrolled,
+    SourceError,
 )
 from evidence.exhibits import ExhibitNotFound
 from evidence.records import DuplicateCase
@@ -128,6 +129,13 @@ class ExhibitAgent:
                 "bound to one."
             )
             return build_notice_card("Case not found", text, Tone.WARNING)
+        except SourceError as err:
+            return build_notice_card(
+                "Files unavailable",
+                f"Exhibit could not read the files from Teams ({type(err).__name__}). "
+                "Nothing was recorded. Please try again, or send them in a 1:1 chat.",
+                Tone.WARNING,
+            )
         except ExhibitNotFound as err:
             where = f" in case {err.case_reference}" if err.case_reference else ""
             return build_notice_card(

@@ -167,6 +167,7 @@ async def create_app(
         probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]
         await migrate(engine)
         adapter = build_adapter(settings, config, provider_factory)
+        teams_sources = await _teams_sources(settings, session, config, provider_factory, closers)
         services = Services(
             settings=settings,
             directory=directory,
@@ -186,12 +187,13 @@ async def create_app(
             channel_creator=channel_creator,
             evidence_store=store,
             ingest_queue=queue,
+            graph_files=teams_sources.graph_files,
         )
         worker = IntakeWorker(
             services,
             queue,
             store,
-            sources or await _teams_sources(settings, session, config, provider_factory, closers),
+            sources or teams_sources,
             WorkerOptions(
                 max_attempts=settings.intake_max_attempts,
                 hold_seconds=settings.intake_hold_seconds,
@@ -299,6 +301,7 @@ def graph_config(graph: GraphSettings) -> GraphDirectoryConfig:
         client_secret=graph.client_secret.value if graph.client_secret else None,
         certificate_path=graph.certificate_path,
         authority_host=graph.authority_host,
+        ca_bundle=graph.ca_bundle,
         base_url=graph.base_url,
         role_groups={group: Role(role) for group, role in graph.role_groups},
         cache_ttl=float(graph.cache_seconds),

@@ -40,6 +40,7 @@ from evidence.intake import IncomingFile, job_id, start_intake
 from evidence.model import Case, Exhibit, SourceKind
 from evidence.policy import Decision, can_add_evidence
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from graph.files import GraphFileSource
 from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
@@ -206,6 +207,9 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
     """Files sent with `add [<case-ref>]` (or in a case channel): receipt now, bytes queued."""
     services = turn.services
     files = incoming_files(turn.context.activity)
+    if not files and services.graph_files is not None:
+        # In channels and group chats Teams sends no file: read the message through Graph.
+        files = await files_via_graph(services.graph_files, turn.context.activity)
     if not files:
         raise InvalidInput("files", "attach the files to the same message as `add`")
     if len(files) > MAX_FILES:
@@ -278,3 +282,50 @@ def _placeholder(incoming: IncomingFile) -> IntakeJob:
         declared_size=incoming.declared_size, status=JobStatus.QUEUED, attempts=0,
         created_at=now, updated_at=now, conversation_reference="",
     )  # fmt: skip
+
+
+async def files_via_graph(graph: GraphFileSource, activity: Activity) -> list[IncomingFile]:
+    """The SharePoint files a channel or group chat message points at, with their metadata."""
+    conversation = activity.conversation
+    if conversation is None or not activity.id:
+        return []
+    conversation_id, _, root = conversation.id.partition(";messageid=")
+    if conversation.conversation_type == "channel":
+        team = _team_group_id(activity)
+        channel = conversation_channel_id(activity)
+        if team is None or channel is None:
+            return []
+        root_id = root or activity.id
+        reply = activity.id if activity.id != root_id else None
+        references = await graph.attachments_of_channel_message(team, channel, root_id, reply)
+    elif conversation.conversation_type == "groupChat":
+        references = await graph.attachments_of_chat_message(conversation_id, activity.id)
+    else:
+        return []
+    files = []
+    for reference in references[: MAX_FILES + 1]:
+        item = await graph.drive_item(reference.content_url)
+        files.append(
+            IncomingFile(
+                kind=SourceKind.SHAREPOINT,
+                url=reference.content_url,
+                name=item.name or reference.name,
+                declared_type=item.mime_type or _type_for_extension(item.name.rpartition(".")[2]),
+                declared_size=item.size,
+                details={
+                    "eTag": item.etag,
+                    "quickXorHash": item.quick_xor_hash,
+                    "driveItemSize": item.size,
+                },
+            )
+        )
+    return files
+
+
+def _team_group_id(activity: Activity) -> str | None:
+    data = activity.channel_data
+    if isinstance(data, dict):
+        team = data.get("team")
+        if isinstance(team, dict) and isinstance(team.get("aadGroupId"), str):
+            return str(team["aadGroupId"])
+    return None

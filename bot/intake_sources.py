@@ -28,7 +28,7 @@ class TeamsSources:
         self, http: HttpSource, graph_files: GraphFileSource | None, bot_token: BotToken
     ) -> None:
         self._http = http
-        self._graph_files = graph_files
+        self.graph_files = graph_files
         self._bot_token = bot_token
 
     async def open(self, job: IntakeJob) -> Download:
@@ -39,6 +39,6 @@ class TeamsSources:
             return await self._http.open_download(job.source_url)
         if kind is SourceKind.BOT_ATTACHMENT:
             return await self._http.open_download(job.source_url, bearer=await self._bot_token())
-        if self._graph_files is None:
+        if self.graph_files is None:
             raise SourceNotConfigured("files posted in channels need the Graph directory")
-        return await self._graph_files.open_drive_item(job.source_url)
+        return await self.graph_files.open_drive_item(job.source_url)

@@ -17,6 +17,7 @@ from evidence.cases import CaseRules
 from evidence.officers import Officer
 from evidence.ports import ChannelCreator, Directory
 from evidence.records import Records
+from graph.files import GraphFileSource
 from storage.evidence_store import BlobEvidenceStore
 from storage.queue import IngestQueue
 
@@ -38,6 +39,7 @@ class Services:
     proactive: Proactive
     evidence_store: BlobEvidenceStore
     ingest_queue: IngestQueue
+    graph_files: GraphFileSource | None = None
     channel_creator: ChannelCreator | None = None
     now: Callable[[], datetime] = utc_now
 

@@ -104,6 +104,7 @@ class GraphSettings:
     certificate_path: Path | None
     base_url: str
     authority_host: str | None
+    ca_bundle: Path | None
     role_groups: tuple[tuple[str, str], ...]  # (group object id, role)
     cache_seconds: int
 
@@ -396,6 +397,7 @@ def _graph(read: _Reader, bot: BotCredentials | None) -> GraphSettings:
         certificate_path=Path(certificate) if certificate else None,
         base_url=base_url.rstrip("/"),
         authority_host=read.optional("EXHIBIT_GRAPH_AUTHORITY_HOST"),
+        ca_bundle=Path(ca) if (ca := read.optional("EXHIBIT_GRAPH_CA_BUNDLE")) else None,
         role_groups=tuple(groups),
         cache_seconds=read.integer(
             "EXHIBIT_DIRECTORY_CACHE_SECONDS", 300, minimum=0, maximum=86400

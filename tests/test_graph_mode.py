@@ -6,6 +6,9 @@ an HTTPS token endpoint and a fake Graph speaking its documented JSON.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,8 +16,10 @@ import pytest
 
 from bot.settings import Settings, load_settings
 from graph.graph_directory import GraphDirectory, open_graph_directory
+from storage.database import create_engine
+from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
-from tests.fakes.graph_server import Fault
+from tests.fakes.graph_server import Fault, reference_attachment
 from tests.fakes.tenant import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -170,3 +175,58 @@ def test_channel_creation_needs_the_graph_directory(base_env: dict[str, str]) ->
     with pytest.raises(SettingsError) as raised:
         load_settings({**base_env, "EXHIBIT_CREATE_CASE_CHANNELS": "true"})
     assert raised.value.name == "EXHIBIT_CREATE_CASE_CHANNELS"
+
+
+async def test_a_file_posted_in_a_channel_is_read_through_graph_with_quick_xor(
+    base_env: dict[str, str],
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    tenant: FakeTenant,
+    directory: GraphDirectory,
+    tls: Tls,
+) -> None:
+    recorder, url = connector
+    settings = _graph_settings(
+        base_env,
+        EXHIBIT_GRAPH_AUTHORITY_HOST=tenant.tokens.authority,
+        EXHIBIT_GRAPH_CA_BUNDLE=str(tls.material.ca_file),
+        EXHIBIT_GRAPH_BASE_URL=tenant.graph.base_url,
+        EXHIBIT_DOWNLOAD_HOSTS="127.0.0.1,*.sharepoint.com",
+    )
+    content = b"%PDF-1.7\n" + os.urandom(100_000)
+    file_url = "https://met.sharepoint.com/sites/OpKestrel/Shared Documents/statement.pdf"
+    item = tenant.graph.add_drive_item(
+        file_url, "statement.pdf", content, mime_type="application/pdf"
+    )
+    await _say(bot_client, connector, settings, directory, "case open MET-24-0102 Theft",
+               where="channel_mention")  # fmt: skip
+    root = "1732570000777"
+    tenant.graph.add_channel_message(
+        TEAM, CHANNEL, root, attachments=[reference_attachment("statement.pdf", file_url)]
+    )
+    client = await bot_client(settings, directory=directory)
+    activity = load_activity("channel_mention", url, text="<at>Exhibit</at> add", id=root)
+    activity["conversation"]["id"] = f"{CHANNEL};messageid={root}"
+    before = len(recorder.activities())
+    assert (await client.post("/api/messages", json=activity)).status == 202
+    (receipt,) = (await recorder.wait_for(before + 1))[before:]
+    assert "Receiving 1 file for MET-24-0102" in str(receipt["attachments"][0]["content"])
+    for _ in range(150):
+        updates = [str(r.body) for r in recorder.received if r.method == "PUT"]
+        if any("Exhibit JS/1" in u for u in updates):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the receipt never became an exhibit")
+    engine = create_engine(settings.database_url.value)
+    try:
+        async with SqlRecords(engine).unit() as unit:
+            case = await unit.case_by_reference("MET-24-0102")
+            assert case is not None
+            (exhibit,) = await unit.exhibits_of(case.id)
+    finally:
+        await engine.dispose()
+    assert exhibit.sha256 == hashlib.sha256(content).hexdigest()
+    assert exhibit.source_details["quickXorHash"] == item.quick_xor_hash
+    assert exhibit.source_details["quickXorHashMatches"] is True
+    assert exhibit.source_details["eTag"]
