@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 
 from bot.devstack import ROOT, DevStack, Ports
@@ -83,36 +80,3 @@ async def page(stack: DevStack, browser: Browser) -> AsyncIterator[Page]:
         yield playground
     finally:
         await context.close()
-
-
-@dataclass
-class FileServer:
-    """Stands in for SharePoint's pre-authenticated download URLs, on this machine."""
-
-    url: str
-    files: dict[str, bytes]
-
-    def link(self, name: str, content: bytes) -> str:
-        """Serve `content` and return its download URL."""
-        self.files[name] = content
-        return f"{self.url}/files/{name}"
-
-
-@pytest.fixture(scope="session")
-async def file_server() -> AsyncIterator[FileServer]:
-    """A real HTTP server the bot downloads files from."""
-    state = FileServer("", {})
-
-    async def serve(request: web.Request) -> web.Response:
-        content = state.files.get(request.match_info["name"])
-        if content is None:
-            return web.Response(status=404)
-        return web.Response(body=content, content_type="application/octet-stream")
-
-    app = web.Application()
-    app.router.add_get("/files/{name}", serve)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    state.url = str(server.make_url("")).rstrip("/")
-    yield state
-    await server.close()

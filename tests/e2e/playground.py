@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from playwright.async_api import Locator, Page
 
@@ -58,22 +57,3 @@ async def new_card(page: Page, seen: list[str]) -> Locator:
                 else:
                     return cards.nth(index)
             await asyncio.sleep(0.2)
-
-
-async def inject_activity(
-    page: Page, playground_url: str, conversation_id: str, activity: dict[str, Any]
-) -> None:
-    """Send an activity as if from the Teams client (the Playground has no file upload).
-
-    The Playground's template for the conversation supplies what its connector needs
-    (`serviceUrl`, the conversation's tenant); `activity` fills in the rest.
-    """
-    template = await page.request.get(
-        f"{playground_url}_internal/v1/customActivities/template",
-        params={"conversationId": conversation_id},
-    )
-    assert template.ok, await template.text()
-    body: dict[str, Any] = await template.json()
-    body.update({k: v for k, v in activity.items() if k != "conversation"})
-    response = await page.request.post(f"{playground_url}_internal/v1/customActivities", data=body)
-    assert response.ok, await response.text()

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
+from pathlib import Path
 
 from playwright.async_api import Page, expect
 
 from bot.devstack import DevStack
-from tests.e2e.conftest import ARTIFACTS, FileServer
+from bot.send_file import send as send_file
+from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.playground import (
     CARD,
-    inject_activity,
     new_card,
     open_conversation,
     post_in_channel_mentioning_bot,
     send_in_chat,
 )
-
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
 
 
 async def test_help_in_personal_chat(page: Page) -> None:
@@ -80,37 +78,16 @@ async def test_the_case_is_listed_in_personal_chat(page: Page) -> None:
 
 
 async def test_a_file_becomes_an_exhibit_verified_with_its_custody(
-    page: Page, stack: DevStack, file_server: FileServer
+    page: Page, stack: DevStack, tmp_path: Path
 ) -> None:
     photo = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(200_000)
     digest = hashlib.sha256(photo).hexdigest()
+    path = tmp_path / "front-door.jpg"
+    path.write_bytes(photo)
     await open_conversation(page, "Personal Chat")
     seen = await page.locator(CARD).all_inner_texts()
-    await inject_activity(
-        page,
-        stack.playground_url,
-        "a:exhibit-personal-chat",
-        {
-            "type": "message",
-            "id": f"file-{uuid.uuid4().hex}",
-            "channelId": "msteams",
-            "text": "add MET-24-0001",
-            "from": {"id": "29:user-jane-smith", "aadObjectId": JANE},
-            "recipient": {"id": "28:exhibit-local-bot", "name": "Exhibit"},
-            "attachments": [
-                {
-                    "contentType": "application/vnd.microsoft.teams.file.download.info",
-                    "name": "front-door.jpg",
-                    "contentUrl": "https://met.sharepoint.com/personal/jane/front-door.jpg",
-                    "content": {
-                        "downloadUrl": file_server.link("front-door.jpg", photo),
-                        "uniqueId": "front-door",
-                        "fileType": "jpg",
-                    },
-                }
-            ],
-        },
-    )
+    # What a person runs to send a file in the Playground (it has no upload button).
+    assert await send_file(path, "MET-24-0001", stack.playground_url.rstrip("/"), 30)
     receipt = await new_card(page, seen)
     # The receipt turns into the exhibit card in place once the bytes are stored.
     await expect(receipt).to_contain_text("Exhibit JS/1", timeout=30_000)
