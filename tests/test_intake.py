@@ -38,6 +38,8 @@ class Files:
     url: str
     files: dict[str, bytes] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    # name -> how many more times to answer 503 before serving the file
+    failures: dict[str, int] = field(default_factory=dict)
 
     def link(self, name: str, content: bytes | None) -> str:
         if content is not None:
@@ -52,6 +54,9 @@ async def files() -> AsyncIterator[Files]:
     async def download(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         state.requests.append((name, request.headers.get("Authorization")))
+        if state.failures.get(name, 0) > 0:
+            state.failures[name] -= 1
+            return web.Response(status=503)
         if name not in state.files:
             return web.Response(status=404)
         return web.Response(body=state.files[name], content_type="application/octet-stream")
@@ -311,3 +316,30 @@ async def test_the_limit_refuses_large_files(
     await small.send("case open MET-24-0009 Big")
     await small.send("add MET-24-0009", [teams_file("big.pdf", files.link("big.pdf", PDF))])
     assert "larger than the limit" in await small.wait_for_update("could not be recorded")
+
+
+async def test_a_passing_failure_is_retried_and_a_lasting_one_reported(
+    base_env: dict[str, str],
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    files: Files,
+    records: SqlRecords,
+) -> None:
+    recorder, url = connector
+    settings = load_settings({**base_env, "EXHIBIT_INTAKE_MAX_ATTEMPTS": "2"})
+    officer = Officer(await bot_client(settings), recorder, url)
+    await officer.send("case open MET-24-0010 Flaky")
+    files.failures["once.pdf"] = 1
+    files.failures["never.pdf"] = 99
+    await officer.send(
+        "add MET-24-0010",
+        [
+            teams_file("once.pdf", files.link("once.pdf", PDF)),
+            teams_file("never.pdf", files.link("never.pdf", PDF + b"x")),
+        ],
+    )
+    card = await officer.wait_for_update("could not be recorded", attempts=300)
+    assert "Exhibit JS/1" in card  # the first file, on its second attempt
+    assert "gave up after 2 attempts" in card
+    _case, exhibits = await _exhibits(records, "MET-24-0010")
+    assert [e.original_name for e in exhibits] == ["once.pdf"]
