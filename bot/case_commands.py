@@ -23,8 +23,8 @@ from evidence.cases import (
     find_case,
     open_case,
     read_case_open,
+    record_case_view,
 )
-from evidence.custody import Action, Actor, CustodyEvent
 from evidence.errors import AccessRefused
 from evidence.model import Case, ChannelBinding
 from evidence.policy import Decision
@@ -109,11 +109,8 @@ async def case_list(turn: Turn) -> AdaptiveCard:
     """The cases the officer may see."""
     services = turn.services
 
-    async def members_of(case: Case) -> frozenset[str]:
-        return await services.case_teams.members(case, turn.context)
-
     async def work(unit: RecordsUnit) -> list[Case]:
-        return await cases_visible_to(unit, turn.officer, members_of)
+        return await cases_visible_to(unit, turn.officer, turn.members_of)
 
     return build_case_list_card(await in_unit(services.records, work))
 
@@ -125,23 +122,12 @@ async def case_show(turn: Turn) -> AdaptiveCard:
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
 
-    async def members_of(case: Case) -> frozenset[str]:
-        return await services.case_teams.members(case, turn.context)
-
     async def work(unit: RecordsUnit) -> tuple[Case, int, Decision]:
         case = await find_case(unit, reference, channel_id)
-        decision = await check_visible(unit, turn.officer, case, members_of, now=now)
+        decision = await check_visible(unit, turn.officer, case, turn.members_of, now=now)
         if not decision.allowed:
             return case, 0, decision
-        await unit.append_custody(
-            CustodyEvent(
-                chain=case.id,
-                actor=Actor(turn.officer.object_id, turn.officer.display_name),
-                action=Action.CASE_VIEWED,
-                at=now,
-                case_id=case.id,
-            )
-        )
+        await record_case_view(unit, turn.officer, case, now=now)
         return case, len(await unit.exhibits_of(case.id)), decision
 
     case, exhibits, decision = await in_unit(services.records, work)

@@ -6,7 +6,6 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from microsoft_agents.activity import Activity, Attachment
 from microsoft_teams.cards import AdaptiveCard
@@ -22,8 +21,7 @@ from cards.exhibits import (
     build_receipt_card,
     build_verify_card,
 )
-from evidence.cases import check_visible, find_case
-from evidence.custody import Action, Actor, CustodyEvent
+from evidence.cases import check_visible, find_case, record_case_view
 from evidence.errors import AccessRefused, EvidenceStoreError, InvalidInput
 from evidence.exhibits import (
     CustodyView,
@@ -49,36 +47,20 @@ TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 MAX_FILES = 10  # Teams sends at most 10 files in one message
 
 
-def _members_of(turn: Turn) -> Any:
-    async def members_of(case: Case) -> frozenset[str]:
-        return await turn.services.case_teams.members(case, turn.context)
-
-    return members_of
-
-
 async def evidence_list(turn: Turn) -> AdaptiveCard:
     """The exhibits of the named case, or of the channel's case."""
     services = turn.services
     reference = turn.command.args[0] if turn.command.args else None
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
-    members_of = _members_of(turn)
+    members_of = turn.members_of
 
     async def work(unit: RecordsUnit) -> tuple[Case, Sequence[Exhibit], Decision]:
         case = await find_case(unit, reference, channel_id)
         decision = await check_visible(unit, turn.officer, case, members_of, now=now)
         if not decision.allowed:
             return case, [], decision
-        await unit.append_custody(
-            CustodyEvent(
-                chain=case.id,
-                actor=Actor(turn.officer.object_id, turn.officer.display_name),
-                action=Action.CASE_VIEWED,
-                at=now,
-                case_id=case.id,
-                details={"view": "exhibits"},
-            )
-        )
+        await record_case_view(unit, turn.officer, case, now=now, view="exhibits")
         return case, await unit.exhibits_of(case.id), decision
 
     case, exhibits, decision = await in_unit(services.records, work)
@@ -93,7 +75,7 @@ async def _found(turn: Turn) -> tuple[Case, Exhibit]:
     target = read_exhibit_target(turn.command.args)
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
-    members_of = _members_of(turn)
+    members_of = turn.members_of
 
     async def work(unit: RecordsUnit) -> Found:
         found = await find_exhibit(
@@ -219,7 +201,7 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
     activity = turn.context.activity
     activity_id = activity.id or ""
     now = services.now()
-    members_of = _members_of(turn)
+    members_of = turn.members_of
 
     async def find(unit: RecordsUnit) -> tuple[Case, frozenset[str], list[IntakeJob]]:
         case = await find_case(unit, reference, channel_id)

@@ -14,6 +14,7 @@ from bot.parsing import ParsedCommand
 from bot.proactive import Proactive
 from bot.settings import Settings
 from evidence.cases import CaseRules
+from evidence.model import Case
 from evidence.officers import Officer
 from evidence.ports import ChannelCreator, Directory
 from evidence.records import Records
@@ -52,6 +53,10 @@ class Turn:
     officer: Officer
     command: ParsedCommand
     services: Services
+
+    async def members_of(self, case: Case) -> frozenset[str]:
+        """The case team, asking Teams through this turn when the turn is in its channel."""
+        return await self.services.case_teams.members(case, self.context)
 
 
 # A handler answers with a card, or None when it has already replied itself.

@@ -163,3 +163,19 @@ async def cases_visible_to(
         if can_view_case(officer, case, await members_of(case)).allowed:
             visible.append(case)
     return visible
+
+
+async def record_case_view(
+    unit: RecordsUnit, officer: Officer, case: Case, *, now: datetime, view: str | None = None
+) -> None:
+    """`case.viewed` in the case's chain (`view` says what was looked at, if not the case)."""
+    await unit.append_custody(
+        CustodyEvent(
+            chain=case.id,
+            actor=Actor(officer.object_id, officer.display_name),
+            action=Action.CASE_VIEWED,
+            at=now,
+            case_id=case.id,
+            details={"view": view} if view else {},
+        )
+    )

@@ -338,7 +338,7 @@ async def test_a_passing_failure_is_retried_and_a_lasting_one_reported(
             teams_file("never.pdf", files.link("never.pdf", PDF + b"x")),
         ],
     )
-    card = await officer.wait_for_update("could not be recorded", attempts=300)
+    card = await officer.wait_for_update("1 exhibit recorded for MET-24-0010", attempts=300)
     assert "Exhibit JS/1" in card  # the first file, on its second attempt
     assert "gave up after 2 attempts" in card
     _case, exhibits = await _exhibits(records, "MET-24-0010")
