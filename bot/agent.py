@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 
-from microsoft_agents.activity import Activity, ActivityTypes
+from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
@@ -24,6 +24,7 @@ from bot.identity import resolve_officer
 from bot.parsing import ParsedCommand, parse_command
 from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
+from bot.share_commands import on_card_action, share, share_list, share_revoke
 from cards.common import Tone, build_notice_card
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
@@ -56,6 +57,9 @@ HANDLERS: Mapping[str, Handler] = {
     "evidence show": evidence_show,
     "evidence verify": evidence_verify,
     "custody": custody,
+    "share": share,
+    "share list": share_list,
+    "share revoke": share_revoke,
 }
 
 
@@ -68,8 +72,20 @@ class ExhibitAgent:
 
     async def on_turn(self, context: TurnContext) -> None:
         """Dispatch one activity."""
-        if context.activity.type == ActivityTypes.message:
+        activity = context.activity
+        if activity.type == ActivityTypes.message:
             await self._on_message(context)
+        elif activity.type == ActivityTypes.invoke and activity.name == "adaptiveCard/action":
+            answer = await on_card_action(context, self._services)
+            await context.send_activity(
+                Activity(
+                    type=ActivityTypes.invoke_response,
+                    value=InvokeResponse(
+                        status=200,
+                        body=answer.model_dump(mode="json", by_alias=True, exclude_none=True),
+                    ),
+                )
+            )
         # Other activity types (conversation updates, typing, ...) need no answer yet;
         # an invoke left unanswered gets the protocol's 501 from the adapter.
 

@@ -79,25 +79,33 @@ class CaseTeams:
 
 async def connector_members(context: TurnContext) -> frozenset[str] | None:
     """The members of the turn's conversation, from the Bot Framework connector (paged)."""
+    accounts = await connector_accounts(context)
+    return None if accounts is None else frozenset(accounts)
+
+
+async def connector_accounts(context: TurnContext) -> dict[str, str] | None:
+    """Entra object id (lower case) -> Teams user id of the turn's conversation's members."""
     client: ConnectorClientBase | None = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
     conversation = _conversation_channel(context)
     if client is None or conversation is None:
         return None
-    members: set[str] = set()
+    members: dict[str, str] = {}
     token: str | None = None
     try:
         for _ in range(MAX_PAGES):
             page = await client.conversations.get_conversation_paged_members(
                 conversation, page_size=PAGE_SIZE, continuation_token=token
             )
-            members.update(m.aad_object_id.lower() for m in page.members or [] if m.aad_object_id)
+            members.update(
+                (m.aad_object_id.lower(), m.id) for m in page.members or [] if m.aad_object_id
+            )
             token = page.continuation_token
             if not token:
                 break
     except Exception as err:  # the connector is remote: any failure means "unknown"
         logger.warning("Paged members of %s unavailable: %s", conversation, type(err).__name__)
         return None
-    return frozenset(members)
+    return members
 
 
 def _conversation_channel(context: TurnContext) -> str | None:

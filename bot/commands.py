@@ -77,16 +77,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "share",
         "share <exhibit-ref>[,<exhibit-ref>...] with <email> [for <N>d] [reason <text...>]",
         "Request an external share; an approver decides",
-        available=False,
+        available=True,
     ),
     CommandSpec(
         "share list",
         "share list [<case-ref>]",
         "Shares of the case and their state",
-        available=False,
+        available=True,
     ),
     CommandSpec(
-        "share revoke", "share revoke <share-id>", "Stop a share link at once", available=False
+        "share revoke", "share revoke <share-id>", "Stop a share link at once", available=True
     ),
     CommandSpec(
         "custody",

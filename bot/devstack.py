@@ -147,6 +147,8 @@ class DevStack:
             "EXHIBIT_LOCAL_DIRECTORY_FILE": str(ROOT / "dev" / "directory.yaml"),
             # Development only: files may also come from a server on this machine (demos, tests).
             "EXHIBIT_DOWNLOAD_HOSTS": "*.sharepoint.com,smba.trafficmanager.net,127.0.0.1",
+            "EXHIBIT_SHARE_DOMAINS": "cps.gov.uk,justice.gov.uk,gov.uk",
+            "EXHIBIT_PUBLIC_URL": self.bot_url,
         }
         for account in self.accounts:
             key = f"EXHIBIT_REGION_{account.region.upper()}_CONNECTION_STRING"

@@ -24,7 +24,7 @@ class Proactive:
             response = await context.send_activity(activity)
             sent.append(response.id if response else None)
 
-        await self._continue(reference, post)
+        await self.run(reference, post)
         return sent[0] if sent else None
 
     async def update(self, reference: str, activity_id: str, activity: Activity) -> None:
@@ -33,11 +33,10 @@ class Proactive:
         async def replace(context: TurnContext) -> None:
             await context.update_activity(activity.model_copy(update={"id": activity_id}))
 
-        await self._continue(reference, replace)
+        await self.run(reference, replace)
 
-    async def _continue(
-        self, reference: str, callback: Callable[[TurnContext], Awaitable[None]]
-    ) -> None:
+    async def run(self, reference: str, callback: Callable[[TurnContext], Awaitable[None]]) -> None:
+        """Run `callback` in a turn of the referenced conversation (outside any inbound turn)."""
         conversation = ConversationReference.model_validate_json(reference)
         # No id: what the callback sends is then a new post, not a reply to this event.
         continuation = conversation.get_continuation_activity().model_copy(update={"id": None})

@@ -138,6 +138,11 @@ class Settings:
     intake_max_attempts: int
     intake_hold_seconds: int
     download_hosts: tuple[str, ...]
+    share_domains: frozenset[str]
+    share_organisation_types: tuple[str, ...]
+    share_days: tuple[int, int, int]  # minimum, default, maximum
+    public_url: str
+    classification: str
     log_level: str
 
     @property
@@ -303,6 +308,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         intake_hold_seconds=read.integer(
             "EXHIBIT_INTAKE_HOLD_SECONDS", 60, minimum=3, maximum=3600
         ),
+        share_domains=frozenset(d.lower() for d in read.words("EXHIBIT_SHARE_DOMAINS")),
+        share_organisation_types=read.words(
+            "EXHIBIT_SHARE_ORGANISATION_TYPES", "prosecutor,court,local-authority,other-force"
+        ),
+        share_days=_share_days(read),
+        public_url=_public_url(read, port=read.integer("PORT", 3978, minimum=1, maximum=65535)),
+        classification=read.text("EXHIBIT_CLASSIFICATION", "OFFICIAL-SENSITIVE"),
         download_hosts=read.words(
             "EXHIBIT_DOWNLOAD_HOSTS",
             "*.sharepoint.com,*.sharepoint.us,smba.trafficmanager.net,*.botframework.com",
@@ -414,3 +426,19 @@ def _pattern(read: _Reader) -> re.Pattern[str]:
         return re.compile(raw)
     except re.error as err:
         raise SettingsError("EXHIBIT_CASE_REF_PATTERN", f"is not a valid pattern: {err}") from None
+
+
+def _share_days(read: _Reader) -> tuple[int, int, int]:
+    low = read.integer("EXHIBIT_SHARE_MIN_DAYS", 1, minimum=1, maximum=365)
+    high = read.integer("EXHIBIT_SHARE_MAX_DAYS", 30, minimum=1, maximum=365)
+    default = read.integer("EXHIBIT_SHARE_DEFAULT_DAYS", 14, minimum=1, maximum=365)
+    if not low <= default <= high:
+        raise SettingsError("EXHIBIT_SHARE_DEFAULT_DAYS", f"must be between {low} and {high}")
+    return low, default, high
+
+
+def _public_url(read: _Reader, *, port: int) -> str:
+    url = read.text("EXHIBIT_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/")
+    if urlsplit(url).scheme not in {"https", "http"} or not urlsplit(url).hostname:
+        raise SettingsError("EXHIBIT_PUBLIC_URL", "must be the service's public base URL")
+    return url

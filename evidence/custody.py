@@ -21,7 +21,7 @@ SYSTEM_CHAIN = "system"
 
 
 class Action(StrEnum):
-    """What happened. The sharing capability adds its own."""
+    """What happened."""
 
     CASE_OPENED = "case.opened"
     CASE_VIEWED = "case.viewed"
@@ -33,6 +33,15 @@ class Action(StrEnum):
     EXHIBIT_VIEWED = "exhibit.viewed"
     EXHIBIT_VERIFIED = "exhibit.verified"
     CUSTODY_VIEWED = "custody.viewed"
+    SHARE_REQUESTED = "share.requested"
+    SHARE_APPROVED = "share.approved"
+    SHARE_REJECTED = "share.rejected"
+    SHARE_REVOKED = "share.revoked"
+    SHARE_EXPIRED = "share.expired"
+    SHARE_REFUSED = "share.refused"
+    LINK_OPENED = "link.opened"
+    LINK_REFUSED = "link.refused"
+    EXHIBIT_DOWNLOADED = "exhibit.downloaded"
 
 
 @dataclass(frozen=True, slots=True)

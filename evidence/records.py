@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from evidence.custody import CustodyEntry, CustodyEvent
 from evidence.errors import ExhibitError
 from evidence.model import Case, ChannelBinding, Exhibit
+from evidence.sharing import Share
 
 
 class DuplicateCase(ExhibitError):
@@ -121,6 +122,42 @@ class RecordsUnit(Protocol):
 
     async def save_job(self, job: IntakeJob) -> None:
         """Replace a job's state."""
+        ...
+
+    async def add_share(self, share: Share) -> None:
+        """Store a new share."""
+        ...
+
+    async def share(self, share_id: str) -> Share | None:
+        """The share with this id."""
+        ...
+
+    async def share_by_token(self, token_sha256: str) -> Share | None:
+        """The share whose link token hashes to `token_sha256`."""
+        ...
+
+    async def shares_of(self, case_id: str) -> Sequence[Share]:
+        """The case's shares, newest first."""
+        ...
+
+    async def save_share(self, share: Share) -> None:
+        """Replace a share's state, all but `downloads` (`LookupError` if there is no such share).
+
+        `downloads` only ever moves through `take_download`, so a decision or revocation saved
+        from an older copy cannot undo a download that happened meanwhile.
+        """
+        ...
+
+    async def shares_due_to_expire(self, now: datetime) -> Sequence[Share]:
+        """Approved shares whose link expired at or before `now`, locked until the unit ends."""
+        ...
+
+    async def take_download(self, share_id: str, now: datetime) -> Share | None:
+        """Count one download if the link is still usable, atomically; None if it is not.
+
+        Usable: approved, `now` before `link_expires_at`, fewer than `max_downloads` taken.
+        Concurrent callers can never take more than `max_downloads` between them.
+        """
         ...
 
     async def append_custody(self, event: CustodyEvent) -> CustodyEntry:

@@ -12,14 +12,19 @@ import hashlib
 import re
 import secrets
 from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from evidence.custody import SYSTEM_ACTOR, Action, Actor, CustodyEvent
 from evidence.errors import InvalidInput
 from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.policy import ALLOWED, Decision, is_on_case_team, refused
+
+if TYPE_CHECKING:  # evidence.records imports this module
+    from evidence.records import Records
 
 TOKEN_BYTES = 32  # 256 bits
 EMAIL = re.compile(
@@ -91,6 +96,9 @@ class Share:
     link_expires_at: datetime | None = None
     max_downloads: int | None = None
     downloads: int = 0
+    # Where to tell the requester (their conversation) and the approval card's activity id.
+    requester_reference: str = ""
+    approval_activity_id: str | None = None
 
 
 def read_share_request(words: Sequence[str], rules: ShareRules) -> ShareRequest:
@@ -224,3 +232,40 @@ def link_state(share: Share, now: datetime) -> str | None:
 def link_expiry(share: Share, approved_at: datetime) -> datetime:
     """When an approved share's link stops working."""
     return approved_at + timedelta(days=share.days)
+
+
+def recipient_actor(share: Share) -> Actor:
+    """Who acts when a link is used: the external recipient, named by the share."""
+    return Actor(f"external:{share.id}", share.recipient)
+
+
+async def expire_shares(records: Records, now: datetime) -> int:
+    """Mark approved shares whose link has expired as EXPIRED, on the record; how many.
+
+    Idempotent: a share already expired is not due again. Run it on a timer; links stop
+    working at `link_expires_at` whether or not it has run (the link pages check the time).
+    """
+    async with records.unit() as unit:
+        due = await unit.shares_due_to_expire(now)
+        for share in due:
+            await unit.save_share(replace(share, status=ShareStatus.EXPIRED))
+            await unit.append_custody(
+                CustodyEvent(
+                    chain=share.case_id,
+                    actor=SYSTEM_ACTOR,
+                    action=Action.SHARE_EXPIRED,
+                    at=now,
+                    case_id=share.case_id,
+                    details={
+                        "share": share.id,
+                        "recipient": share.recipient,
+                        "link_expires_at": _iso(share.link_expires_at),
+                        "downloads": share.downloads,
+                    },
+                )
+            )
+    return len(due)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

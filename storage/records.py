@@ -4,7 +4,8 @@ A unit is one connection and one transaction. Numbers and custody sequences are 
 under a lock that the transaction holds until it ends, so concurrent units queue instead of
 colliding, and a unit that rolls back gives its number back. An exhibit number is one upsert
 (`INSERT ... ON CONFLICT DO UPDATE SET last_number = last_number + 1 RETURNING`); a custody
-append reads the chain's head row, seals the entry, inserts it and moves the head.
+append reads the chain's head row, seals the entry, inserts it and moves the head. A share's
+download is one conditional `UPDATE ... SET downloads = downloads + 1 WHERE <usable> RETURNING`.
 
 - PostgreSQL: the upsert locks the counter row, the head is read `FOR UPDATE`; row locks last
   until commit. Units that take two such locks in opposite orders can deadlock: PostgreSQL
@@ -28,9 +29,10 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Table, select, update
+from sqlalchemy import Row, Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -38,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from evidence.custody import GENESIS, CustodyEntry, CustodyEvent, seal
 from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, SourceKind
 from evidence.records import DuplicateCase, IntakeJob, JobStatus, Records, RecordsUnit
+from evidence.sharing import Share, ShareStatus
 from storage.tables import (
     cases,
     custody_entries,
@@ -45,6 +48,7 @@ from storage.tables import (
     exhibit_counters,
     exhibits,
     intake_jobs,
+    shares,
 )
 
 logger = logging.getLogger(__name__)
@@ -267,6 +271,74 @@ class SqlRecordsUnit:
         )
         if updated.rowcount != 1:
             raise LookupError(job.id)
+
+    # -- shares --------------------------------------------------------------------------
+
+    async def add_share(self, share: Share) -> None:
+        """Store a new share."""
+        await self._connection.execute(shares.insert().values(_share_row(share)))
+
+    async def share(self, share_id: str) -> Share | None:
+        """The share with this id."""
+        return await self._one_share(shares.c.id == share_id)
+
+    async def share_by_token(self, token_sha256: str) -> Share | None:
+        """The share whose link token hashes to `token_sha256`."""
+        return await self._one_share(shares.c.token_sha256 == token_sha256)
+
+    async def shares_of(self, case_id: str) -> Sequence[Share]:
+        """The case's shares, newest first."""
+        query = (
+            select(shares)
+            .where(shares.c.case_id == case_id)
+            .order_by(shares.c.created_at.desc(), shares.c.id)
+        )
+        return [_share(row) for row in await self._connection.execute(query)]
+
+    async def save_share(self, share: Share) -> None:
+        """Replace a share's state but `downloads`; `LookupError` if there is no such share."""
+        row = _share_row(share)
+        del row["downloads"]  # moved by take_download only: no lost update from a stale copy
+        updated = await self._connection.execute(
+            update(shares).where(shares.c.id == share.id).values(row)
+        )
+        if updated.rowcount != 1:
+            raise LookupError(share.id)
+
+    async def shares_due_to_expire(self, now: datetime) -> Sequence[Share]:
+        """Approved shares whose link expired at or before `now`, locked until the unit ends."""
+        # FOR UPDATE (PostgreSQL): a second sweeper waits, then re-checks the status and skips
+        # what the first one expired; a download waiting on the row then finds it expired.
+        query = (
+            select(shares)
+            .where(shares.c.status == ShareStatus.APPROVED.value)
+            .where(shares.c.link_expires_at <= now)
+            .order_by(shares.c.link_expires_at, shares.c.id)
+            .with_for_update()
+        )
+        return [_share(row) for row in await self._connection.execute(query)]
+
+    async def take_download(self, share_id: str, now: datetime) -> Share | None:
+        """Count one download if the link is still usable, in one conditional UPDATE."""
+        # PostgreSQL re-evaluates the WHERE on the row a concurrent UPDATE left, so racing
+        # downloads queue on the row lock and the last ones find the limit reached.
+        taken = await self._connection.execute(
+            update(shares)
+            .where(shares.c.id == share_id)
+            .where(shares.c.status == ShareStatus.APPROVED.value)
+            .where(or_(shares.c.link_expires_at.is_(None), shares.c.link_expires_at > now))
+            .where(
+                or_(shares.c.max_downloads.is_(None), shares.c.downloads < shares.c.max_downloads)
+            )
+            .values(downloads=shares.c.downloads + 1)
+            .returning(*shares.c)
+        )
+        row = taken.first()
+        return None if row is None else _share(row)
+
+    async def _one_share(self, condition: Any) -> Share | None:
+        row = (await self._connection.execute(select(shares).where(condition))).first()
+        return None if row is None else _share(row)
 
     # -- custody -------------------------------------------------------------------------
 
@@ -493,4 +565,58 @@ def _entry(row: Row[Any]) -> CustodyEntry:
         details=row.details,
         previous_hash=row.previous_hash,
         hash=row.hash,
+    )
+
+
+def _share_row(share: Share) -> dict[str, Any]:
+    return {
+        "id": share.id,
+        "case_id": share.case_id,
+        "exhibit_ids": list(share.exhibit_ids),
+        "requested_by": share.requested_by,
+        "requested_by_name": share.requested_by_name,
+        "recipient": share.recipient,
+        "organisation_type": share.organisation_type,
+        "reason": share.reason,
+        "days": share.days,
+        "status": share.status.value,
+        "created_at": share.created_at,
+        "request_expires_at": share.request_expires_at,
+        "decided_by": share.decided_by,
+        "decided_by_name": share.decided_by_name,
+        "decided_at": share.decided_at,
+        "decision_reason": share.decision_reason,
+        "token_sha256": share.token_sha256,
+        "link_expires_at": share.link_expires_at,
+        "max_downloads": share.max_downloads,
+        "downloads": share.downloads,
+        "requester_reference": share.requester_reference,
+        "approval_activity_id": share.approval_activity_id,
+    }
+
+
+def _share(row: Row[Any]) -> Share:
+    return Share(
+        id=row.id,
+        case_id=row.case_id,
+        exhibit_ids=tuple(row.exhibit_ids),
+        requested_by=row.requested_by,
+        requested_by_name=row.requested_by_name,
+        recipient=row.recipient,
+        organisation_type=row.organisation_type,
+        reason=row.reason,
+        days=row.days,
+        status=ShareStatus(row.status),
+        created_at=row.created_at,
+        request_expires_at=row.request_expires_at,
+        decided_by=row.decided_by,
+        decided_by_name=row.decided_by_name,
+        decided_at=row.decided_at,
+        decision_reason=row.decision_reason,
+        token_sha256=row.token_sha256,
+        link_expires_at=row.link_expires_at,
+        max_downloads=row.max_downloads,
+        downloads=row.downloads,
+        requester_reference=row.requester_reference,
+        approval_activity_id=row.approval_activity_id,
     )

@@ -174,3 +174,35 @@ custody_heads = Table(
     Column("last_sequence", Integer, nullable=False),
     Column("last_hash", String, nullable=False),
 )
+
+# A share of exhibits with an external recipient. Only the link token's SHA-256 is kept;
+# `downloads` is moved by one conditional UPDATE so concurrent downloads respect the limit.
+shares = Table(
+    "shares",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("case_id", String, ForeignKey("cases.id"), nullable=False),
+    Column("exhibit_ids", _json(), nullable=False),
+    Column("requested_by", String, nullable=False),
+    Column("requested_by_name", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("organisation_type", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("status", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("request_expires_at", UtcDateTime, nullable=False),
+    Column("decided_by", String),
+    Column("decided_by_name", Text),
+    Column("decided_at", UtcDateTime),
+    Column("decision_reason", Text),
+    Column("token_sha256", String),
+    Column("link_expires_at", UtcDateTime),
+    Column("max_downloads", Integer),
+    Column("downloads", Integer, nullable=False),
+    Column("requester_reference", Text, nullable=False),
+    Column("approval_activity_id", String),
+    UniqueConstraint("token_sha256"),  # NULL until approved; NULLs are distinct
+    Index("ix_shares_case_id_created_at", "case_id", "created_at"),
+    Index("ix_shares_status_link_expires_at", "status", "link_expires_at"),
+)

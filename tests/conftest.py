@@ -72,6 +72,7 @@ def base_env(azurite: Azurite, tmp_path: Path) -> dict[str, str]:
         # Each test its own queue: a worker must never meet another test's jobs.
         "EXHIBIT_QUEUE_NAME": f"intake-{uuid.uuid4().hex[:12]}",
         "EXHIBIT_DOWNLOAD_HOSTS": "127.0.0.1",
+        "EXHIBIT_SHARE_DOMAINS": "cps.gov.uk,justice.gov.uk",
     }
 
 

@@ -1,0 +1,343 @@
+"""`share ... with ...`, `share list`, `share revoke`, and the approval card's Universal Actions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from microsoft_agents.activity import Activity, AdaptiveCardInvokeResponse
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_teams.cards import AdaptiveCard
+
+from bot.case_commands import conversation_channel_id
+from bot.case_teams import connector_accounts
+from bot.identity import resolve_officer
+from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
+from bot.services import Services, Turn
+from cards.common import Tone, build_notice_card
+from cards.sharing import (
+    APPROVE,
+    REFRESH,
+    REJECT,
+    build_approval_card,
+    build_link_card,
+    build_share_list_card,
+)
+from evidence.cases import check_visible, find_case
+from evidence.errors import AccessRefused, ExhibitError, InvalidInput
+from evidence.exhibits import ExhibitTarget, compare, find_exhibit
+from evidence.model import Case, Exhibit, ExhibitRef
+from evidence.officers import Officer, Role
+from evidence.policy import Decision
+from evidence.records import RecordsUnit
+from evidence.share_cases import Outcome, decide_share, request_share
+from evidence.sharing import (
+    Share,
+    ShareAction,
+    ShareRules,
+    ShareStatus,
+    can_act_on_share,
+    new_link_token,
+    read_share_request,
+)
+from storage.records import in_unit
+
+logger = logging.getLogger(__name__)
+
+
+def share_rules(services: Services) -> ShareRules:
+    """The force's sharing settings."""
+    settings = services.settings
+    low, default, high = settings.share_days
+    return ShareRules(
+        allowed_domains=settings.share_domains,
+        organisation_types=settings.share_organisation_types,
+        min_days=low,
+        max_days=high,
+        default_days=default,
+    )
+
+
+async def share(turn: Turn) -> AdaptiveCard:
+    """Request a share; the approval card goes to the case channel."""
+    services = turn.services
+    request = read_share_request(turn.command.args, share_rules(services))
+    first = ExhibitRef.parse(request.exhibit_refs[0] if request.exhibit_refs else "")
+    channel_id = conversation_channel_id(turn.context.activity)
+    now = services.now()
+
+    async def locate(unit: RecordsUnit) -> Case:
+        found = await find_exhibit(
+            unit, turn.officer, ExhibitTarget(None, first), turn.members_of,
+            channel_id=channel_id, now=now,
+        )  # fmt: skip
+        if found.exhibit is None:
+            raise AccessRefused(found.decision.reason)
+        return found.case
+
+    case = await in_unit(services.records, locate)
+    if case.channel is None:
+        raise InvalidInput(
+            "case channel", f"bind a channel to {case.reference} first: approvals happen there"
+        )
+    members = await turn.members_of(case)
+    reference = _reference_of(turn.context.activity)
+    share_id = f"S-{uuid.uuid4().hex[:10].upper()}"
+
+    async def record(unit: RecordsUnit) -> tuple[Share, list[Exhibit]]:
+        made = await request_share(
+            unit, turn.officer, case, members, request, share_id=share_id, now=now
+        )
+        made = _with(made, requester_reference=reference)
+        await unit.save_share(made)
+        return made, await _exhibits(unit, made)
+
+    requested, exhibits = await in_unit(services.records, record)
+    await post_approval_card(services, case, requested, exhibits)
+    return build_notice_card(
+        "Share requested",
+        f"Share {requested.id} of {', '.join(str(e.ref) for e in exhibits)} with "
+        f"{requested.recipient} is waiting for an approver in the case channel. You will get "
+        "the link here once it is approved.",
+        Tone.GOOD,
+    )
+
+
+async def post_approval_card(
+    services: Services, case: Case, requested: Share, exhibits: Sequence[Exhibit]
+) -> None:
+    """Post the approval card in the case channel, refreshed for the case's approvers."""
+    channel = case.channel
+    if channel is None:
+        return
+
+    async def post(context: TurnContext) -> None:
+        approvers = await _approver_accounts(services, context, requested)
+        card = build_approval_card(requested, case.reference, exhibits, approvers=approvers)
+        sent = await context.send_activity(card_activity(card))
+        if sent is not None and sent.id:
+            posted = _with(requested, approval_activity_id=sent.id)
+
+            async def remember(unit: RecordsUnit) -> None:
+                await unit.save_share(posted)
+
+            await in_unit(services.records, remember)
+
+    await services.proactive.run(channel.conversation_reference, post)
+
+
+async def _approver_accounts(
+    services: Services, context: TurnContext, requested: Share
+) -> list[str]:
+    """Teams user ids of the channel's approvers other than the requester (at most 60)."""
+    accounts = await connector_accounts(context) or {}
+    officers = await services.directory.officers(list(accounts))
+    return [
+        accounts[object_id]
+        for object_id, officer in officers.items()
+        if officer.has(Role.APPROVER) and object_id.lower() != requested.requested_by.lower()
+    ][:60]
+
+
+async def share_list(turn: Turn) -> AdaptiveCard:
+    """The shares of the named case, or of the channel's case."""
+    services = turn.services
+    reference = turn.command.args[0] if turn.command.args else None
+    channel_id = conversation_channel_id(turn.context.activity)
+    now = services.now()
+
+    async def work(unit: RecordsUnit) -> tuple[Case, Sequence[Share], Decision]:
+        case = await find_case(unit, reference, channel_id)
+        decision = await check_visible(unit, turn.officer, case, turn.members_of, now=now)
+        return case, (await unit.shares_of(case.id)) if decision.allowed else [], decision
+
+    case, shares, decision = await in_unit(services.records, work)
+    if not decision.allowed:
+        raise AccessRefused(decision.reason)
+    return build_share_list_card(case.reference, shares)
+
+
+async def share_revoke(turn: Turn) -> AdaptiveCard:
+    """Stop a share's link at once."""
+    if len(turn.command.args) != 1:
+        raise InvalidInput("share id", "type `share revoke S-...`")
+    share_id = turn.command.args[0].upper()
+    outcome, case, exhibits = await _decide(
+        turn.services, turn.officer, share_id, ShareAction.REVOKE, None
+    )
+    if outcome.refused:
+        raise AccessRefused(outcome.refused)
+    await _redraw_channel_card(turn.services, case, outcome.share, exhibits)
+    return build_notice_card(
+        "Share revoked", f"The link of share {share_id} no longer works.", Tone.GOOD
+    )
+
+
+async def _decide(
+    services: Services,
+    officer: Officer,
+    share_id: str,
+    action: ShareAction,
+    note: str | None,
+) -> tuple[Outcome, Case, list[Exhibit]]:
+    now = services.now()
+
+    async def load(unit: RecordsUnit) -> tuple[Share, Case, list[Exhibit]]:
+        found = await unit.share(share_id)
+        if found is None:
+            raise InvalidInput("share", f"there is no share {share_id}")
+        case = await unit.case_by_id(found.case_id)
+        if case is None:
+            raise InvalidInput("share", f"there is no share {share_id}")
+        return found, case, await _exhibits(unit, found)
+
+    current, case, exhibits = await in_unit(services.records, load)
+    members = await services.case_teams.members(case)
+    problem = None
+    token = None
+    # Re-verify only when the approval would go through: hashing is the expensive part.
+    if (
+        action is ShareAction.APPROVE
+        and can_act_on_share(officer, action, current, case, members, now).allowed
+    ):
+        problem = await _integrity_problem(services, exhibits)
+        token = new_link_token()
+
+    async def decide(unit: RecordsUnit) -> Outcome:
+        return await decide_share(
+            unit, officer, share_id, case, members, action,
+            note=note, token=token, integrity_problem=problem, now=now,
+        )  # fmt: skip
+
+    outcome = await in_unit(services.records, decide)
+    if outcome.changed and outcome.share.status is ShareStatus.APPROVED and token is not None:
+        url = f"{services.settings.public_url}/s/{token.secret}"
+        card = build_link_card(outcome.share, case.reference, url)
+        if outcome.share.requester_reference:
+            await services.proactive.send(outcome.share.requester_reference, card_activity(card))
+    if outcome.changed and problem and case.channel is not None:
+        alert = build_notice_card(
+            f"Integrity alert: share {share_id} blocked",
+            f"Before sharing, Exhibit re-verified the exhibits: {problem}. Nothing was shared. "
+            "Tell your supervisor and professional standards.",
+            Tone.ATTENTION,
+        )
+        await services.proactive.send(case.channel.conversation_reference, card_activity(alert))
+    return outcome, case, exhibits
+
+
+async def _integrity_problem(services: Services, exhibits: Sequence[Exhibit]) -> str | None:
+    """Re-hash every exhibit of the share; the first that differs from its intake hash."""
+    for exhibit in exhibits:
+        try:
+            stored = await services.evidence_store.rehash(exhibit.region, exhibit.blob_name)
+        except ExhibitError as err:
+            return f"exhibit {exhibit.ref} cannot be read ({type(err).__name__})"
+        result = compare(exhibit, stored)
+        if not result.matches:
+            return f"exhibit {exhibit.ref}: {result.problem}"
+    return None
+
+
+async def _redraw_channel_card(
+    services: Services, case: Case, current: Share, exhibits: Sequence[Exhibit]
+) -> None:
+    """Update the approval card in the channel for everyone."""
+    if case.channel is None or not current.approval_activity_id:
+        return
+    card = build_approval_card(current, case.reference, exhibits, with_buttons=False)
+    try:
+        await services.proactive.update(
+            case.channel.conversation_reference, current.approval_activity_id, card_activity(card)
+        )
+    except Exception as err:  # the record is what counts; the card is a view of it
+        logger.warning("Approval card of %s not redrawn: %s", current.id, type(err).__name__)
+
+
+async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCardInvokeResponse:
+    """`adaptiveCard/action` invokes: approve, reject, refresh."""
+    value = _object(context.activity.value)
+    action = _object(value.get("action"))
+    verb = str(action.get("verb") or "")
+    data = _object(action.get("data"))
+    share_id = str(data.get("shareId") or "")[:40]
+    if verb not in {APPROVE, REJECT, REFRESH} or not share_id:
+        return _card_response(
+            build_notice_card("Unknown action", "This card's action is not known.", Tone.WARNING)
+        )
+    try:
+        officer = await resolve_officer(context.activity, services.directory)
+    except ExhibitError:
+        return _card_response(
+            build_notice_card(
+                "Not enrolled in Exhibit", "You cannot act on this card.", Tone.ATTENTION
+            )
+        )
+    try:
+        if verb == REFRESH:
+            return _card_response(await _view_for(services, officer, share_id))
+        note = str(data.get("reason") or "").strip()[:500] or None
+        kind = ShareAction.APPROVE if verb == APPROVE else ShareAction.REJECT
+        outcome, case, exhibits = await _decide(services, officer, share_id, kind, note)
+    except InvalidInput as err:
+        return _card_response(build_notice_card("Not possible", err.problem, Tone.WARNING))
+    card = build_approval_card(
+        outcome.share, case.reference, exhibits, with_buttons=False,
+        notice=f"Refused: {outcome.refused}." if outcome.refused else None,
+    )  # fmt: skip
+    if outcome.changed:
+        await _redraw_channel_card(services, case, outcome.share, exhibits)
+    return _card_response(card)
+
+
+async def _view_for(services: Services, officer: Officer, share_id: str) -> AdaptiveCard:
+    """The card as this officer should see it: buttons only for an eligible approver."""
+
+    async def load(unit: RecordsUnit) -> tuple[Share, Case, list[Exhibit]]:
+        found = await unit.share(share_id)
+        case = await unit.case_by_id(found.case_id) if found else None
+        if found is None or case is None:
+            raise InvalidInput("share", f"there is no share {share_id}")
+        return found, case, await _exhibits(unit, found)
+
+    current, case, exhibits = await in_unit(services.records, load)
+    members = await services.case_teams.members(case)
+    eligible = can_act_on_share(
+        officer, ShareAction.APPROVE, current, case, members, services.now()
+    ).allowed
+    return build_approval_card(current, case.reference, exhibits, with_buttons=eligible)
+
+
+def _object(value: object) -> dict[str, Any]:
+    """Untrusted JSON: a dict, or an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _card_response(card: AdaptiveCard) -> AdaptiveCardInvokeResponse:
+    return AdaptiveCardInvokeResponse(status_code=200, type=ADAPTIVE_CARD, value=card_payload(card))
+
+
+async def _exhibits(unit: RecordsUnit, found: Share) -> list[Exhibit]:
+    exhibits = []
+    for exhibit_id in found.exhibit_ids:
+        exhibit = await unit.exhibit_by_id(exhibit_id)
+        if exhibit is not None:
+            exhibits.append(exhibit)
+    return exhibits
+
+
+def _with(found: Share, **changes: Any) -> Share:
+    return replace(found, **changes)
+
+
+def _reference_of(activity: Activity) -> str:
+    return json.dumps(
+        activity.get_conversation_reference().model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        ),
+        sort_keys=True,
+    )

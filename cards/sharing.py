@@ -1,0 +1,154 @@
+"""Share cards: the approval card (Universal Actions), the link card, the list of shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from microsoft_teams.cards import (
+    ActionSet,
+    AdaptiveCard,
+    CardElement,
+    Container,
+    ExecuteAction,
+    Fact,
+    FactSet,
+    RefreshDefinition,
+    TextBlock,
+    TextInput,
+)
+
+from evidence.model import Exhibit
+from evidence.sharing import Share, ShareStatus
+
+APPROVE, REJECT, REFRESH = "share.approve", "share.reject", "share.refresh"
+MAX_REFRESH_USERS = 60  # Teams shows per-user views to at most 60 users
+
+_STATUS = {
+    ShareStatus.PENDING: ("Waiting for an approver", "Warning"),
+    ShareStatus.APPROVED: ("Approved", "Good"),
+    ShareStatus.REJECTED: ("Rejected", "Attention"),
+    ShareStatus.REVOKED: ("Revoked", "Attention"),
+    ShareStatus.EXPIRED: ("Expired", "Default"),
+}
+
+
+def _when(share: Share) -> str:
+    return share.created_at.strftime("%d %b %Y %H:%M UTC")
+
+
+def _summary(share: Share, case_reference: str, exhibits: Sequence[Exhibit]) -> list[CardElement]:
+    status, color = _STATUS[share.status]
+    facts = [
+        Fact(title="Case", value=case_reference),
+        Fact(title="Exhibits", value=", ".join(str(e.ref) for e in exhibits) or "\u2014"),
+        Fact(title="Recipient", value=f"{share.recipient} ({share.organisation_type})"),
+        Fact(title="Link lasts", value=f"{share.days} days"),
+        Fact(title="Requested by", value=f"{share.requested_by_name}, {_when(share)}"),
+        Fact(title="Reason", value=share.reason),
+        Fact(title="Share id", value=share.id),
+    ]
+    if share.decided_by_name:
+        decided = f"{share.decided_by_name}"
+        if share.decided_at is not None:
+            decided += share.decided_at.strftime(", %d %b %Y %H:%M UTC")
+        facts.append(Fact(title="Decided by", value=decided))
+    if share.decision_reason:
+        facts.append(Fact(title="Decision note", value=share.decision_reason))
+    return [
+        TextBlock(text="Share request", weight="Bolder", size="Medium", wrap=True),
+        TextBlock(text=status, color=color, weight="Bolder", wrap=True),
+        FactSet(facts=facts),
+    ]
+
+
+def build_approval_card(
+    share: Share,
+    case_reference: str,
+    exhibits: Sequence[Exhibit],
+    *,
+    approvers: Sequence[str] = (),
+    with_buttons: bool = True,
+    notice: str | None = None,
+) -> AdaptiveCard:
+    """The card in the case channel. Pending: approve/reject (Action.Execute), refreshed for the
+    case's approvers; the buttons are on the card for everyone too, so it works without refresh
+    (Teams mobile) — the server decides who may act."""
+    body = _summary(share, case_reference, exhibits)
+    if notice:
+        body.insert(0, TextBlock(text=notice, color="Attention", weight="Bolder", wrap=True))
+    data = {"shareId": share.id}
+    if share.status is ShareStatus.PENDING and with_buttons:
+        body.append(
+            TextInput(
+                id="reason",
+                label="Note (required to reject)",
+                placeholder="Why, for the record",
+                is_multiline=True,
+                max_length=500,
+            )
+        )
+        body.append(
+            ActionSet(
+                actions=[
+                    ExecuteAction(title="Approve", verb=APPROVE, data=data, style="positive"),
+                    ExecuteAction(title="Reject", verb=REJECT, data=data, style="destructive"),
+                ]
+            )
+        )
+    card = AdaptiveCard(body=body)
+    if share.status is ShareStatus.PENDING and approvers:
+        card.refresh = RefreshDefinition(
+            action=ExecuteAction(title="Refresh", verb=REFRESH, data=data),
+            user_ids=list(approvers)[:MAX_REFRESH_USERS],
+        )
+    return card
+
+
+def build_link_card(share: Share, case_reference: str, url: str) -> AdaptiveCard:
+    """For the requester: the link to pass on, and how long it lasts."""
+    expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
+    return AdaptiveCard(
+        body=[
+            TextBlock(text="Share approved", weight="Bolder", size="Medium", color="Good"),
+            TextBlock(
+                text=f"Send this link to {share.recipient}. It works until {expires}; every "
+                "use is recorded. Do not post it anywhere else.",
+                wrap=True,
+            ),
+            TextBlock(text=url, font_type="Monospace", wrap=True),
+            FactSet(
+                facts=[
+                    Fact(title="Case", value=case_reference),
+                    Fact(title="Share id", value=share.id),
+                ]
+            ),
+        ]
+    )
+
+
+def build_share_list_card(case_reference: str, shares: Sequence[Share]) -> AdaptiveCard:
+    """The shares of a case and their state."""
+    body: list[CardElement] = [
+        TextBlock(text=f"Shares of {case_reference}", weight="Bolder", size="Medium", wrap=True)
+    ]
+    if not shares:
+        body.append(TextBlock(text="No shares yet.", wrap=True))
+    for share in shares[:40]:
+        status, color = _STATUS[share.status]
+        body.append(
+            Container(
+                separator=True,
+                items=[
+                    TextBlock(
+                        text=f"**{share.recipient}** \u2014 {status}", color=color, wrap=True
+                    ),
+                    TextBlock(
+                        text=f"{share.id} \u00b7 {len(share.exhibit_ids)} exhibit(s) \u00b7 "
+                        f"{share.downloads} download(s) \u00b7 requested {_when(share)}",
+                        is_subtle=True,
+                        wrap=True,
+                    ),
+                ],
+            )
+        )
+    return AdaptiveCard(body=body)

@@ -1,0 +1,208 @@
+"""Share use cases over the records: request, decide (four eyes), revoke."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from evidence.custody import Action, Actor, CustodyEvent
+from evidence.errors import AccessRefused, InvalidInput
+from evidence.model import Case, Exhibit, ExhibitRef
+from evidence.officers import Officer
+from evidence.records import RecordsUnit
+from evidence.sharing import (
+    LinkToken,
+    Share,
+    ShareAction,
+    ShareRequest,
+    ShareStatus,
+    can_act_on_share,
+    can_request_share,
+    link_expiry,
+)
+
+REQUEST_LIFETIME = timedelta(days=7)
+
+
+def _actor(officer: Officer) -> Actor:
+    return Actor(officer.object_id, officer.display_name)
+
+
+async def exhibits_named(unit: RecordsUnit, case: Case, refs: tuple[str, ...]) -> list[Exhibit]:
+    """The case's exhibits named `JS/1`, ...; `InvalidInput` for one it does not have."""
+    found = []
+    for text in refs:
+        ref = ExhibitRef.parse(text)
+        exhibit = await unit.exhibit_by_ref(case.id, ref.initials, ref.number)
+        if exhibit is None:
+            raise InvalidInput("exhibit reference", f"case {case.reference} has no exhibit {ref}")
+        found.append(exhibit)
+    if not found:
+        raise InvalidInput("exhibit reference", "name at least one exhibit, like JS/1")
+    return found
+
+
+async def request_share(
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    members: Set[str],
+    request: ShareRequest,
+    *,
+    share_id: str,
+    now: datetime,
+) -> Share:
+    """Record a pending share request (refusals are raised; nothing is recorded for them)."""
+    decision = can_request_share(officer, case, members)
+    if not decision.allowed:
+        raise AccessRefused(decision.reason)
+    exhibits = await exhibits_named(unit, case, request.exhibit_refs)
+    share = Share(
+        id=share_id,
+        case_id=case.id,
+        exhibit_ids=tuple(e.id for e in exhibits),
+        requested_by=officer.object_id,
+        requested_by_name=officer.display_name,
+        recipient=request.recipient,
+        organisation_type=request.organisation_type,
+        reason=request.reason,
+        days=request.days,
+        status=ShareStatus.PENDING,
+        created_at=now,
+        request_expires_at=now + REQUEST_LIFETIME,
+    )
+    await unit.add_share(share)
+    await unit.append_custody(
+        CustodyEvent(
+            chain=case.id,
+            actor=_actor(officer),
+            action=Action.SHARE_REQUESTED,
+            at=now,
+            case_id=case.id,
+            details={
+                "share": share.id,
+                "exhibits": [str(e.ref) for e in exhibits],
+                "recipient": share.recipient,
+                "organisation_type": share.organisation_type,
+                "days": share.days,
+                "reason": share.reason,
+            },
+        )
+    )
+    return share
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a decision attempt did: the share as it now stands, and the refusal, if any."""
+
+    share: Share
+    refused: str | None = None
+    changed: bool = False
+
+
+async def decide_share(
+    unit: RecordsUnit,
+    officer: Officer,
+    share_id: str,
+    case: Case,
+    members: Set[str],
+    action: ShareAction,
+    *,
+    note: str | None,
+    token: LinkToken | None,
+    integrity_problem: str | None,
+    now: datetime,
+) -> Outcome:
+    """Approve, reject or revoke, re-checking everything against the stored share.
+
+    A repeat of a decision already taken by the same officer (a double click, a replay)
+    answers with the share as it stands and records nothing. Every other refusal is recorded.
+    `integrity_problem` (from re-verifying the exhibits) turns an approval into a rejection.
+    """
+    share = await unit.share(share_id)
+    if share is None:
+        raise InvalidInput("share", f"there is no share {share_id}")
+    if _is_repeat(share, officer, action):
+        return Outcome(share)
+    decision = can_act_on_share(officer, action, share, case, members, now)
+    if not decision.allowed:
+        await unit.append_custody(
+            CustodyEvent(
+                chain=case.id,
+                actor=_actor(officer),
+                action=Action.SHARE_REFUSED,
+                at=now,
+                case_id=case.id,
+                details={"share": share_id, "attempt": action.value, "reason": decision.reason},
+            )
+        )
+        return Outcome(share, decision.reason)
+    if action is ShareAction.REJECT and not (note or "").strip():
+        return Outcome(share, "a rejection needs a note saying why")
+    if action is ShareAction.APPROVE and integrity_problem:
+        action, note = ShareAction.REJECT, f"blocked: {integrity_problem}"
+    updated = _decided(share, officer, action, note, token, now)
+    await unit.save_share(updated)
+    await unit.append_custody(
+        CustodyEvent(
+            chain=case.id,
+            actor=_actor(officer),
+            action=_ACTIONS[action],
+            at=now,
+            case_id=case.id,
+            details={"share": share.id, "note": note, "recipient": share.recipient},
+        )
+    )
+    return Outcome(updated, changed=True)
+
+
+_ACTIONS = {
+    ShareAction.APPROVE: Action.SHARE_APPROVED,
+    ShareAction.REJECT: Action.SHARE_REJECTED,
+    ShareAction.REVOKE: Action.SHARE_REVOKED,
+}
+_RESULT = {
+    ShareAction.APPROVE: ShareStatus.APPROVED,
+    ShareAction.REJECT: ShareStatus.REJECTED,
+    ShareAction.REVOKE: ShareStatus.REVOKED,
+}
+
+
+def _is_repeat(share: Share, officer: Officer, action: ShareAction) -> bool:
+    same_person = (share.decided_by or "").lower() == officer.object_id.lower()
+    if action is ShareAction.REVOKE:
+        return share.status is ShareStatus.REVOKED and same_person
+    return same_person and share.status is _RESULT[action]
+
+
+def _decided(
+    share: Share,
+    officer: Officer,
+    action: ShareAction,
+    note: str | None,
+    token: LinkToken | None,
+    now: datetime,
+) -> Share:
+    if action is ShareAction.APPROVE:
+        if token is None:
+            raise ValueError("an approval needs a link token")
+        return replace(
+            share,
+            status=ShareStatus.APPROVED,
+            decided_by=officer.object_id,
+            decided_by_name=officer.display_name,
+            decided_at=now,
+            decision_reason=note or None,
+            token_sha256=token.sha256,
+            link_expires_at=link_expiry(share, now),
+        )
+    return replace(
+        share,
+        status=_RESULT[action],
+        decided_by=officer.object_id,
+        decided_by_name=officer.display_name,
+        decided_at=now,
+        decision_reason=(note or "").strip() or None,
+    )

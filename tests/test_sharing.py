@@ -1,0 +1,245 @@
+"""Share requests, four-eyes approvals through `adaptiveCard/action` invokes, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from azure.storage.blob.aio import BlobServiceClient
+
+from bot.settings import Settings
+from evidence.custody import Action
+from evidence.sharing import ShareStatus
+from storage.blobs import API_VERSION
+from storage.database import create_engine
+from storage.records import SqlRecords
+from tests.conftest import Azurite, BotClientFactory
+from tests.support.activities import load_activity
+from tests.support.connector import RecordingConnector
+from tests.test_intake import teams_file
+
+JANE = "1a7e2c3d-0001-4f00-8000-000000000001"  # officer
+RAVI = "1a7e2c3d-0002-4f00-8000-000000000002"  # approver
+SARAH = "1a7e2c3d-0003-4f00-8000-000000000003"  # approver
+LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"  # officer, not on the case
+CHANNEL = "19:exhibit-case-channel@thread.tacv2"
+PDF = b"%PDF-1.7\n" + os.urandom(60_000)
+
+
+@pytest.fixture
+async def file_url() -> AsyncIterator[str]:
+    async def serve(_request: web.Request) -> web.Response:
+        return web.Response(body=PDF)
+
+    app = web.Application()
+    app.router.add_get("/statement.pdf", serve)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("/statement.pdf"))
+    await server.close()
+
+
+class Team:
+    """The case channel's people, talking to the bot and clicking its cards."""
+
+    def __init__(self, client: TestClient[web.Request, web.Application],
+                 recorder: RecordingConnector, url: str) -> None:  # fmt: skip
+        self.client = client
+        self.recorder = recorder
+        self.url = url
+        self.count = 0
+
+    async def say(self, text: str, *, sender: str = JANE, where: str = "channel_mention",
+                  attachments: list[dict[str, Any]] | None = None) -> str:  # fmt: skip
+        self.count += 1
+        activity = load_activity(where, self.url, id=f"m{self.count}")
+        activity["text"] = f"<at>Exhibit</at> {text}" if where == "channel_mention" else text
+        activity["from"]["aadObjectId"] = sender
+        if attachments:
+            activity["attachments"] = attachments
+        assert (await self.client.post("/api/messages", json=activity)).status == 202
+        for _ in range(100):  # the reply to this message (proactive posts may come first)
+            for body in self.recorder.activities():
+                if body.get("replyToId") == activity["id"]:
+                    return str(body.get("attachments", [{}])[0].get("content"))
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no reply to {text!r}")
+
+    async def click(self, verb: str, share_id: str, *, sender: str, **inputs: str) -> str:
+        self.count += 1
+        activity = load_activity("channel_mention", self.url, id=f"i{self.count}")
+        activity.update(
+            type="invoke",
+            name="adaptiveCard/action",
+            text=None,
+            replyToId="approval-card",
+            value={"action": {"type": "Action.Execute", "verb": verb,
+                              "data": {"shareId": share_id, **inputs}}, "trigger": "manual"},
+        )  # fmt: skip
+        activity["from"]["aadObjectId"] = sender
+        response = await self.client.post("/api/messages", json=activity)
+        assert response.status == 200
+        body = await response.json()
+        assert body["statusCode"] == 200
+        assert body["type"] == "application/vnd.microsoft.card.adaptive"
+        return str(body["value"])
+
+
+@pytest.fixture
+async def team(
+    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
+) -> Team:
+    recorder, url = connector
+    recorder.members[CHANNEL] = [
+        {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
+        {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
+        {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH},
+    ]
+    return Team(await bot_client(settings), recorder, url)
+
+
+@pytest.fixture
+async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
+    engine = create_engine(settings.database_url.value)
+    yield SqlRecords(engine)
+    await engine.dispose()
+
+
+async def _case_with_exhibit(team: Team, file_url: str, reference: str) -> None:
+    await team.say(f"case open {reference} Burglary")
+    await team.say(f"add {reference}", attachments=[teams_file("statement.pdf", file_url)])
+    for _ in range(100):
+        if any("Exhibit JS/1" in str(r.body) for r in team.recorder.received if r.method == "PUT"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the exhibit was not recorded")
+
+
+def _share_id(text: str) -> str:
+    match = re.search(r"S-[0-9A-F]{10}", text)
+    assert match is not None, text
+    return match.group(0)
+
+
+async def test_request_approve_link_list_revoke(
+    team: Team, file_url: str, records: SqlRecords
+) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0201")
+    requested = await team.say("share JS/1 with Lawyer@cps.gov.uk for 7d reason trial bundle")
+    assert "Share requested" in requested
+    share_id = _share_id(requested)
+    # The approval card went to the case channel (a new post), refreshed for its approvers.
+    new_posts = f"/v3/conversations/{CHANNEL}/activities"
+    posts = [r for r in team.recorder.received if r.method == "POST" and r.path == new_posts]
+    card = posts[-1].body["attachments"][0]["content"]
+    assert card["refresh"]["userIds"] == ["29:user-ravi-patel", "29:user-sarah-okafor"]
+    assert share_id in str(card)
+    # Sarah approves: the card updates for her, and in the channel for everyone.
+    approved = await team.click("share.approve", share_id, sender=SARAH)
+    assert "Approved" in approved
+    assert "Sarah Okafor" in approved
+    # The requester gets the link, in the conversation the request came from.
+    links = [str(r.body) for r in team.recorder.received if "/s/" in str(r.body)]
+    assert any("Share approved" in link for link in links)
+    # A double click gives the same answer and no second event.
+    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    listed = await team.say("share list")
+    assert "lawyer@cps.gov.uk" in listed
+    assert "Approved" in listed
+    assert "Share revoked" in await team.say(f"share revoke {share_id}")
+    async with records.unit() as unit:
+        share = await unit.share(share_id)
+        assert share is not None
+        entries = await unit.custody(share.case_id)
+    assert share.status is ShareStatus.REVOKED
+    actions = [e.action for e in entries]
+    assert actions.count(Action.SHARE_APPROVED) == 1
+    assert actions.count(Action.SHARE_REQUESTED) == 1
+    assert actions.count(Action.SHARE_REVOKED) == 1
+
+
+@pytest.mark.parametrize(
+    ("sender", "reason"),
+    [
+        (JANE, "only approvers can decide share requests"),
+        (LIAM, "only approvers can decide share requests"),
+    ],
+)
+async def test_refused_decisions_are_answered_and_recorded(
+    team: Team, file_url: str, records: SqlRecords, sender: str, reason: str
+) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0202")
+    share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason disclosure"))
+    answer = await team.click("share.approve", share_id, sender=sender)
+    assert reason in answer
+    async with records.unit() as unit:
+        share = await unit.share(share_id)
+        assert share is not None
+        entries = await unit.custody(share.case_id)
+    assert share.status is ShareStatus.PENDING
+    refusals = [e for e in entries if e.action == Action.SHARE_REFUSED]
+    assert [e.details["reason"] for e in refusals] == [reason]
+
+
+async def test_four_eyes_an_approver_cannot_approve_their_own_request(
+    team: Team, file_url: str
+) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0203")
+    share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x", sender=RAVI))
+    answer = await team.click("share.approve", share_id, sender=RAVI)
+    assert "nobody may decide their own share request" in answer
+    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    assert "already approved" in await team.click("share.reject", share_id, sender=SARAH,
+                                                  reason="changed my mind")  # fmt: skip
+
+
+async def test_reject_needs_a_note_and_unknown_shares_are_refused(
+    team: Team, file_url: str
+) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0204")
+    share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
+    assert "needs a note" in await team.click("share.reject", share_id, sender=SARAH)
+    assert "Rejected" in await team.click("share.reject", share_id, sender=SARAH,
+                                          reason="not relevant")  # fmt: skip
+    assert "there is no share S-0000000000" in await team.click(
+        "share.approve", "S-0000000000", sender=SARAH
+    )
+
+
+async def test_a_tampered_exhibit_blocks_the_share_and_alerts_the_channel(
+    team: Team, file_url: str, records: SqlRecords, azurite: Azurite
+) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0205")
+    share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
+    async with records.unit() as unit:
+        case = await unit.case_by_reference("MET-24-0205")
+        assert case is not None
+        (exhibit,) = await unit.exhibits_of(case.id)
+    async with BlobServiceClient.from_connection_string(
+        azurite.connection_string("uksouth"), api_version=API_VERSION
+    ) as service:
+        await service.get_blob_client("evidence", exhibit.blob_name).upload_blob(
+            b"altered", overwrite=True
+        )
+    answer = await team.click("share.approve", share_id, sender=SARAH)
+    assert "Rejected" in answer
+    assert "blocked" in answer
+    alerts = [str(r.body) for r in team.recorder.received if "Integrity alert" in str(r.body)]
+    assert alerts
+    assert hashlib.sha256(PDF).hexdigest() == exhibit.sha256
+
+
+async def test_share_requests_are_checked(team: Team, file_url: str) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0206")
+    assert "not on the list of organisations" in await team.say(
+        "share JS/1 with someone@gmail.com reason x"
+    )
+    assert "has no exhibit JS/7" in await team.say("share JS/1,JS/7 with a@cps.gov.uk reason x")
+    assert "give a reason" in await team.say("share JS/1 with a@cps.gov.uk")
