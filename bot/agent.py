@@ -24,7 +24,7 @@ from bot.identity import resolve_officer
 from bot.parsing import ParsedCommand, parse_command
 from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
-from bot.share_commands import on_card_action, share, share_list, share_revoke
+from bot.share_commands import form_words, on_card_action, share, share_list, share_revoke
 from cards.common import Tone, build_notice_card
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
@@ -92,6 +92,10 @@ class ExhibitAgent:
     async def _on_message(self, context: TurnContext) -> None:
         text = _command_text(context.activity)
         parsed = parse_command(text)
+        submitted = form_words(context.activity.value)
+        share_spec = command_named("share")
+        if submitted is not None and share_spec is not None:
+            parsed = ParsedCommand(share_spec, submitted)
         if incoming_files(context.activity) and (parsed is None or parsed.spec.name == "add"):
             add = command_named("add")
             if add is not None:

@@ -23,8 +23,10 @@ from cards.sharing import (
     APPROVE,
     REFRESH,
     REJECT,
+    SHARE_FORM,
     build_approval_card,
     build_link_card,
+    build_share_form,
     build_share_list_card,
 )
 from evidence.cases import check_visible, find_case
@@ -65,6 +67,11 @@ def share_rules(services: Services) -> ShareRules:
 async def share(turn: Turn) -> AdaptiveCard:
     """Request a share; the approval card goes to the case channel."""
     services = turn.services
+    if "with" not in {word.lower() for word in turn.command.args}:
+        settings = services.settings
+        return build_share_form(
+            " ".join(turn.command.args), settings.share_organisation_types, settings.share_days
+        )
     request = read_share_request(turn.command.args, share_rules(services))
     first = ExhibitRef.parse(request.exhibit_refs[0] if request.exhibit_refs else "")
     channel_id = conversation_channel_id(turn.context.activity)
@@ -341,3 +348,22 @@ def _reference_of(activity: Activity) -> str:
         ),
         sort_keys=True,
     )
+
+
+def form_words(value: object) -> tuple[str, ...] | None:
+    """The share form's submitted fields as the words of a `share` command, if it is one."""
+    fields = _object(value)
+    if fields.get("exhibitAction") != SHARE_FORM:
+        return None
+    words = [str(fields.get("exhibits") or "").replace(" ", ""), "with",
+             str(fields.get("recipient") or "").strip()]  # fmt: skip
+    days = str(fields.get("days") or "").strip()
+    if days:
+        words += ["for", f"{days.split('.')[0]}d"]
+    organisation = str(fields.get("organisation") or "").strip()
+    if organisation:
+        words += ["as", organisation]
+    reason = str(fields.get("reason") or "").split()
+    if reason:
+        words += ["reason", *reason]
+    return tuple(w for w in words if w)

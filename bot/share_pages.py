@@ -56,7 +56,7 @@ a{color:#1d4f91}
 a:visited{color:#4c2c92}
 a:focus,.table:focus{outline:3px solid #fd0;background:#fd0;color:#0b0c0c}
 @media (max-width:40rem){
-table,thead,tbody,tr,th,td{display:block}
+table,caption,thead,tbody,tr,th,td{display:block}
 thead tr{position:absolute;left:-9999px}
 tr{border-bottom:2px solid #0b0c0c;padding:.5rem 0}
 th,td{border:0;padding:.25rem 0}
@@ -291,7 +291,7 @@ def client_ip(request: web.Request, proxy_hops: int) -> str:
 class _Landing:
     share: Share
     case: Case | None
-    exhibits: Sequence[Exhibit]
+    exhibits: Sequence[tuple[int, Exhibit]]  # with each one's 1-based place in the share
     state: str | None
 
 
@@ -312,12 +312,12 @@ def _visit(request: web.Request, client: str) -> dict[str, Any]:
     return {"ip": client, "user_agent": request.headers.get("User-Agent", "")[:MAX_USER_AGENT]}
 
 
-async def _exhibits(unit: RecordsUnit, share: Share) -> tuple[Exhibit, ...]:
+async def _exhibits(unit: RecordsUnit, share: Share) -> tuple[tuple[int, Exhibit], ...]:
     found = []
-    for exhibit_id in share.exhibit_ids:
+    for n, exhibit_id in enumerate(share.exhibit_ids, start=1):
         exhibit = await unit.exhibit_by_id(exhibit_id)
         if exhibit is not None and exhibit.case_id == share.case_id:
-            found.append(exhibit)
+            found.append((n, exhibit))
     return tuple(found)
 
 
@@ -396,7 +396,7 @@ def _landing_page(found: _Landing, classification: str, token: str) -> str:
     assert case is not None  # noqa: S101 (checked by the caller)
     marking = f'<p class="marking">{html.escape(classification)}</p>'
     rows = []
-    for n, exhibit in enumerate(found.exhibits, start=1):
+    for n, exhibit in found.exhibits:
         ref = html.escape(str(exhibit.ref))
         # Relative to /s/<token>: the token appears only inside these links, never as text.
         href = html.escape(f"{quote(token, safe='')}/{n}")

@@ -8,11 +8,15 @@ from microsoft_teams.cards import (
     ActionSet,
     AdaptiveCard,
     CardElement,
+    Choice,
+    ChoiceSetInput,
     Container,
     ExecuteAction,
     Fact,
     FactSet,
+    NumberInput,
     RefreshDefinition,
+    SubmitAction,
     TextBlock,
     TextInput,
 )
@@ -152,3 +156,62 @@ def build_share_list_card(case_reference: str, shares: Sequence[Share]) -> Adapt
             )
         )
     return AdaptiveCard(body=body)
+
+
+SHARE_FORM = "share.form"
+
+
+def build_share_form(
+    exhibits: str, organisation_types: Sequence[str], days: tuple[int, int, int]
+) -> AdaptiveCard:
+    """The share request as a form (what `share` with no recipient answers)."""
+    low, default, high = days
+    return AdaptiveCard(
+        body=[
+            TextBlock(text="Request an external share", weight="Bolder", size="Medium"),
+            TextBlock(
+                text="An approver on the case decides; the recipient gets an expiring link.",
+                is_subtle=True,
+                wrap=True,
+            ),
+            TextInput(
+                id="exhibits",
+                label="Exhibits (e.g. JS/1,JS/2)",
+                value=exhibits,
+                is_required=True,
+                error_message="Name at least one exhibit",
+            ),
+            TextInput(
+                id="recipient",
+                label="Recipient's email",
+                is_required=True,
+                style="Email",
+                error_message="An email address is required",
+            ),
+            ChoiceSetInput(
+                id="organisation",
+                label="Organisation",
+                value=organisation_types[0] if organisation_types else None,
+                choices=[
+                    Choice(title=t.replace("-", " ").title(), value=t) for t in organisation_types
+                ],
+            ),
+            NumberInput(
+                id="days",
+                label=f"Link lasts (days, {low}-{high})",
+                min=low,
+                max=high,
+                value=default,
+                is_required=True,
+            ),
+            TextInput(
+                id="reason",
+                label="Reason",
+                is_multiline=True,
+                is_required=True,
+                max_length=500,
+                error_message="A reason is required",
+            ),
+        ],
+        actions=[SubmitAction(title="Request share", data={"exhibitAction": SHARE_FORM})],
+    )

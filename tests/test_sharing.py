@@ -243,3 +243,30 @@ async def test_share_requests_are_checked(team: Team, file_url: str) -> None:
     )
     assert "has no exhibit JS/7" in await team.say("share JS/1,JS/7 with a@cps.gov.uk reason x")
     assert "give a reason" in await team.say("share JS/1 with a@cps.gov.uk")
+
+
+async def test_the_share_form(team: Team, file_url: str, records: SqlRecords) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0207")
+    form = await team.say("share JS/1")
+    assert "Request an external share" in form
+    assert "'value': 'JS/1'" in form
+    # Submitting the form (Action.Submit) sends its fields as the message's value.
+    team.count += 1
+    activity = load_activity("channel_mention", team.url, id="form-1", text=None)
+    activity["from"]["aadObjectId"] = JANE
+    activity["value"] = {"exhibitAction": "share.form", "exhibits": "JS/1",
+                         "recipient": "clerk@justice.gov.uk", "organisation": "court",
+                         "days": "10", "reason": "hearing on Monday"}  # fmt: skip
+    assert (await team.client.post("/api/messages", json=activity)).status == 202
+    for _ in range(100):
+        replies = [b for b in team.recorder.activities() if b.get("replyToId") == "form-1"]
+        if replies:
+            break
+        await asyncio.sleep(0.05)
+    assert "Share requested" in str(replies[0])
+    async with records.unit() as unit:
+        case = await unit.case_by_reference("MET-24-0207")
+        assert case is not None
+        (share,) = await unit.shares_of(case.id)
+    assert (share.recipient, share.organisation_type, share.days) == (
+        "clerk@justice.gov.uk", "court", 10)  # fmt: skip
