@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, CommandSpec
 from bot.parsing import parse_command
 from bot.settings import Settings
 from cards.help import build_help_card
@@ -95,11 +95,12 @@ async def test_unknown_text_gets_help_with_a_hint(
     assert any("did not understand" in t for t in texts)
 
 
-async def test_a_command_not_built_yet_says_so(
-    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
-) -> None:
-    reply = await _say(settings, bot_client, connector, "personal_message", text="Share LIST")
-    assert any("'share list' is not yet available" in t for t in _texts(_card(reply)))
+def test_the_help_card_marks_commands_not_yet_available() -> None:
+    planned = CommandSpec("teleport", "teleport <where>", "Go elsewhere", available=False)
+    card = build_help_card([*COMMANDS, planned]).model_dump(mode="json", by_alias=True)
+    texts = _texts(card)
+    assert "Go elsewhere \u2014 *not yet available*" in texts
+    assert sum("not yet available" in t for t in texts) == 1
 
 
 async def test_a_message_without_text_gets_help(
