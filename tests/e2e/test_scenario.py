@@ -26,7 +26,6 @@ async def test_help_in_personal_chat(page: Page) -> None:
     text = await card.inner_text()
     assert "Exhibit commands" in text
     assert "case open \u2039case-ref\u203a" in text
-    assert "not yet available" in text
     await page.screenshot(path=ARTIFACTS / "help-personal.png", full_page=True)
 
 
