@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,11 +29,13 @@ from bot.intake_sources import TeamsSources
 from bot.proactive import Proactive
 from bot.services import Services
 from bot.settings import BotAuthType, GraphSettings, Settings
+from bot.share_pages import SharePages, add_share_routes
 from bot.web import RUNTIME, Probe, Runtime, add_routes
 from bot.worker import IntakeWorker, SourceOpener, WorkerOptions
 from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
+from evidence.sharing import expire_shares
 from graph.config import CredentialKind, GraphDirectoryConfig
 from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory
@@ -43,6 +46,7 @@ from storage.evidence_store import BlobEvidenceStore
 from storage.migrate import migrate
 from storage.queue import IngestQueue
 from storage.records import SqlRecords
+from storage.sas import BlobSasSigner
 from storage.sources import HostAllowList, HttpSource
 
 logger = logging.getLogger(__name__)
@@ -221,9 +225,21 @@ async def create_app(
         for closer in reversed(closers):
             await closer()
 
+    add_share_routes(
+        app,
+        SharePages(
+            records=services.records,
+            signer=BlobSasSigner(blobs),
+            classification=settings.classification,
+            now=services.now,
+        ),
+    )
     app[WORKER] = worker
+    app[SERVICES] = services
     if settings.run_worker and start_worker:
         app.cleanup_ctx.append(_run_worker)
+    if start_worker:
+        app.cleanup_ctx.append(_run_sweeper)
     app.on_cleanup.append(close)
     add_routes(app)
     return app
@@ -263,6 +279,32 @@ async def _run_worker(app: web.Application) -> AsyncIterator[None]:
     """The ingest worker inside the bot process, stopped before resources close."""
     stop = asyncio.Event()
     task = asyncio.create_task(app[WORKER].run(stop))
+    yield
+    stop.set()
+    await task
+
+
+SERVICES = web.AppKey("services", Services)
+SWEEP_SECONDS = 60.0
+
+
+async def _run_sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Mark shares whose links have expired (links check expiry themselves; this records it)."""
+    services = app[SERVICES]
+    stop = asyncio.Event()
+
+    async def sweep() -> None:
+        while not stop.is_set():
+            try:
+                expired = await expire_shares(services.records, services.now())
+                if expired:
+                    logger.info("Marked %d share(s) expired", expired)
+            except Exception:  # a sweep that fails is tried again next time
+                logger.exception("Share sweep failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SWEEP_SECONDS)
+
+    task = asyncio.create_task(sweep())
     yield
     stop.set()
     await task

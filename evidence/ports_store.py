@@ -49,6 +49,14 @@ class EvidenceStore(Protocol):
         """Read the stored bytes again and hash them now. Raises `BlobMissing`."""
         ...
 
+    async def read_head(self, region: str, blob_name: str, length: int) -> bytes:
+        """The first `length` bytes of a committed blob (to sniff its type). Raises `BlobMissing`."""
+        ...
+
+    async def add_tags(self, region: str, blob_name: str, tags: Mapping[str, str]) -> None:
+        """Add index tags to a committed blob (tags may change after commit; metadata cannot)."""
+        ...
+
     async def exists(self, region: str, blob_name: str) -> bool:
         """Whether a committed blob has this name in this region."""
         ...

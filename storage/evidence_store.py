@@ -198,8 +198,10 @@ class BlobEvidenceStore:
         _check_tags(tags)
         blob = self._blob(region, blob_name)
         with _translated(region, blob_name):
-            current = await blob.get_blob_tags()
-            await blob.set_blob_tags({**current, **tags})
+            merged = {**await blob.get_blob_tags(), **tags}
+            if len(merged) > MAX_TAGS:
+                raise ValueError(f"{blob_name} would have more than {MAX_TAGS} index tags")
+            await blob.set_blob_tags(merged)
 
     async def exists(self, region: str, blob_name: str) -> bool:
         """Whether a committed blob has this name in this region."""

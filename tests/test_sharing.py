@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from azure.storage.blob.aio import BlobServiceClient
 
@@ -146,14 +146,25 @@ async def test_request_approve_link_list_revoke(
     assert "Approved" in approved
     assert "Sarah Okafor" in approved
     # The requester gets the link, in the conversation the request came from.
-    links = [str(r.body) for r in team.recorder.received if "/s/" in str(r.body)]
-    assert any("Share approved" in link for link in links)
+    links = [str(r.body) for r in team.recorder.received if "Share approved" in str(r.body)]
+    match = re.search(r"/s/[A-Za-z0-9_-]{43,}", links[0])
+    assert match is not None
+    path = match.group(0)
+    # The link works: a landing page with the hashes, then the bytes themselves.
+    landing = await team.client.get(path)
+    assert landing.status == 200
+    assert hashlib.sha256(PDF).hexdigest() in await landing.text()
+    download = await team.client.get(f"{path}/1", allow_redirects=False)
+    assert download.status == 302
+    async with ClientSession() as browser, browser.get(download.headers["Location"]) as blob:
+        assert hashlib.sha256(await blob.read()).hexdigest() == hashlib.sha256(PDF).hexdigest()
     # A double click gives the same answer and no second event.
     assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
     listed = await team.say("share list")
     assert "lawyer@cps.gov.uk" in listed
     assert "Approved" in listed
     assert "Share revoked" in await team.say(f"share revoke {share_id}")
+    assert (await team.client.get(path)).status == 410
     async with records.unit() as unit:
         share = await unit.share(share_id)
         assert share is not None
