@@ -105,8 +105,8 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
         activity.conversation.id if activity.conversation else None,
         exc_info=error,
     )
-    if activity.type == ActivityTypes.invoke:
-        return
+    if activity.type != ActivityTypes.message:
+        return  # invokes answer with a status; proactive turns have nobody to tell
     await context.send_activity(
         Activity(
             type=ActivityTypes.message,

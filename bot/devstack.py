@@ -52,8 +52,15 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        """Five ports that are free right now."""
-        return cls(*(free_port() for _ in range(5)))
+        """Five different ports that are free right now (held open together while chosen)."""
+        sockets = [socket.socket() for _ in range(5)]
+        try:
+            for sock in sockets:
+                sock.bind(("127.0.0.1", 0))
+            return cls(*(int(sock.getsockname()[1]) for sock in sockets))
+        finally:
+            for sock in sockets:
+                sock.close()
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from microsoft_agents.activity import Activity, ConversationReference
 from microsoft_agents.hosting.aiohttp import CloudAdapter
-from microsoft_agents.hosting.core import ClaimsIdentity, TurnContext
+from microsoft_agents.hosting.core import ClaimsIdentity, ConnectorClientBase, TurnContext
 
 
 class Proactive:
@@ -21,8 +21,7 @@ class Proactive:
         sent: list[str | None] = []
 
         async def post(context: TurnContext) -> None:
-            response = await context.send_activity(activity)
-            sent.append(response.id if response else None)
+            sent.append(await post_new(context, activity))
 
         await self.run(reference, post)
         return sent[0] if sent else None
@@ -49,3 +48,26 @@ class Proactive:
                 continuation,
                 callback,
             )
+
+
+async def post_new(context: TurnContext, activity: Activity) -> str | None:
+    """Post `activity` as a new message in a proactive turn's conversation; its id.
+
+    Straight to the connector: `TurnContext.send_activity` would send `replyToId: null` (there
+    is nothing to reply to), which a strict connector refuses.
+    """
+    client: ConnectorClientBase | None = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+    incoming = context.activity
+    if client is None or incoming.conversation is None:
+        raise RuntimeError("no connector for a proactive post")
+    outgoing = activity.model_copy(
+        update={
+            "conversation": incoming.conversation,
+            "from_property": incoming.recipient,
+            "recipient": incoming.from_property,
+            "channel_id": incoming.channel_id,
+            "service_url": incoming.service_url,
+        }
+    )
+    response = await client.conversations.send_to_conversation(incoming.conversation.id, outgoing)
+    return response.id if response else None

@@ -16,6 +16,7 @@ from microsoft_teams.cards import AdaptiveCard
 from bot.case_commands import conversation_channel_id
 from bot.case_teams import connector_accounts
 from bot.identity import resolve_officer
+from bot.proactive import post_new
 from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
 from cards.common import Tone, build_notice_card
@@ -125,9 +126,9 @@ async def post_approval_card(
     async def post(context: TurnContext) -> None:
         approvers = await _approver_accounts(services, context, requested)
         card = build_approval_card(requested, case.reference, exhibits, approvers=approvers)
-        sent = await context.send_activity(card_activity(card))
-        if sent is not None and sent.id:
-            posted = _with(requested, approval_activity_id=sent.id)
+        sent = await post_new(context, card_activity(card))
+        if sent:
+            posted = _with(requested, approval_activity_id=sent)
 
             async def remember(unit: RecordsUnit) -> None:
                 await unit.save_share(posted)

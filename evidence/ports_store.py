@@ -50,7 +50,7 @@ class EvidenceStore(Protocol):
         ...
 
     async def read_head(self, region: str, blob_name: str, length: int) -> bytes:
-        """The first `length` bytes of a committed blob (to sniff its type). Raises `BlobMissing`."""
+        """The first `length` bytes of a committed blob (to sniff its type); or `BlobMissing`."""
         ...
 
     async def add_tags(self, region: str, blob_name: str, tags: Mapping[str, str]) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from bot.devstack import DevStack
 from bot.send_file import send as send_file
+from evidence.sharing import Share
+from storage.database import create_engine
+from storage.records import SqlRecords
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.playground import (
     CARD,
@@ -18,6 +23,8 @@ from tests.e2e.playground import (
     post_in_channel_mentioning_bot,
     send_in_chat,
 )
+
+CHANNEL = "19:exhibit-case-channel@thread.tacv2"
 
 
 async def test_help_in_personal_chat(page: Page) -> None:
@@ -100,3 +107,73 @@ async def test_a_file_becomes_an_exhibit_verified_with_its_custody(
     for action in ("intake.started", "intake.completed", "exhibit.verified"):
         assert action in text
     await page.screenshot(path=ARTIFACTS / "custody.png", full_page=True)
+
+
+async def _the_share(stack: DevStack) -> Share:
+    engine = create_engine(f"sqlite+aiosqlite:///{stack.data_dir / 'exhibit.db'}")
+    try:
+        async with SqlRecords(engine).unit() as unit:
+            case = await unit.case_by_reference("MET-24-0001")
+            assert case is not None
+            (share,) = await unit.shares_of(case.id)
+            return share
+    finally:
+        await engine.dispose()
+
+
+async def test_share_approved_by_another_officer_then_revoked(
+    page: Page, stack: DevStack, browser: Browser
+) -> None:
+    await open_conversation(page, "Case MET-24-0001")
+    await post_in_channel_mentioning_bot(
+        page, "Exhibit", "share JS/1 with lawyer@cps.gov.uk for 7d reason trial bundle"
+    )
+    # Two cards: the answer in the thread, and the approval card as a new channel post.
+    await expect(page.locator(CARD).filter(has_text="Share requested").first).to_be_visible()
+    share = await _the_share(stack)
+    assert share.approval_activity_id is not None
+    approval = page.locator(CARD).filter(has_text=share.id).filter(has_text="Waiting")
+    await expect(approval.first).to_be_visible()
+    await page.screenshot(path=ARTIFACTS / "share-requested.png", full_page=True)
+    # Ravi Patel, an approver, approves from the card (the Playground clicks only as Jane).
+    result = None
+    for conversation in (CHANNEL, f"{CHANNEL};messageid={share.approval_activity_id}"):
+        response = await page.request.post(
+            f"{stack.playground_url}_conversation/v1/invoke",
+            data={
+                "name": "adaptiveCard/action",
+                "value": {"action": {"type": "Action.Execute", "verb": "share.approve",
+                                     "data": {"shareId": share.id}}, "trigger": "manual"},
+                "from": {"id": "29:user-ravi-patel"},
+                "conversation": {"id": conversation},
+                "replyToId": share.approval_activity_id,
+            },
+        )  # fmt: skip
+        if response.ok:
+            result = await response.json()
+            break
+    assert result is not None, "the Playground took no invoke for the approval card"
+    assert "Approved" in json.dumps(result)
+    # The card changed in the channel for everyone.
+    decided = page.locator(CARD).filter(has_text=share.id).filter(has_text="Approved")
+    await expect(decided.first).to_be_visible(timeout=20_000)
+    # The requester got the link; it opens in a browser outside Teams.
+    link_card = page.locator(CARD).filter(has_text="Share approved")
+    await expect(link_card.first).to_be_visible(timeout=20_000)
+    url = re.search(r"https?://\S+/s/[A-Za-z0-9_-]+", await link_card.first.inner_text())
+    assert url is not None
+    await page.screenshot(path=ARTIFACTS / "share-approved.png", full_page=True)
+    outside = await browser.new_page()
+    try:
+        opened = await outside.goto(url.group(0))
+        assert opened is not None
+        assert opened.status == 200
+        assert "OFFICIAL-SENSITIVE" in await outside.content()
+        await outside.screenshot(path=ARTIFACTS / "share-landing-e2e.png", full_page=True)
+        revoked = await post_in_channel_mentioning_bot(page, "Exhibit", f"share revoke {share.id}")
+        assert "Share revoked" in await revoked.inner_text()
+        gone = await outside.goto(url.group(0))
+        assert gone is not None
+        assert gone.status == 410
+    finally:
+        await outside.close()
