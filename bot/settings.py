@@ -441,4 +441,7 @@ def _public_url(read: _Reader, *, port: int) -> str:
     url = read.text("EXHIBIT_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/")
     if urlsplit(url).scheme not in {"https", "http"} or not urlsplit(url).hostname:
         raise SettingsError("EXHIBIT_PUBLIC_URL", "must be the service's public base URL")
+    production = read.text("EXHIBIT_ENV", "development").lower() == "production"
+    if production and urlsplit(url).scheme != "https":
+        raise SettingsError("EXHIBIT_PUBLIC_URL", "must be https in production")
     return url
