@@ -306,6 +306,22 @@ async def test_evidence_stays_in_its_region(
     assert not await store.exists("uksouth", name)
 
 
+async def test_head_and_added_tags(
+    store: BlobEvidenceStore, services: RegionalBlobServices, container: str
+) -> None:
+    data = RANDOM.randbytes(BLOCK + 10)
+    stored = await put(store, data)
+    assert await store.read_head("uksouth", "case-1/JS-1", 16) == data[:16]
+    await store.add_tags("uksouth", "case-1/JS-1", {"exhibit": "JS/9", "unit": "CID"})
+    tags = {**TAGS, "exhibit": "JS/9", "unit": "CID", "sha256": stored.sha256}
+    blob = services.client("uksouth").get_blob_client(container, "case-1/JS-1")
+    assert await blob.get_blob_tags() == tags
+    with pytest.raises(ValueError, match="more than 10"):
+        await store.add_tags("uksouth", "case-1/JS-1", {f"t{i}": "v" for i in range(7)})
+    with pytest.raises(BlobMissing):
+        await store.read_head("uksouth", "nowhere", 16)
+
+
 async def test_rehash_detects_bytes_altered_behind_the_store(
     store: BlobEvidenceStore, services: RegionalBlobServices, container: str
 ) -> None:
