@@ -6,15 +6,17 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from microsoft_agents.activity import Activity, Attachment
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_commands import conversation_channel_id
 from bot.replies import card_activity
-from bot.services import Turn
+from bot.services import Services, Turn
 from cards.common import Tone, build_notice_card
 from cards.exhibits import (
+    REVIEW,
     build_custody_card,
     build_exhibit_card,
     build_exhibit_list_card,
@@ -22,6 +24,7 @@ from cards.exhibits import (
     build_verify_card,
 )
 from evidence.cases import check_visible, find_case, record_case_view
+from evidence.custody import CustodyEntry
 from evidence.errors import AccessRefused, EvidenceStoreError, InvalidInput
 from evidence.exhibits import (
     CustodyView,
@@ -36,8 +39,10 @@ from evidence.exhibits import (
 )
 from evidence.intake import IncomingFile, job_id, start_intake
 from evidence.model import Case, Exhibit, SourceKind
+from evidence.officers import Officer
 from evidence.policy import Decision, can_add_evidence
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from evidence.review import Review, can_review, review_exhibit, reviews_of
 from graph.files import GraphFileSource
 from storage.records import in_unit
 
@@ -92,9 +97,57 @@ async def _found(turn: Turn) -> tuple[Case, Exhibit]:
 
 
 async def evidence_show(turn: Turn) -> AdaptiveCard:
-    """One exhibit: name, type, size, SHA-256, who and when, region."""
+    """One exhibit: name, type, size, SHA-256, who and when, region, reviews."""
     case, exhibit = await _found(turn)
-    return build_exhibit_card(exhibit, case.reference)
+    return await exhibit_card_for(turn.services, turn.officer, case, exhibit)
+
+
+async def exhibit_card_for(
+    services: Services, officer: Officer, case: Case, exhibit: Exhibit, notice: str | None = None
+) -> AdaptiveCard:
+    """The exhibit card as `officer` should see it: review buttons if they may review."""
+
+    async def entries(unit: RecordsUnit) -> list[CustodyEntry]:
+        return list(await unit.custody(case.id))
+
+    chain = await in_unit(services.records, entries)
+    members = await services.case_teams.members(case)
+    return build_exhibit_card(
+        exhibit,
+        case.reference,
+        reviews=reviews_of(exhibit.id, chain),
+        with_review_actions=can_review(officer, case, exhibit, members).allowed,
+        notice=notice,
+    )
+
+
+async def on_review_action(
+    services: Services, officer: Officer, verb: str, data: dict[str, Any]
+) -> AdaptiveCard:
+    """`Mark reviewed` / `Flag` from an exhibit card (Action.Execute); refusals recorded."""
+    exhibit_id = str(data.get("exhibitId") or "")[:64]
+    comment = str(data.get("comment") or "").strip()[:500] or None
+    review = Review.REVIEWED if verb == REVIEW else Review.FLAGGED
+    now = services.now()
+
+    async def load(unit: RecordsUnit) -> tuple[Case, Exhibit]:
+        exhibit = await unit.exhibit_by_id(exhibit_id)
+        case = await unit.case_by_id(exhibit.case_id) if exhibit else None
+        if exhibit is None or case is None:
+            raise InvalidInput("exhibit", "that exhibit does not exist")
+        return case, exhibit
+
+    case, exhibit = await in_unit(services.records, load)
+    members = await services.case_teams.members(case)
+
+    async def record(unit: RecordsUnit) -> Decision:
+        return await review_exhibit(
+            unit, officer, case, exhibit, members, review, comment=comment, now=now
+        )
+
+    decision = await in_unit(services.records, record)
+    notice = None if decision.allowed else f"Refused: {decision.reason}."
+    return await exhibit_card_for(services, officer, case, exhibit, notice)
 
 
 async def evidence_verify(turn: Turn) -> AdaptiveCard:

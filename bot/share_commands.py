@@ -15,11 +15,13 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_commands import conversation_channel_id
 from bot.case_teams import connector_accounts
+from bot.evidence_commands import on_review_action
 from bot.identity import resolve_officer
 from bot.proactive import post_new
 from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
 from cards.common import Tone, build_notice_card
+from cards.exhibits import FLAG, REVIEW
 from cards.sharing import (
     APPROVE,
     REFRESH,
@@ -273,6 +275,12 @@ async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCa
     verb = str(action.get("verb") or "")
     data = _object(action.get("data"))
     share_id = str(data.get("shareId") or "")[:40]
+    if verb in {REVIEW, FLAG}:
+        try:
+            officer = await resolve_officer(context.activity, services.directory)
+            return _card_response(await on_review_action(services, officer, verb, data))
+        except ExhibitError as err:
+            return _card_response(build_notice_card("Not possible", str(err), Tone.WARNING))
     if verb not in {APPROVE, REJECT, REFRESH} or not share_id:
         return _card_response(
             build_notice_card("Unknown action", "This card's action is not known.", Tone.WARNING)

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from microsoft_teams.cards import AdaptiveCard, CardElement, Container, Fact, FactSet, TextBlock
+from microsoft_teams.cards import (
+    ActionSet,
+    AdaptiveCard,
+    CardElement,
+    Container,
+    ExecuteAction,
+    Fact,
+    FactSet,
+    TextBlock,
+    TextInput,
+)
 
 from evidence.exhibits import CustodyView, Verification
 from evidence.model import Exhibit
 from evidence.records import IntakeJob, JobStatus
+from evidence.review import Review, ReviewMark
 
 
 def size_text(size: int | None) -> str:
@@ -48,17 +59,56 @@ def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
     )
 
 
+REVIEW, FLAG = "exhibit.review", "exhibit.flag"
+
+
 def build_exhibit_card(
-    exhibit: Exhibit, case_reference: str, *, headline: str | None = None
+    exhibit: Exhibit,
+    case_reference: str,
+    *,
+    headline: str | None = None,
+    reviews: Sequence[ReviewMark] = (),
+    with_review_actions: bool = False,
+    notice: str | None = None,
 ) -> AdaptiveCard:
-    """One exhibit."""
+    """One exhibit, its reviews, and (for the case team) `Mark reviewed` and `Flag`."""
     body: list[CardElement] = []
+    if notice:
+        body.append(TextBlock(text=notice, color="Attention", weight="Bolder", wrap=True))
     if headline:
         body.append(TextBlock(text=headline, color="Good", weight="Bolder", wrap=True))
     body += [
         TextBlock(text=f"Exhibit {exhibit.ref}", weight="Bolder", size="Large", wrap=True),
         exhibit_facts(exhibit, case_reference),
     ]
+    if reviews:
+        lines = []
+        for mark in reviews:
+            when = mark.at.strftime("%d %b %Y %H:%M UTC")
+            text = f"{mark.review.value.capitalize()} by {mark.by}, {when}"
+            lines.append(f"{text}: {mark.comment}" if mark.comment else text)
+        flagged = any(mark.review is Review.FLAGGED for mark in reviews)
+        body.append(
+            TextBlock(text="Review", weight="Bolder", color="Attention" if flagged else "Good")
+        )
+        body += [TextBlock(text=line, wrap=True, is_subtle=True) for line in lines]
+    else:
+        body.append(TextBlock(text="Not reviewed yet", is_subtle=True, wrap=True))
+    if with_review_actions:
+        data = {"exhibitId": exhibit.id}
+        body.append(
+            TextInput(
+                id="comment", label="Comment (required to flag)", is_multiline=True, max_length=500
+            )
+        )
+        body.append(
+            ActionSet(
+                actions=[
+                    ExecuteAction(title="Mark reviewed", verb=REVIEW, data=data, style="positive"),
+                    ExecuteAction(title="Flag", verb=FLAG, data=data, style="destructive"),
+                ]
+            )
+        )
     return AdaptiveCard(body=body)
 
 

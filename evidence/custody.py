@@ -32,6 +32,8 @@ class Action(StrEnum):
     INTAKE_REFUSED = "intake.refused"
     EXHIBIT_VIEWED = "exhibit.viewed"
     EXHIBIT_VERIFIED = "exhibit.verified"
+    EXHIBIT_REVIEWED = "exhibit.reviewed"
+    EXHIBIT_FLAGGED = "exhibit.flagged"
     CUSTODY_VIEWED = "custody.viewed"
     SHARE_REQUESTED = "share.requested"
     SHARE_APPROVED = "share.approved"

@@ -73,6 +73,10 @@ class Team:
         raise AssertionError(f"no reply to {text!r}")
 
     async def click(self, verb: str, share_id: str, *, sender: str, **inputs: str) -> str:
+        return await self.act(verb, {"shareId": share_id, **inputs}, sender=sender)
+
+    async def act(self, verb: str, data: dict[str, str], *, sender: str) -> str:
+        """An Action.Execute click on one of the bot's cards, as `sender`."""
         self.count += 1
         activity = load_activity("channel_mention", self.url, id=f"i{self.count}")
         activity.update(
@@ -80,8 +84,8 @@ class Team:
             name="adaptiveCard/action",
             text=None,
             replyToId="approval-card",
-            value={"action": {"type": "Action.Execute", "verb": verb,
-                              "data": {"shareId": share_id, **inputs}}, "trigger": "manual"},
+            value={"action": {"type": "Action.Execute", "verb": verb, "data": data},
+                   "trigger": "manual"},
         )  # fmt: skip
         activity["from"]["aadObjectId"] = sender
         response = await self.client.post("/api/messages", json=activity)
@@ -281,3 +285,34 @@ async def test_the_share_form(team: Team, file_url: str, records: SqlRecords) ->
         (share,) = await unit.shares_of(case.id)
     assert (share.recipient, share.organisation_type, share.days) == (
         "clerk@justice.gov.uk", "court", 10)  # fmt: skip
+
+
+async def test_the_case_team_reviews_and_flags_exhibits(
+    team: Team, file_url: str, records: SqlRecords
+) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0208")
+    async with records.unit() as unit:
+        case = await unit.case_by_reference("MET-24-0208")
+        assert case is not None
+        (exhibit,) = await unit.exhibits_of(case.id)
+    # The producer sees no review buttons; another member of the case team does.
+    assert "Mark reviewed" not in await team.say("evidence show JS/1")
+    shown = await team.say("evidence show JS/1", sender=RAVI)
+    assert "Mark reviewed" in shown
+    assert "Not reviewed yet" in shown
+    reviewed = await team.act("exhibit.review", {"exhibitId": exhibit.id}, sender=RAVI)
+    assert "Reviewed by Ravi Patel" in reviewed
+    own = await team.act("exhibit.review", {"exhibitId": exhibit.id}, sender=JANE)
+    assert "the officer who produced an exhibit cannot review it" in own
+    bare = await team.act("exhibit.flag", {"exhibitId": exhibit.id}, sender=SARAH)
+    assert "a flag needs a comment" in bare
+    flagged = await team.act(
+        "exhibit.flag", {"exhibitId": exhibit.id, "comment": "faces not redacted"}, sender=SARAH
+    )
+    assert "Flagged by Sarah Okafor" in flagged
+    assert "faces not redacted" in flagged
+    async with records.unit() as unit:
+        actions = [e.action for e in await unit.custody(case.id) if e.exhibit_id == exhibit.id]
+    assert actions.count(Action.EXHIBIT_REVIEWED) == 1
+    assert actions.count(Action.EXHIBIT_FLAGGED) == 1
+    assert Action.ACCESS_REFUSED in actions

@@ -1,0 +1,100 @@
+"""Review of exhibits by the case team: `Mark reviewed` and `Flag` (with a comment)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Set
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from evidence.custody import Action, Actor, CustodyEntry, CustodyEvent
+from evidence.model import Case, Exhibit
+from evidence.officers import Officer, Role
+from evidence.policy import ALLOWED, Decision, is_on_case_team, refused
+from evidence.records import RecordsUnit
+
+
+class Review(StrEnum):
+    """What a reviewer says of an exhibit."""
+
+    REVIEWED = "reviewed"
+    FLAGGED = "flagged"
+
+
+_ACTIONS = {Review.REVIEWED: Action.EXHIBIT_REVIEWED, Review.FLAGGED: Action.EXHIBIT_FLAGGED}
+
+
+def can_review(officer: Officer, case: Case, exhibit: Exhibit, members: Set[str]) -> Decision:
+    """Case team members other than the producer review an exhibit."""
+    if not officer.enabled:
+        return refused("your account is disabled")
+    if not (officer.has(Role.OFFICER) or officer.has(Role.APPROVER)):
+        return refused("only officers review exhibits")
+    if not is_on_case_team(officer, case, members):
+        return refused(f"you are not on the team of case {case.reference}")
+    if officer.object_id.lower() == exhibit.produced_by.lower():
+        return refused("the officer who produced an exhibit cannot review it")
+    return ALLOWED
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewMark:
+    """One review of an exhibit, as recorded."""
+
+    review: Review
+    by: str
+    at: datetime
+    comment: str | None
+
+
+def reviews_of(exhibit_id: str, entries: Iterable[CustodyEntry]) -> list[ReviewMark]:
+    """The reviews of an exhibit, oldest first, read from its case's chain of custody."""
+    marks = []
+    for entry in entries:
+        if entry.exhibit_id != exhibit_id:
+            continue
+        for review, action in _ACTIONS.items():
+            if entry.action == action:
+                comment = entry.details.get("comment")
+                marks.append(
+                    ReviewMark(
+                        review, entry.actor_name, entry.at, str(comment) if comment else None
+                    )
+                )
+    return marks
+
+
+async def review_exhibit(
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    exhibit: Exhibit,
+    members: Set[str],
+    review: Review,
+    *,
+    comment: str | None,
+    now: datetime,
+) -> Decision:
+    """Record a review (or the refusal to accept it); a flag needs a comment."""
+    decision = can_review(officer, case, exhibit, members)
+    if decision.allowed and review is Review.FLAGGED and not (comment or "").strip():
+        return refused("a flag needs a comment saying what is wrong")
+    actor = Actor(officer.object_id, officer.display_name)
+    if not decision.allowed:
+        await unit.append_custody(
+            CustodyEvent(
+                case.id,
+                actor,
+                Action.ACCESS_REFUSED,
+                now,
+                case.id,
+                exhibit.id,
+                {"attempt": review.value, "reason": decision.reason},
+            )
+        )
+        return decision
+    details = {"comment": comment.strip()} if comment and comment.strip() else {}
+    await unit.append_custody(
+        CustodyEvent(case.id, actor, _ACTIONS[review], now, case.id, exhibit.id, details)
+    )
+    return decision
