@@ -139,15 +139,26 @@ class IntakeWorker:
             await unit.save_job(replace(running, updated_at=self._services.now()))
 
         await in_unit(records, mark_running)
-        keeper = asyncio.create_task(self._keep_invisible(lease))
+        held = _Held(lease)
+        keeper = asyncio.create_task(self._keep_invisible(held))
+        failure: BaseException | None = None
+        exhibit: Exhibit | None = None
         try:
             exhibit = await self._ingest(job, case)
-        except Permanent as failure:
+        except Exception as err:  # judged below, once the lease is no longer being extended
+            failure = err
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        # Extending the lease changes its pop receipt: act on the message with the newest.
+        lease = held.lease
+        if isinstance(failure, Permanent):
             await self._fail(job, case, failure.reason)
             await self._queue.delete(lease)
             return
-        except Exception as err:  # anything else may be passing: try again, within limits
-            reason = _reason(err)
+        if failure is not None:  # anything else may be passing: try again, within limits
+            reason = _reason(failure)
             if job.attempts >= self._options.max_attempts:
                 await self._fail(
                     job, case, f"gave up after {job.attempts} attempts ({reason}); send it again"
@@ -157,15 +168,11 @@ class IntakeWorker:
             delay = min(300, self._options.backoff_seconds * 2 ** (job.attempts - 1))
             logger.warning("Job %s attempt %d failed (%s); again in %d s",
                            job.id, job.attempts, reason, delay,
-                           exc_info=not isinstance(err, ExhibitError))  # fmt: skip
+                           exc_info=not isinstance(failure, ExhibitError))  # fmt: skip
             with contextlib.suppress(QueueUnavailable):
                 await self._queue.retry_later(lease, delay)
             return
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-        logger.info("Job %s recorded as exhibit %s", job.id, exhibit.id)
+        logger.info("Job %s recorded as exhibit %s", job.id, exhibit.id if exhibit else None)
         await self._update_receipt(job, case)
         await self._queue.delete(lease)
 
@@ -253,15 +260,14 @@ class IntakeWorker:
         logger.info("Job %s failed: %s", job.id, reason)
         await self._update_receipt(job, case)
 
-    async def _keep_invisible(self, lease: Lease) -> None:
+    async def _keep_invisible(self, held: _Held) -> None:
         hold = self._options.hold_seconds
-        current = lease
         while True:
             await asyncio.sleep(hold / 3)
             try:
-                current = await self._queue.extend(current, hold)
+                held.lease = await self._queue.extend(held.lease, hold)
             except QueueUnavailable:
-                logger.warning("Could not extend the lease of job %s", lease.job_id)
+                logger.warning("Could not extend the lease of job %s", held.lease.job_id)
 
     async def _update_receipt(
         self, job: IntakeJob, case: Case, progress: dict[str, int] | None = None
@@ -292,6 +298,13 @@ class IntakeWorker:
             )
         except Exception as err:  # the card is a courtesy: the record is what counts
             logger.warning("Receipt card of job %s not updated: %s", job.id, type(err).__name__)
+
+
+class _Held:
+    """The newest lease of a message being worked on (each extension gives a new receipt)."""
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
 
 
 class _Progress:
