@@ -175,6 +175,7 @@ async def test_production_refuses_service_urls_off_the_allow_list(
         env
         | {
             "EXHIBIT_ENV": "production",
+            "EXHIBIT_PUBLIC_URL": "https://exhibit.force.example",
             "EXHIBIT_BOT_APP_ID": BOT_APP_ID,
             "EXHIBIT_BOT_TENANT_ID": TENANT,
             "EXHIBIT_BOT_CLIENT_SECRET": "not-used-in-tests",

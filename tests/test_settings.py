@@ -74,6 +74,12 @@ def test_credentials_are_read_and_secrets_never_shown() -> None:
         ({**CREDENTIALS, "EXHIBIT_BOT_CLIENT_SECRET": ""}, "EXHIBIT_BOT_CLIENT_SECRET"),
         ({**CREDENTIALS, "EXHIBIT_BOT_AUTH_TYPE": "certificate"}, "EXHIBIT_BOT_CERTIFICATE_PATH"),
         ({**ANONYMOUS, "EXHIBIT_MAX_REQUEST_BYTES": "10"}, "EXHIBIT_MAX_REQUEST_BYTES"),
+        ({**CREDENTIALS, "EXHIBIT_ENV": "production"}, "EXHIBIT_PUBLIC_URL"),
+        ({**ANONYMOUS, "EXHIBIT_PUBLIC_URL": "exhibit.example"}, "EXHIBIT_PUBLIC_URL"),
+        ({**ANONYMOUS, "EXHIBIT_SHARE_DEFAULT_DAYS": "60"}, "EXHIBIT_SHARE_DEFAULT_DAYS"),
+        ({**ANONYMOUS, "EXHIBIT_QUEUE_NAME": "Bad_Name"}, "EXHIBIT_QUEUE_NAME"),
+        ({**ANONYMOUS, "EXHIBIT_CASE_REF_PATTERN": "[unclosed"}, "EXHIBIT_CASE_REF_PATTERN"),
+        ({**ANONYMOUS, "EXHIBIT_DIRECTORY": "graph"}, "EXHIBIT_GRAPH_TENANT_ID"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], name: str) -> None:
