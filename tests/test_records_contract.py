@@ -8,10 +8,10 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -36,24 +36,11 @@ from storage.migrate import current_revision, head_revision, migrate
 from storage.records import Conflict, SqlRecords, in_unit
 from storage.tables import custody_entries, custody_heads, metadata
 
-if TYPE_CHECKING:  # importing it here would keep pytest from registering it as a plugin
-    from tests.support.postgres import PostgresServer
-
-pytest_plugins = ["tests.support.postgres"]
+pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 OFFICER = Actor("0b6c2f1e-7d4a-4c1b-9e3f-2a5d8c7b6e4f", "PC Jane Smith")
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """The backend under test."""
-    return cast(str, request.param)
 
 
 @pytest.fixture
@@ -62,53 +49,6 @@ def empty_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> s
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     return cast(str, request.getfixturevalue("postgres_database"))
-
-
-@pytest.fixture(scope="session")
-async def contract_postgres(postgres_server: PostgresServer) -> AsyncIterator[str]:
-    """One migrated PostgreSQL database for the session: creating one per test costs ~0.2 s."""
-    url = await postgres_server.create_database("exhibit_contract")
-    try:
-        await migrate(url)
-        yield url
-    finally:
-        await postgres_server.drop_database(url)
-
-
-@pytest.fixture
-async def emptied_postgres(contract_postgres: str) -> str:
-    """The session's PostgreSQL database with every row deleted."""
-    engine = create_engine(contract_postgres)
-    try:
-        async with engine.begin() as connection:
-            for table in reversed(metadata.sorted_tables):
-                await connection.execute(delete(table))
-    finally:
-        await engine.dispose()
-    return contract_postgres
-
-
-@pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database holding no records: a new SQLite file, or the emptied PostgreSQL one."""
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'records.db'}"
-    return cast(str, request.getfixturevalue("emptied_postgres"))
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on that database."""
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def records(engine: AsyncEngine) -> SqlRecords:
-    """The records store on the migrated database."""
-    await migrate(engine)
-    return SqlRecords(engine)
 
 
 # -- builders ----------------------------------------------------------------------------

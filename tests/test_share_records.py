@@ -4,89 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 import pytest
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from evidence.custody import Action, verify_chain
 from evidence.model import Case
 from evidence.records import RecordsUnit
 from evidence.sharing import Share, ShareStatus, expire_shares, new_link_token
-from storage.database import create_engine
-from storage.migrate import migrate
 from storage.records import SqlRecords, in_unit
-from storage.tables import metadata
 
-if TYPE_CHECKING:  # importing it here would keep pytest from registering it as a plugin
-    from tests.support.postgres import PostgresServer
-
-pytest_plugins = ["tests.support.postgres"]
+pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 OFFICER_ID = "0b6c2f1e-7d4a-4c1b-9e3f-2a5d8c7b6e4f"
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """The backend under test."""
-    return cast(str, request.param)
-
-
-@pytest.fixture(scope="session")
-async def shares_postgres(postgres_server: PostgresServer) -> AsyncIterator[str]:
-    """One migrated PostgreSQL database for this module's session."""
-    url = await postgres_server.create_database("exhibit_shares")
-    try:
-        await migrate(url)
-        yield url
-    finally:
-        await postgres_server.drop_database(url)
-
-
-@pytest.fixture
-async def emptied_postgres(shares_postgres: str) -> str:
-    """The session's PostgreSQL database with every row deleted."""
-    engine = create_engine(shares_postgres)
-    try:
-        async with engine.begin() as connection:
-            for table in reversed(metadata.sorted_tables):
-                await connection.execute(delete(table))
-    finally:
-        await engine.dispose()
-    return shares_postgres
-
-
-@pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database holding no records: a new SQLite file, or the emptied PostgreSQL one."""
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'records.db'}"
-    return cast(str, request.getfixturevalue("emptied_postgres"))
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on that database."""
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def records(engine: AsyncEngine) -> SqlRecords:
-    """The records store on the migrated database."""
-    await migrate(engine)
-    return SqlRecords(engine)
 
 
 @pytest.fixture
