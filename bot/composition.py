@@ -8,7 +8,8 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
+from azure.identity.aio import DefaultAzureCredential
 from microsoft_agents.activity import Activity, ActivityTypes
 from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.aiohttp import CloudAdapter
@@ -147,6 +148,12 @@ async def create_app(
         )
         engine = create_engine(settings.database_url.value)
         closers.append(engine.dispose)
+        storage_identity = None
+        if any(region.connection_string is None for region in settings.regions):
+            # Regions reached by URL use the service's Entra identity (managed or workload
+            # identity in Azure): Storage Blob Data Contributor + Storage Blob Delegator.
+            storage_identity = DefaultAzureCredential()
+            closers.append(storage_identity.close)
         blobs = RegionalBlobServices(
             {
                 region.name: blob_service(
@@ -154,7 +161,8 @@ async def create_app(
                         region.name,
                         region.connection_string.value if region.connection_string else None,
                         region.account_url,
-                    )
+                    ),
+                    storage_identity,
                 )
                 for region in settings.regions
             }
@@ -165,7 +173,11 @@ async def create_app(
             settings.queue_connection_string.value, settings.queue_name
         )
         closers.append(queue.aclose)
-        session = ClientSession(timeout=ClientTimeout(total=None, sock_connect=15, sock_read=60))
+        # No cookie jar: one officer's download must never carry cookies from another's.
+        session = ClientSession(
+            timeout=ClientTimeout(total=None, sock_connect=15, sock_read=60),
+            cookie_jar=DummyCookieJar(),
+        )
         closers.append(session.close)
         probes = [Probe("database", lambda: ping(engine))]
         probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]

@@ -154,8 +154,16 @@ async def complete_intake(
         created_at=now,
     )
     await unit.add_exhibit(exhibit)
+    # The source URL is a credential (pre-authenticated, for up to an hour): not kept once used.
     await unit.save_job(
-        replace(job, status=JobStatus.COMPLETED, exhibit_id=exhibit.id, error=None, updated_at=now)
+        replace(
+            job,
+            status=JobStatus.COMPLETED,
+            exhibit_id=exhibit.id,
+            error=None,
+            updated_at=now,
+            source_url="",
+        )
     )
     await unit.append_custody(
         CustodyEvent(
@@ -190,7 +198,7 @@ async def fail_intake(
     current = await unit.job(job.id)
     if current is not None and current.status is JobStatus.COMPLETED:
         return current
-    failed = replace(job, status=JobStatus.FAILED, error=reason, updated_at=now)
+    failed = replace(job, status=JobStatus.FAILED, error=reason, updated_at=now, source_url="")
     await unit.save_job(failed)
     await unit.append_custody(
         CustodyEvent(
