@@ -124,21 +124,28 @@ class IntakeWorker:
     async def process(self, lease: Lease) -> None:
         """See one job through, or leave its message for a later attempt."""
         records = self._services.records
-        job, case = await in_unit(records, lambda unit: _job_and_case(unit, lease.job_id))
+        now = self._services.now()
+
+        async def claim(unit: RecordsUnit) -> tuple[IntakeJob | None, Case | None]:
+            # Read, check and mark running in one unit: a run that finished meanwhile is
+            # never overwritten by a stale copy.
+            found, case = await _job_and_case(unit, lease.job_id)
+            if found is None or case is None or found.status in _DONE:
+                return found, case
+            running = replace(
+                found, status=JobStatus.RUNNING, attempts=found.attempts + 1, updated_at=now
+            )
+            await unit.save_job(running)
+            return running, case
+
+        job, case = await in_unit(records, claim)
         if job is None or case is None:
             logger.warning("Message for unknown job %s dropped", lease.job_id)
             await self._queue.delete(lease)
             return
-        if job.status in {JobStatus.COMPLETED, JobStatus.FAILED}:
+        if job.status in _DONE:
             await self._queue.delete(lease)
             return
-        job = replace(job, status=JobStatus.RUNNING, attempts=job.attempts + 1)
-        running = job
-
-        async def mark_running(unit: RecordsUnit) -> None:
-            await unit.save_job(replace(running, updated_at=self._services.now()))
-
-        await in_unit(records, mark_running)
         held = _Held(lease)
         keeper = asyncio.create_task(self._keep_invisible(held))
         failure: BaseException | None = None
@@ -148,9 +155,10 @@ class IntakeWorker:
         except Exception as err:  # judged below, once the lease is no longer being extended
             failure = err
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            # Stopped, not cancelled: an extension already sent must be seen through, or the
+            # message's newest pop receipt would be lost.
+            held.stop.set()
+            await keeper
         # Extending the lease changes its pop receipt: act on the message with the newest.
         lease = held.lease
         if isinstance(failure, Permanent):
@@ -263,7 +271,10 @@ class IntakeWorker:
     async def _keep_invisible(self, held: _Held) -> None:
         hold = self._options.hold_seconds
         while True:
-            await asyncio.sleep(hold / 3)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(held.stop.wait(), hold / 3)
+            if held.stop.is_set():
+                return
             try:
                 held.lease = await self._queue.extend(held.lease, hold)
             except QueueUnavailable:
@@ -305,6 +316,7 @@ class _Held:
 
     def __init__(self, lease: Lease) -> None:
         self.lease = lease
+        self.stop = asyncio.Event()
 
 
 class _Progress:
@@ -322,6 +334,9 @@ class _Progress:
             return
         self._last = now
         await self._worker._update_receipt(self._job, self._case, {self._job.id: received})
+
+
+_DONE = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 
 
 async def _job_and_case(unit: RecordsUnit, job_id: str) -> tuple[IntakeJob | None, Case | None]:

@@ -128,11 +128,11 @@ async def complete_intake(
     unit: RecordsUnit, job: IntakeJob, case: Case, received: Received, *, now: datetime
 ) -> Exhibit:
     """Record the exhibit for a committed blob (once: a completed job returns its exhibit)."""
-    current = await unit.job(job.id)
-    if current is not None and current.exhibit_id is not None:
-        existing = await unit.exhibit_by_id(current.exhibit_id)
-        if existing is not None:
-            return existing
+    # An exhibit's id is its job's: a job recorded already (by a run that raced this one)
+    # returns that exhibit instead of adding a second.
+    existing = await unit.exhibit_by_id(job.id)
+    if existing is not None:
+        return existing
     number = await unit.next_exhibit_number(case.id, received.initials)
     stored = received.stored
     exhibit = Exhibit(

@@ -10,7 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
@@ -100,6 +105,12 @@ class IngestQueue:
             await self._client.delete_message(lease.message_id, lease.pop_receipt)
         except ResourceNotFoundError:
             logger.info("Message of job %s was already gone", lease.job_id)
+        except HttpResponseError as err:
+            if getattr(err, "error_code", None) != "PopReceiptMismatch":
+                raise QueueUnavailable(type(err).__name__) from err
+            # Another receipt is current: the message comes back and, its job finished, is
+            # dropped then.
+            logger.info("Message of job %s is held by a newer receipt", lease.job_id)
         except AzureError as err:
             raise QueueUnavailable(type(err).__name__) from err
 
