@@ -103,8 +103,13 @@ class Officer:
             activity["attachments"] = attachments
         before = len(self.recorder.activities())
         assert (await self.client.post("/api/messages", json=activity)).status == 202
-        replies = await self.recorder.wait_for(before + 1)
-        return str(replies[before]["attachments"][0]["content"])
+        # The reply to this message, not a card update the worker made meanwhile.
+        for _ in range(100):
+            for body in self.recorder.activities()[before:]:
+                if body.get("replyToId") == activity["id"] and body.get("attachments"):
+                    return str(body["attachments"][0]["content"])
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no reply to {text!r}")
 
     async def wait_for_update(self, contains: str, attempts: int = 100) -> str:
         """The receipt card, once an update contains `contains`."""
