@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from evidence.custody import Action, Actor, CustodyEvent
+from evidence.files import types_agree
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind, StoredBlob
 from evidence.officers import Officer
 from evidence.policy import Decision, can_add_evidence
@@ -184,6 +185,8 @@ async def complete_intake(
                 "stored_name": received.stored_name,
                 "declared_type": job.declared_type,
                 "detected_type": received.detected_type,
+                # A mismatch (a .jpg that is a ZIP, say) is recorded, not refused.
+                "types_agree": types_agree(job.declared_type, received.detected_type),
                 "source": received.source_details,
             },
         )

@@ -168,6 +168,7 @@ async def test_a_file_becomes_an_exhibit_with_its_hash_and_custody(
         head = await unit.custody_head(case.id)
     actions = [entry.action for entry in chain]
     assert actions == [Action.CASE_OPENED, Action.INTAKE_STARTED, Action.INTAKE_COMPLETED]
+    assert chain[-1].details["types_agree"] is True
     assert verify_chain(case.id, chain, head=head).ok
     # The bytes are in the case's region, and only there.
     assert await _blob_regions(azurite, exhibit.blob_name) == ["uksouth"]
@@ -348,3 +349,16 @@ async def test_a_passing_failure_is_retried_and_a_lasting_one_reported(
     assert "gave up after 2 attempts" in card
     _case, exhibits = await _exhibits(records, "MET-24-0010")
     assert [e.original_name for e in exhibits] == ["once.pdf"]
+
+
+async def test_a_declared_type_that_the_bytes_contradict_is_recorded(
+    officer: Officer, files: Files, records: SqlRecords
+) -> None:
+    await officer.send("case open MET-24-0011 Forgery")
+    await officer.send("add MET-24-0011", [teams_file("photo.jpg", files.link("p.jpg", PDF))])
+    await officer.wait_for_update("Exhibit JS/1")
+    case, (exhibit,) = await _exhibits(records, "MET-24-0011")
+    assert (exhibit.declared_type, exhibit.detected_type) == ("image/jpeg", "application/pdf")
+    async with records.unit() as unit:
+        completed = [e for e in await unit.custody(case.id) if e.action == Action.INTAKE_COMPLETED]
+    assert completed[0].details["types_agree"] is False
