@@ -102,7 +102,7 @@ async def share(turn: Turn) -> AdaptiveCard:
         made = await request_share(
             unit, turn.officer, case, members, request, share_id=share_id, now=now
         )
-        made = _with(made, requester_reference=reference)
+        made = replace(made, requester_reference=reference)
         await unit.save_share(made)
         return made, await _exhibits(unit, made)
 
@@ -130,7 +130,7 @@ async def post_approval_card(
         card = build_approval_card(requested, case.reference, exhibits, approvers=approvers)
         sent = await post_new(context, card_activity(card))
         if sent:
-            posted = _with(requested, approval_activity_id=sent)
+            posted = replace(requested, approval_activity_id=sent)
 
             async def remember(unit: RecordsUnit) -> None:
                 await unit.save_share(posted)
@@ -196,16 +196,7 @@ async def _decide(
 ) -> tuple[Outcome, Case, list[Exhibit]]:
     now = services.now()
 
-    async def load(unit: RecordsUnit) -> tuple[Share, Case, list[Exhibit]]:
-        found = await unit.share(share_id)
-        if found is None:
-            raise InvalidInput("share", f"there is no share {share_id}")
-        case = await unit.case_by_id(found.case_id)
-        if case is None:
-            raise InvalidInput("share", f"there is no share {share_id}")
-        return found, case, await _exhibits(unit, found)
-
-    current, case, exhibits = await in_unit(services.records, load)
+    current, case, exhibits = await in_unit(services.records, lambda unit: _load(unit, share_id))
     members = await services.case_teams.members(case)
     problem = None
     token = None
@@ -313,14 +304,7 @@ async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCa
 async def _view_for(services: Services, officer: Officer, share_id: str) -> AdaptiveCard:
     """The card as this officer should see it: buttons only for an eligible approver."""
 
-    async def load(unit: RecordsUnit) -> tuple[Share, Case, list[Exhibit]]:
-        found = await unit.share(share_id)
-        case = await unit.case_by_id(found.case_id) if found else None
-        if found is None or case is None:
-            raise InvalidInput("share", f"there is no share {share_id}")
-        return found, case, await _exhibits(unit, found)
-
-    current, case, exhibits = await in_unit(services.records, load)
+    current, case, exhibits = await in_unit(services.records, lambda unit: _load(unit, share_id))
     members = await services.case_teams.members(case)
     eligible = can_act_on_share(
         officer, ShareAction.APPROVE, current, case, members, services.now()
@@ -346,8 +330,13 @@ async def _exhibits(unit: RecordsUnit, found: Share) -> list[Exhibit]:
     return exhibits
 
 
-def _with(found: Share, **changes: Any) -> Share:
-    return replace(found, **changes)
+async def _load(unit: RecordsUnit, share_id: str) -> tuple[Share, Case, list[Exhibit]]:
+    """A share, its case and its exhibits; `InvalidInput` for an unknown (or forged) id."""
+    found = await unit.share(share_id)
+    case = await unit.case_by_id(found.case_id) if found else None
+    if found is None or case is None:
+        raise InvalidInput("share", f"there is no share {share_id}")
+    return found, case, await _exhibits(unit, found)
 
 
 def _reference_of(activity: Activity) -> str:
