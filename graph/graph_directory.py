@@ -1,12 +1,19 @@
 """`GraphDirectory`: officers, their roles and channel members from Microsoft Graph.
 
 Request economy (docs/directory.md has the measurements):
-- one officer: one `$batch` carrying `GET /users/{id}` and `GET /users/{id}/transitiveMemberOf`;
-- many officers: `GET /users?$filter=id in (...)` for up to 15 ids (Graph's limit for `in`)
-  plus one `transitiveMemberOf` per officer, all packed 20 to a `$batch`;
-- answers are cached (see graph/cache.py), so repeated and concurrent lookups cost nothing more.
-Roles need one membership call per officer: `$expand` on directory objects stops at 20 items,
-without paging or a nested `$select`, so it cannot be trusted for authorization.
+- users: `GET /users/{id}` for one officer, `GET /users?$filter=id in (...)` for up to 15 ids
+  (Graph's limit for `in`) when there are more;
+- roles, whichever costs fewer requests:
+  - per officer: `GET /users/{id}/transitiveMemberOf` (strongly consistent; one officer, or a
+    few officers against many role groups);
+  - per role group: `GET /groups/{g}/transitiveMembers/graph.user?$filter=id in (...)` for the
+    same chunks of 15 ids (an advanced query: `ConsistencyLevel: eventual` and `$count=true`),
+    so 100 officers and 4 role groups cost 7 x 5 = 35 requests instead of 107;
+- everything is packed 20 to a `$batch`, and answers are cached (graph/cache.py), so repeated
+  and concurrent lookups cost nothing more.
+`$expand=transitiveMemberOf` is not used: it stops at 20 items, without paging or a nested
+`$select`, so it cannot be trusted for authorization. If Graph refuses the group query (400),
+the directory says so once in the log and asks per officer from then on.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.groups.item.transitive_members.graph_user.graph_user_request_builder import (
+    GraphUserRequestBuilder,
+)
 from msgraph.generated.models.aad_user_conversation_member import AadUserConversationMember
 from msgraph.generated.models.channel import Channel
 from msgraph.generated.models.channel_membership_type import ChannelMembershipType
@@ -46,7 +56,7 @@ logger = logging.getLogger(__name__)
 IN_FILTER_MAX = 15  # Graph allows at most 15 values in an `in` filter on directory objects
 MEMBERSHIP_PAGE = 999  # the largest page transitiveMemberOf returns
 MAX_PAGES = 50
-BULK_SLICE = 200  # ids per load: 14 user lists + 200 membership reads = 11 batches
+BULK_SLICE = 200  # ids per load: 14 chunks x (1 user list + 4 role groups) = 4 batches
 _CHANNEL_ID = re.compile(r"^19:[^/?#;\s]+$")
 _CHANNEL_NAME_FORBIDDEN = re.compile(r"[~#%&*{}+/\\:<>?|'\"]")
 
@@ -87,6 +97,7 @@ class GraphDirectory:
             clock=clock,
         )
         self._base = config.base_url.rstrip("/") + "/"
+        self._ask_groups = True  # cleared for good if Graph refuses the group query
 
     @property
     def source(self) -> str:
@@ -176,8 +187,15 @@ class GraphDirectory:
         return results
 
     async def _resolve(self, ids: list[str]) -> dict[str, Officer | Failed | None]:
-        user_items = self._user_requests(ids)
-        role_items = self._role_requests(ids) if self._config.role_groups else []
+        chunks = [ids[start : start + IN_FILTER_MAX] for start in range(0, len(ids), IN_FILTER_MAX)]
+        user_items = self._user_requests(ids, chunks)
+        by_group = self._by_group(ids, chunks)
+        if not self._role_groups:
+            role_items: list[BatchItem] = []
+        elif by_group:
+            role_items = self._group_requests(chunks)
+        else:
+            role_items = self._role_requests(ids)
         answers = await self._batch.run([item for item, _ in user_items] + role_items)
         results: dict[str, Officer | Failed | None] = dict.fromkeys(ids)
         users: dict[str, dict[str, Any]] = {}
@@ -188,19 +206,36 @@ class GraphDirectory:
             elif answer.status != 404:
                 failed = _failed("user lookup", answer)
                 results.update(dict.fromkeys(covered, failed))
-        for object_id, user in users.items():
-            groups = await self._groups_of(object_id, answers) if role_items else []
-            if isinstance(groups, Failed):
-                results[object_id] = groups
-            elif groups is not None:
-                results[object_id] = officer_from(user, roles_from(groups, self._role_groups))
+        if by_group and role_items:
+            members = await self._group_members(chunks, answers)
+            if members is None:
+                return await self._resolve(ids)  # the group query was refused: ask per officer
+            for object_id, user in users.items():
+                results[object_id] = self._officer(user, members.get(object_id, frozenset()))
+        else:
+            for object_id, user in users.items():
+                groups = await self._groups_of(object_id, answers) if role_items else []
+                results[object_id] = self._officer(user, groups)
         return results
+
+    def _officer(
+        self, user: Mapping[str, Any], groups: Iterable[str] | Failed | None
+    ) -> Officer | Failed | None:
+        if groups is None or isinstance(groups, Failed):
+            return groups
+        return officer_from(user, roles_from(groups, self._role_groups))
+
+    def _by_group(self, ids: list[str], chunks: list[list[str]]) -> bool:
+        """Whether asking each role group about each chunk costs fewer requests."""
+        return self._ask_groups and len(chunks) * len(self._role_groups) < len(ids)
 
     @property
     def _role_groups(self) -> Mapping[str, Role]:
         return self._config.role_groups
 
-    def _user_requests(self, ids: list[str]) -> list[tuple[BatchItem, list[str]]]:
+    def _user_requests(
+        self, ids: list[str], chunks: list[list[str]]
+    ) -> list[tuple[BatchItem, list[str]]]:
         users = self._client.users
         if len(ids) == 1:
             query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
@@ -211,18 +246,77 @@ class GraphDirectory:
             )
             return [(BatchItem(f"user-{ids[0]}", request), ids)]
         items = []
-        for start in range(0, len(ids), IN_FILTER_MAX):
-            chunk = ids[start : start + IN_FILTER_MAX]
-            # Only canonical GUIDs reach this filter: nothing can break out of the quotes.
-            listed = ",".join(f"'{object_id}'" for object_id in chunk)
+        for number, chunk in enumerate(chunks):
             list_query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-                filter=f"id in ({listed})", select=list(USER_FIELDS), top=IN_FILTER_MAX
+                filter=_id_in(chunk), select=list(USER_FIELDS), top=IN_FILTER_MAX
             )
             request = users.to_get_request_information(
                 RequestConfiguration(query_parameters=list_query)
             )
-            items.append((BatchItem(f"users-{start}", request), chunk))
+            items.append((BatchItem(f"users-{number}", request), chunk))
         return items
+
+    def _group_requests(self, chunks: list[list[str]]) -> list[BatchItem]:
+        items = []
+        for group in self._role_groups:
+            builder = self._client.groups.by_group_id(group).transitive_members.graph_user
+            for number, chunk in enumerate(chunks):
+                query = GraphUserRequestBuilder.GraphUserRequestBuilderGetQueryParameters(
+                    filter=_id_in(chunk), select=["id"], count=True, top=IN_FILTER_MAX
+                )
+                config = RequestConfiguration(query_parameters=query)
+                config.headers.add("ConsistencyLevel", "eventual")
+                request = builder.to_get_request_information(config)
+                items.append(BatchItem(f"members-{group}-{number}", request))
+        return items
+
+    async def _group_members(
+        self, chunks: list[list[str]], answers: Mapping[str, BatchResult]
+    ) -> dict[str, frozenset[str] | Failed] | None:
+        """Each officer's role groups, from the per-group answers; None if Graph refused them."""
+        found: dict[str, set[str]] = {}
+        failed: dict[str, Failed] = {}
+        for group in self._role_groups:
+            for number, chunk in enumerate(chunks):
+                answer = answers[f"members-{group}-{number}"]
+                if answer.status == 404:
+                    logger.warning("graph: role group %s does not exist; it grants nothing", group)
+                    continue
+                if answer.status == 400:
+                    logger.warning(
+                        "graph: the group member query was refused (%s); asking per officer",
+                        _error_code(answer.body),
+                    )
+                    self._ask_groups = False
+                    return None
+                if answer.status != 200:
+                    failed.update(dict.fromkeys(chunk, _failed("membership lookup", answer)))
+                    continue
+                wanted = set(chunk)
+                for member in await self._member_pages(group, answer.body):
+                    if member in wanted:
+                        found.setdefault(member, set()).add(group)
+        members: dict[str, frozenset[str] | Failed] = {
+            member: frozenset(groups) for member, groups in found.items()
+        }
+        members.update(failed)
+        return members
+
+    async def _member_pages(self, group: str, body: Any) -> list[str]:
+        found, next_link = group_ids(body)
+        pages = 1
+        while next_link is not None:
+            if not next_link.startswith(self._base) or pages >= MAX_PAGES:
+                raise GraphProtocolError("member paging left Graph or did not end")
+            builder = self._client.groups.by_group_id(group).transitive_members.graph_user
+            request = builder.with_url(next_link).to_get_request_information()
+            request.headers.add("ConsistencyLevel", "eventual")
+            more, next_link = group_ids(
+                _json(await send_for_bytes(self._connection.adapter, request))
+            )
+            found.extend(more)
+            pages += 1
+        return found
 
     def _role_requests(self, ids: list[str]) -> list[BatchItem]:
         query = member_of.TransitiveMemberOfRequestBuilder.TransitiveMemberOfRequestBuilderGetQueryParameters(  # noqa: E501
@@ -343,6 +437,18 @@ def _users_in(body: Any, covered: list[str]) -> dict[str, dict[str, Any]]:
         if object_id in wanted:
             found[object_id] = user
     return found
+
+
+def _id_in(chunk: list[str]) -> str:
+    # Only canonical GUIDs reach this filter: nothing can break out of the quotes.
+    listed = ",".join(f"'{object_id}'" for object_id in chunk)
+    return f"id in ({listed})"
+
+
+def _error_code(body: Any) -> str:
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else "no code"
 
 
 def _failed(what: str, answer: BatchResult) -> Failed:

@@ -34,7 +34,7 @@ def user_id(user: Any) -> str:
 
 
 def group_ids(page: Any) -> tuple[list[str], str | None]:
-    """Object ids in one page of a `transitiveMemberOf` answer, and its `@odata.nextLink`."""
+    """Object ids in one page of a directory-object list, and its `@odata.nextLink`."""
     if not isinstance(page, dict) or not isinstance(page.get("value"), list):
         raise GraphProtocolError("membership page has no value")
     ids = [

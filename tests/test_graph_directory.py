@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from evidence.errors import DirectoryUnavailable, InvalidInput
@@ -225,7 +227,10 @@ async def test_an_app_service_managed_identity_gets_its_token(
 # --- request economy -------------------------------------------------------------------------
 
 
-async def test_a_hundred_officers_take_six_requests(
+GROUP_USERS = "GET /groups/{id}/transitiveMembers/graph.user"
+
+
+async def test_a_hundred_officers_take_two_requests(
     tenant: FakeTenant, open_directory: Opener
 ) -> None:
     ids = seed(tenant.graph, 100)
@@ -237,12 +242,121 @@ async def test_a_hundred_officers_take_six_requests(
     assert found[officer_id(10)].roles == {Role.OFFICER, Role.APPROVER}
     assert found[officer_id(11)].roles == {Role.OFFICER}
     assert found[officer_id(11)].display_name == "Officer 11"
-    # 7 lists of 15 ids + 100 membership reads = 107 requests, 20 to a $batch.
-    assert tenant.graph.batched_requests == {
-        "GET /users": 7,
-        "GET /users/{id}/transitiveMemberOf": 100,
+    # 7 chunks of 15 ids, each asked of /users and of the 4 role groups: 35 requests, 20 to a
+    # $batch. Asking per officer would take 7 + 100 = 107 requests, 6 batches.
+    assert tenant.graph.batched_requests == {"GET /users": 7, GROUP_USERS: 28}
+    assert tenant.graph.http_requests == {"POST /$batch": 2}
+    assert tenant.graph.http_requests["POST /$batch"] <= 5  # the issue's target
+
+
+async def test_group_answers_decide_roles_nested_or_not(
+    tenant: FakeTenant, open_directory: Opener
+) -> None:
+    ids = seed(tenant.graph, 30)
+    # Transitive membership (through a nested group) is what the fake's memberships hold.
+    tenant.graph.add_user(officer_id(31), "Tom Reid", groups=[UNRELATED, AUDITORS, ADMINS])
+    tenant.graph.add_user(officer_id(32), "No Roles", groups=[UNRELATED])
+    directory = await open_directory()
+
+    found = await directory.officers([*ids, officer_id(31), officer_id(32), officer_id(99)])
+
+    assert found[officer_id(31)].roles == {Role.AUDITOR, Role.ADMIN}
+    assert found[officer_id(32)].roles == frozenset()
+    assert found[officer_id(20)].roles == {Role.OFFICER, Role.APPROVER}
+    assert officer_id(99) not in found
+    assert tenant.graph.batched_requests[GROUP_USERS] == 3 * 4
+
+
+async def test_a_deleted_role_group_grants_nothing(
+    tenant: FakeTenant, open_directory: Opener
+) -> None:
+    ids = seed(tenant.graph, 30)
+    tenant.graph.deleted_groups.add(APPROVERS)
+    directory = await open_directory()
+
+    found = await directory.officers(ids)
+
+    assert found[officer_id(10)].roles == {Role.OFFICER}
+    assert all(Role.APPROVER not in officer.roles for officer in found.values())
+
+
+async def test_a_refused_group_query_falls_back_to_asking_per_officer(
+    tenant: FakeTenant, open_directory: Opener
+) -> None:
+    ids = seed(tenant.graph, 30)
+    tenant.graph.refuse_group_filter = True
+    directory = await open_directory()
+
+    first = await directory.officers(ids[:20])
+    second = await directory.officers(ids[20:])
+
+    assert first[officer_id(10)].roles == {Role.OFFICER, Role.APPROVER}
+    assert second[officer_id(30)].roles == {Role.OFFICER, Role.APPROVER}
+    assert second[officer_id(21)].roles == {Role.OFFICER}
+    # Refused once (2 chunks x 4 groups), then never asked again.
+    assert tenant.graph.batched_requests[GROUP_USERS] == 8
+    assert tenant.graph.batched_requests["GET /users/{id}/transitiveMemberOf"] == 30
+
+
+async def test_a_group_query_without_the_advanced_headers_is_refused(
+    tenant: FakeTenant,
+) -> None:
+    """The fake holds the SDK to Graph's rule: a member filter needs ConsistencyLevel."""
+    ids = seed(tenant.graph, 2)
+    url = (
+        f"{tenant.graph.base_url}/groups/{OFFICERS}/transitiveMembers/microsoft.graph.user"
+        f"?$filter=id in ('{ids[0]}')&$count=true"
+    )
+    headers = {"Authorization": f"Bearer {tenant.graph.token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, headers=headers) as plain:
+            refused = await plain.json()
+        eventual = {**headers, "ConsistencyLevel": "eventual"}
+        async with session.get(url, headers=eventual) as advanced:
+            answered = await advanced.json()
+
+    assert plain.status == 400
+    assert refused["error"]["code"] == "Request_UnsupportedQuery"
+    assert advanced.status == 200
+    assert [member["id"] for member in answered["value"]] == [ids[0]]
+
+
+async def test_group_members_are_followed_across_pages(
+    tenant: FakeTenant, open_directory: Opener
+) -> None:
+    ids = seed(tenant.graph, 30)
+    tenant.graph.membership_page_limit = 4
+    directory = await open_directory()
+
+    found = await directory.officers(ids)
+
+    assert all(Role.OFFICER in officer.roles for officer in found.values())
+    assert {n for n in range(1, 31) if Role.APPROVER in found[officer_id(n)].roles} == {
+        10,
+        20,
+        30,
     }
-    assert tenant.graph.http_requests == {"POST /$batch": 6}
+    # 15 officers per chunk in the OFFICERS group, 4 to a page: 3 more pages per chunk.
+    assert tenant.graph.http_requests[GROUP_USERS] == 2 * 3
+
+
+async def test_a_failing_group_answer_makes_only_its_chunk_unavailable(
+    tenant: FakeTenant, open_directory: Opener
+) -> None:
+    ids = seed(tenant.graph, 30)
+    directory = await open_directory(max_retries=0)
+    tenant.graph.route_faults[GROUP_USERS] = deque([Fault(500)])  # the first group's first chunk
+
+    with pytest.raises(DirectoryUnavailable):
+        await directory.officers(ids)
+    before = tenant.graph.total_http
+    second_chunk = await directory.officers(ids[15:])
+    assert tenant.graph.total_http == before  # answered and cached by the failed load
+    first_chunk = await directory.officers(ids[:15])
+
+    assert set(second_chunk) == set(ids[15:])
+    assert first_chunk[officer_id(10)].roles == {Role.OFFICER, Role.APPROVER}
+    assert tenant.graph.total_http == before + 1
 
 
 async def test_repeated_lookups_within_the_ttl_cost_nothing(

@@ -1,10 +1,13 @@
 """A fake Microsoft Graph (v1.0) speaking the documented JSON for what Exhibit calls.
 
 Served by a real aiohttp app; the real msgraph-sdk/kiota pipeline talks to it. It checks the
-bearer token, honours `$select`, `$top` and `$filter=id in (...)`, pages with absolute
+bearer token, honours `$select`, `$top` and `$filter=id in (...)` (on a group's transitive user
+members only as an advanced query: `ConsistencyLevel: eventual` and `$count=true`, else 400
+`Request_UnsupportedQuery` as Graph answers), pages with absolute
 `@odata.nextLink`s, answers `$batch` (at most 20 requests, answers in reverse order, as Graph
 may reorder them), and can be told to fail: whole HTTP requests (`faults`) or single requests
-inside a batch (`item_faults`), with a status and an optional `Retry-After`. It counts every
+inside a batch (`item_faults`, or `route_faults` for one route), with a status and an optional
+`Retry-After`. It counts every
 HTTP request and every request inside a batch by route, e.g. `"GET /users/{id}"`.
 
 Files: channel and chat messages with `reference` attachments, `/shares/u!{base64url}/driveItem`
@@ -24,7 +27,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from aiohttp import web
 
@@ -56,6 +59,11 @@ _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         "GET",
         "/users/{id}/transitiveMemberOf",
         re.compile(r"^/users/(?P<user>[^/]+)/transitiveMemberOf$"),
+    ),
+    (
+        "GET",
+        "/groups/{id}/transitiveMembers/graph.user",
+        re.compile(r"^/groups/(?P<group>[^/]+)/transitiveMembers/(microsoft\.)?graph\.user$"),
     ),
     ("POST", "/$batch", re.compile(r"^/\$batch$")),
     (
@@ -137,8 +145,11 @@ class FakeGraph:
         self.unauthorized = 0
         self.faults: deque[Fault] = deque()
         self.item_faults: deque[Fault] = deque()
+        self.route_faults: dict[str, deque[Fault]] = {}
         self.delay = 0.0
         self.membership_page_limit = 999
+        self.deleted_groups: set[str] = set()
+        self.refuse_group_filter = False
         self.members_page_size = 100
         self.next_link_origin: str | None = None
         self.messages: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -217,7 +228,9 @@ class FakeGraph:
             except ValueError:
                 return self._respond(odata_error(400, "BadRequest", "Unable to read JSON."))
         query = dict(request.query)
-        return self._respond(self._dispatch(request.method, path[len(PREFIX) :], query, body))
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        reply = self._dispatch(request.method, path[len(PREFIX) :], query, body, headers)
+        return self._respond(reply)
 
     def _respond(self, reply: Reply) -> web.StreamResponse:
         if reply.body is None:
@@ -233,7 +246,14 @@ class FakeGraph:
                 return f"{verb} {name}", match.groupdict()
         return None
 
-    def _dispatch(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> Reply:
         route = self._route(method, path)
         if route is None:
             return odata_error(400, "BadRequest", f"Resource not found for the segment {path}.")
@@ -246,6 +266,8 @@ class FakeGraph:
             return self._get_user(params["user"], query)
         if name == "GET /users/{id}/transitiveMemberOf":
             return self._member_of(params["user"], query)
+        if name == "GET /groups/{id}/transitiveMembers/graph.user":
+            return self._group_users(params["group"], query, headers)
         if name == "GET /teams/{id}/channels/{id}/members":
             return self._channel_members(params["team"], params["channel"], query)
         if name == "POST /teams/{id}/channels":
@@ -269,14 +291,16 @@ class FakeGraph:
             parts = urlsplit(url if url.startswith("/") else "/" + url)
             route = self._route(str(item.get("method", "")).upper(), parts.path)
             self.batched_requests[route[0] if route else "?"] += 1
-            fault = _take(self.item_faults)
+            fault = _take(self.route_faults.get(route[0], deque()) if route else deque())
+            fault = fault or _take(self.item_faults)
             if fault is not None:
                 reply = _fault_reply(fault)
             else:
                 query = dict(parse_qsl(parts.query, keep_blank_values=True))
-                reply = self._dispatch(
-                    str(item.get("method", "")).upper(), parts.path, query, item.get("body")
-                )
+                raw_headers = item.get("headers") or {}
+                headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+                method = str(item.get("method", "")).upper()
+                reply = self._dispatch(method, parts.path, query, item.get("body"), headers)
             responses.append(
                 {
                     "id": item["id"],
@@ -311,16 +335,9 @@ class FakeGraph:
         return Reply(200, body, {"Content-Type": "application/json"})
 
     def _list_users(self, query: dict[str, str]) -> Reply:
-        match = _IN_FILTER.match(query.get("$filter", "").strip())
-        if match is None:
-            return odata_error(400, "Request_UnsupportedQuery", "Unsupported query.")
-        wanted = re.findall(r"'([^']*)'", match.group("values"))
-        if len(wanted) > MAX_IN_VALUES:
-            message = (
-                "Too many child clauses specified in search filter expression containing 'OR'"
-                f" operators: {len(wanted)}. Max allowed: {MAX_IN_VALUES}."
-            )
-            return odata_error(400, "Request_UnsupportedQuery", message)
+        wanted = self._in_filter(query)
+        if isinstance(wanted, Reply):
+            return wanted
         select = self._select(query)
         found = [self.users[w.lower()] for w in wanted if w.lower() in self.users]
         body = {
@@ -346,6 +363,60 @@ class FakeGraph:
                 f"?$select=id&$top={top}&$skiptoken={start + top}"
             )
         return Reply(200, body, {"Content-Type": "application/json"})
+
+    def _group_users(
+        self, group_id: str, query: dict[str, str], headers: Mapping[str, str]
+    ) -> Reply:
+        if not re.fullmatch(_GUID, group_id):
+            return odata_error(
+                400, "Request_BadRequest", f"Invalid object identifier '{group_id}'."
+            )
+        if group_id.lower() in self.deleted_groups:
+            return _not_found(group_id)
+        advanced = headers.get("consistencylevel") == "eventual" and query.get("$count") == "true"
+        if self.refuse_group_filter or not advanced:
+            message = (
+                "The specified filter to the reference property query is currently not supported."
+            )
+            return odata_error(400, "Request_UnsupportedQuery", message)
+        wanted = self._in_filter(query)
+        if isinstance(wanted, Reply):
+            return wanted
+        members = [
+            object_id
+            for object_id in wanted
+            if group_id.lower() in self.memberships.get(object_id.lower(), [])
+        ]
+        top = min(int(query.get("$top", "100")), 999, self.membership_page_limit)
+        start = int(query.get("$skiptoken", "0"))
+        body: dict[str, Any] = {
+            "@odata.context": f"{self.base_url}/$metadata#users(id)",
+            "@odata.count": len(members),
+            "value": [
+                {"@odata.type": "#microsoft.graph.user", "id": m}
+                for m in members[start : start + top]
+            ],
+        }
+        if start + top < len(members):
+            body["@odata.nextLink"] = (
+                f"{self._next_base}/groups/{group_id}/transitiveMembers/microsoft.graph.user"
+                f"?$filter={quote(query['$filter'])}&$select=id&$count=true&$top={top}"
+                f"&$skiptoken={start + top}"
+            )
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    def _in_filter(self, query: dict[str, str]) -> list[str] | Reply:
+        match = _IN_FILTER.match(query.get("$filter", "").strip())
+        if match is None:
+            return odata_error(400, "Request_UnsupportedQuery", "Unsupported query.")
+        wanted = re.findall(r"'([^']*)'", match.group("values"))
+        if len(wanted) > MAX_IN_VALUES:
+            message = (
+                "Too many child clauses specified in search filter expression containing 'OR'"
+                f" operators: {len(wanted)}. Max allowed: {MAX_IN_VALUES}."
+            )
+            return odata_error(400, "Request_UnsupportedQuery", message)
+        return wanted
 
     def _channel_members(self, team_id: str, channel_id: str, query: dict[str, str]) -> Reply:
         rows = self.channels.get((team_id.lower(), channel_id))
