@@ -41,6 +41,7 @@ from graph.config import CredentialKind, GraphDirectoryConfig
 from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
+from graph.mail import open_graph_mailer
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
 from storage.evidence_store import BlobEvidenceStore
@@ -184,6 +185,10 @@ async def create_app(
         await migrate(engine)
         adapter = build_adapter(settings, config, provider_factory)
         teams_sources = await _teams_sources(settings, session, config, provider_factory, closers)
+        mailer = None
+        if settings.graph is not None and settings.share_mail_from is not None:
+            mailer = await open_graph_mailer(graph_config(settings.graph), settings.share_mail_from)
+            closers.append(mailer.aclose)
         services = Services(
             settings=settings,
             directory=directory,
@@ -204,6 +209,7 @@ async def create_app(
             evidence_store=store,
             ingest_queue=queue,
             graph_files=teams_sources.graph_files,
+            mailer=mailer,
         )
         worker = IntakeWorker(
             services,

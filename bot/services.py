@@ -16,7 +16,7 @@ from bot.settings import Settings
 from evidence.cases import CaseRules
 from evidence.model import Case
 from evidence.officers import Officer
-from evidence.ports import ChannelCreator, Directory
+from evidence.ports import ChannelCreator, Directory, Mailer
 from evidence.records import Records
 from graph.files import GraphFileSource
 from storage.evidence_store import BlobEvidenceStore
@@ -42,6 +42,7 @@ class Services:
     ingest_queue: IngestQueue
     graph_files: GraphFileSource | None = None
     channel_creator: ChannelCreator | None = None
+    mailer: Mailer | None = None
     now: Callable[[], datetime] = utc_now
 
 

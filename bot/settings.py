@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from graph.ids import canonical_mailbox
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -141,6 +143,7 @@ class Settings:
     share_domains: frozenset[str]
     share_organisation_types: tuple[str, ...]
     share_days: tuple[int, int, int]  # minimum, default, maximum
+    share_mail_from: str | None
     public_url: str
     classification: str
     log_level: str
@@ -266,6 +269,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     create_channels = read.flag("EXHIBIT_CREATE_CASE_CHANNELS")
     if create_channels and graph is None:
         raise SettingsError("EXHIBIT_CREATE_CASE_CHANNELS", "needs EXHIBIT_DIRECTORY=graph")
+    mail_from = _mail_from(read, graph)
     queue = read.optional("EXHIBIT_QUEUE_CONNECTION_STRING") or (
         regions[0].connection_string.value if regions[0].connection_string else None
     )
@@ -313,6 +317,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "EXHIBIT_SHARE_ORGANISATION_TYPES", "prosecutor,court,local-authority,other-force"
         ),
         share_days=_share_days(read),
+        share_mail_from=mail_from,
         public_url=_public_url(read, port=read.integer("PORT", 3978, minimum=1, maximum=65535)),
         classification=read.text("EXHIBIT_CLASSIFICATION", "OFFICIAL-SENSITIVE"),
         download_hosts=read.words(
@@ -435,6 +440,20 @@ def _share_days(read: _Reader) -> tuple[int, int, int]:
     if not low <= default <= high:
         raise SettingsError("EXHIBIT_SHARE_DEFAULT_DAYS", f"must be between {low} and {high}")
     return low, default, high
+
+
+def _mail_from(read: _Reader, graph: GraphSettings | None) -> str | None:
+    value = read.optional("EXHIBIT_SHARE_MAIL_FROM")
+    if value is None:
+        return None
+    if graph is None:
+        raise SettingsError("EXHIBIT_SHARE_MAIL_FROM", "needs EXHIBIT_DIRECTORY=graph")
+    mailbox = canonical_mailbox(value)
+    if mailbox is None:
+        raise SettingsError(
+            "EXHIBIT_SHARE_MAIL_FROM", "must be the sender mailbox's address or object id"
+        )
+    return mailbox
 
 
 def _public_url(read: _Reader, *, port: int) -> str:

@@ -20,6 +20,7 @@ from bot.identity import resolve_officer
 from bot.proactive import post_new
 from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
+from bot.share_mail import mail_link
 from cards.common import Tone, build_notice_card
 from cards.exhibits import FLAG, REVIEW
 from cards.sharing import (
@@ -217,7 +218,14 @@ async def _decide(
     outcome = await in_unit(services.records, decide)
     if outcome.changed and outcome.share.status is ShareStatus.APPROVED and token is not None:
         url = f"{services.settings.public_url}/s/{token.secret}"
-        card = build_link_card(outcome.share, case.reference, url)
+        mailed = await mail_link(services, outcome.share, case_reference=case.reference, url=url)
+        card = build_link_card(
+            outcome.share,
+            case.reference,
+            url,
+            mailed_from=mailed.sender if mailed else None,
+            mail_problem=mailed.problem if mailed else None,
+        )
         if outcome.share.requester_reference:
             await services.proactive.send(outcome.share.requester_reference, card_activity(card))
     if outcome.changed and problem and case.channel is not None:

@@ -108,16 +108,39 @@ def build_approval_card(
     return card
 
 
-def build_link_card(share: Share, case_reference: str, url: str) -> AdaptiveCard:
-    """For the requester: the link to pass on, and how long it lasts."""
+def build_link_card(
+    share: Share,
+    case_reference: str,
+    url: str,
+    *,
+    mailed_from: str | None = None,
+    mail_problem: str | None = None,
+) -> AdaptiveCard:
+    """For the requester: the link to pass on (or that Exhibit e-mailed), and how long it lasts.
+
+    `mailed_from` is the mailbox the link was e-mailed from; with `mail_problem`, why that failed.
+    """
     expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
+    if mailed_from is None:
+        what = f"Send this link to {share.recipient}."
+    elif mail_problem is None:
+        what = (
+            f"Exhibit has e-mailed this link to {share.recipient} from {mailed_from}: you need "
+            "not send it yourself."
+        )
+    else:
+        what = (
+            f"Exhibit could not e-mail the link ({mail_problem}): send it to {share.recipient} "
+            "yourself."
+        )
     return AdaptiveCard(
         body=[
             TextBlock(text="Share approved", weight="Bolder", size="Medium", color="Good"),
             TextBlock(
-                text=f"Send this link to {share.recipient}. It works until {expires}; every "
-                "use is recorded. Do not post it anywhere else.",
+                text=f"{what} It works until {expires}; every use is recorded. Do not post it "
+                "anywhere else.",
                 wrap=True,
+                color="Attention" if mail_problem else None,
             ),
             TextBlock(text=url, font_type="Monospace", wrap=True),
             FactSet(

@@ -41,6 +41,8 @@ class Action(StrEnum):
     SHARE_REVOKED = "share.revoked"
     SHARE_EXPIRED = "share.expired"
     SHARE_REFUSED = "share.refused"
+    SHARE_EMAILED = "share.emailed"
+    SHARE_EMAIL_FAILED = "share.email_failed"
     LINK_OPENED = "link.opened"
     LINK_REFUSED = "link.refused"
     EXHIBIT_DOWNLOADED = "exhibit.downloaded"

@@ -263,3 +263,16 @@ class SourceEmpty(SourceError):
 
     def __init__(self, host: str) -> None:
         super().__init__(host, "no bytes")
+
+
+class MailNotSent(ExhibitError):
+    """The mail service did not accept a message (refused, unreachable, or too slow).
+
+    `status` is the service's HTTP status when there was one (403 for a mailbox the app may not
+    send from, 404 for an unknown mailbox, ...).
+    """
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason if status is None else f"{reason} (HTTP {status})")
+        self.reason = reason
+        self.status = status

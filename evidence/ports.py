@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from evidence.officers import Officer
@@ -47,4 +48,26 @@ class ChannelCreator(Protocol):
         Raises `InvalidInput` when Teams refuses the name (taken, too long, bad characters)
         and `DirectoryUnavailable` when the service cannot answer.
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MailMessage:
+    """One e-mail to one recipient: a subject and an HTML body (already escaped)."""
+
+    to: str
+    subject: str
+    html: str
+
+
+class Mailer(Protocol):
+    """Sends e-mail from the force's configured mailbox."""
+
+    @property
+    def sender(self) -> str:
+        """The mailbox mail is sent from."""
+        ...
+
+    async def send(self, message: MailMessage) -> None:
+        """Hand the message to the mail service; `MailNotSent` if it was not accepted."""
         ...

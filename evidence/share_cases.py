@@ -6,7 +6,7 @@ from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from evidence.custody import Action, Actor, CustodyEvent
+from evidence.custody import SYSTEM_ACTOR, Action, Actor, CustodyEvent
 from evidence.errors import AccessRefused, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
@@ -156,6 +156,30 @@ async def decide_share(
         )
     )
     return Outcome(updated, changed=True)
+
+
+async def record_share_mail(
+    unit: RecordsUnit,
+    share: Share,
+    *,
+    sender: str,
+    problem: str | None,
+    now: datetime,
+) -> None:
+    """Record that Exhibit e-mailed a share's link to its recipient, or why it could not."""
+    details: dict[str, object] = {"share": share.id, "recipient": share.recipient, "from": sender}
+    if problem is not None:
+        details["problem"] = problem
+    await unit.append_custody(
+        CustodyEvent(
+            chain=share.case_id,
+            actor=SYSTEM_ACTOR,
+            action=Action.SHARE_EMAIL_FAILED if problem else Action.SHARE_EMAILED,
+            at=now,
+            case_id=share.case_id,
+            details=details,
+        )
+    )
 
 
 _ACTIONS = {

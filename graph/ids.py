@@ -1,8 +1,11 @@
-"""Entra object ids: GUIDs, compared case-insensitively."""
+"""Entra object ids (GUIDs, compared case-insensitively) and mailbox names."""
 
 from __future__ import annotations
 
+import re
 import uuid
+
+_MAILBOX = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
 
 def canonical_id(value: str) -> str | None:
@@ -19,3 +22,15 @@ def canonical_id(value: str) -> str | None:
         return None
     canonical = str(parsed)
     return canonical if canonical == value.lower() else None
+
+
+def canonical_mailbox(value: str) -> str | None:
+    """A mailbox named by address (lower-cased) or by Entra object id, or None if neither.
+
+    Only these forms reach a Graph URL (`/users/{mailbox}/sendMail`).
+    """
+    text = value.strip()
+    found = canonical_id(text)
+    if found is not None:
+        return found
+    return text.lower() if len(text) <= 254 and _MAILBOX.fullmatch(text) else None

@@ -66,6 +66,7 @@ _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         re.compile(r"^/groups/(?P<group>[^/]+)/transitiveMembers/(microsoft\.)?graph\.user$"),
     ),
     ("POST", "/$batch", re.compile(r"^/\$batch$")),
+    ("POST", "/users/{id}/sendMail", re.compile(r"^/users/(?P<user>[^/]+)/sendMail$")),
     (
         "GET",
         "/teams/{id}/channels/{id}/members",
@@ -149,6 +150,9 @@ class FakeGraph:
         self.delay = 0.0
         self.membership_page_limit = 999
         self.deleted_groups: set[str] = set()
+        self.mailboxes: set[str] = set()  # addresses or ids the app may send from
+        self.mail_refused: set[str] = set()  # mailboxes Exchange's access policy keeps it from
+        self.sent_mail: list[dict[str, Any]] = []
         self.refuse_group_filter = False
         self.members_page_size = 100
         self.next_link_origin: str | None = None
@@ -270,6 +274,8 @@ class FakeGraph:
             return self._group_users(params["group"], query, headers)
         if name == "GET /teams/{id}/channels/{id}/members":
             return self._channel_members(params["team"], params["channel"], query)
+        if name == "POST /users/{id}/sendMail":
+            return self._send_mail(params["user"], body)
         if name == "POST /teams/{id}/channels":
             return self._create_channel(params["team"], body)
         return self._files_dispatch(name, params, query)
@@ -460,6 +466,48 @@ class FakeGraph:
             201, {"@odata.context": context, **channel}, {"Content-Type": "application/json"}
         )
 
+    def _send_mail(self, mailbox: str, body: Any) -> Reply:
+        """`sendMail`: 202 and no body once accepted (the documented JSON is checked here)."""
+        mailbox = mailbox.lower()
+        if mailbox not in self.mailboxes:
+            return odata_error(
+                404, "ErrorInvalidUser", f"The requested user '{mailbox}' is invalid."
+            )
+        if mailbox in self.mail_refused:
+            denied = (
+                "Access to OData is disabled: blocked by the tenant's application access policy."
+            )
+            return odata_error(403, "ErrorAccessDenied", denied)
+        # Action parameter names are not case-sensitive: msgraph-sdk writes `Message`.
+        params = {str(k).lower(): v for k, v in body.items()} if isinstance(body, dict) else {}
+        sent = params.get("message")
+        if not isinstance(sent, dict):
+            return odata_error(400, "ErrorInvalidRequest", "Message is missing.")
+        content = sent.get("body") or {}
+        recipients = sent.get("toRecipients") or []
+        addresses = [
+            r.get("emailAddress", {}).get("address") for r in recipients if isinstance(r, dict)
+        ]
+        if (
+            not isinstance(sent.get("subject"), str)
+            or content.get("contentType") not in {"html", "text"}
+            or not isinstance(content.get("content"), str)
+            or not addresses
+            or not all(isinstance(a, str) and "@" in a for a in addresses)
+        ):
+            return odata_error(400, "ErrorInvalidRecipients", "Invalid message.")
+        self.sent_mail.append(
+            {
+                "from": mailbox,
+                "to": addresses,
+                "subject": sent["subject"],
+                "contentType": content["contentType"],
+                "content": content["content"],
+                "saveToSentItems": params.get("savetosentitems"),
+            }
+        )
+        return Reply(202)
+
     def _member(self, user_id: str) -> dict[str, Any]:
         user = self.users.get(user_id.lower(), {})
         return {
@@ -479,16 +527,16 @@ class FakeGraph:
         self,
         team_id: str,
         channel_id: str,
-        message_id: str,
+        sentid: str,
         *,
         attachments: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
         reply_to: str | None = None,
         sender: str = "1a7e2c3d-0001-4f00-8000-000000000001",
     ) -> dict[str, Any]:
         """A channel post (or, with `reply_to`, a reply to the post of that id)."""
-        root = reply_to or message_id
-        key = ("channel", team_id.lower(), channel_id, root, message_id if reply_to else "")
-        message = self._message(message_id, attachments, sender, reply_to=reply_to)
+        root = reply_to or sentid
+        key = ("channel", team_id.lower(), channel_id, root, sentid if reply_to else "")
+        message = self._message(sentid, attachments, sender, reply_to=reply_to)
         message["channelIdentity"] = {"teamId": team_id, "channelId": channel_id}
         self.messages[key] = message
         return message
@@ -496,15 +544,15 @@ class FakeGraph:
     def add_chat_message(
         self,
         chat_id: str,
-        message_id: str,
+        sentid: str,
         *,
         attachments: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
         sender: str = "1a7e2c3d-0001-4f00-8000-000000000001",
     ) -> dict[str, Any]:
         """A message in a group or 1:1 chat."""
-        message = self._message(message_id, attachments, sender, reply_to=None)
+        message = self._message(sentid, attachments, sender, reply_to=None)
         message["chatId"] = chat_id
-        self.messages[("chat", chat_id, message_id)] = message
+        self.messages[("chat", chat_id, sentid)] = message
         return message
 
     def add_drive_item(
@@ -538,7 +586,7 @@ class FakeGraph:
 
     def _message(
         self,
-        message_id: str,
+        sentid: str,
         attachments: list[dict[str, Any]] | tuple[dict[str, Any], ...],
         sender: str,
         *,
@@ -546,9 +594,9 @@ class FakeGraph:
     ) -> dict[str, Any]:
         tags = "".join(f'<attachment id="{a.get("id")}"></attachment>' for a in attachments)
         return {
-            "id": message_id,
+            "id": sentid,
             "replyToId": reply_to,
-            "etag": message_id,
+            "etag": sentid,
             "messageType": "message",
             "createdDateTime": "2024-03-12T10:15:00.000Z",
             "lastModifiedDateTime": "2024-03-12T10:15:00.000Z",

@@ -1,0 +1,89 @@
+"""The e-mail that carries an approved share's link to its external recipient.
+
+Short on purpose: the marking, who shared how many exhibits of which case, the link, until when
+it works, and that every use is recorded. Exhibit names and hashes are on the link's page, not in
+a message that can be forwarded or sit in a mailbox after the link has expired.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from html import escape
+
+from bot.services import Services
+from evidence.errors import InvalidInput, MailNotSent
+from evidence.ports import MailMessage
+from evidence.share_cases import record_share_mail
+from evidence.sharing import Share
+from storage.records import in_unit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MailOutcome:
+    """What became of the e-mail: sent from `sender`, or not, because of `problem`."""
+
+    recipient: str
+    sender: str
+    problem: str | None = None
+
+    @property
+    def sent(self) -> bool:
+        """Whether the mail service accepted the message."""
+        return self.problem is None
+
+
+def share_mail(share: Share, *, case_reference: str, url: str, classification: str) -> MailMessage:
+    """The message for `share`'s recipient, with the link `url`."""
+    count = len(share.exhibit_ids)
+    exhibits = f"{count} exhibit" + ("" if count == 1 else "s")
+    expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
+    marking = f"<p><strong>{escape(classification)}</strong></p>"
+    who = escape(share.requested_by_name)
+    approver = escape(share.decided_by_name or "a second officer")
+    limit = f" It can be used for {share.max_downloads} downloads." if share.max_downloads else ""
+    html = "\n".join(
+        [
+            marking,
+            f"<p>{who} has shared {exhibits} of case {escape(case_reference)} with you "
+            f"({escape(share.organisation_type)}). The share was approved by {approver}.</p>",
+            f'<p><a href="{escape(url, quote=True)}">{escape(url)}</a></p>',
+            f"<p>The link works until {escape(expires)}.{escape(limit)} Every visit and download "
+            "is recorded. Do not forward this e-mail: if someone else needs the evidence, ask "
+            "the officer for a share of their own.</p>",
+            "<p>If you did not expect this e-mail, do not open the link; tell the force that "
+            "sent it.</p>",
+            marking,
+        ]
+    )
+    subject = f"[{classification}] Evidence shared with you: case {case_reference}, {exhibits}"
+    return MailMessage(to=share.recipient, subject=subject, html=html)
+
+
+async def mail_link(
+    services: Services, share: Share, *, case_reference: str, url: str
+) -> MailOutcome | None:
+    """E-mail the link when a sender mailbox is configured; the outcome goes on the record."""
+    mailer = services.mailer
+    if mailer is None:
+        return None
+    message = share_mail(
+        share,
+        case_reference=case_reference,
+        url=url,
+        classification=services.settings.classification,
+    )
+    problem = None
+    try:
+        await mailer.send(message)
+    except (MailNotSent, InvalidInput) as err:
+        problem = str(err)
+        logger.warning("Share %s: link not e-mailed: %s", share.id, problem)
+    now = services.now()
+    await in_unit(
+        services.records,
+        lambda unit: record_share_mail(unit, share, sender=mailer.sender, problem=problem, now=now),
+    )
+    return MailOutcome(share.recipient, mailer.sender, problem)

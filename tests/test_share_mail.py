@@ -1,0 +1,308 @@
+"""Share links e-mailed through Graph `sendMail`: the message, the mailer, the approval flow.
+
+The mailer is the real msgraph-sdk client with a client-secret token from the fake tenant's
+HTTPS token endpoint; the fake Graph checks the documented `sendMail` JSON and answers 202.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.settings import Settings, SettingsError, load_settings
+from bot.share_mail import share_mail
+from evidence.custody import Action
+from evidence.errors import InvalidInput, MailNotSent
+from evidence.ports import MailMessage
+from evidence.sharing import Share, ShareStatus
+from graph.graph_directory import GraphDirectory, open_graph_directory
+from graph.mail import GraphMailer, open_graph_mailer
+from storage.database import create_engine
+from storage.records import SqlRecords
+from tests.conftest import BotClientFactory
+from tests.fakes.tenant import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TENANT_ID,
+    FakeTenant,
+    Tls,
+    fake_tenant,
+    make_test_tls,
+)
+from tests.support.connector import RecordingConnector
+from tests.test_sharing import Team, _case_with_exhibit, _share_id
+from tests.test_sharing import file_url as file_url  # the fixture
+
+JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
+RAVI = "1a7e2c3d-0002-4f00-8000-000000000002"
+OFFICERS_GROUP = "5e0a0000-0000-4000-8000-0000000000a1"
+APPROVERS_GROUP = "5e0a0000-0000-4000-8000-0000000000a2"
+TEAM = "7b3f9e21-4c5d-4e6f-8a7b-9c0d1e2f3a4b"
+CHANNEL = "19:exhibit-case-channel@thread.tacv2"
+SENDER = "exhibit-noreply@met.example"
+
+
+def a_share(**changes: object) -> Share:
+    fields: dict[str, object] = {
+        "id": "S-0123456789",
+        "case_id": "case-1",
+        "exhibit_ids": ("e1", "e2"),
+        "requested_by": JANE,
+        "requested_by_name": "Jane <b>Smith</b>",
+        "recipient": "lawyer@cps.gov.uk",
+        "organisation_type": "prosecutor",
+        "reason": "trial bundle",
+        "days": 7,
+        "status": ShareStatus.APPROVED,
+        "created_at": datetime(2026, 11, 1, tzinfo=UTC),
+        "request_expires_at": datetime(2026, 11, 8, tzinfo=UTC),
+        "decided_by": RAVI,
+        "decided_by_name": "Ravi Patel",
+        "link_expires_at": datetime(2026, 11, 8, 9, 30, tzinfo=UTC),
+    }
+    fields.update(changes)
+    return Share(**fields)  # type: ignore[arg-type]
+
+
+# --- the message ---------------------------------------------------------------------------
+
+
+def test_the_message_carries_the_link_marking_and_expiry_and_nothing_else() -> None:
+    url = "https://exhibit.met.example/s/abc_DEF-123"
+    message = share_mail(
+        a_share(), case_reference="MET-24-0300", url=url, classification="OFFICIAL-SENSITIVE"
+    )
+
+    assert message.to == "lawyer@cps.gov.uk"
+    assert message.subject == (
+        "[OFFICIAL-SENSITIVE] Evidence shared with you: case MET-24-0300, 2 exhibits"
+    )
+    assert message.html.count("<strong>OFFICIAL-SENSITIVE</strong>") == 2  # top and bottom
+    assert f'<a href="{url}">{url}</a>' in message.html
+    assert "08 Nov 2026 09:30 UTC" in message.html
+    assert "Ravi Patel" in message.html
+    # Names are escaped: nothing an officer's display name holds becomes markup.
+    assert "Jane &lt;b&gt;Smith&lt;/b&gt;" in message.html
+    assert "<b>" not in message.html
+
+
+def test_one_exhibit_and_a_download_limit_are_said_plainly() -> None:
+    message = share_mail(
+        a_share(exhibit_ids=("e1",), max_downloads=3),
+        case_reference="MET-24-0300",
+        url="https://x.example/s/t",
+        classification="OFFICIAL",
+    )
+    assert message.subject.endswith("case MET-24-0300, 1 exhibit")
+    assert "used for 3 downloads" in message.html
+
+
+# --- the mailer, on the real SDK against the fake tenant -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    return make_test_tls(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+async def tenant(tls: Tls) -> AsyncIterator[FakeTenant]:
+    async with fake_tenant(tls) as running:
+        graph = running.graph
+        graph.mailboxes.add(SENDER)
+        graph.add_user(JANE, "Jane Smith", jobTitle="Police Constable", groups=[OFFICERS_GROUP])
+        graph.add_user(RAVI, "Ravi Patel", jobTitle="Detective Sergeant",
+                       groups=[OFFICERS_GROUP, APPROVERS_GROUP])  # fmt: skip
+        graph.add_channel(TEAM, CHANNEL, [JANE, RAVI])
+        yield running
+
+
+@pytest.fixture
+async def mailer(tenant: FakeTenant) -> AsyncIterator[GraphMailer]:
+    opened = await open_graph_mailer(tenant.config(timeout=2.0), SENDER.upper())
+    yield opened
+    await opened.aclose()
+
+
+MESSAGE = MailMessage(to="lawyer@cps.gov.uk", subject="[OFFICIAL] a subject", html="<p>hi</p>")
+
+
+async def test_the_mailer_sends_as_its_mailbox(tenant: FakeTenant, mailer: GraphMailer) -> None:
+    await mailer.send(MESSAGE)
+
+    assert mailer.sender == SENDER
+    assert tenant.graph.sent_mail == [
+        {
+            "from": SENDER,
+            "to": ["lawyer@cps.gov.uk"],
+            "subject": "[OFFICIAL] a subject",
+            "contentType": "html",
+            "content": "<p>hi</p>",
+            "saveToSentItems": True,
+        }
+    ]
+    assert tenant.graph.http_requests == {"POST /users/{id}/sendMail": 1}
+    assert tenant.graph.unauthorized == 0
+
+
+async def test_a_mailbox_the_app_may_not_send_from_is_not_sent(
+    tenant: FakeTenant, mailer: GraphMailer
+) -> None:
+    tenant.graph.mail_refused.add(SENDER)
+
+    with pytest.raises(MailNotSent) as raised:
+        await mailer.send(MESSAGE)
+
+    assert raised.value.status == 403
+    assert "ErrorAccessDenied" in raised.value.reason
+    assert tenant.graph.sent_mail == []
+
+
+async def test_an_unknown_mailbox_and_a_slow_graph_are_not_sent(
+    tenant: FakeTenant, mailer: GraphMailer
+) -> None:
+    tenant.graph.mailboxes.clear()
+    with pytest.raises(MailNotSent) as unknown:
+        await mailer.send(MESSAGE)
+    assert unknown.value.status == 404
+
+    tenant.graph.mailboxes.add(SENDER)
+    tenant.graph.delay = 3.0  # Graph only: the token endpoint still answers at once
+    async with await open_graph_mailer(tenant.config(timeout=1.0), SENDER) as slow:
+        with pytest.raises(MailNotSent, match="in time"):
+            await slow.send(MESSAGE)
+    assert tenant.graph.sent_mail == []
+
+
+async def test_addresses_are_checked_before_graph_is_called(
+    tenant: FakeTenant, mailer: GraphMailer
+) -> None:
+    for bad in ("lawyer@cps.gov.uk/../../me", "not-an-address", "a@b.c\r\nBcc: x@y.z"):
+        with pytest.raises(InvalidInput):
+            await mailer.send(MailMessage(to=bad, subject="s", html="h"))
+    with pytest.raises(InvalidInput):
+        await open_graph_mailer(tenant.config(), "../users/someone-else")
+    assert tenant.graph.total_http == 0
+
+
+def test_mail_needs_the_graph_directory_and_a_mailbox(base_env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError) as local:
+        load_settings({**base_env, "EXHIBIT_SHARE_MAIL_FROM": SENDER})
+    assert local.value.name == "EXHIBIT_SHARE_MAIL_FROM"
+    with pytest.raises(SettingsError) as bad:
+        load_settings(_graph_env(base_env, EXHIBIT_SHARE_MAIL_FROM="noreply at met"))
+    assert bad.value.name == "EXHIBIT_SHARE_MAIL_FROM"
+    assert load_settings(_graph_env(base_env)).share_mail_from is None
+
+
+# --- the approval flow ---------------------------------------------------------------------
+
+
+def _graph_env(base_env: dict[str, str], **extra: str) -> dict[str, str]:
+    return {
+        **base_env,
+        "EXHIBIT_DIRECTORY": "graph",
+        "EXHIBIT_GRAPH_TENANT_ID": TENANT_ID,
+        "EXHIBIT_GRAPH_CLIENT_ID": CLIENT_ID,
+        "EXHIBIT_GRAPH_CLIENT_SECRET": CLIENT_SECRET,
+        "EXHIBIT_ROLE_GROUPS": f"{OFFICERS_GROUP}=officer,{APPROVERS_GROUP}=approver",
+        **extra,
+    }
+
+
+@pytest.fixture
+async def directory(tenant: FakeTenant) -> AsyncIterator[GraphDirectory]:
+    opened = await open_graph_directory(
+        tenant.config(role_groups={OFFICERS_GROUP: "officer", APPROVERS_GROUP: "approver"})
+    )
+    yield opened
+    await opened.aclose()
+
+
+@pytest.fixture
+def mail_settings(base_env: dict[str, str], tenant: FakeTenant, tls: Tls) -> Settings:
+    return load_settings(
+        _graph_env(
+            base_env,
+            EXHIBIT_GRAPH_AUTHORITY_HOST=tenant.tokens.authority,
+            EXHIBIT_GRAPH_CA_BUNDLE=str(tls.material.ca_file),
+            EXHIBIT_GRAPH_BASE_URL=tenant.graph.base_url,
+            EXHIBIT_DOWNLOAD_HOSTS="127.0.0.1",
+            EXHIBIT_SHARE_MAIL_FROM=SENDER,
+        )
+    )
+
+
+@pytest.fixture
+async def team(
+    mail_settings: Settings,
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    directory: GraphDirectory,
+) -> Team:
+    recorder, url = connector
+    recorder.members[CHANNEL] = [
+        {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
+        {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
+    ]
+    return Team(await bot_client(mail_settings, directory=directory), recorder, url)
+
+
+async def _custody(settings: Settings, share_id: str) -> list[tuple[str, dict[str, object]]]:
+    engine = create_engine(settings.database_url.value)
+    try:
+        async with SqlRecords(engine).unit() as unit:
+            share = await unit.share(share_id)
+            assert share is not None
+            entries = await unit.custody(share.case_id)
+    finally:
+        await engine.dispose()
+    return [(entry.action, dict(entry.details)) for entry in entries]
+
+
+async def test_an_approved_link_is_emailed_and_recorded(
+    team: Team, file_url: str, tenant: FakeTenant, mail_settings: Settings
+) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0300")
+    share_id = _share_id(await team.say("share JS/1 with lawyer@cps.gov.uk reason trial bundle"))
+
+    assert "Approved" in await team.click("share.approve", share_id, sender=RAVI)
+
+    (mail,) = tenant.graph.sent_mail
+    assert mail["from"] == SENDER
+    assert mail["to"] == ["lawyer@cps.gov.uk"]
+    assert "MET-24-0300" in mail["subject"]
+    link = re.search(r'href="[^"]*(/s/[A-Za-z0-9_-]{43,})"', mail["content"])
+    assert link is not None
+    assert (await team.client.get(link.group(1))).status == 200  # the mailed link works
+    cards = [str(r.body) for r in team.recorder.received if "Share approved" in str(r.body)]
+    assert "Exhibit has e-mailed this link to lawyer@cps.gov.uk" in cards[0]
+    assert link.group(1) in cards[0]  # the requester still has it
+    emailed = [d for a, d in await _custody(mail_settings, share_id) if a == Action.SHARE_EMAILED]
+    assert emailed == [{"share": share_id, "recipient": "lawyer@cps.gov.uk", "from": SENDER}]
+    # A second click changes nothing and sends nothing.
+    assert "Approved" in await team.click("share.approve", share_id, sender=RAVI)
+    assert len(tenant.graph.sent_mail) == 1
+
+
+async def test_a_refused_mail_leaves_the_share_approved_and_says_so(
+    team: Team, file_url: str, tenant: FakeTenant, mail_settings: Settings
+) -> None:
+    tenant.graph.mail_refused.add(SENDER)
+    await _case_with_exhibit(team, file_url, "MET-24-0301")
+    share_id = _share_id(await team.say("share JS/1 with lawyer@cps.gov.uk reason trial bundle"))
+
+    assert "Approved" in await team.click("share.approve", share_id, sender=RAVI)
+
+    assert tenant.graph.sent_mail == []
+    cards = [str(r.body) for r in team.recorder.received if "Share approved" in str(r.body)]
+    assert "Exhibit could not e-mail the link" in cards[0]
+    assert "send it to lawyer@cps.gov.uk yourself" in cards[0]
+    assert re.search(r"/s/[A-Za-z0-9_-]{43,}", cards[0])
+    custody = await _custody(mail_settings, share_id)
+    (failed,) = [d for a, d in custody if a == Action.SHARE_EMAIL_FAILED]
+    assert "ErrorAccessDenied" in str(failed["problem"])
+    assert [a for a, _ in custody].count(Action.SHARE_APPROVED) == 1
