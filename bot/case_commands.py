@@ -18,6 +18,7 @@ from bot.services import Turn
 from cards.cases import build_case_card, build_case_list_card
 from evidence.cases import (
     CaseRequest,
+    MembersOf,
     cases_visible_to,
     check_visible,
     find_case,
@@ -107,12 +108,11 @@ def channel_name(reference: str, title: str) -> str:
 
 async def case_list(turn: Turn) -> AdaptiveCard:
     """The cases the officer may see."""
-    services = turn.services
 
-    async def work(unit: RecordsUnit) -> list[Case]:
-        return await cases_visible_to(unit, turn.officer, turn.members_of)
+    async def work(unit: RecordsUnit, members_of: MembersOf) -> list[Case]:
+        return await cases_visible_to(unit, turn.officer, members_of)
 
-    return build_case_list_card(await in_unit(services.records, work))
+    return build_case_list_card(await turn.in_unit(work))
 
 
 async def case_show(turn: Turn) -> AdaptiveCard:
@@ -122,15 +122,15 @@ async def case_show(turn: Turn) -> AdaptiveCard:
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
 
-    async def work(unit: RecordsUnit) -> tuple[Case, int, Decision]:
+    async def work(unit: RecordsUnit, members_of: MembersOf) -> tuple[Case, int, Decision]:
         case = await find_case(unit, reference, channel_id)
-        decision = await check_visible(unit, turn.officer, case, turn.members_of, now=now)
+        decision = await check_visible(unit, turn.officer, case, members_of, now=now)
         if not decision.allowed:
             return case, 0, decision
         await record_case_view(unit, turn.officer, case, now=now)
         return case, len(await unit.exhibits_of(case.id)), decision
 
-    case, exhibits, decision = await in_unit(services.records, work)
+    case, exhibits, decision = await turn.in_unit(work)
     if not decision.allowed:
         raise AccessRefused(decision.reason)
     return build_case_card(case, exhibits=exhibits, open_shares=0)

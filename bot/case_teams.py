@@ -18,6 +18,7 @@ from microsoft_agents.hosting.core import ConnectorClientBase, TurnContext
 from evidence.errors import DirectoryUnavailable
 from evidence.model import Case, ChannelBinding
 from evidence.ports import Directory
+from storage.records import inside_unit
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,16 @@ class CaseTeams:
         self._cache[channel.channel_id] = (self._clock(), members)
         return members
 
+    def cached(self, case: Case) -> frozenset[str] | None:
+        """The case team if it is known without asking anyone, else None."""
+        channel = case.channel
+        if channel is None:
+            return frozenset()
+        cached = self._cache.get(channel.channel_id)
+        if cached is not None and self._clock() - cached[0] < self._ttl:
+            return cached[1]
+        return None
+
     def remember(self, channel_id: str, members: frozenset[str]) -> None:
         """Store members learnt elsewhere (e.g. when a case is opened in the channel)."""
         self._cache[channel_id] = (self._clock(), members)
@@ -63,6 +74,8 @@ class CaseTeams:
     async def _fetch(
         self, case: Case, channel: ChannelBinding, context: TurnContext | None
     ) -> frozenset[str] | None:
+        if inside_unit():  # a network call here would hold the database's write lock
+            logger.warning("Case team of %s looked up inside a unit of work", case.id)
         if self._use_graph and channel.graph_team_id:
             try:
                 found = await self._directory.channel_members(

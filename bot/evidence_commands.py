@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from cards.exhibits import (
     build_receipt_card,
     build_verify_card,
 )
-from evidence.cases import check_visible, find_case, record_case_view
+from evidence.cases import MembersOf, check_visible, find_case, record_case_view
 from evidence.custody import CustodyEntry
 from evidence.errors import AccessRefused, EvidenceStoreError, InvalidInput
 from evidence.exhibits import (
@@ -58,9 +58,10 @@ async def evidence_list(turn: Turn) -> AdaptiveCard:
     reference = turn.command.args[0] if turn.command.args else None
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
-    members_of = turn.members_of
 
-    async def work(unit: RecordsUnit) -> tuple[Case, Sequence[Exhibit], Decision]:
+    async def work(
+        unit: RecordsUnit, members_of: MembersOf
+    ) -> tuple[Case, Sequence[Exhibit], Decision]:
         case = await find_case(unit, reference, channel_id)
         decision = await check_visible(unit, turn.officer, case, members_of, now=now)
         if not decision.allowed:
@@ -68,7 +69,7 @@ async def evidence_list(turn: Turn) -> AdaptiveCard:
         await record_case_view(unit, turn.officer, case, now=now, view="exhibits")
         return case, await unit.exhibits_of(case.id), decision
 
-    case, exhibits, decision = await in_unit(services.records, work)
+    case, exhibits, decision = await turn.in_unit(work)
     if not decision.allowed:
         raise AccessRefused(decision.reason)
     return build_exhibit_list_card(case.reference, exhibits)
@@ -80,9 +81,8 @@ async def _found(turn: Turn) -> tuple[Case, Exhibit]:
     target = read_exhibit_target(turn.command.args)
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
-    members_of = turn.members_of
 
-    async def work(unit: RecordsUnit) -> Found:
+    async def work(unit: RecordsUnit, members_of: MembersOf) -> Found:
         found = await find_exhibit(
             unit, turn.officer, target, members_of, channel_id=channel_id, now=now
         )
@@ -90,7 +90,7 @@ async def _found(turn: Turn) -> tuple[Case, Exhibit]:
             await record_view(unit, turn.officer, found.case, found.exhibit, now=now)
         return found
 
-    found = await in_unit(services.records, work)
+    found = await turn.in_unit(work)
     if found.exhibit is None:
         raise AccessRefused(found.decision.reason)
     return found.case, found.exhibit
@@ -254,9 +254,10 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
     activity = turn.context.activity
     activity_id = activity.id or ""
     now = services.now()
-    members_of = turn.members_of
 
-    async def find(unit: RecordsUnit) -> tuple[Case, frozenset[str], list[IntakeJob]]:
+    async def find(
+        unit: RecordsUnit, members_of: MembersOf
+    ) -> tuple[Case, Set[str], list[IntakeJob]]:
         case = await find_case(unit, reference, channel_id)
         existing = [
             job
@@ -265,7 +266,7 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
         ]
         return case, await members_of(case), existing
 
-    case, members, existing = await in_unit(services.records, find)
+    case, members, existing = await turn.in_unit(find)
     if existing:
         # The same activity again (Teams retries): its jobs exist; say so, record nothing.
         return build_notice_card(

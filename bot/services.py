@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
@@ -13,14 +15,18 @@ from bot.case_teams import CaseTeams
 from bot.parsing import ParsedCommand
 from bot.proactive import Proactive
 from bot.settings import Settings
-from evidence.cases import CaseRules
+from evidence.cases import CaseRules, MembersOf
 from evidence.model import Case
 from evidence.officers import Officer
 from evidence.ports import ChannelCreator, Directory, Mailer
-from evidence.records import Records
+from evidence.records import Records, RecordsUnit
 from graph.files import GraphFileSource
 from storage.evidence_store import BlobEvidenceStore
 from storage.queue import IngestQueue
+from storage.records import in_unit
+
+T = TypeVar("T")
+TEAM_ROUNDS = 3
 
 
 def utc_now() -> datetime:
@@ -58,6 +64,62 @@ class Turn:
     async def members_of(self, case: Case) -> frozenset[str]:
         """The case team, asking Teams through this turn when the turn is in its channel."""
         return await self.services.case_teams.members(case, self.context)
+
+    async def in_unit(self, work: Callable[[RecordsUnit, MembersOf], Awaitable[T]]) -> T:
+        """Run `work` in a unit of the records, with case teams looked up outside the unit.
+
+        A team lookup may go to Graph or the Teams connector; inside a unit it would hold the
+        database's write lock (SQLite) for as long as the network takes. Teams in the cache are
+        answered at once; for any other the unit is rolled back, the missing teams are fetched
+        concurrently, and `work` runs again with them — so, as for `in_unit`, `work` must do
+        nothing but records calls. After a few rounds (teams keep expiring or new cases keep
+        appearing) the last round looks teams up as it goes.
+        """
+        known: dict[str, frozenset[str]] = {}
+        for _ in range(TEAM_ROUNDS):
+            missing: dict[str, Case] = {}
+            attempt = _with_known_teams(work, self.services.case_teams, known, missing)
+            try:
+                return await in_unit(self.services.records, attempt)
+            except _TeamsNeeded:
+                pass
+            found = await asyncio.gather(*(self.members_of(case) for case in missing.values()))
+            known.update(zip(missing, found, strict=True))
+        return await in_unit(self.services.records, lambda unit: work(unit, self.members_of))
+
+
+class _TeamsNeeded(Exception):
+    """The unit asked for case teams that are not known yet."""
+
+
+def _with_known_teams(
+    work: Callable[[RecordsUnit, MembersOf], Awaitable[T]],
+    teams: CaseTeams,
+    known: dict[str, frozenset[str]],
+    missing: dict[str, Case],
+) -> Callable[[RecordsUnit], Awaitable[T]]:
+    async def members_of(case: Case) -> Set[str]:
+        found = known.get(case.id)
+        if found is None:
+            found = teams.cached(case)
+        if found is None:
+            missing[case.id] = case
+            return frozenset()  # provisional: the unit is rolled back and run again
+        return found
+
+    async def attempt(unit: RecordsUnit) -> T:
+        missing.clear()
+        try:
+            result = await work(unit, members_of)
+        except Exception:
+            if missing:  # decided on a provisional team: not an answer
+                raise _TeamsNeeded from None
+            raise
+        if missing:
+            raise _TeamsNeeded
+        return result
+
+    return attempt
 
 
 # A handler answers with a card, or None when it has already replied itself.

@@ -33,9 +33,9 @@ from cards.sharing import (
     build_share_form,
     build_share_list_card,
 )
-from evidence.cases import check_visible, find_case
+from evidence.cases import MembersOf, check_visible, find_case
 from evidence.errors import AccessRefused, ExhibitError, InvalidInput
-from evidence.exhibits import ExhibitTarget, compare, find_exhibit
+from evidence.exhibits import ExhibitTarget, Found, compare, find_exhibit
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer, Role
 from evidence.policy import Decision
@@ -81,16 +81,16 @@ async def share(turn: Turn) -> AdaptiveCard:
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
 
-    async def locate(unit: RecordsUnit) -> Case:
-        found = await find_exhibit(
-            unit, turn.officer, ExhibitTarget(None, first), turn.members_of,
+    async def locate(unit: RecordsUnit, members_of: MembersOf) -> Found:
+        return await find_exhibit(
+            unit, turn.officer, ExhibitTarget(None, first), members_of,
             channel_id=channel_id, now=now,
         )  # fmt: skip
-        if found.exhibit is None:
-            raise AccessRefused(found.decision.reason)
-        return found.case
 
-    case = await in_unit(services.records, locate)
+    found = await turn.in_unit(locate)
+    if found.exhibit is None:
+        raise AccessRefused(found.decision.reason)
+    case = found.case
     if case.channel is None:
         raise InvalidInput(
             "case channel", f"bind a channel to {case.reference} first: approvals happen there"
@@ -161,12 +161,14 @@ async def share_list(turn: Turn) -> AdaptiveCard:
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
 
-    async def work(unit: RecordsUnit) -> tuple[Case, Sequence[Share], Decision]:
+    async def work(
+        unit: RecordsUnit, members_of: MembersOf
+    ) -> tuple[Case, Sequence[Share], Decision]:
         case = await find_case(unit, reference, channel_id)
-        decision = await check_visible(unit, turn.officer, case, turn.members_of, now=now)
+        decision = await check_visible(unit, turn.officer, case, members_of, now=now)
         return case, (await unit.shares_of(case.id)) if decision.allowed else [], decision
 
-    case, shares, decision = await in_unit(services.records, work)
+    case, shares, decision = await turn.in_unit(work)
     if not decision.allowed:
         raise AccessRefused(decision.reason)
     return build_share_list_card(case.reference, shares)

@@ -67,6 +67,11 @@ FIRST_BACKOFF_SECONDS = 0.02
 _inside_unit: ContextVar[bool] = ContextVar("inside_unit", default=False)
 
 
+def inside_unit() -> bool:
+    """Whether the running task is inside a unit of work (and so may hold the write lock)."""
+    return _inside_unit.get()
+
+
 class Conflict(Exception):
     """The unit lost a race with another one and was rolled back; running it again is safe."""
 

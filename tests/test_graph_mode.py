@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import pytest
 
 from bot.settings import Settings, load_settings
+from evidence.officers import Officer
+from evidence.ports import Directory
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine
-from storage.records import SqlRecords
+from storage.records import SqlRecords, inside_unit
 from tests.conftest import BotClientFactory
 from tests.fakes.graph_server import Fault, reference_attachment
 from tests.fakes.tenant import (
@@ -87,7 +89,7 @@ async def _say(
     bot_client: BotClientFactory,
     connector: tuple[RecordingConnector, str],
     settings: Settings,
-    directory: GraphDirectory,
+    directory: Directory,
     text: str,
     *,
     sender: str = JANE,
@@ -230,3 +232,52 @@ async def test_a_file_posted_in_a_channel_is_read_through_graph_with_quick_xor(
     assert exhibit.source_details["quickXorHash"] == item.quick_xor_hash
     assert exhibit.source_details["quickXorHashMatches"] is True
     assert exhibit.source_details["eTag"]
+
+
+class WatchedDirectory:
+    """The Graph directory, noting whether each channel-member lookup ran inside a unit."""
+
+    def __init__(self, inner: GraphDirectory) -> None:
+        self.inner = inner
+        self.source = inner.source
+        self.lookups_inside_a_unit: list[bool] = []
+
+    async def officer(self, object_id: str) -> Officer | None:
+        return await self.inner.officer(object_id)
+
+    async def officers(self, object_ids: Iterable[str]) -> Mapping[str, Officer]:
+        return await self.inner.officers(object_ids)
+
+    async def channel_members(self, team_id: str, channel_id: str) -> frozenset[str]:
+        self.lookups_inside_a_unit.append(inside_unit())
+        return await self.inner.channel_members(team_id, channel_id)
+
+
+async def test_case_teams_are_looked_up_outside_units_of_work(
+    base_env: dict[str, str],
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    tenant: FakeTenant,
+    directory: GraphDirectory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Graph call inside a unit would hold SQLite's write lock for as long as Graph takes."""
+    watched = WatchedDirectory(directory)
+    settings = _graph_settings(base_env, EXHIBIT_CASE_TEAM_SECONDS="0")  # every command asks
+    await _say(bot_client, connector, settings, watched, "case open MET-24-0110 Theft",
+               where="channel_mention")  # fmt: skip
+    await _say(bot_client, connector, settings, watched, "case open MET-24-0111 Fraud")  # 1:1
+    tenant.graph.delay = 0.3  # slow enough that a lookup inside a unit would be felt
+
+    (ravi,) = await _say(bot_client, connector, settings, watched, "case show MET-24-0110",
+                         sender=RAVI)  # fmt: skip
+    (listed,) = await _say(bot_client, connector, settings, watched, "case list", sender=RAVI)
+    (liam,) = await _say(bot_client, connector, settings, watched, "case list", sender=LIAM)
+
+    assert "Theft" in str(ravi["attachments"][0]["content"])
+    assert "MET-24-0110" in str(listed["attachments"][0])
+    assert "MET-24-0111" not in str(listed)  # Jane's own, in no channel
+    assert "MET-24-0110" not in str(liam["attachments"][0]["content"])
+    assert watched.lookups_inside_a_unit
+    assert not any(watched.lookups_inside_a_unit)
+    assert "inside a unit of work" not in caplog.text
