@@ -24,7 +24,14 @@ from bot.identity import resolve_officer
 from bot.parsing import ParsedCommand, parse_command
 from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
-from bot.share_commands import form_words, on_card_action, share, share_list, share_revoke
+from bot.share_commands import (
+    form_words,
+    on_card_action,
+    share,
+    share_link,
+    share_list,
+    share_revoke,
+)
 from cards.common import Tone, build_notice_card
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
@@ -60,6 +67,7 @@ HANDLERS: Mapping[str, Handler] = {
     "share": share,
     "share list": share_list,
     "share revoke": share_revoke,
+    "share link": share_link,
 }
 
 

@@ -89,6 +89,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "share revoke", "share revoke <share-id>", "Stop a share link at once", available=True
     ),
     CommandSpec(
+        "share link",
+        "share link <share-id>",
+        "A new link for your approved share; the old one stops working",
+        available=True,
+    ),
+    CommandSpec(
         "custody",
         "custody <exhibit-ref>",
         "The exhibit's chain of custody, verified",

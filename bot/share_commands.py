@@ -40,7 +40,7 @@ from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer, Role
 from evidence.policy import Decision
 from evidence.records import RecordsUnit
-from evidence.share_cases import Outcome, decide_share, request_share
+from evidence.share_cases import Outcome, decide_share, reissue_link, request_share
 from evidence.sharing import (
     Share,
     ShareAction,
@@ -172,6 +172,36 @@ async def share_list(turn: Turn) -> AdaptiveCard:
     if not decision.allowed:
         raise AccessRefused(decision.reason)
     return build_share_list_card(case.reference, shares)
+
+
+async def share_link(turn: Turn) -> AdaptiveCard:
+    """A new link for an approved share, for its requester; the old link stops working."""
+    if len(turn.command.args) != 1:
+        raise InvalidInput("share id", "type `share link S-...`")
+    share_id = turn.command.args[0].upper()
+    services = turn.services
+    now = services.now()
+    _share, case, _exhibits = await in_unit(services.records, lambda unit: _load(unit, share_id))
+    members = await turn.members_of(case)
+    token = new_link_token()
+
+    async def reissue(unit: RecordsUnit) -> Outcome:
+        return await reissue_link(unit, turn.officer, share_id, case, members, token=token, now=now)
+
+    outcome = await in_unit(services.records, reissue)
+    if outcome.refused:
+        raise AccessRefused(outcome.refused)
+    url = f"{services.settings.public_url}/s/{token.secret}"
+    mailed = await mail_link(services, outcome.share, case_reference=case.reference, url=url)
+    logger.info("Share %s has a new link", share_id)
+    return build_link_card(
+        outcome.share,
+        case.reference,
+        url,
+        mailed_from=mailed.sender if mailed else None,
+        mail_problem=mailed.problem if mailed else None,
+        reissued=True,
+    )
 
 
 async def share_revoke(turn: Turn) -> AdaptiveCard:

@@ -115,10 +115,12 @@ def build_link_card(
     *,
     mailed_from: str | None = None,
     mail_problem: str | None = None,
+    reissued: bool = False,
 ) -> AdaptiveCard:
     """For the requester: the link to pass on (or that Exhibit e-mailed), and how long it lasts.
 
     `mailed_from` is the mailbox the link was e-mailed from; with `mail_problem`, why that failed.
+    `reissued`: a new link for a share approved earlier, replacing the old one.
     """
     expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
     if mailed_from is None:
@@ -135,9 +137,15 @@ def build_link_card(
         )
     return AdaptiveCard(
         body=[
-            TextBlock(text="Share approved", weight="Bolder", size="Medium", color="Good"),
             TextBlock(
-                text=f"{what} It works until {expires}; every use is recorded. Do not post it "
+                text="New link for the share" if reissued else "Share approved",
+                weight="Bolder",
+                size="Medium",
+                color="Good",
+            ),
+            TextBlock(
+                text=("The previous link no longer works. " if reissued else "")
+                + f"{what} It works until {expires}; every use is recorded. Do not post it "
                 "anywhere else.",
                 wrap=True,
                 color="Attention" if mail_problem else None,

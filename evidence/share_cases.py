@@ -18,6 +18,7 @@ from evidence.sharing import (
     ShareRequest,
     ShareStatus,
     can_act_on_share,
+    can_reissue_link,
     can_request_share,
     link_expiry,
 )
@@ -153,6 +154,51 @@ async def decide_share(
             at=now,
             case_id=case.id,
             details={"share": share.id, "note": note, "recipient": share.recipient},
+        )
+    )
+    return Outcome(updated, changed=True)
+
+
+async def reissue_link(
+    unit: RecordsUnit,
+    officer: Officer,
+    share_id: str,
+    case: Case,
+    members: Set[str],
+    *,
+    token: LinkToken,
+    now: datetime,
+) -> Outcome:
+    """Give an approved share a new link token; the old link stops working at once.
+
+    A refusal is recorded (`share.refused`) and returned, not raised, so that it is committed.
+    """
+    share = await unit.share(share_id)
+    if share is None:
+        raise InvalidInput("share", f"there is no share {share_id}")
+    decision = can_reissue_link(officer, share, case, members, now)
+    if not decision.allowed:
+        await unit.append_custody(
+            CustodyEvent(
+                chain=case.id,
+                actor=_actor(officer),
+                action=Action.SHARE_REFUSED,
+                at=now,
+                case_id=case.id,
+                details={"share": share_id, "attempt": "new link", "reason": decision.reason},
+            )
+        )
+        return Outcome(share, decision.reason)
+    updated = replace(share, token_sha256=token.sha256)
+    await unit.save_share(updated)
+    await unit.append_custody(
+        CustodyEvent(
+            chain=case.id,
+            actor=_actor(officer),
+            action=Action.SHARE_LINK_REISSUED,
+            at=now,
+            case_id=case.id,
+            details={"share": share.id, "recipient": share.recipient},
         )
     )
     return Outcome(updated, changed=True)

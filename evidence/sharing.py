@@ -197,6 +197,30 @@ def can_act_on_share(
     return ALLOWED
 
 
+def can_reissue_link(
+    officer: Officer, share: Share, case: Case, members: Set[str], now: datetime
+) -> Decision:
+    """Whether the officer may have a new link for an approved share (the old one then stops).
+
+    Only the requester — the person the link reaches the recipient through — and only while
+    they are still on the case team and the share is active. What is shared, with whom and
+    until when stay as approved, so a new link needs no second approval.
+    """
+    if not officer.enabled:
+        return refused("your account is disabled")
+    if share.case_id != case.id:
+        return refused("that share belongs to another case")
+    if share.status is not ShareStatus.APPROVED:
+        return refused(f"the share is {share.status.value}, not active")
+    if share.link_expires_at is not None and now >= share.link_expires_at:
+        return refused("the share has expired")
+    if officer.object_id.lower() != share.requested_by.lower():
+        return refused("only the officer who asked for the share can have its link again")
+    if not is_on_case_team(officer, case, members):
+        return refused(f"you are not on the team of case {case.reference}")
+    return ALLOWED
+
+
 @dataclass(frozen=True, slots=True)
 class LinkToken:
     """A new link token: the secret for the recipient, and the hash that is stored."""

@@ -120,6 +120,7 @@ async def test_a_message_without_text_gets_help(
         ("share JS/1,JS/2 with a@cps.gov.uk for 7d", "share",
          ("JS/1,JS/2", "with", "a@cps.gov.uk", "for", "7d")),
         ("share list", "share list", ()),
+        ("share link s-0123456789", "share link", ("s-0123456789",)),
         ("evidence   verify JS/1", "evidence verify", ("JS/1",)),
     ],
 )  # fmt: skip

@@ -17,6 +17,7 @@ from evidence.sharing import (
     ShareRules,
     ShareStatus,
     can_act_on_share,
+    can_reissue_link,
     link_state,
     new_link_token,
     read_share_request,
@@ -136,3 +137,37 @@ def test_link_state() -> None:
     assert link_state(replace(active, downloads=2), NOW) == "exhausted"
     assert link_state(active, NOW + timedelta(days=1)) == "expired"
     assert link_state(replace(active, status=ShareStatus.REVOKED), NOW) == "revoked"
+
+
+APPROVED = replace(PENDING, status=ShareStatus.APPROVED, link_expires_at=NOW + timedelta(days=14))
+
+
+@pytest.mark.parametrize(
+    ("officer", "share", "case", "members", "reason"),
+    [
+        (ACTORS["the requester (an approver too)"], APPROVED, CASE, MEMBERS, None),
+        (_officer("requester", Role.OFFICER), APPROVED, CASE, MEMBERS, None),
+        (replace(ACTORS["the requester (an approver too)"], enabled=False), APPROVED, CASE,
+         MEMBERS, "your account is disabled"),
+        (ACTORS["approver on the case"], APPROVED, CASE, MEMBERS,
+         "only the officer who asked for the share can have its link again"),
+        (ACTORS["admin"], APPROVED, CASE, MEMBERS,
+         "only the officer who asked for the share can have its link again"),
+        (ACTORS["the requester (an approver too)"], APPROVED, replace(CASE, created_by="other"),
+         frozenset({"other"}), "you are not on the team of case MET-24-0001"),
+        (ACTORS["the requester (an approver too)"], PENDING, CASE, MEMBERS,
+         "the share is pending, not active"),
+        (ACTORS["the requester (an approver too)"], replace(APPROVED, status=ShareStatus.REVOKED),
+         CASE, MEMBERS, "the share is revoked, not active"),
+        (ACTORS["the requester (an approver too)"], replace(APPROVED, link_expires_at=NOW), CASE,
+         MEMBERS, "the share has expired"),
+        (ACTORS["the requester (an approver too)"], APPROVED, OTHER_CASE, MEMBERS,
+         "that share belongs to another case"),
+    ],
+)  # fmt: skip
+def test_who_may_have_a_new_link(
+    officer: Officer, share: Share, case: Case, members: frozenset[str], reason: str | None
+) -> None:
+    decision = can_reissue_link(officer, share, case, members, NOW)
+    assert decision.allowed is (reason is None)
+    assert decision.reason == (reason or decision.reason)

@@ -251,6 +251,42 @@ async def test_a_tampered_exhibit_blocks_the_share_and_alerts_the_channel(
     assert hashlib.sha256(PDF).hexdigest() == exhibit.sha256
 
 
+async def test_the_requester_can_have_a_new_link_and_the_old_one_stops(
+    team: Team, file_url: str, records: SqlRecords
+) -> None:
+    """A link lost on the way (a crash before the card, a deleted e-mail) is not a dead end."""
+    await _case_with_exhibit(team, file_url, "MET-24-0207")
+    share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
+    assert "New link" not in await team.say(f"share link {share_id}")  # still pending
+    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    (first,) = [str(r.body) for r in team.recorder.received if "Share approved" in str(r.body)]
+    old = re.search(r"/s/[A-Za-z0-9_-]{43,}", first)
+    assert old is not None
+    assert (await team.client.get(old.group(0))).status == 200
+
+    refused = await team.say(f"share link {share_id}", sender=SARAH)  # the approver
+    renewed = await team.say(f"share link {share_id.lower()}")  # the requester
+
+    assert "only the officer who asked for the share" in refused
+    assert "New link for the share" in renewed
+    assert "The previous link no longer works" in renewed
+    new = re.search(r"/s/[A-Za-z0-9_-]{43,}", renewed)
+    assert new is not None
+    assert new.group(0) != old.group(0)
+    assert (await team.client.get(old.group(0))).status == 404
+    assert (await team.client.get(new.group(0))).status == 200
+    assert "Share revoked" in await team.say(f"share revoke {share_id}")
+    assert "the share is revoked, not active" in await team.say(f"share link {share_id}")
+    async with records.unit() as unit:
+        share = await unit.share(share_id)
+        assert share is not None
+        entries = await unit.custody(share.case_id)
+    actions = [e.action for e in entries]
+    assert actions.count(Action.SHARE_LINK_REISSUED) == 1
+    attempts = [e.details.get("attempt") for e in entries if e.action == Action.SHARE_REFUSED]
+    assert attempts == ["new link", "new link", "new link"]
+
+
 async def test_share_requests_are_checked(team: Team, file_url: str) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0206")
     assert "not on the list of organisations" in await team.say(

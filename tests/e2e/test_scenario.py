@@ -121,7 +121,7 @@ async def _the_share(stack: DevStack) -> Share:
         await engine.dispose()
 
 
-async def test_share_approved_by_another_officer_then_revoked(
+async def test_share_approved_by_another_officer_relinked_then_revoked(
     page: Page, stack: DevStack, browser: Browser
 ) -> None:
     await open_conversation(page, "Case MET-24-0001")
@@ -170,9 +170,18 @@ async def test_share_approved_by_another_officer_then_revoked(
         assert opened.status == 200
         assert "OFFICIAL-SENSITIVE" in await outside.content()
         await outside.screenshot(path=ARTIFACTS / "share-landing-e2e.png", full_page=True)
+        # Jane lost the link: she asks for a new one, and the old one stops at once.
+        renewed = await post_in_channel_mentioning_bot(page, "Exhibit", f"share link {share.id}")
+        assert "New link for the share" in await renewed.inner_text()
+        new_url = re.search(r"https?://\S+/s/[A-Za-z0-9_-]+", await renewed.inner_text())
+        assert new_url is not None
+        assert new_url.group(0) != url.group(0)
+        old_link = await outside.goto(url.group(0))
+        assert old_link is not None
+        assert old_link.status == 404
         revoked = await post_in_channel_mentioning_bot(page, "Exhibit", f"share revoke {share.id}")
         assert "Share revoked" in await revoked.inner_text()
-        gone = await outside.goto(url.group(0))
+        gone = await outside.goto(new_url.group(0))
         assert gone is not None
         assert gone.status == 410
     finally:
