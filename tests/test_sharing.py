@@ -287,6 +287,23 @@ async def test_the_requester_can_have_a_new_link_and_the_old_one_stops(
     assert attempts == ["new link", "new link", "new link"]
 
 
+async def test_a_share_asked_by_someone_off_the_case_is_refused_and_recorded(
+    team: Team, file_url: str, records: SqlRecords
+) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0208")
+
+    answer = await team.say("share JS/1 with a@cps.gov.uk reason x", sender=LIAM)
+
+    assert "Not allowed" in answer
+    async with records.unit() as unit:
+        case = await unit.case_by_reference("MET-24-0208")
+        assert case is not None
+        entries = await unit.custody(case.id)
+        assert await unit.shares_of(case.id) == []
+    refusals = [e for e in entries if e.action == Action.ACCESS_REFUSED]
+    assert [e.actor_id for e in refusals] == [LIAM]
+
+
 async def test_share_requests_are_checked(team: Team, file_url: str) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0206")
     assert "not on the list of organisations" in await team.say(
