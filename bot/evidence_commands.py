@@ -12,6 +12,7 @@ from microsoft_agents.activity import Activity, Attachment
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_commands import conversation_channel_id
+from bot.receipts import receipt_view_for
 from bot.replies import card_activity
 from bot.services import Services, Turn
 from cards.common import Tone, build_notice_card
@@ -147,6 +148,9 @@ async def on_review_action(
 
     decision = await in_unit(services.records, record)
     notice = None if decision.allowed else f"Refused: {decision.reason}."
+    receipt = str(data.get("receipt") or "")
+    if receipt:  # clicked on a receipt card: answer with that card, for this officer
+        return await receipt_view_for(services, officer, receipt, notice=notice)
     return await exhibit_card_for(services, officer, case, exhibit, notice)
 
 

@@ -18,11 +18,12 @@ from bot.case_teams import connector_accounts
 from bot.evidence_commands import on_review_action
 from bot.identity import resolve_officer
 from bot.proactive import post_new
+from bot.receipts import receipt_view_for
 from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
 from bot.share_mail import mail_link
 from cards.common import Tone, build_notice_card
-from cards.exhibits import FLAG, REVIEW
+from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW
 from cards.sharing import (
     APPROVE,
     REFRESH,
@@ -306,9 +307,12 @@ async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCa
     verb = str(action.get("verb") or "")
     data = _object(action.get("data"))
     share_id = str(data.get("shareId") or "")[:40]
-    if verb in {REVIEW, FLAG}:
+    if verb in {REVIEW, FLAG, RECEIPT_REFRESH}:
         try:
             officer = await resolve_officer(context.activity, services.directory)
+            if verb == RECEIPT_REFRESH:
+                receipt = str(data.get("receipt") or "")
+                return _card_response(await receipt_view_for(services, officer, receipt))
             return _card_response(await on_review_action(services, officer, verb, data))
         except ExhibitError as err:
             return _card_response(build_notice_card("Not possible", str(err), Tone.WARNING))

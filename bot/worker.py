@@ -16,9 +16,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from microsoft_agents.hosting.core import TurnContext
+
+from bot.receipts import finished, receipt_contents, reviewers
 from bot.replies import card_activity
 from bot.services import Services
-from cards.exhibits import build_receipt_card, size_text
+from cards.exhibits import ReceiptReviews, build_receipt_card, size_text
 from evidence.errors import BlobExists, EvidenceRefused, ExhibitError, StoreRejected
 from evidence.files import detect_type, sanitize_file_name
 from evidence.intake import Received, complete_intake, fail_intake
@@ -287,26 +290,21 @@ class IntakeWorker:
         if job.receipt_activity_id is None:
             return
         receipt = job.receipt_activity_id
+        services = self._services
+        jobs, exhibits = await in_unit(
+            services.records, lambda unit: receipt_contents(unit, receipt)
+        )
 
-        async def load(unit: RecordsUnit) -> tuple[list[IntakeJob], dict[str, Exhibit]]:
-            jobs = sorted(
-                await unit.jobs_with_receipt(receipt),
-                key=lambda j: int((j.source_details or {}).get("index", 0)),
-            )
-            exhibits = {}
-            for each in jobs:
-                if each.exhibit_id:
-                    found = await unit.exhibit_by_id(each.exhibit_id)
-                    if found is not None:
-                        exhibits[found.id] = found
-            return jobs, exhibits
+        async def redraw(context: TurnContext) -> None:
+            review = None
+            if finished(jobs):  # reviews start on the card: refreshed for the case team
+                who = await reviewers(services, context, jobs)
+                review = ReceiptReviews(receipt=receipt, refresh_for=who)
+            card = build_receipt_card(case.reference, jobs, exhibits, progress, review)
+            await context.update_activity(card_activity(card).model_copy(update={"id": receipt}))
 
-        jobs, exhibits = await in_unit(self._services.records, load)
-        card = build_receipt_card(case.reference, jobs, exhibits, progress)
         try:
-            await self._services.proactive.update(
-                job.conversation_reference, receipt, card_activity(card)
-            )
+            await services.proactive.run(job.conversation_reference, redraw)
         except Exception as err:  # the card is a courtesy: the record is what counts
             logger.warning("Receipt card of job %s not updated: %s", job.id, type(err).__name__)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from microsoft_teams.cards import (
     ActionSet,
@@ -12,6 +13,7 @@ from microsoft_teams.cards import (
     ExecuteAction,
     Fact,
     FactSet,
+    RefreshDefinition,
     TextBlock,
     TextInput,
 )
@@ -59,7 +61,24 @@ def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
     )
 
 
-REVIEW, FLAG = "exhibit.review", "exhibit.flag"
+REVIEW, FLAG, RECEIPT_REFRESH = "exhibit.review", "exhibit.flag", "exhibit.refresh"
+MAX_REFRESH_USERS = 60  # Teams shows per-user views to at most 60 users
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptReviews:
+    """The review part of a finished receipt, for one viewer or (base card) for everyone.
+
+    `receipt` is the receipt's activity id (how the card finds its exhibits again), `marks` the
+    reviews so far by exhibit id, `reviewable` the exhibits this viewer may review (they get the
+    buttons), `refresh_for` the Teams user ids whose view Teams refreshes (Universal Actions).
+    """
+
+    receipt: str
+    marks: Mapping[str, Sequence[ReviewMark]] = field(default_factory=dict)
+    reviewable: frozenset[str] = frozenset()
+    refresh_for: Sequence[str] = ()
+    notice: str | None = None
 
 
 def build_exhibit_card(
@@ -81,35 +100,41 @@ def build_exhibit_card(
         TextBlock(text=f"Exhibit {exhibit.ref}", weight="Bolder", size="Large", wrap=True),
         exhibit_facts(exhibit, case_reference),
     ]
-    if reviews:
-        lines = []
-        for mark in reviews:
-            when = mark.at.strftime("%d %b %Y %H:%M UTC")
-            text = f"{mark.review.value.capitalize()} by {mark.by}, {when}"
-            lines.append(f"{text}: {mark.comment}" if mark.comment else text)
-        flagged = any(mark.review is Review.FLAGGED for mark in reviews)
-        body.append(
-            TextBlock(text="Review", weight="Bolder", color="Attention" if flagged else "Good")
-        )
-        body += [TextBlock(text=line, wrap=True, is_subtle=True) for line in lines]
-    else:
-        body.append(TextBlock(text="Not reviewed yet", is_subtle=True, wrap=True))
+    body += _review_lines(reviews)
     if with_review_actions:
-        data = {"exhibitId": exhibit.id}
-        body.append(
-            TextInput(
-                id="comment", label="Comment (required to flag)", is_multiline=True, max_length=500
-            )
-        )
-        body.append(
-            ActionSet(
-                actions=[
-                    ExecuteAction(title="Mark reviewed", verb=REVIEW, data=data, style="positive"),
-                    ExecuteAction(title="Flag", verb=FLAG, data=data, style="destructive"),
-                ]
-            )
-        )
+        body.append(_comment_input())
+        body.append(_review_buttons({"exhibitId": exhibit.id}))
     return AdaptiveCard(body=body)
+
+
+def _review_lines(reviews: Sequence[ReviewMark]) -> list[CardElement]:
+    if not reviews:
+        return [TextBlock(text="Not reviewed yet", is_subtle=True, wrap=True)]
+    lines = []
+    for mark in reviews:
+        when = mark.at.strftime("%d %b %Y %H:%M UTC")
+        text = f"{mark.review.value.capitalize()} by {mark.by}, {when}"
+        lines.append(f"{text}: {mark.comment}" if mark.comment else text)
+    flagged = any(mark.review is Review.FLAGGED for mark in reviews)
+    return [
+        TextBlock(text="Review", weight="Bolder", color="Attention" if flagged else "Good"),
+        *(TextBlock(text=line, wrap=True, is_subtle=True) for line in lines),
+    ]
+
+
+def _comment_input() -> TextInput:
+    return TextInput(
+        id="comment", label="Comment (required to flag)", is_multiline=True, max_length=500
+    )
+
+
+def _review_buttons(data: dict[str, str]) -> ActionSet:
+    return ActionSet(
+        actions=[
+            ExecuteAction(title="Mark reviewed", verb=REVIEW, data=data, style="positive"),
+            ExecuteAction(title="Flag", verb=FLAG, data=data, style="destructive"),
+        ]
+    )
 
 
 _STATUS = {
@@ -123,8 +148,15 @@ def build_receipt_card(
     jobs: Sequence[IntakeJob],
     exhibits: dict[str, Exhibit],
     progress: dict[str, int] | None = None,
+    review: ReceiptReviews | None = None,
 ) -> AdaptiveCard:
-    """The intake receipt: each file's state; completed files show as exhibits."""
+    """The intake receipt: each file's state; completed files show as exhibits.
+
+    With `review` (once every file is done), each exhibit shows its reviews, the viewer gets
+    `Mark reviewed` / `Flag` for those they may review, and the card asks Teams to refresh it
+    for `review.refresh_for` — the case team but the producer — so each of them gets the
+    buttons in their own view (Universal Actions). Everyone else sees the card without buttons.
+    """
     done = sum(job.status is JobStatus.COMPLETED for job in jobs)
     failed = sum(job.status is JobStatus.FAILED for job in jobs)
     if done + failed < len(jobs):
@@ -132,6 +164,8 @@ def build_receipt_card(
     else:
         title = f"{done} exhibit{'s' if done != 1 else ''} recorded for {case_reference}"
     body: list[CardElement] = [TextBlock(text=title, weight="Bolder", size="Medium", wrap=True)]
+    if review is not None and review.notice:
+        body.insert(0, TextBlock(text=review.notice, color="Attention", weight="Bolder", wrap=True))
     if failed:
         body.append(
             TextBlock(text=f"{failed} file(s) could not be recorded.", color="Attention", wrap=True)
@@ -143,6 +177,12 @@ def build_receipt_card(
                 TextBlock(text=f"Exhibit {exhibit.ref}", weight="Bolder", color="Good", wrap=True),
                 exhibit_facts(exhibit, case_reference),
             ]
+            if review is not None:
+                items += _review_lines(review.marks.get(exhibit.id, ()))
+                if exhibit.id in review.reviewable:
+                    items.append(
+                        _review_buttons({"exhibitId": exhibit.id, "receipt": review.receipt})
+                    )
         elif job.status is JobStatus.FAILED:
             items = [
                 TextBlock(text=job.file_name, weight="Bolder", wrap=True),
@@ -160,7 +200,19 @@ def build_receipt_card(
                 TextBlock(text=state, is_subtle=True, wrap=True),
             ]
         body.append(Container(separator=True, items=items))
-    return AdaptiveCard(body=body)
+    if review is not None and review.reviewable:
+        body.append(_comment_input())
+    card = AdaptiveCard(body=body)
+    if review is None:
+        return card
+    if review.refresh_for:
+        card.refresh = RefreshDefinition(
+            action=ExecuteAction(
+                title="Refresh", verb=RECEIPT_REFRESH, data={"receipt": review.receipt}
+            ),
+            user_ids=list(review.refresh_for)[:MAX_REFRESH_USERS],
+        )
+    return card
 
 
 def build_exhibit_list_card(

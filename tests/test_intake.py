@@ -157,6 +157,8 @@ async def test_a_file_becomes_an_exhibit_with_its_hash_and_custody(
     assert "Receiving 1 file for MET-24-0001" in receipt
     card = await officer.wait_for_update("Exhibit JS/1")
     assert hashlib.sha256(JPEG).hexdigest() in card
+    assert "Not reviewed yet" in card
+    assert "'refresh'" not in card  # a personal chat has nobody else to review from the card
     case, (exhibit,) = await _exhibits(records, "MET-24-0001")
     assert (str(exhibit.ref), exhibit.sha256, exhibit.size) == (
         "JS/1", hashlib.sha256(JPEG).hexdigest(), len(JPEG))  # fmt: skip

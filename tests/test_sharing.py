@@ -290,13 +290,13 @@ async def test_the_requester_can_have_a_new_link_and_the_old_one_stops(
 async def test_a_share_asked_by_someone_off_the_case_is_refused_and_recorded(
     team: Team, file_url: str, records: SqlRecords
 ) -> None:
-    await _case_with_exhibit(team, file_url, "MET-24-0208")
+    await _case_with_exhibit(team, file_url, "MET-24-0209")
 
     answer = await team.say("share JS/1 with a@cps.gov.uk reason x", sender=LIAM)
 
     assert "Not allowed" in answer
     async with records.unit() as unit:
-        case = await unit.case_by_reference("MET-24-0208")
+        case = await unit.case_by_reference("MET-24-0209")
         assert case is not None
         entries = await unit.custody(case.id)
         assert await unit.shares_of(case.id) == []
@@ -369,3 +369,48 @@ async def test_the_case_team_reviews_and_flags_exhibits(
     assert actions.count(Action.EXHIBIT_REVIEWED) == 1
     assert actions.count(Action.EXHIBIT_FLAGGED) == 1
     assert Action.ACCESS_REFUSED in actions
+
+
+async def test_the_channel_receipt_carries_reviews_for_the_case_team(
+    team: Team, file_url: str, records: SqlRecords
+) -> None:
+    await _case_with_exhibit(team, file_url, "MET-24-0210")
+    finals = [
+        r.body
+        for r in team.recorder.received
+        if r.method == "PUT" and "Exhibit JS/1" in str(r.body)
+    ]
+    card = finals[-1]["attachments"][0]["content"]
+    # Teams is asked to refresh the card for the case team but the producer (Jane).
+    assert card["refresh"]["userIds"] == ["29:user-ravi-patel", "29:user-sarah-okafor"]
+    assert card["refresh"]["action"]["verb"] == "exhibit.refresh"
+    receipt = card["refresh"]["action"]["data"]["receipt"]
+    assert "Not reviewed yet" in str(card)
+    assert "Mark reviewed" not in str(card)  # the base card, seen by everyone, has no buttons
+    async with records.unit() as unit:
+        case = await unit.case_by_reference("MET-24-0210")
+        assert case is not None
+        (exhibit,) = await unit.exhibits_of(case.id)
+
+    ravi = await team.act("exhibit.refresh", {"receipt": receipt}, sender=RAVI)
+    jane = await team.act("exhibit.refresh", {"receipt": receipt}, sender=JANE)
+    liam = await team.act("exhibit.refresh", {"receipt": receipt}, sender=LIAM)
+    forged = await team.act("exhibit.refresh", {"receipt": "no-such-card"}, sender=RAVI)
+    reviewed = await team.act(
+        "exhibit.review", {"exhibitId": exhibit.id, "receipt": receipt}, sender=RAVI
+    )
+
+    assert "Mark reviewed" in ravi
+    assert "Exhibit JS/1" in jane
+    assert "Mark reviewed" not in jane  # the producer does not review their own exhibit
+    assert "you are not on the team" in liam
+    assert "Exhibit JS/1" not in liam
+    assert "that card is not known" in forged
+    assert "1 exhibit recorded for MET-24-0210" in reviewed  # the receipt, answered for Ravi
+    assert "Reviewed by Ravi Patel" in reviewed
+    async with records.unit() as unit:
+        entries = await unit.custody(case.id)
+    actions = [e.action for e in entries]
+    assert actions.count(Action.EXHIBIT_REVIEWED) == 1
+    assert [e.actor_id for e in entries if e.action == Action.ACCESS_REFUSED] == [LIAM]
+    assert Action.CASE_VIEWED not in actions  # refreshes are not recorded as case views

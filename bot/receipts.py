@@ -1,0 +1,132 @@
+"""Intake receipt cards once every file is in: reviews on the card itself (Universal Actions).
+
+The finished receipt in the case channel is the exhibit card the team actually sees, so review
+happens there: the base card shows each exhibit's reviews to everyone, and asks Teams to refresh
+it for the case team but the producer (at most 60). Teams then sends each of them an
+`exhibit.refresh` invoke and shows them the card answered for them — with `Mark reviewed` and
+`Flag` on the exhibits they may review. Where Teams does not refresh (mobile, the Agents
+Playground), `evidence show <ref>` shows the same buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence, Set
+
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_teams.cards import AdaptiveCard
+
+from bot.case_teams import connector_accounts
+from bot.services import Services
+from cards.common import Tone, build_notice_card
+from cards.exhibits import ReceiptReviews, build_receipt_card
+from evidence.cases import check_visible
+from evidence.custody import CustodyEntry
+from evidence.errors import DirectoryUnavailable, InvalidInput
+from evidence.model import Case, Exhibit
+from evidence.officers import Officer, Role
+from evidence.policy import Decision
+from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from evidence.review import can_review, reviews_of
+from storage.records import in_unit
+
+logger = logging.getLogger(__name__)
+
+MAX_RECEIPT_ID = 200
+
+
+async def receipt_contents(
+    unit: RecordsUnit, receipt: str
+) -> tuple[list[IntakeJob], dict[str, Exhibit]]:
+    """The jobs of one receipt card, in the order the files came, and their exhibits by id."""
+    jobs = sorted(
+        await unit.jobs_with_receipt(receipt),
+        key=lambda job: int((job.source_details or {}).get("index", 0)),
+    )
+    exhibits = {}
+    for job in jobs:
+        if job.exhibit_id:
+            found = await unit.exhibit_by_id(job.exhibit_id)
+            if found is not None:
+                exhibits[found.id] = found
+    return jobs, exhibits
+
+
+def finished(jobs: Sequence[IntakeJob]) -> bool:
+    """Every file is in or has failed, and at least one became an exhibit."""
+    done = {JobStatus.COMPLETED, JobStatus.FAILED}
+    return (
+        bool(jobs)
+        and all(job.status in done for job in jobs)
+        and any(job.status is JobStatus.COMPLETED for job in jobs)
+    )
+
+
+async def reviewers(
+    services: Services, context: TurnContext, jobs: Sequence[IntakeJob]
+) -> list[str]:
+    """Teams user ids of the conversation's members who could review, producers left out.
+
+    Empty outside a channel, or when the connector or the directory cannot answer: the card
+    then simply has no per-user view, and the team uses `evidence show`.
+    """
+    accounts = await connector_accounts(context) or {}
+    producers = {job.officer_id.lower() for job in jobs}
+    candidates = [object_id for object_id in accounts if object_id not in producers]
+    if not candidates:
+        return []
+    try:
+        officers = await services.directory.officers(candidates)
+    except DirectoryUnavailable as err:
+        logger.warning("Receipt reviewers unknown: %s", err)
+        return []
+    return [
+        accounts[object_id]
+        for object_id, officer in officers.items()
+        if officer.enabled and (officer.has(Role.OFFICER) or officer.has(Role.APPROVER))
+    ]
+
+
+async def receipt_view_for(
+    services: Services, officer: Officer, receipt: str, *, notice: str | None = None
+) -> AdaptiveCard:
+    """The finished receipt as `officer` should see it: reviews, and buttons where they may.
+
+    Only for someone who may see the case (a refusal is recorded); viewing is not recorded as
+    a case view: Teams asks for this every time a team member looks at the channel.
+    """
+    if not receipt or len(receipt) > MAX_RECEIPT_ID:
+        raise InvalidInput("receipt", "that card is not known")
+
+    async def load(unit: RecordsUnit) -> tuple[Case, list[IntakeJob], dict[str, Exhibit]]:
+        jobs, exhibits = await receipt_contents(unit, receipt)
+        case = await unit.case_by_id(jobs[0].case_id) if jobs else None
+        if case is None:
+            raise InvalidInput("receipt", "that card is not known")
+        return case, jobs, exhibits
+
+    case, jobs, exhibits = await in_unit(services.records, load)
+    members = await services.case_teams.members(case)
+    now = services.now()
+
+    async def team(_case: Case) -> Set[str]:
+        return members
+
+    async def check(unit: RecordsUnit) -> tuple[Decision, list[CustodyEntry]]:
+        decision = await check_visible(unit, officer, case, team, now=now)
+        return decision, list(await unit.custody(case.id)) if decision.allowed else []
+
+    decision, chain = await in_unit(services.records, check)
+    if not decision.allowed:
+        return build_notice_card("Not allowed", f"Refused: {decision.reason}.", Tone.ATTENTION)
+    review = ReceiptReviews(
+        receipt=receipt,
+        marks={exhibit_id: reviews_of(exhibit_id, chain) for exhibit_id in exhibits},
+        reviewable=frozenset(
+            exhibit.id
+            for exhibit in exhibits.values()
+            if can_review(officer, case, exhibit, members).allowed
+        ),
+        notice=notice,
+    )
+    return build_receipt_card(case.reference, jobs, exhibits, review=review)
