@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from playwright.async_api import Locator, Page
 
@@ -57,3 +58,37 @@ async def new_card(page: Page, seen: list[str]) -> Locator:
                 else:
                     return cards.nth(index)
             await asyncio.sleep(0.2)
+
+
+async def click_as(
+    page: Page,
+    playground_url: str,
+    user_id: str,
+    conversation: str,
+    message_id: str,
+    verb: str,
+    data: dict[str, str],
+) -> Any:
+    """An `Action.Execute` click by another user (the Playground's UI clicks only as the
+    current one), on the card `message_id` of a channel; the bot's invoke response.
+
+    The Playground files a channel's new posts under the channel id or under its thread id
+    (`;messageid=`), so both are tried.
+    """
+    for where in (conversation, f"{conversation};messageid={message_id}"):
+        response = await page.request.post(
+            f"{playground_url.rstrip('/')}/_conversation/v1/invoke",
+            data={
+                "name": "adaptiveCard/action",
+                "value": {
+                    "action": {"type": "Action.Execute", "verb": verb, "data": data},
+                    "trigger": "manual",
+                },
+                "from": {"id": user_id},
+                "conversation": {"id": where},
+                "replyToId": message_id,
+            },
+        )
+        if response.ok:
+            return await response.json()
+    raise AssertionError(f"the Playground took no {verb} click from {user_id}")

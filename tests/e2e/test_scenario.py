@@ -18,6 +18,7 @@ from storage.records import SqlRecords
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.playground import (
     CARD,
+    click_as,
     new_card,
     open_conversation,
     post_in_channel_mentioning_bot,
@@ -136,23 +137,10 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
     await expect(approval.first).to_be_visible()
     await page.screenshot(path=ARTIFACTS / "share-requested.png", full_page=True)
     # Ravi Patel, an approver, approves from the card (the Playground clicks only as Jane).
-    result = None
-    for conversation in (CHANNEL, f"{CHANNEL};messageid={share.approval_activity_id}"):
-        response = await page.request.post(
-            f"{stack.playground_url}_conversation/v1/invoke",
-            data={
-                "name": "adaptiveCard/action",
-                "value": {"action": {"type": "Action.Execute", "verb": "share.approve",
-                                     "data": {"shareId": share.id}}, "trigger": "manual"},
-                "from": {"id": "29:user-ravi-patel"},
-                "conversation": {"id": conversation},
-                "replyToId": share.approval_activity_id,
-            },
-        )  # fmt: skip
-        if response.ok:
-            result = await response.json()
-            break
-    assert result is not None, "the Playground took no invoke for the approval card"
+    result = await click_as(
+        page, stack.playground_url, "29:user-ravi-patel", CHANNEL, share.approval_activity_id,
+        "share.approve", {"shareId": share.id},
+    )  # fmt: skip
     assert "Approved" in json.dumps(result)
     # The card changed in the channel for everyone.
     decided = page.locator(CARD).filter(has_text=share.id).filter(has_text="Approved")
@@ -186,3 +174,31 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
         assert gone.status == 410
     finally:
         await outside.close()
+
+
+async def test_another_officer_reviews_the_exhibit(page: Page, stack: DevStack) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{stack.data_dir / 'exhibit.db'}")
+    try:
+        async with SqlRecords(engine).unit() as unit:
+            case = await unit.case_by_reference("MET-24-0001")
+            assert case is not None
+            (exhibit,) = await unit.exhibits_of(case.id)
+    finally:
+        await engine.dispose()
+    # The Playground takes a click only "on" a bot message of the conversation whose id it
+    # knows: the approval card (its id is on record) stands in for the card Ravi clicks.
+    share = await _the_share(stack)
+    assert share.approval_activity_id is not None
+    await open_conversation(page, "Personal Chat")
+    own = await send_in_chat(page, "evidence show MET-24-0001 JS/1")
+    assert "Not reviewed yet" in await own.inner_text()
+    assert "Mark reviewed" not in await own.inner_text()  # Jane produced it
+    # Ravi Patel, on the case team, marks it reviewed (the Playground clicks only as Jane).
+    result = await click_as(
+        page, stack.playground_url, "29:user-ravi-patel", CHANNEL, share.approval_activity_id,
+        "exhibit.review", {"exhibitId": exhibit.id},
+    )  # fmt: skip
+    assert "Reviewed by Ravi Patel" in json.dumps(result)
+    again = await send_in_chat(page, "evidence show MET-24-0001 JS/1")
+    await expect(again).to_contain_text("Reviewed by Ravi Patel")
+    await page.screenshot(path=ARTIFACTS / "exhibit-reviewed.png", full_page=True)
