@@ -45,15 +45,14 @@ class CaseTeams:
 
     async def members(self, case: Case, context: TurnContext | None = None) -> frozenset[str]:
         """The bound channel's members; `context` lets a turn in that channel ask Teams."""
+        fresh = self.cached(case)
+        if fresh is not None or case.channel is None:
+            return fresh or frozenset()
         channel = case.channel
-        if channel is None:
-            return frozenset()
-        cached = self._cache.get(channel.channel_id)
-        if cached is not None and self._clock() - cached[0] < self._ttl:
-            return cached[1]
         members = await self._fetch(case, channel, context)
-        if members is None:
-            return cached[1] if cached is not None else frozenset()
+        if members is None:  # nobody answered: the last known team, or the creator alone
+            stale = self._cache.get(channel.channel_id)
+            return stale[1] if stale is not None else frozenset()
         self._cache[channel.channel_id] = (self._clock(), members)
         return members
 

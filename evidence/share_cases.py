@@ -129,16 +129,7 @@ async def decide_share(
         return Outcome(share)
     decision = can_act_on_share(officer, action, share, case, members, now)
     if not decision.allowed:
-        await unit.append_custody(
-            CustodyEvent(
-                chain=case.id,
-                actor=_actor(officer),
-                action=Action.SHARE_REFUSED,
-                at=now,
-                case_id=case.id,
-                details={"share": share_id, "attempt": action.value, "reason": decision.reason},
-            )
-        )
+        await _record_refusal(unit, officer, case, share_id, action.value, decision.reason, now)
         return Outcome(share, decision.reason)
     if action is ShareAction.REJECT and not (note or "").strip():
         return Outcome(share, "a rejection needs a note saying why")
@@ -178,16 +169,7 @@ async def reissue_link(
         raise InvalidInput("share", f"there is no share {share_id}")
     decision = can_reissue_link(officer, share, case, members, now)
     if not decision.allowed:
-        await unit.append_custody(
-            CustodyEvent(
-                chain=case.id,
-                actor=_actor(officer),
-                action=Action.SHARE_REFUSED,
-                at=now,
-                case_id=case.id,
-                details={"share": share_id, "attempt": "new link", "reason": decision.reason},
-            )
-        )
+        await _record_refusal(unit, officer, case, share_id, "new link", decision.reason, now)
         return Outcome(share, decision.reason)
     updated = replace(share, token_sha256=token.sha256)
     await unit.save_share(updated)
@@ -224,6 +206,27 @@ async def record_share_mail(
             at=now,
             case_id=share.case_id,
             details=details,
+        )
+    )
+
+
+async def _record_refusal(
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    share_id: str,
+    attempt: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    await unit.append_custody(
+        CustodyEvent(
+            chain=case.id,
+            actor=_actor(officer),
+            action=Action.SHARE_REFUSED,
+            at=now,
+            case_id=case.id,
+            details={"share": share_id, "attempt": attempt, "reason": reason},
         )
     )
 

@@ -26,6 +26,7 @@ from bot.devstack import (
 )
 from bot.inbound import TokenValidator
 from bot.settings import Settings, load_settings
+from tests.fakes.tenant import Tls, make_test_tls
 from tests.support.connector import RecordingConnector
 
 TENANT = tenant_id()
@@ -137,3 +138,9 @@ async def bot_client() -> AsyncIterator[BotClientFactory]:
     yield start
     for client in clients:
         await client.close()
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    """A CA and a server certificate for the fake tenant's HTTPS token endpoint."""
+    return make_test_tls(tmp_path_factory.mktemp("tls"))

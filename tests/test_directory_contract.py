@@ -17,7 +17,7 @@ from evidence.officers import Officer, Role
 from evidence.ports import Directory
 from graph.graph_directory import open_graph_directory
 from graph.local import LocalDirectory
-from tests.fakes.tenant import Tls, fake_tenant, make_test_tls
+from tests.fakes.tenant import Tls, fake_tenant
 
 GROUPS = [
     {"id": "5e0a0000-0000-4000-8000-0000000000a1", "name": "Exhibit Officers", "role": "officer"},
@@ -78,11 +78,6 @@ CHANNEL = "19:exhibit-case-channel@thread.tacv2"
 CHANNEL_MEMBERS = ["1a7e2c3d-0001-4f00-8000-000000000001", "1a7e2c3d-0002-4f00-8000-000000000002"]
 JANE, RAVI, TOM, GARY, NORA = (officer["id"] for officer in OFFICERS)
 UNKNOWN = "1a7e2c3d-0099-4f00-8000-000000000099"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_test_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(params=["local", "graph"])

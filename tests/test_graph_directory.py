@@ -23,7 +23,7 @@ from graph.config import CredentialKind, GraphConfigError, GraphDirectoryConfig
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.users import USER_FIELDS
 from tests.fakes.graph_server import FakeGraph, Fault
-from tests.fakes.tenant import CLIENT_ID, TENANT_ID, FakeTenant, Tls, fake_tenant, make_test_tls
+from tests.fakes.tenant import CLIENT_ID, TENANT_ID, FakeTenant, Tls, fake_tenant
 from tests.fakes.token_server import make_client_certificate
 
 OFFICERS = "5e0a0000-0000-4000-8000-0000000000a1"
@@ -60,11 +60,6 @@ class ManualClock:
 
 
 Opener = Callable[..., Awaitable[GraphDirectory]]
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_test_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

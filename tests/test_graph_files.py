@@ -26,7 +26,7 @@ from evidence.hashing import QuickXorHash
 from graph.files import DriveItem, GraphFileSource, Reference, open_graph_file_source, share_id
 from storage.sources import HostAllowList, HttpSource
 from tests.fakes.graph_server import Fault, reference_attachment
-from tests.fakes.tenant import FakeTenant, Tls, fake_tenant, make_test_tls
+from tests.fakes.tenant import FakeTenant, Tls, fake_tenant
 
 MIB = 1024 * 1024
 TEAM = "7b3f9e21-4c5d-4e6f-8a7b-9c0d1e2f3a4b"
@@ -46,11 +46,6 @@ CARD = {
 }
 
 Opener = Callable[..., Awaitable[GraphFileSource]]
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_test_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -23,29 +23,23 @@ from storage.records import SqlRecords, inside_unit
 from tests.conftest import BotClientFactory
 from tests.fakes.graph_server import Fault, reference_attachment
 from tests.fakes.tenant import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    TENANT_ID,
     FakeTenant,
     Tls,
     fake_tenant,
-    make_test_tls,
 )
 from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
-
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
-RAVI = "1a7e2c3d-0002-4f00-8000-000000000002"
-LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"
-OFFICERS_GROUP = "5e0a0000-0000-4000-8000-0000000000a1"
-APPROVERS_GROUP = "5e0a0000-0000-4000-8000-0000000000a2"
-TEAM = "7b3f9e21-4c5d-4e6f-8a7b-9c0d1e2f3a4b"
-CHANNEL = "19:exhibit-case-channel@thread.tacv2"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_test_tls(tmp_path_factory.mktemp("tls"))
+from tests.support.graph_mode import (
+    APPROVERS_GROUP,
+    CHANNEL,
+    JANE,
+    LIAM,
+    OFFICERS_GROUP,
+    RAVI,
+    ROLE_GROUPS,
+    TEAM,
+    graph_env,
+)
 
 
 @pytest.fixture
@@ -64,25 +58,13 @@ async def tenant(tls: Tls) -> AsyncIterator[FakeTenant]:
 
 @pytest.fixture
 async def directory(tenant: FakeTenant) -> AsyncIterator[GraphDirectory]:
-    opened = await open_graph_directory(
-        tenant.config(role_groups={OFFICERS_GROUP: "officer", APPROVERS_GROUP: "approver"})
-    )
+    opened = await open_graph_directory(tenant.config(role_groups=ROLE_GROUPS))
     yield opened
     await opened.aclose()
 
 
 def _graph_settings(base_env: dict[str, str], **extra: str) -> Settings:
-    return load_settings(
-        {
-            **base_env,
-            "EXHIBIT_DIRECTORY": "graph",
-            "EXHIBIT_GRAPH_TENANT_ID": TENANT_ID,
-            "EXHIBIT_GRAPH_CLIENT_ID": CLIENT_ID,
-            "EXHIBIT_GRAPH_CLIENT_SECRET": CLIENT_SECRET,
-            "EXHIBIT_ROLE_GROUPS": f"{OFFICERS_GROUP}=officer,{APPROVERS_GROUP}=approver",
-            **extra,
-        }
-    )
+    return load_settings(graph_env(base_env, **extra))
 
 
 async def _say(

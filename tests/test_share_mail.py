@@ -24,24 +24,24 @@ from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
 from tests.fakes.tenant import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    TENANT_ID,
     FakeTenant,
     Tls,
     fake_tenant,
-    make_test_tls,
 )
 from tests.support.connector import RecordingConnector
+from tests.support.graph_mode import (
+    APPROVERS_GROUP,
+    CHANNEL,
+    JANE,
+    OFFICERS_GROUP,
+    RAVI,
+    ROLE_GROUPS,
+    TEAM,
+    graph_env,
+)
 from tests.test_sharing import Team, _case_with_exhibit, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
 
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
-RAVI = "1a7e2c3d-0002-4f00-8000-000000000002"
-OFFICERS_GROUP = "5e0a0000-0000-4000-8000-0000000000a1"
-APPROVERS_GROUP = "5e0a0000-0000-4000-8000-0000000000a2"
-TEAM = "7b3f9e21-4c5d-4e6f-8a7b-9c0d1e2f3a4b"
-CHANNEL = "19:exhibit-case-channel@thread.tacv2"
 SENDER = "exhibit-noreply@met.example"
 
 
@@ -101,11 +101,6 @@ def test_one_exhibit_and_a_download_limit_are_said_plainly() -> None:
 
 
 # --- the mailer, on the real SDK against the fake tenant -----------------------------------
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_test_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -193,31 +188,17 @@ def test_mail_needs_the_graph_directory_and_a_mailbox(base_env: dict[str, str]) 
         load_settings({**base_env, "EXHIBIT_SHARE_MAIL_FROM": SENDER})
     assert local.value.name == "EXHIBIT_SHARE_MAIL_FROM"
     with pytest.raises(SettingsError) as bad:
-        load_settings(_graph_env(base_env, EXHIBIT_SHARE_MAIL_FROM="noreply at met"))
+        load_settings(graph_env(base_env, EXHIBIT_SHARE_MAIL_FROM="noreply at met"))
     assert bad.value.name == "EXHIBIT_SHARE_MAIL_FROM"
-    assert load_settings(_graph_env(base_env)).share_mail_from is None
+    assert load_settings(graph_env(base_env)).share_mail_from is None
 
 
 # --- the approval flow ---------------------------------------------------------------------
 
 
-def _graph_env(base_env: dict[str, str], **extra: str) -> dict[str, str]:
-    return {
-        **base_env,
-        "EXHIBIT_DIRECTORY": "graph",
-        "EXHIBIT_GRAPH_TENANT_ID": TENANT_ID,
-        "EXHIBIT_GRAPH_CLIENT_ID": CLIENT_ID,
-        "EXHIBIT_GRAPH_CLIENT_SECRET": CLIENT_SECRET,
-        "EXHIBIT_ROLE_GROUPS": f"{OFFICERS_GROUP}=officer,{APPROVERS_GROUP}=approver",
-        **extra,
-    }
-
-
 @pytest.fixture
 async def directory(tenant: FakeTenant) -> AsyncIterator[GraphDirectory]:
-    opened = await open_graph_directory(
-        tenant.config(role_groups={OFFICERS_GROUP: "officer", APPROVERS_GROUP: "approver"})
-    )
+    opened = await open_graph_directory(tenant.config(role_groups=ROLE_GROUPS))
     yield opened
     await opened.aclose()
 
@@ -225,7 +206,7 @@ async def directory(tenant: FakeTenant) -> AsyncIterator[GraphDirectory]:
 @pytest.fixture
 def mail_settings(base_env: dict[str, str], tenant: FakeTenant, tls: Tls) -> Settings:
     return load_settings(
-        _graph_env(
+        graph_env(
             base_env,
             EXHIBIT_GRAPH_AUTHORITY_HOST=tenant.tokens.authority,
             EXHIBIT_GRAPH_CA_BUNDLE=str(tls.material.ca_file),
