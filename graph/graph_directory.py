@@ -12,8 +12,9 @@ Request economy (docs/directory.md has the measurements):
 - everything is packed 20 to a `$batch`, and answers are cached (graph/cache.py), so repeated
   and concurrent lookups cost nothing more.
 `$expand=transitiveMemberOf` is not used: it stops at 20 items, without paging or a nested
-`$select`, so it cannot be trusted for authorization. If Graph refuses the group query (400),
-the directory says so once in the log and asks per officer from then on.
+`$select`, so it cannot be trusted for authorization. If Graph refuses the group query (400, or
+403 without `GroupMember.Read.All`), the directory says so once in the log and asks per officer
+from then on.
 """
 
 from __future__ import annotations
@@ -282,10 +283,14 @@ class GraphDirectory:
                 if answer.status == 404:
                     logger.warning("graph: role group %s does not exist; it grants nothing", group)
                     continue
-                if answer.status == 400:
+                if answer.status in (400, 403):
+                    # 400: Graph does not take the query; 403: no GroupMember.Read.All. Asking
+                    # per officer needs only User.Read.All, so that still works.
                     logger.warning(
-                        "graph: the group member query was refused (%s); asking per officer",
+                        "graph: the group member query was refused (%s, HTTP %s); asking per "
+                        "officer from now on",
                         _error_code(answer.body),
+                        answer.status,
                     )
                     self._ask_groups = False
                     return None

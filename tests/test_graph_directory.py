@@ -293,6 +293,20 @@ async def test_a_refused_group_query_falls_back_to_asking_per_officer(
     assert tenant.graph.batched_requests["GET /users/{id}/transitiveMemberOf"] == 30
 
 
+async def test_without_group_member_permission_roles_are_asked_per_officer(
+    tenant: FakeTenant, open_directory: Opener
+) -> None:
+    ids = seed(tenant.graph, 30)
+    tenant.graph.route_faults[GROUP_USERS] = deque([Fault(403, times=8)])  # every group request
+    directory = await open_directory()
+
+    found = await directory.officers(ids)
+
+    assert found[officer_id(10)].roles == {Role.OFFICER, Role.APPROVER}
+    assert found[officer_id(11)].roles == {Role.OFFICER}
+    assert tenant.graph.batched_requests["GET /users/{id}/transitiveMemberOf"] == 30
+
+
 async def test_a_group_query_without_the_advanced_headers_is_refused(
     tenant: FakeTenant,
 ) -> None:
