@@ -28,8 +28,14 @@ async def send_in_chat(page: Page, text: str) -> Locator:
     return await new_card(page, seen)
 
 
-async def post_in_channel_mentioning_bot(page: Page, bot_name: str, text: str) -> Locator:
-    """Start a channel post that @mentions the bot, then `text`; return the bot's card."""
+async def post_in_channel_mentioning_bot(
+    page: Page, bot_name: str, text: str, *, answer: str | None = None
+) -> Locator:
+    """Start a channel post that @mentions the bot, then `text`; return the bot's card.
+
+    `answer`: text the expected card holds. A channel redraws earlier threads when a post is
+    added, and a card seen before can then show up once more; naming the answer skips those.
+    """
     seen = await page.locator(CARD).all_inner_texts()
     # The first composer starts a new post; threads under earlier posts have reply boxes.
     composer = page.locator(COMPOSER).first
@@ -38,11 +44,12 @@ async def post_in_channel_mentioning_bot(page: Page, bot_name: str, text: str) -
     await page.get_by_role("menuitem", name=bot_name).click()
     await composer.type(f" {text}")
     await page.get_by_role("button", name="Post").click()
-    return await new_card(page, seen)
+    return await new_card(page, seen, answer=answer)
 
 
-async def new_card(page: Page, seen: list[str]) -> Locator:
-    """The first card on the page whose text was not among `seen` (cards before the action).
+async def new_card(page: Page, seen: list[str], *, answer: str | None = None) -> Locator:
+    """The first card on the page whose text was not among `seen` (cards before the action)
+    and, if given, holds `answer`.
 
     Chats list oldest first, but a channel shows each post with its thread, so the new card is
     not always the last one.
@@ -55,7 +62,7 @@ async def new_card(page: Page, seen: list[str]) -> Locator:
             for index, text in enumerate(texts):
                 if text in remaining:
                     remaining.remove(text)
-                else:
+                elif answer is None or answer in text:
                     return cards.nth(index)
             await asyncio.sleep(0.2)
 

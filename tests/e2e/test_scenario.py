@@ -159,7 +159,9 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
         assert "OFFICIAL-SENSITIVE" in await outside.content()
         await outside.screenshot(path=ARTIFACTS / "share-landing-e2e.png", full_page=True)
         # Jane lost the link: she asks for a new one, and the old one stops at once.
-        renewed = await post_in_channel_mentioning_bot(page, "Exhibit", f"share link {share.id}")
+        renewed = await post_in_channel_mentioning_bot(
+            page, "Exhibit", f"share link {share.id}", answer="New link"
+        )
         assert "New link for the share" in await renewed.inner_text()
         new_url = re.search(r"https?://\S+/s/[A-Za-z0-9_-]+", await renewed.inner_text())
         assert new_url is not None
@@ -167,7 +169,9 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
         old_link = await outside.goto(url.group(0))
         assert old_link is not None
         assert old_link.status == 404
-        revoked = await post_in_channel_mentioning_bot(page, "Exhibit", f"share revoke {share.id}")
+        revoked = await post_in_channel_mentioning_bot(
+            page, "Exhibit", f"share revoke {share.id}", answer="Share revoked"
+        )
         assert "Share revoked" in await revoked.inner_text()
         gone = await outside.goto(new_url.group(0))
         assert gone is not None
