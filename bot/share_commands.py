@@ -34,7 +34,7 @@ from cards.sharing import (
     build_share_form,
     build_share_list_card,
 )
-from evidence.cases import MembersOf, check_visible, find_case
+from evidence.cases import MembersOf, check_visible, find_case, record_case_view
 from evidence.errors import AccessRefused, ExhibitError, InvalidInput
 from evidence.exhibits import ExhibitTarget, Found, compare, find_exhibit
 from evidence.model import Case, Exhibit, ExhibitRef
@@ -167,7 +167,10 @@ async def share_list(turn: Turn) -> AdaptiveCard:
     ) -> tuple[Case, Sequence[Share], Decision]:
         case = await find_case(unit, reference, channel_id)
         decision = await check_visible(unit, turn.officer, case, members_of, now=now)
-        return case, (await unit.shares_of(case.id)) if decision.allowed else [], decision
+        if not decision.allowed:
+            return case, [], decision
+        await record_case_view(unit, turn.officer, case, now=now, view="shares")
+        return case, await unit.shares_of(case.id), decision
 
     case, shares, decision = await turn.in_unit(work)
     if not decision.allowed:

@@ -178,6 +178,8 @@ async def test_request_approve_link_list_revoke(
     assert actions.count(Action.SHARE_APPROVED) == 1
     assert actions.count(Action.SHARE_REQUESTED) == 1
     assert actions.count(Action.SHARE_REVOKED) == 1
+    views = [e.details.get("view") for e in entries if e.action == Action.CASE_VIEWED]
+    assert views.count("shares") == 1  # `share list` is on the record too
 
 
 @pytest.mark.parametrize(
