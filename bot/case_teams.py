@@ -3,15 +3,17 @@
 Two sources, as the deployment allows: Microsoft Graph's channel members (through the
 directory, when it is Graph and the team's Entra group id is known), or the Bot Framework
 connector's paged conversation members (what the Teams client itself — and the Agents
-Playground — answer inside a turn in that channel). Answers are cached for `ttl` seconds.
-When no source can answer, the team is the creator alone: unknown never widens access.
+Playground — answer for a conversation the bot is in): inside a turn in that channel, or from
+anywhere through a proactive turn on the channel's stored reference. Answers are cached for
+`ttl` seconds. When no source can answer, the team is the creator alone: unknown never widens
+access.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from microsoft_agents.hosting.core import ConnectorClientBase, TurnContext
 
@@ -25,6 +27,9 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 100  # the connector's largest page
 MAX_PAGES = 100
 
+# Runs a callback in a proactive turn of a stored conversation (`Proactive.run`).
+ChannelTurn = Callable[[str, Callable[[TurnContext], Awaitable[None]]], Awaitable[None]]
+
 
 class CaseTeams:
     """Members (Entra object ids, lower-case) of each case's bound channel, cached."""
@@ -36,8 +41,10 @@ class CaseTeams:
         use_graph: bool,
         ttl: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        channel_turn: ChannelTurn | None = None,
     ) -> None:
         self._directory = directory
+        self._channel_turn = channel_turn
         self._use_graph = use_graph
         self._ttl = ttl
         self._clock = clock
@@ -86,7 +93,28 @@ class CaseTeams:
                 return None
         if context is not None and _conversation_channel(context) == channel.channel_id:
             return await connector_members(context)
+        if self._channel_turn is not None:
+            return await self._ask_in_channel(self._channel_turn, case, channel)
         return None
+
+    @staticmethod
+    async def _ask_in_channel(
+        channel_turn: ChannelTurn, case: Case, channel: ChannelBinding
+    ) -> frozenset[str] | None:
+        """The connector's members of the channel, asked in a proactive turn there."""
+        found: list[frozenset[str] | None] = []
+
+        async def ask(context: TurnContext) -> None:
+            found.append(await connector_members(context))
+
+        try:
+            await channel_turn(channel.conversation_reference, ask)
+        except Exception as err:  # the connector is remote: any failure means "unknown"
+            logger.warning(
+                "Channel members of case %s unavailable: %s", case.id, type(err).__name__
+            )
+            return None
+        return found[0] if found else None
 
 
 async def connector_members(context: TurnContext) -> frozenset[str] | None:

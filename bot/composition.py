@@ -189,12 +189,18 @@ async def create_app(
         if settings.graph is not None and settings.share_mail_from is not None:
             mailer = await open_graph_mailer(graph_config(settings.graph), settings.share_mail_from)
             closers.append(mailer.aclose)
+        proactive = Proactive(
+            adapter, settings.credentials.app_id if settings.credentials else None
+        )
         services = Services(
             settings=settings,
             directory=directory,
             records=SqlRecords(engine),
             case_teams=CaseTeams(
-                directory, use_graph=settings.graph is not None, ttl=settings.case_team_seconds
+                directory,
+                use_graph=settings.graph is not None,
+                ttl=settings.case_team_seconds,
+                channel_turn=proactive.run,
             ),
             case_rules=CaseRules(
                 reference_pattern=settings.case_reference_pattern,
@@ -202,9 +208,7 @@ async def create_app(
                 regions=tuple(region.name for region in settings.regions),
                 default_region=settings.default_region,
             ),
-            proactive=Proactive(
-                adapter, settings.credentials.app_id if settings.credentials else None
-            ),
+            proactive=proactive,
             channel_creator=channel_creator,
             evidence_store=store,
             ingest_queue=queue,

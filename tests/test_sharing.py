@@ -416,3 +416,30 @@ async def test_the_channel_receipt_carries_reviews_for_the_case_team(
     assert actions.count(Action.EXHIBIT_REVIEWED) == 1
     assert [e.actor_id for e in entries if e.action == Action.ACCESS_REFUSED] == [LIAM]
     assert Action.CASE_VIEWED not in actions  # refreshes are not recorded as case views
+
+
+async def test_a_case_team_is_known_from_a_personal_chat_without_graph(
+    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
+) -> None:
+    """No Graph, nothing cached (a restarted bot): the connector is asked for the channel."""
+    recorder, url = connector
+    recorder.members[CHANNEL] = [
+        {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
+        {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
+    ]
+    opened_by = Team(await bot_client(settings), recorder, url)
+    await opened_by.say("case open MET-24-0211 Robbery")
+    # Sarah joins the channel later; the bot restarts and remembers no team.
+    recorder.members[CHANNEL].append(
+        {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH}
+    )
+    restarted = Team(await bot_client(settings), recorder, url)
+    restarted.count = opened_by.count  # message ids go on: replies are found by them
+
+    ravi = await restarted.say("case show MET-24-0211", sender=RAVI, where="personal_message")
+    listed = await restarted.say("case list", sender=SARAH, where="personal_message")
+    liam = await restarted.say("case show MET-24-0211", sender=LIAM, where="personal_message")
+
+    assert "Robbery" in ravi
+    assert "MET-24-0211" in listed
+    assert "you are not on the team of case MET-24-0211" in liam
