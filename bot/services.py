@@ -27,6 +27,7 @@ from storage.records import in_unit
 
 T = TypeVar("T")
 TEAM_ROUNDS = 3
+TEAM_LOOKUPS_AT_ONCE = 8
 
 
 def utc_now() -> datetime:
@@ -71,11 +72,17 @@ class Turn:
         A team lookup may go to Graph or the Teams connector; inside a unit it would hold the
         database's write lock (SQLite) for as long as the network takes. Teams in the cache are
         answered at once; for any other the unit is rolled back, the missing teams are fetched
-        concurrently, and `work` runs again with them — so, as for `in_unit`, `work` must do
-        nothing but records calls. After a few rounds (teams keep expiring or new cases keep
-        appearing) the last round looks teams up as it goes.
+        (at most 8 at a time), and `work` runs again with them — so, as for `in_unit`, `work`
+        must do nothing but records calls. After a few rounds (teams keep expiring or new cases
+        keep appearing) the last round looks teams up as it goes.
         """
         known: dict[str, frozenset[str]] = {}
+        slots = asyncio.Semaphore(TEAM_LOOKUPS_AT_ONCE)
+
+        async def bounded(case: Case) -> frozenset[str]:
+            async with slots:
+                return await self.members_of(case)
+
         for _ in range(TEAM_ROUNDS):
             missing: dict[str, Case] = {}
             attempt = _with_known_teams(work, self.services.case_teams, known, missing)
@@ -83,7 +90,7 @@ class Turn:
                 return await in_unit(self.services.records, attempt)
             except _TeamsNeeded:
                 pass
-            found = await asyncio.gather(*(self.members_of(case) for case in missing.values()))
+            found = await asyncio.gather(*(bounded(case) for case in missing.values()))
             known.update(zip(missing, found, strict=True))
         return await in_unit(self.services.records, lambda unit: work(unit, self.members_of))
 

@@ -139,7 +139,7 @@ async def check_visible(
     The refusal must be committed, so this does not raise: the caller commits the unit and
     then raises `AccessRefused(decision.reason)`.
     """
-    decision = can_view_case(officer, case, await members_of(case))
+    decision = await _may_view(officer, case, members_of)
     if not decision.allowed:
         await unit.append_custody(
             CustodyEvent(
@@ -158,11 +158,21 @@ async def cases_visible_to(
     unit: RecordsUnit, officer: Officer, members_of: MembersOf
 ) -> list[Case]:
     """Every case the officer may see, newest first."""
-    visible = []
-    for case in await unit.cases():
-        if can_view_case(officer, case, await members_of(case)).allowed:
-            visible.append(case)
-    return visible
+    return [
+        case for case in await unit.cases() if (await _may_view(officer, case, members_of)).allowed
+    ]
+
+
+async def _may_view(officer: Officer, case: Case, members_of: MembersOf) -> Decision:
+    """`can_view_case`, asking for the case team only when the answer depends on it.
+
+    Auditors, admins and the creator need no team; neither does a case without a channel (its
+    team is the creator) nor a disabled account. Team lookups can cost a network call each.
+    """
+    without_team = can_view_case(officer, case, frozenset())
+    if without_team.allowed or not officer.enabled or case.channel is None:
+        return without_team
+    return can_view_case(officer, case, await members_of(case))
 
 
 async def record_case_view(
