@@ -24,6 +24,7 @@ from microsoft_agents.hosting.core.authorization import AuthTypes
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
 from bot.agent import ExhibitAgent, error_reference
+from bot.background import Background
 from bot.case_teams import CaseTeams
 from bot.inbound import InboundPolicy, TokenValidator
 from bot.intake_sources import TeamsSources
@@ -192,6 +193,8 @@ async def create_app(
         proactive = Proactive(
             adapter, settings.credentials.app_id if settings.credentials else None
         )
+        background = Background()
+        closers.append(background.aclose)  # closed first: its work still needs the rest
         services = Services(
             settings=settings,
             directory=directory,
@@ -214,6 +217,7 @@ async def create_app(
             ingest_queue=queue,
             graph_files=teams_sources.graph_files,
             mailer=mailer,
+            background=background,
         )
         worker = IntakeWorker(
             services,

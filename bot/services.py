@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.background import Background
 from bot.case_teams import CaseTeams
 from bot.parsing import ParsedCommand
 from bot.proactive import Proactive
@@ -50,6 +51,7 @@ class Services:
     graph_files: GraphFileSource | None = None
     channel_creator: ChannelCreator | None = None
     mailer: Mailer | None = None
+    background: Background = field(default_factory=Background)
     now: Callable[[], datetime] = utc_now
 
 

@@ -23,7 +23,7 @@ from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
 from bot.share_mail import mail_link
 from cards.common import Tone, build_notice_card
-from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW
+from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW, size_text
 from cards.sharing import (
     APPROVE,
     REFRESH,
@@ -275,6 +275,46 @@ async def _decide(
     return outcome, case, exhibits
 
 
+async def _approve_in_background(
+    services: Services, officer: Officer, share_id: str, note: str | None
+) -> AdaptiveCard | None:
+    """Answer the click at once and approve after re-verifying, when that takes a while.
+
+    Teams gives an `Action.Execute` a few seconds; re-hashing gigabytes of video takes longer.
+    Above `EXHIBIT_SHARE_VERIFY_INLINE_BYTES` the clicker is told the exhibits are being
+    checked, and the check and the decision (all of `_decide`, re-checked from the record) run
+    in the background; the channel card and the requester's link card follow. Nothing is
+    recorded until the decision, so if the service stops meanwhile the approver clicks again.
+    None: small enough to decide while the approver waits, or not theirs to approve (the
+    refusal is then answered and recorded as usual).
+    """
+    current, case, exhibits = await in_unit(services.records, lambda unit: _load(unit, share_id))
+    total = sum(exhibit.size for exhibit in exhibits)
+    if total <= services.settings.share_verify_inline_bytes:
+        return None
+    members = await services.case_teams.members(case)
+    now = services.now()
+    if not can_act_on_share(officer, ShareAction.APPROVE, current, case, members, now).allowed:
+        return None
+
+    async def approve() -> None:
+        outcome, decided_case, shared = await _decide(
+            services, officer, share_id, ShareAction.APPROVE, note
+        )
+        if outcome.changed:
+            await _redraw_channel_card(services, decided_case, outcome.share, shared)
+
+    started = services.background.start(f"approve {share_id}", approve)
+    what = f"{len(exhibits)} exhibit{'s' if len(exhibits) != 1 else ''} ({size_text(total)})"
+    notice = (
+        f"Checking {what} against their intake hashes before the link is made. This card "
+        "changes when that is done; the requester gets the link."
+        if started
+        else f"{what} are already being checked for this share. This card changes when done."
+    )
+    return build_approval_card(current, case.reference, exhibits, with_buttons=False, notice=notice)
+
+
 async def _integrity_problem(services: Services, exhibits: Sequence[Exhibit]) -> str | None:
     """Re-hash every exhibit of the share; the first that differs from its intake hash."""
     for exhibit in exhibits:
@@ -336,6 +376,10 @@ async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCa
             return _card_response(await _view_for(services, officer, share_id))
         note = str(data.get("reason") or "").strip()[:500] or None
         kind = ShareAction.APPROVE if verb == APPROVE else ShareAction.REJECT
+        if kind is ShareAction.APPROVE:
+            later = await _approve_in_background(services, officer, share_id, note)
+            if later is not None:
+                return _card_response(later)
         outcome, case, exhibits = await _decide(services, officer, share_id, kind, note)
     except InvalidInput as err:
         return _card_response(build_notice_card("Not possible", err.problem, Tone.WARNING))

@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from azure.storage.blob.aio import BlobServiceClient
 
+from bot.composition import SERVICES
 from bot.settings import Settings
 from evidence.custody import Action
 from evidence.sharing import ShareStatus
@@ -443,3 +445,41 @@ async def test_a_case_team_is_known_from_a_personal_chat_without_graph(
     assert "Robbery" in ravi
     assert "MET-24-0211" in listed
     assert "you are not on the team of case MET-24-0211" in liam
+
+
+async def test_large_shares_are_checked_after_the_click_is_answered(
+    settings: Settings,
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    file_url: str,
+    records: SqlRecords,
+) -> None:
+    """Teams gives a click a few seconds; re-hashing gigabytes of video takes longer."""
+    recorder, url = connector
+    recorder.members[CHANNEL] = [
+        {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
+        {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH},
+    ]
+    every_share_is_large = replace(settings, share_verify_inline_bytes=0)
+    team = Team(await bot_client(every_share_is_large), recorder, url)
+    await _case_with_exhibit(team, file_url, "MET-24-0212")
+    share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
+
+    answer = await team.click("share.approve", share_id, sender=SARAH)
+    await team.client.app[SERVICES].background.wait()
+
+    assert "Checking 1 exhibit" in answer
+    assert "share.approve" not in answer  # no buttons while the exhibits are checked
+    links = [str(r.body) for r in recorder.received if "Share approved" in str(r.body)]
+    assert len(links) == 1
+    redrawn = [
+        str(r.body) for r in recorder.received if r.method == "PUT" and share_id in str(r.body)
+    ]
+    assert any(share_id in body and "Approved" in body for body in redrawn)
+    async with records.unit() as unit:
+        share = await unit.share(share_id)
+        assert share is not None
+        entries = await unit.custody(share.case_id)
+    assert share.status is ShareStatus.APPROVED
+    assert [e.action for e in entries].count(Action.SHARE_APPROVED) == 1
+    assert "Checking" not in str(await team.click("share.approve", share_id, sender=SARAH))
