@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence, Set
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from microsoft_agents.activity import Activity, Attachment
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_commands import conversation_channel_id
+from bot.proactive import reference_of
 from bot.receipts import receipt_view_for
 from bot.replies import card_activity
 from bot.services import Services, Turn
@@ -23,6 +23,7 @@ from cards.exhibits import (
     build_exhibit_list_card,
     build_receipt_card,
     build_verify_card,
+    size_text,
 )
 from evidence.cases import MembersOf, check_visible, find_case, record_case_view
 from evidence.custody import CustodyEntry
@@ -155,9 +156,39 @@ async def on_review_action(
 
 
 async def evidence_verify(turn: Turn) -> AdaptiveCard:
-    """Re-hash the stored blob (streaming) and compare it with the intake hash; record it."""
+    """Re-hash the stored blob (streaming) and compare it with the intake hash; record it.
+
+    Above `EXHIBIT_VERIFY_INLINE_BYTES` the officer is answered at once and the result is
+    posted to the same conversation when the re-hash is done: a turn should not keep Teams
+    waiting for minutes. The verification is recorded when it is done, as for small exhibits.
+    """
     services = turn.services
     case, exhibit = await _found(turn)
+    if exhibit.size <= services.settings.verify_inline_bytes:
+        return await _verify(services, turn.officer, case, exhibit)
+    reference = reference_of(turn.context.activity)
+    officer = turn.officer
+
+    async def verify_and_tell() -> None:
+        card = await _verify(services, officer, case, exhibit)
+        await services.proactive.send(reference, card_activity(card))
+
+    started = services.background.start(f"verify {exhibit.id} {officer.object_id}", verify_and_tell)
+    what = f"{case.reference} {exhibit.ref} ({size_text(exhibit.size)})"
+    if not started:
+        return build_notice_card(
+            "Already verifying", f"{what} is being verified; the result follows.", Tone.INFO
+        )
+    return build_notice_card(
+        "Verifying",
+        f"Re-hashing {what} and comparing it with its intake SHA-256; the result follows here.",
+        Tone.INFO,
+    )
+
+
+async def _verify(
+    services: Services, officer: Officer, case: Case, exhibit: Exhibit
+) -> AdaptiveCard:
     store = services.evidence_store
     try:
         result = compare(exhibit, await store.rehash(exhibit.region, exhibit.blob_name))
@@ -168,7 +199,7 @@ async def evidence_verify(turn: Turn) -> AdaptiveCard:
     now = services.now()
 
     async def record(unit: RecordsUnit) -> Verification:
-        await record_verification(unit, turn.officer, case, result, now=now)
+        await record_verification(unit, officer, case, result, now=now)
         return result
 
     await in_unit(services.records, record)
@@ -278,12 +309,7 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
             f"These files are already being recorded for {case.reference}.",
             Tone.INFO,
         )
-    reference_json = json.dumps(
-        activity.get_conversation_reference().model_dump(
-            mode="json", by_alias=True, exclude_none=True
-        ),
-        sort_keys=True,
-    )
+    reference_json = reference_of(activity)
     receipt_id: str | None = None
     if can_add_evidence(turn.officer, case, members).allowed:
         placeholders = [_placeholder(incoming) for incoming in files]

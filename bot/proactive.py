@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 
 from microsoft_agents.activity import Activity, ConversationReference
@@ -48,6 +49,14 @@ class Proactive:
                 continuation,
                 callback,
             )
+
+
+def reference_of(activity: Activity) -> str:
+    """The conversation of `activity` as stored JSON, to send or update there later."""
+    document = activity.get_conversation_reference().model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    return json.dumps(document, sort_keys=True)
 
 
 async def post_new(context: TurnContext, activity: Activity) -> str | None:

@@ -144,7 +144,7 @@ class Settings:
     share_organisation_types: tuple[str, ...]
     share_days: tuple[int, int, int]  # minimum, default, maximum
     share_mail_from: str | None
-    share_verify_inline_bytes: int
+    verify_inline_bytes: int
     public_url: str
     classification: str
     log_level: str
@@ -319,8 +319,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         share_days=_share_days(read),
         share_mail_from=mail_from,
-        share_verify_inline_bytes=read.integer(
-            "EXHIBIT_SHARE_VERIFY_INLINE_BYTES", 64 << 20, minimum=0, maximum=1 << 40
+        verify_inline_bytes=read.integer(
+            "EXHIBIT_VERIFY_INLINE_BYTES", 64 << 20, minimum=0, maximum=1 << 40
         ),
         public_url=_public_url(read, port=read.integer("PORT", 3978, minimum=1, maximum=65535)),
         classification=read.text("EXHIBIT_CLASSIFICATION", "OFFICIAL-SENSITIVE"),

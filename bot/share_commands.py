@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from microsoft_agents.activity import Activity, AdaptiveCardInvokeResponse
+from microsoft_agents.activity import AdaptiveCardInvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
@@ -17,7 +16,7 @@ from bot.case_commands import conversation_channel_id
 from bot.case_teams import connector_accounts
 from bot.evidence_commands import on_review_action
 from bot.identity import resolve_officer
-from bot.proactive import post_new
+from bot.proactive import post_new, reference_of
 from bot.receipts import receipt_view_for
 from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
@@ -97,7 +96,7 @@ async def share(turn: Turn) -> AdaptiveCard:
             "case channel", f"bind a channel to {case.reference} first: approvals happen there"
         )
     members = await turn.members_of(case)
-    reference = _reference_of(turn.context.activity)
+    reference = reference_of(turn.context.activity)
     share_id = f"S-{uuid.uuid4().hex[:10].upper()}"
 
     async def record(unit: RecordsUnit) -> tuple[Share, list[Exhibit]]:
@@ -281,7 +280,7 @@ async def _approve_in_background(
     """Answer the click at once and approve after re-verifying, when that takes a while.
 
     Teams gives an `Action.Execute` a few seconds; re-hashing gigabytes of video takes longer.
-    Above `EXHIBIT_SHARE_VERIFY_INLINE_BYTES` the clicker is told the exhibits are being
+    Above `EXHIBIT_VERIFY_INLINE_BYTES` the clicker is told the exhibits are being
     checked, and the check and the decision (all of `_decide`, re-checked from the record) run
     in the background; the channel card and the requester's link card follow. Nothing is
     recorded until the decision, so if the service stops meanwhile the approver clicks again.
@@ -290,7 +289,7 @@ async def _approve_in_background(
     """
     current, case, exhibits = await in_unit(services.records, lambda unit: _load(unit, share_id))
     total = sum(exhibit.size for exhibit in exhibits)
-    if total <= services.settings.share_verify_inline_bytes:
+    if total <= services.settings.verify_inline_bytes:
         return None
     members = await services.case_teams.members(case)
     now = services.now()
@@ -428,15 +427,6 @@ async def _load(unit: RecordsUnit, share_id: str) -> tuple[Share, Case, list[Exh
     if found is None or case is None:
         raise InvalidInput("share", f"there is no share {share_id}")
     return found, case, await _exhibits(unit, found)
-
-
-def _reference_of(activity: Activity) -> str:
-    return json.dumps(
-        activity.get_conversation_reference().model_dump(
-            mode="json", by_alias=True, exclude_none=True
-        ),
-        sort_keys=True,
-    )
 
 
 def form_words(value: object) -> tuple[str, ...] | None:

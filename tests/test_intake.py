@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from azure.storage.blob.aio import BlobServiceClient
 
+from bot.composition import SERVICES
 from bot.settings import Settings, load_settings
 from evidence.custody import Action, verify_chain
 from evidence.model import Case, Exhibit
@@ -310,6 +311,32 @@ async def test_list_show_verify_and_custody(
     assert "NOT VERIFIED" in await officer.send("evidence verify MET-24-0008 JS/1")
     assert "There is no exhibit JS/9" in await officer.send("evidence show MET-24-0008 JS/9")
     assert "Check the exhibit reference" in await officer.send("evidence show nonsense")
+
+
+async def test_a_large_exhibit_is_verified_after_the_answer(
+    settings: Settings,
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    files: Files,
+    records: SqlRecords,
+) -> None:
+    """Re-hashing gigabytes takes minutes: the officer is answered at once, the result follows."""
+    recorder, url = connector
+    officer = Officer(await bot_client(replace(settings, verify_inline_bytes=0)), recorder, url)
+    await officer.send("case open MET-24-0011 Assault")
+    await officer.send("add MET-24-0011", [teams_file("cctv.pdf", files.link("c.pdf", PDF))])
+    await officer.wait_for_update("Exhibit JS/1")
+
+    answer = await officer.send("evidence verify MET-24-0011 JS/1")
+    await officer.client.app[SERVICES].background.wait()
+
+    assert "Re-hashing MET-24-0011 JS/1" in answer
+    results = [str(b) for b in recorder.activities() if "Verified: the stored file" in str(b)]
+    assert len(results) == 1
+    case, _ = await _exhibits(records, "MET-24-0011")
+    async with records.unit() as unit:
+        actions = [entry.action for entry in await unit.custody(case.id)]
+    assert actions.count(Action.EXHIBIT_VERIFIED) == 1
 
 
 async def test_the_limit_refuses_large_files(

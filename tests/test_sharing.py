@@ -460,7 +460,7 @@ async def test_large_shares_are_checked_after_the_click_is_answered(
         {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
         {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH},
     ]
-    every_share_is_large = replace(settings, share_verify_inline_bytes=0)
+    every_share_is_large = replace(settings, verify_inline_bytes=0)
     team = Team(await bot_client(every_share_is_large), recorder, url)
     await _case_with_exhibit(team, file_url, "MET-24-0212")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
