@@ -44,7 +44,7 @@ from evidence.model import Case, Exhibit, SourceKind
 from evidence.officers import Officer
 from evidence.policy import Decision, can_add_evidence
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
-from evidence.review import Review, can_review, review_exhibit, reviews_of
+from evidence.review import REVIEW_ACTIONS, Review, can_review, review_exhibit, reviews_of
 from graph.files import GraphFileSource
 from storage.records import in_unit
 
@@ -110,7 +110,7 @@ async def exhibit_card_for(
     """The exhibit card as `officer` should see it: review buttons if they may review."""
 
     async def entries(unit: RecordsUnit) -> list[CustodyEntry]:
-        return list(await unit.custody(case.id))
+        return list(await unit.custody_about(case.id, [exhibit.id], REVIEW_ACTIONS))
 
     chain = await in_unit(services.records, entries)
     members = await services.case_teams.members(case)

@@ -27,7 +27,7 @@ from evidence.model import Case, Exhibit
 from evidence.officers import Officer, Role
 from evidence.policy import Decision
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
-from evidence.review import can_review, reviews_of
+from evidence.review import REVIEW_ACTIONS, can_review, reviews_of
 from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,9 @@ async def receipt_view_for(
 
     async def check(unit: RecordsUnit) -> tuple[Decision, list[CustodyEntry]]:
         decision = await check_visible(unit, officer, case, team, now=now)
-        return decision, list(await unit.custody(case.id)) if decision.allowed else []
+        if not decision.allowed:
+            return decision, []
+        return decision, list(await unit.custody_about(case.id, list(exhibits), REVIEW_ACTIONS))
 
     decision, chain = await in_unit(services.records, check)
     if not decision.allowed:

@@ -168,6 +168,15 @@ class RecordsUnit(Protocol):
         """Every entry of a chain, in sequence order."""
         ...
 
+    async def custody_about(
+        self, chain: str, exhibit_ids: Sequence[str], actions: Sequence[str]
+    ) -> Sequence[CustodyEntry]:
+        """The chain's entries about these exhibits with these actions, in sequence order.
+
+        For views that need a few kinds of entry (reviews) of a long chain, often.
+        """
+        ...
+
     async def custody_head(self, chain: str) -> tuple[int, str] | None:
         """The (sequence, hash) of the chain's last entry, as recorded."""
         ...

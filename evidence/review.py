@@ -22,6 +22,7 @@ class Review(StrEnum):
 
 
 _ACTIONS = {Review.REVIEWED: Action.EXHIBIT_REVIEWED, Review.FLAGGED: Action.EXHIBIT_FLAGGED}
+REVIEW_ACTIONS: tuple[str, ...] = tuple(_ACTIONS.values())  # what `reviews_of` reads
 
 
 def can_review(officer: Officer, case: Case, exhibit: Exhibit, members: Set[str]) -> Decision:

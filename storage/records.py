@@ -373,6 +373,23 @@ class SqlRecordsUnit:
         )
         return [_entry(row) for row in await self._connection.execute(query)]
 
+    async def custody_about(
+        self, chain: str, exhibit_ids: Sequence[str], actions: Sequence[str]
+    ) -> Sequence[CustodyEntry]:
+        """The chain's entries about these exhibits with these actions, in sequence order."""
+        if not exhibit_ids or not actions:
+            return []
+        query = (
+            select(custody_entries)
+            .where(
+                custody_entries.c.chain == chain,
+                custody_entries.c.exhibit_id.in_(list(exhibit_ids)),
+                custody_entries.c.action.in_(list(actions)),
+            )
+            .order_by(custody_entries.c.sequence)
+        )
+        return [_entry(row) for row in await self._connection.execute(query)]
+
     async def custody_head(self, chain: str) -> tuple[int, str] | None:
         """The (sequence, hash) of the chain's last entry, as recorded."""
         query = select(custody_heads.c.last_sequence, custody_heads.c.last_hash).where(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
@@ -508,6 +509,34 @@ async def test_appended_entries_form_a_verifiable_chain(records: SqlRecords) -> 
     assert entries[0].previous_hash == GENESIS
     assert head == (3, entries[-1].hash)
     assert verify_chain(chain, entries, head).ok
+
+
+async def test_custody_about_some_exhibits_and_actions(records: SqlRecords) -> None:
+    chain = new_id()
+    kinds = [
+        ("e1", Action.EXHIBIT_REVIEWED),
+        ("e2", Action.EXHIBIT_FLAGGED),
+        ("e1", Action.EXHIBIT_VIEWED),
+        (None, Action.CASE_VIEWED),
+        ("e3", Action.EXHIBIT_REVIEWED),
+        ("e1", Action.EXHIBIT_FLAGGED),
+    ]
+    async with records.unit() as unit:
+        for n, (exhibit_id, action) in enumerate(kinds, start=1):
+            event = replace(make_event(chain, n), action=action, exhibit_id=exhibit_id)
+            await unit.append_custody(event)
+    reviews = (Action.EXHIBIT_REVIEWED, Action.EXHIBIT_FLAGGED)
+    async with records.unit() as unit:
+        about = await unit.custody_about(chain, ["e1", "e2"], reviews)
+        nothing = await unit.custody_about(chain, [], reviews)
+        other = await unit.custody_about("other-chain", ["e1"], reviews)
+    assert [(e.sequence, e.exhibit_id, e.action) for e in about] == [
+        (1, "e1", Action.EXHIBIT_REVIEWED),
+        (2, "e2", Action.EXHIBIT_FLAGGED),
+        (6, "e1", Action.EXHIBIT_FLAGGED),
+    ]
+    assert nothing == []
+    assert other == []
 
 
 async def test_custody_details_round_trip_exactly(records: SqlRecords) -> None:
