@@ -39,7 +39,7 @@ from tests.support.graph_mode import (
     TEAM,
     graph_env,
 )
-from tests.test_sharing import Team, _case_with_exhibit, _share_id
+from tests.test_sharing import Team, _case_with_exhibit, _share_id, channel_members
 from tests.test_sharing import file_url as file_url  # the fixture
 
 SENDER = "exhibit-noreply@met.example"
@@ -225,10 +225,7 @@ async def team(
     directory: GraphDirectory,
 ) -> Team:
     recorder, url = connector
-    recorder.members[CHANNEL] = [
-        {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
-        {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
-    ]
+    recorder.members[CHANNEL] = channel_members(JANE, RAVI)
     return Team(await bot_client(mail_settings, directory=directory), recorder, url)
 
 

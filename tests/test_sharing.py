@@ -33,6 +33,16 @@ SARAH = "1a7e2c3d-0003-4f00-8000-000000000003"  # approver
 LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"  # officer, not on the case
 CHANNEL = "19:exhibit-case-channel@thread.tacv2"
 PDF = b"%PDF-1.7\n" + os.urandom(60_000)
+ACCOUNTS = {
+    JANE: {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
+    RAVI: {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
+    SARAH: {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH},
+}
+
+
+def channel_members(*object_ids: str) -> list[dict[str, str]]:
+    """The connector's members of the case channel (Teams user ids and Entra object ids)."""
+    return [dict(ACCOUNTS[object_id]) for object_id in object_ids]
 
 
 @pytest.fixture
@@ -103,11 +113,7 @@ async def team(
     settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
 ) -> Team:
     recorder, url = connector
-    recorder.members[CHANNEL] = [
-        {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
-        {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
-        {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH},
-    ]
+    recorder.members[CHANNEL] = channel_members(JANE, RAVI, SARAH)
     return Team(await bot_client(settings), recorder, url)
 
 
@@ -425,16 +431,11 @@ async def test_a_case_team_is_known_from_a_personal_chat_without_graph(
 ) -> None:
     """No Graph, nothing cached (a restarted bot): the connector is asked for the channel."""
     recorder, url = connector
-    recorder.members[CHANNEL] = [
-        {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
-        {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
-    ]
+    recorder.members[CHANNEL] = channel_members(JANE, RAVI)
     opened_by = Team(await bot_client(settings), recorder, url)
     await opened_by.say("case open MET-24-0211 Robbery")
     # Sarah joins the channel later; the bot restarts and remembers no team.
-    recorder.members[CHANNEL].append(
-        {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH}
-    )
+    recorder.members[CHANNEL] += channel_members(SARAH)
     restarted = Team(await bot_client(settings), recorder, url)
     restarted.count = opened_by.count  # message ids go on: replies are found by them
 
@@ -456,10 +457,7 @@ async def test_large_shares_are_checked_after_the_click_is_answered(
 ) -> None:
     """Teams gives a click a few seconds; re-hashing gigabytes of video takes longer."""
     recorder, url = connector
-    recorder.members[CHANNEL] = [
-        {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
-        {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH},
-    ]
+    recorder.members[CHANNEL] = channel_members(JANE, SARAH)
     every_share_is_large = replace(settings, verify_inline_bytes=0)
     team = Team(await bot_client(every_share_is_large), recorder, url)
     await _case_with_exhibit(team, file_url, "MET-24-0212")
