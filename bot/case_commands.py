@@ -7,7 +7,8 @@ import json
 import logging
 import re
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from microsoft_agents.activity import Activity
 from microsoft_teams.cards import AdaptiveCard
@@ -34,6 +35,7 @@ from evidence.records import RecordsUnit
 from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 async def case_open(turn: Turn) -> AdaptiveCard:
@@ -44,15 +46,7 @@ async def case_open(turn: Turn) -> AdaptiveCard:
     creator = services.channel_creator
     if channel is not None and creator is not None and channel.graph_team_id:
         return await _open_in_new_channel(turn, request, channel, creator, channel.graph_team_id)
-    case_id = str(uuid.uuid4())
-    now = services.now()
-
-    async def work(unit: RecordsUnit) -> Case:
-        return await open_case(
-            unit, turn.officer, request, case_id=case_id, now=now, channel=channel
-        )
-
-    case = await in_unit(services.records, work)
+    case = await _record_case(turn, request, channel)
     if channel is not None:
         members = await connector_members(turn.context)
         if members is not None:
@@ -60,6 +54,18 @@ async def case_open(turn: Turn) -> AdaptiveCard:
     logger.info("Case %s opened by %s", case.id, turn.officer.object_id)
     headline = "Case opened and bound to this channel." if channel else "Case opened."
     return build_case_card(case, exhibits=0, open_shares=0, headline=headline)
+
+
+async def _record_case(turn: Turn, request: CaseRequest, channel: ChannelBinding | None) -> Case:
+    case_id = str(uuid.uuid4())
+    now = turn.services.now()
+
+    async def work(unit: RecordsUnit) -> Case:
+        return await open_case(
+            unit, turn.officer, request, case_id=case_id, now=now, channel=channel
+        )
+
+    return await in_unit(turn.services.records, work)
 
 
 async def _open_in_new_channel(
@@ -80,15 +86,7 @@ async def _open_in_new_channel(
     channel = dataclasses.replace(
         here, channel_id=channel_id, conversation_reference=json.dumps(reference, sort_keys=True)
     )
-    case_id = str(uuid.uuid4())
-    now = services.now()
-
-    async def work(unit: RecordsUnit) -> Case:
-        return await open_case(
-            unit, turn.officer, request, case_id=case_id, now=now, channel=channel
-        )
-
-    case = await in_unit(services.records, work)
+    case = await _record_case(turn, request, channel)
     card = build_case_card(case, exhibits=0, open_shares=0, headline="Case opened.")
     await services.proactive.send(channel.conversation_reference, card_activity(card))
     logger.info("Case %s opened in new channel %s", case.id, channel_id)
@@ -117,23 +115,38 @@ async def case_list(turn: Turn) -> AdaptiveCard:
 
 async def case_show(turn: Turn) -> AdaptiveCard:
     """One case, by reference or the channel's own; the view is recorded."""
-    services = turn.services
+
+    async def count_exhibits(unit: RecordsUnit, case: Case) -> int:
+        return len(await unit.exhibits_of(case.id))
+
+    case, exhibits = await view_case(turn, count_exhibits)
+    return build_case_card(case, exhibits=exhibits, open_shares=0)
+
+
+async def view_case(
+    turn: Turn, read: Callable[[RecordsUnit, Case], Awaitable[T]], *, view: str | None = None
+) -> tuple[Case, T]:
+    """The case the command names (first argument, or the channel's own) and `read` of it.
+
+    The view is recorded (`view` says of what, if not the case itself); a refusal is recorded,
+    committed, then raised as `AccessRefused`.
+    """
     reference = turn.command.args[0] if turn.command.args else None
     channel_id = conversation_channel_id(turn.context.activity)
-    now = services.now()
+    now = turn.services.now()
 
-    async def work(unit: RecordsUnit, members_of: MembersOf) -> tuple[Case, int, Decision]:
+    async def work(unit: RecordsUnit, members_of: MembersOf) -> tuple[Case, T | None, Decision]:
         case = await find_case(unit, reference, channel_id)
         decision = await check_visible(unit, turn.officer, case, members_of, now=now)
         if not decision.allowed:
-            return case, 0, decision
-        await record_case_view(unit, turn.officer, case, now=now)
-        return case, len(await unit.exhibits_of(case.id)), decision
+            return case, None, decision
+        await record_case_view(unit, turn.officer, case, now=now, view=view)
+        return case, await read(unit, case), decision
 
-    case, exhibits, decision = await turn.in_unit(work)
+    case, found, decision = await turn.in_unit(work)
     if not decision.allowed:
         raise AccessRefused(decision.reason)
-    return build_case_card(case, exhibits=exhibits, open_shares=0)
+    return case, cast(T, found)
 
 
 def conversation_channel_id(activity: Activity) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 from microsoft_agents.activity import Activity, Attachment
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.case_commands import conversation_channel_id
+from bot.case_commands import conversation_channel_id, view_case
 from bot.proactive import reference_of
 from bot.receipts import receipt_view_for
 from bot.replies import card_activity
@@ -25,7 +25,7 @@ from cards.exhibits import (
     build_verify_card,
     size_text,
 )
-from evidence.cases import MembersOf, check_visible, find_case, record_case_view
+from evidence.cases import MembersOf, find_case
 from evidence.custody import CustodyEntry
 from evidence.errors import AccessRefused, EvidenceStoreError, InvalidInput
 from evidence.exhibits import (
@@ -56,24 +56,11 @@ MAX_FILES = 10  # Teams sends at most 10 files in one message
 
 async def evidence_list(turn: Turn) -> AdaptiveCard:
     """The exhibits of the named case, or of the channel's case."""
-    services = turn.services
-    reference = turn.command.args[0] if turn.command.args else None
-    channel_id = conversation_channel_id(turn.context.activity)
-    now = services.now()
 
-    async def work(
-        unit: RecordsUnit, members_of: MembersOf
-    ) -> tuple[Case, Sequence[Exhibit], Decision]:
-        case = await find_case(unit, reference, channel_id)
-        decision = await check_visible(unit, turn.officer, case, members_of, now=now)
-        if not decision.allowed:
-            return case, [], decision
-        await record_case_view(unit, turn.officer, case, now=now, view="exhibits")
-        return case, await unit.exhibits_of(case.id), decision
+    async def exhibits_of(unit: RecordsUnit, case: Case) -> Sequence[Exhibit]:
+        return await unit.exhibits_of(case.id)
 
-    case, exhibits, decision = await turn.in_unit(work)
-    if not decision.allowed:
-        raise AccessRefused(decision.reason)
+    case, exhibits = await view_case(turn, exhibits_of, view="exhibits")
     return build_exhibit_list_card(case.reference, exhibits)
 
 

@@ -12,7 +12,7 @@ from microsoft_agents.activity import AdaptiveCardInvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.case_commands import conversation_channel_id
+from bot.case_commands import conversation_channel_id, view_case
 from bot.case_teams import connector_accounts
 from bot.evidence_commands import on_review_action
 from bot.identity import resolve_officer
@@ -33,12 +33,11 @@ from cards.sharing import (
     build_share_form,
     build_share_list_card,
 )
-from evidence.cases import MembersOf, check_visible, find_case, record_case_view
+from evidence.cases import MembersOf
 from evidence.errors import AccessRefused, ExhibitError, InvalidInput
 from evidence.exhibits import ExhibitTarget, Found, compare, find_exhibit
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer, Role
-from evidence.policy import Decision
 from evidence.records import RecordsUnit
 from evidence.share_cases import Outcome, decide_share, reissue_link, request_share
 from evidence.sharing import (
@@ -156,24 +155,11 @@ async def _approver_accounts(
 
 async def share_list(turn: Turn) -> AdaptiveCard:
     """The shares of the named case, or of the channel's case."""
-    services = turn.services
-    reference = turn.command.args[0] if turn.command.args else None
-    channel_id = conversation_channel_id(turn.context.activity)
-    now = services.now()
 
-    async def work(
-        unit: RecordsUnit, members_of: MembersOf
-    ) -> tuple[Case, Sequence[Share], Decision]:
-        case = await find_case(unit, reference, channel_id)
-        decision = await check_visible(unit, turn.officer, case, members_of, now=now)
-        if not decision.allowed:
-            return case, [], decision
-        await record_case_view(unit, turn.officer, case, now=now, view="shares")
-        return case, await unit.shares_of(case.id), decision
+    async def shares_of(unit: RecordsUnit, case: Case) -> Sequence[Share]:
+        return await unit.shares_of(case.id)
 
-    case, shares, decision = await turn.in_unit(work)
-    if not decision.allowed:
-        raise AccessRefused(decision.reason)
+    case, shares = await view_case(turn, shares_of, view="shares")
     return build_share_list_card(case.reference, shares)
 
 
@@ -229,10 +215,13 @@ async def _decide(
     share_id: str,
     action: ShareAction,
     note: str | None,
+    loaded: Loaded | None = None,
 ) -> tuple[Outcome, Case, list[Exhibit]]:
+    """Decide and tell everyone; `loaded`: the share, case and exhibits if just read."""
     now = services.now()
-
-    current, case, exhibits = await in_unit(services.records, lambda unit: _load(unit, share_id))
+    if loaded is None:
+        loaded = await in_unit(services.records, lambda unit: _load(unit, share_id))
+    current, case, exhibits = loaded
     members = await services.case_teams.members(case)
     problem = None
     token = None
@@ -275,7 +264,7 @@ async def _decide(
 
 
 async def _approve_in_background(
-    services: Services, officer: Officer, share_id: str, note: str | None
+    services: Services, officer: Officer, loaded: Loaded, note: str | None
 ) -> AdaptiveCard | None:
     """Answer the click at once and approve after re-verifying, when that takes a while.
 
@@ -287,7 +276,8 @@ async def _approve_in_background(
     None: small enough to decide while the approver waits, or not theirs to approve (the
     refusal is then answered and recorded as usual).
     """
-    current, case, exhibits = await in_unit(services.records, lambda unit: _load(unit, share_id))
+    current, case, exhibits = loaded
+    share_id = current.id
     total = sum(exhibit.size for exhibit in exhibits)
     if total <= services.settings.verify_inline_bytes:
         return None
@@ -375,11 +365,12 @@ async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCa
             return _card_response(await _view_for(services, officer, share_id))
         note = str(data.get("reason") or "").strip()[:500] or None
         kind = ShareAction.APPROVE if verb == APPROVE else ShareAction.REJECT
+        loaded = await in_unit(services.records, lambda unit: _load(unit, share_id))
         if kind is ShareAction.APPROVE:
-            later = await _approve_in_background(services, officer, share_id, note)
+            later = await _approve_in_background(services, officer, loaded, note)
             if later is not None:
                 return _card_response(later)
-        outcome, case, exhibits = await _decide(services, officer, share_id, kind, note)
+        outcome, case, exhibits = await _decide(services, officer, share_id, kind, note, loaded)
     except InvalidInput as err:
         return _card_response(build_notice_card("Not possible", err.problem, Tone.WARNING))
     card = build_approval_card(
@@ -420,7 +411,10 @@ async def _exhibits(unit: RecordsUnit, found: Share) -> list[Exhibit]:
     return exhibits
 
 
-async def _load(unit: RecordsUnit, share_id: str) -> tuple[Share, Case, list[Exhibit]]:
+Loaded = tuple[Share, Case, list[Exhibit]]  # a share, its case and its exhibits, as read
+
+
+async def _load(unit: RecordsUnit, share_id: str) -> Loaded:
     """A share, its case and its exhibits; `InvalidInput` for an unknown (or forged) id."""
     found = await unit.share(share_id)
     case = await unit.case_by_id(found.case_id) if found else None

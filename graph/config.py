@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 
 from evidence.officers import Role
 from graph.ids import canonical_id
+from storage.sources import is_loopback
 
 GRAPH_V1 = "https://graph.microsoft.com/v1.0"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -115,15 +115,6 @@ class GraphDirectoryConfig:
             raise GraphConfigError("base_url", "must be an absolute URL without query")
         if parts.scheme == "https":
             return
-        if parts.scheme == "http" and _is_loopback(parts.hostname):
+        if parts.scheme == "http" and is_loopback(parts.hostname):
             return
         raise GraphConfigError("base_url", "must use https (plain http only for loopback)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.request_information import RequestInformation
 from msgraph.generated.groups.item.transitive_members.graph_user.graph_user_request_builder import (
     GraphUserRequestBuilder,
 )
@@ -308,17 +309,24 @@ class GraphDirectory:
         return members
 
     async def _member_pages(self, group: str, body: Any) -> list[str]:
+        builder = self._client.groups.by_group_id(group).transitive_members.graph_user
+
+        def page(link: str) -> RequestInformation:
+            request = builder.with_url(link).to_get_request_information()
+            request.headers.add("ConsistencyLevel", "eventual")
+            return request
+
+        return await self._all_ids(body, page)
+
+    async def _all_ids(self, body: Any, page: Callable[[str], RequestInformation]) -> list[str]:
+        """The object ids of a list's first page (`body`) and of every page after it."""
         found, next_link = group_ids(body)
         pages = 1
         while next_link is not None:
             if not next_link.startswith(self._base) or pages >= MAX_PAGES:
-                raise GraphProtocolError("member paging left Graph or did not end")
-            builder = self._client.groups.by_group_id(group).transitive_members.graph_user
-            request = builder.with_url(next_link).to_get_request_information()
-            request.headers.add("ConsistencyLevel", "eventual")
-            more, next_link = group_ids(
-                _json(await send_for_bytes(self._connection.adapter, request))
-            )
+                raise GraphProtocolError("paging left Graph or did not end")
+            raw = await send_for_bytes(self._connection.adapter, page(next_link))
+            more, next_link = group_ids(_json(raw))
             found.extend(more)
             pages += 1
         return found
@@ -344,18 +352,10 @@ class GraphDirectory:
             return None  # deleted between the two requests
         if answer.status != 200:
             return _failed("membership lookup", answer)
-        found, next_link = group_ids(answer.body)
-        pages = 1
-        while next_link is not None:
-            if not next_link.startswith(self._base) or pages >= MAX_PAGES:
-                raise GraphProtocolError("membership paging left Graph or did not end")
-            builder = self._client.users.by_user_id(object_id).transitive_member_of
-            request = builder.with_url(next_link).to_get_request_information()
-            raw = await send_for_bytes(self._connection.adapter, request)
-            more, next_link = group_ids(_json(raw))
-            found.extend(more)
-            pages += 1
-        return found
+        builder = self._client.users.by_user_id(object_id).transitive_member_of
+        return await self._all_ids(
+            answer.body, lambda link: builder.with_url(link).to_get_request_information()
+        )
 
     async def _load_channels(
         self, keys: list[ChannelKey]

@@ -37,11 +37,8 @@ class GraphMailer:
     """The Mailer port on Graph's `sendMail`, sending as one mailbox."""
 
     def __init__(self, connection: GraphConnection, sender: str, *, timeout: float) -> None:
-        found = canonical_mailbox(sender)
-        if found is None:
-            raise InvalidInput("sender mailbox", "is neither an e-mail address nor an object id")
         self._connection = connection
-        self._sender = found
+        self._sender = _mailbox(sender)
         self._timeout = timeout
 
     @property
@@ -84,7 +81,13 @@ class GraphMailer:
 
 async def open_graph_mailer(config: GraphDirectoryConfig, sender: str) -> GraphMailer:
     """A mailer with a Graph connection of its own (built off the event loop); `aclose()` it."""
-    if canonical_mailbox(sender) is None:
-        raise InvalidInput("sender mailbox", "is neither an e-mail address nor an object id")
+    mailbox = _mailbox(sender)  # before connecting: nothing to close on a bad setting
     connection = await asyncio.to_thread(lambda: connect(config, build_credential(config)))
-    return GraphMailer(connection, sender, timeout=config.timeout)
+    return GraphMailer(connection, mailbox, timeout=config.timeout)
+
+
+def _mailbox(sender: str) -> str:
+    found = canonical_mailbox(sender)
+    if found is None:
+        raise InvalidInput("sender mailbox", "is neither an e-mail address nor an object id")
+    return found

@@ -89,7 +89,7 @@ class HostAllowList:
             raise HostNotAllowed(host, "host not on the allow-list")
         if url.scheme == "https":
             return host
-        if url.scheme == "http" and self.dangerously_allow_http_on_loopback and _loopback(host):
+        if url.scheme == "http" and self.dangerously_allow_http_on_loopback and is_loopback(host):
             return host
         raise HostNotAllowed(host, f"scheme {url.scheme!r} not allowed")
 
@@ -327,7 +327,8 @@ def _is_host_name(host: str) -> bool:
     )
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` is localhost or a loopback address."""
     if host == "localhost":
         return True
     try:
