@@ -100,10 +100,9 @@ async def share(turn: Turn) -> AdaptiveCard:
 
     async def record(unit: RecordsUnit) -> tuple[Share, list[Exhibit]]:
         made = await request_share(
-            unit, turn.officer, case, members, request, share_id=share_id, now=now
-        )
-        made = replace(made, requester_reference=reference)
-        await unit.save_share(made)
+            unit, turn.officer, case, members, request,
+            share_id=share_id, now=now, requester_reference=reference,
+        )  # fmt: skip
         return made, await _exhibits(unit, made)
 
     requested, exhibits = await in_unit(services.records, record)
@@ -130,14 +129,17 @@ async def post_approval_card(
         card = build_approval_card(requested, case.reference, exhibits, approvers=approvers)
         sent = await post_new(context, card_activity(card))
         if sent:
-            posted = replace(requested, approval_activity_id=sent)
-
-            async def remember(unit: RecordsUnit) -> None:
-                await unit.save_share(posted)
-
-            await in_unit(services.records, remember)
+            await in_unit(services.records, lambda unit: _remember_card(unit, requested.id, sent))
 
     await services.proactive.run(channel.conversation_reference, post)
+
+
+async def _remember_card(unit: RecordsUnit, share_id: str, activity_id: str) -> None:
+    """Note the approval card's id on the share as it stands now (it may be decided already)."""
+    while (current := await unit.share(share_id)) is not None:
+        posted = replace(current, approval_activity_id=activity_id)
+        if await unit.update_share(posted, expected=current):
+            return
 
 
 async def _approver_accounts(
