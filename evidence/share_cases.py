@@ -233,6 +233,30 @@ async def record_share_mail(
     )
 
 
+async def record_link_delivery(
+    unit: RecordsUnit,
+    share: Share,
+    *,
+    via: str,
+    problem: str | None,
+    now: datetime,
+) -> None:
+    """Record where Exhibit sent a share's link for its requester (never the link itself)."""
+    details: dict[str, object] = {"share": share.id, "to": share.requested_by, "via": via}
+    if problem is not None:
+        details["problem"] = problem
+    await unit.append_custody(
+        CustodyEvent(
+            chain=share.case_id,
+            actor=SYSTEM_ACTOR,
+            action=Action.SHARE_LINK_DELIVERED,
+            at=now,
+            case_id=share.case_id,
+            details=details,
+        )
+    )
+
+
 async def _lost_race(unit: RecordsUnit, seen: Share) -> Outcome:
     """The answer to an attempt whose share changed after it was read: what happened instead."""
     current = await unit.share(seen.id) or seen
