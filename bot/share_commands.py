@@ -257,11 +257,13 @@ async def share_revoke(turn: Turn) -> AdaptiveCard:
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """A share, its case and exhibits, as read for an officer allowed to see that case."""
+    """A share, its case and exhibits, as read for an officer allowed to see that case, and the
+    case team that was checked against."""
 
     share: Share
     case: Case
     exhibits: list[Exhibit]
+    members: frozenset[str]
 
     @property
     def loaded(self) -> Loaded:
@@ -297,7 +299,7 @@ async def visible_share(
     members = await services.case_teams.members(case, context, fresh=fresh)
     decision = can_view_case(officer, case, members)
     if decision.allowed:
-        return Seen(share, case, exhibits)
+        return Seen(share, case, exhibits, members)
     now = services.now()
     await in_unit(
         services.records,
@@ -433,9 +435,8 @@ async def _approve_in_background(
     total = sum(exhibit.size for exhibit in exhibits)
     if total <= services.settings.verify_inline_bytes:
         return None
-    members = await services.case_teams.members(case, fresh=True)
     now = services.now()
-    if not can_act_on_share(officer, ShareAction.APPROVE, current, case, members, now).allowed:
+    if not can_act_on_share(officer, ShareAction.APPROVE, current, case, seen.members, now).allowed:
         return None
 
     async def approve() -> None:
@@ -545,7 +546,7 @@ async def _on_share_card(
     if seen is None:
         return _no_share_card(share_id)
     if kind is None:
-        return await _view_for(services, officer, seen)
+        return _view_for(services, officer, seen)
     note = str(data.get("reason") or "").strip()[:500] or None
     if kind is ShareAction.APPROVE:
         later = await _approve_in_background(services, officer, seen, note)
@@ -576,12 +577,11 @@ def _sentence(text: str) -> str:
     return f"{text[:1].upper()}{text[1:]}."
 
 
-async def _view_for(services: Services, officer: Officer, seen: Seen) -> AdaptiveCard:
+def _view_for(services: Services, officer: Officer, seen: Seen) -> AdaptiveCard:
     """The card as this officer (who may see the case) should see it: buttons only for an
     eligible approver."""
-    members = await services.case_teams.members(seen.case)
     eligible = can_act_on_share(
-        officer, ShareAction.APPROVE, seen.share, seen.case, members, services.now()
+        officer, ShareAction.APPROVE, seen.share, seen.case, seen.members, services.now()
     ).allowed
     return build_approval_card(
         seen.share, seen.case.reference, seen.exhibits, with_buttons=eligible

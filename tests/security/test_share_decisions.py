@@ -17,7 +17,9 @@ import pytest
 from bot.composition import SERVICES
 from bot.settings import Settings, load_settings
 from evidence.custody import Action
+from evidence.errors import DirectoryUnavailable
 from evidence.sharing import ShareStatus
+from graph.cache import Failed, SingleFlightCache
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine
 from storage.records import SqlRecords
@@ -182,3 +184,28 @@ async def test_a_background_approval_decides_on_the_directory_as_it_is_then(
     refusals = [e.details for e in entries if e.action == Action.SHARE_REFUSED]
     assert [(r["attempt"], r["reason"]) for r in refusals] == [("approve", reason)]
     assert not any("Share approved" in str(body) for body in recorder.activities())
+
+
+async def test_a_fresh_read_skips_the_cache_and_is_never_answered_stale() -> None:
+    """What `Directory.officer(..., fresh=True)` rests on in the Graph directory."""
+    now = [0.0]
+    cache: SingleFlightCache[str, str] = SingleFlightCache(
+        ttl=60, negative_ttl=5, stale_if_error=600, max_entries=10, clock=lambda: now[0]
+    )
+    directory = {"ravi": "approver"}
+    down = False
+
+    async def fetch(keys: list[str]) -> dict[str, str | Failed | None]:
+        if down:
+            raise DirectoryUnavailable("graph is down")
+        return {key: directory.get(key) for key in keys}
+
+    assert await cache.get_many(["ravi"], fetch) == {"ravi": "approver"}
+    directory["ravi"] = "officer"  # the approvers' group membership removed
+    assert await cache.get_many(["ravi"], fetch) == {"ravi": "approver"}  # cached
+    assert await cache.get_many(["ravi"], fetch, fresh=True) == {"ravi": "officer"}
+    now[0] += 61
+    down = True
+    assert await cache.get_many(["ravi"], fetch) == {"ravi": "officer"}  # stale-if-error
+    with pytest.raises(DirectoryUnavailable):
+        await cache.get_many(["ravi"], fetch, fresh=True)
