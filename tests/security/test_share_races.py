@@ -18,13 +18,18 @@ from typing import Any, cast
 
 import pytest
 
+from bot.settings import Settings
 from evidence.custody import Action
 from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.records import RecordsUnit
 from evidence.share_cases import Outcome, decide_share, reissue_link
 from evidence.sharing import Share, ShareAction, ShareStatus, link_state, new_link_token
+from storage.database import create_engine
 from storage.records import SqlRecords, in_unit
+from tests.test_sharing import Team, _case_with_exhibit, _share_id
+from tests.test_sharing import file_url as file_url  # the fixture
+from tests.test_sharing import team as team  # the fixture
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
@@ -311,3 +316,30 @@ async def assert_dead(records: SqlRecords, share: Share) -> None:
             assert token is not None
             found = await unit.share_by_token(token)
             assert found is None or link_state(found, NOW) == "revoked"
+
+
+async def test_two_approvers_clicking_together_give_one_link(
+    team: Team, file_url: str, settings: Settings
+) -> None:
+    """Through the bot (SQLite): one approval, one link card, the other approver told."""
+    await _case_with_exhibit(team, file_url, "MET-24-0701")
+    share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
+
+    answers = await asyncio.gather(
+        team.click("share.approve", share_id, sender=RAVI.object_id),
+        team.click("share.approve", share_id, sender=SARAH.object_id),
+    )
+
+    engine = create_engine(settings.database_url.value)
+    try:
+        async with SqlRecords(engine).unit() as unit:
+            share = await unit.share(share_id)
+            assert share is not None
+            actions = [e.action for e in await unit.custody(share.case_id)]
+    finally:
+        await engine.dispose()
+    assert actions.count(Action.SHARE_APPROVED) == 1
+    assert len([b for b in team.recorder.activities() if "Share approved" in str(b)]) == 1
+    winner = str(share.decided_by_name)
+    assert sum(f"Decided by', 'value': '{winner}" in answer for answer in answers) == 2
+    assert any("a moment ago" in a or "already approved" in a for a in answers)
