@@ -195,12 +195,14 @@ async def share_link(turn: Turn) -> AdaptiveCard:
     seen = await visible_share(services, turn.officer, share_id, "new link", context=turn.context)
     if seen is None:
         raise InvalidInput("share", no_share_text(share_id))
-    officer, members = await _as_of_now(services, turn.officer, seen.case, turn.context)
+    officer = await _officer_now(services, turn.officer)
     token = new_link_token()
     now = services.now()
 
     async def reissue(unit: RecordsUnit) -> Outcome:
-        return await reissue_link(unit, officer, share_id, seen.case, members, token=token, now=now)
+        return await reissue_link(
+            unit, officer, share_id, seen.case, seen.members, token=token, now=now
+        )
 
     outcome = await in_unit(services.records, reissue)
     if outcome.refused:
@@ -322,11 +324,14 @@ async def _as_of_now(
     the directory no longer knows is treated as disabled, so the policy refuses and it is
     recorded.
     """
-    current = await services.directory.officer(officer.object_id, fresh=True)
-    if current is None:
-        current = replace(officer, enabled=False, roles=frozenset())
     members = await services.case_teams.members(case, context, fresh=True)
-    return current, members
+    return await _officer_now(services, officer), members
+
+
+async def _officer_now(services: Services, officer: Officer) -> Officer:
+    """The officer as the directory has them now (disabled, if it no longer knows them)."""
+    current = await services.directory.officer(officer.object_id, fresh=True)
+    return current or replace(officer, enabled=False, roles=frozenset())
 
 
 @dataclass(frozen=True, slots=True)
