@@ -50,15 +50,22 @@ class CaseTeams:
         self._clock = clock
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
 
-    async def members(self, case: Case, context: TurnContext | None = None) -> frozenset[str]:
-        """The bound channel's members; `context` lets a turn in that channel ask Teams."""
-        fresh = self.cached(case)
-        if fresh is not None or case.channel is None:
-            return fresh or frozenset()
+    async def members(
+        self, case: Case, context: TurnContext | None = None, *, fresh: bool = False
+    ) -> frozenset[str]:
+        """The bound channel's members; `context` lets a turn in that channel ask Teams.
+
+        `fresh`: asked now, past the cache, for a decision (approve, reject, revoke, a new link):
+        someone removed from the channel a moment ago is no longer on the team. If nobody can
+        answer, a fresh team is the creator alone — never the last known one.
+        """
+        known = None if fresh else self.cached(case)
+        if known is not None or case.channel is None:
+            return known or frozenset()
         channel = case.channel
-        members = await self._fetch(case, channel, context)
+        members = await self._fetch(case, channel, context, fresh=fresh)
         if members is None:  # nobody answered: the last known team, or the creator alone
-            stale = self._cache.get(channel.channel_id)
+            stale = None if fresh else self._cache.get(channel.channel_id)
             return stale[1] if stale is not None else frozenset()
         self._cache[channel.channel_id] = (self._clock(), members)
         return members
@@ -78,14 +85,14 @@ class CaseTeams:
         self._cache[channel_id] = (self._clock(), members)
 
     async def _fetch(
-        self, case: Case, channel: ChannelBinding, context: TurnContext | None
+        self, case: Case, channel: ChannelBinding, context: TurnContext | None, *, fresh: bool
     ) -> frozenset[str] | None:
         if inside_unit():  # a network call here would hold the database's write lock
             logger.warning("Case team of %s looked up inside a unit of work", case.id)
         if self._use_graph and channel.graph_team_id:
             try:
                 found = await self._directory.channel_members(
-                    channel.graph_team_id, channel.channel_id
+                    channel.graph_team_id, channel.channel_id, fresh=fresh
                 )
                 return frozenset(m.lower() for m in found)
             except DirectoryUnavailable:

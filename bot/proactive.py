@@ -5,9 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-from microsoft_agents.activity import Activity, ConversationReference
+from microsoft_agents.activity import (
+    Activity,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity, ConnectorClientBase, TurnContext
+
+PERSONAL = "personal"
+
+
+class NoPersonalChat(Exception):
+    """The person cannot be reached in a 1:1 chat from this reference."""
 
 
 class Proactive:
@@ -26,6 +38,33 @@ class Proactive:
 
         await self.run(reference, post)
         return sent[0] if sent else None
+
+    async def send_personal(self, reference: str, object_id: str, activity: Activity) -> str:
+        """Send `activity` to one person in their 1:1 chat with the bot; that chat's id.
+
+        `reference` is a conversation the person wrote to the bot in (its `user` is them, and
+        must have the Entra object id `object_id`). A personal chat is used as it is; from a
+        channel or group chat the 1:1 conversation is created through the connector (Teams
+        answers with the existing one) — what is sent never reaches the channel. The
+        connector's own create call is used: the adapter's `create_conversation` needs an
+        audience, which an anonymous (local) bot does not have.
+        """
+        conversation = ConversationReference.model_validate_json(reference)
+        person = conversation.user
+        if person is None or not person.id or not _same_id(person.aad_object_id, object_id):
+            raise NoPersonalChat("the reference names someone else")
+        if conversation.conversation.conversation_type == PERSONAL:
+            await self.send(reference, activity)
+            return str(conversation.conversation.id)
+        opened: list[str] = []
+
+        async def open_and_post(context: TurnContext) -> None:
+            opened.append(await _post_personal(context, person, activity))
+
+        await self.run(reference, open_and_post)
+        if not opened:
+            raise NoPersonalChat("no conversation was opened")
+        return opened[0]
 
     async def update(self, reference: str, activity_id: str, activity: Activity) -> None:
         """Replace the earlier activity `activity_id` (a card updated in place)."""
@@ -49,6 +88,49 @@ class Proactive:
                 continuation,
                 callback,
             )
+
+
+async def _post_personal(context: TurnContext, person: ChannelAccount, activity: Activity) -> str:
+    """Open (or find) the 1:1 chat with `person` and post `activity` there; the chat's id."""
+    client = _connector(context)
+    incoming = context.activity
+    tenant = incoming.conversation.tenant_id if incoming.conversation else None
+    if not tenant:  # Teams creates a 1:1 chat only within a named tenant
+        raise NoPersonalChat("the reference names no tenant")
+    made = await client.conversations.create_conversation(
+        ConversationParameters(
+            is_group=False,
+            agent=incoming.recipient,
+            members=[ChannelAccount(id=person.id)],
+            tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}},
+        )
+    )
+    if not made.id:
+        raise NoPersonalChat("the connector opened no conversation")
+    personal = ConversationAccount(id=made.id, conversation_type=PERSONAL, tenant_id=tenant)
+    outgoing = activity.model_copy(
+        update={
+            "conversation": personal,
+            "from_property": incoming.recipient,
+            "recipient": person,
+            "channel_id": incoming.channel_id,
+            "service_url": incoming.service_url,
+        }
+    )
+    await client.conversations.send_to_conversation(made.id, outgoing)
+    return str(made.id)
+
+
+def _connector(context: TurnContext) -> ConnectorClientBase:
+    client: ConnectorClientBase | None = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+    if client is None:
+        raise RuntimeError("no connector for a proactive post")
+    return client
+
+
+def _same_id(given: str | None, expected: str) -> bool:
+    return bool(given) and str(given).lower() == expected.lower()
 
 
 def reference_of(activity: Activity) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from microsoft_agents.activity import AdaptiveCardInvokeResponse
@@ -16,11 +17,17 @@ from bot.case_commands import conversation_channel_id, view_case
 from bot.case_teams import connector_accounts
 from bot.evidence_commands import on_review_action
 from bot.identity import resolve_officer
+from bot.link_delivery import (
+    PERSONAL_CHAT,
+    is_personal,
+    link_card,
+    record_delivery,
+    send_to_requester,
+)
 from bot.proactive import post_new, reference_of
 from bot.receipts import receipt_view_for
 from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
-from bot.share_mail import mail_link
 from cards.common import Tone, build_notice_card
 from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW, size_text
 from cards.sharing import (
@@ -29,18 +36,25 @@ from cards.sharing import (
     REJECT,
     SHARE_FORM,
     build_approval_card,
-    build_link_card,
     build_share_form,
     build_share_list_card,
 )
 from evidence.cases import MembersOf
-from evidence.errors import AccessRefused, ExhibitError, InvalidInput
+from evidence.errors import AccessRefused, DirectoryUnavailable, ExhibitError, InvalidInput
 from evidence.exhibits import ExhibitTarget, Found, compare, find_exhibit
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer, Role
+from evidence.policy import can_view_case
 from evidence.records import RecordsUnit
-from evidence.share_cases import Outcome, decide_share, reissue_link, request_share
+from evidence.share_cases import (
+    Outcome,
+    decide_share,
+    record_share_refusal,
+    reissue_link,
+    request_share,
+)
 from evidence.sharing import (
+    LinkToken,
     Share,
     ShareAction,
     ShareRules,
@@ -52,6 +66,9 @@ from evidence.sharing import (
 from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
+
+
+SHARE_ID = re.compile(r"S-[0-9A-F]{10}")
 
 
 def share_rules(services: Services) -> ShareRules:
@@ -100,10 +117,9 @@ async def share(turn: Turn) -> AdaptiveCard:
 
     async def record(unit: RecordsUnit) -> tuple[Share, list[Exhibit]]:
         made = await request_share(
-            unit, turn.officer, case, members, request, share_id=share_id, now=now
-        )
-        made = replace(made, requester_reference=reference)
-        await unit.save_share(made)
+            unit, turn.officer, case, members, request,
+            share_id=share_id, now=now, requester_reference=reference,
+        )  # fmt: skip
         return made, await _exhibits(unit, made)
 
     requested, exhibits = await in_unit(services.records, record)
@@ -111,8 +127,8 @@ async def share(turn: Turn) -> AdaptiveCard:
     return build_notice_card(
         "Share requested",
         f"Share {requested.id} of {', '.join(str(e.ref) for e in exhibits)} with "
-        f"{requested.recipient} is waiting for an approver in the case channel. You will get "
-        "the link here once it is approved.",
+        f"{requested.recipient} is waiting for an approver in the case channel. Once it is "
+        "approved, the link comes to you in a personal chat with Exhibit, never here.",
         Tone.GOOD,
     )
 
@@ -130,14 +146,17 @@ async def post_approval_card(
         card = build_approval_card(requested, case.reference, exhibits, approvers=approvers)
         sent = await post_new(context, card_activity(card))
         if sent:
-            posted = replace(requested, approval_activity_id=sent)
-
-            async def remember(unit: RecordsUnit) -> None:
-                await unit.save_share(posted)
-
-            await in_unit(services.records, remember)
+            await in_unit(services.records, lambda unit: _remember_card(unit, requested.id, sent))
 
     await services.proactive.run(channel.conversation_reference, post)
+
+
+async def _remember_card(unit: RecordsUnit, share_id: str, activity_id: str) -> None:
+    """Note the approval card's id on the share as it stands now (it may be decided already)."""
+    while (current := await unit.share(share_id)) is not None:
+        posted = replace(current, approval_activity_id=activity_id)
+        if await unit.update_share(posted, expected=current):
+            return
 
 
 async def _approver_accounts(
@@ -164,32 +183,55 @@ async def share_list(turn: Turn) -> AdaptiveCard:
 
 
 async def share_link(turn: Turn) -> AdaptiveCard:
-    """A new link for an approved share, for its requester; the old link stops working."""
+    """A new link for an approved share, for its requester; the old link stops working.
+
+    The link card goes to the requester's 1:1 chat: typed in a channel, the answer there is a
+    notice only.
+    """
     if len(turn.command.args) != 1:
         raise InvalidInput("share id", "type `share link S-...`")
     share_id = turn.command.args[0].upper()
     services = turn.services
-    now = services.now()
-    _share, case, _exhibits = await in_unit(services.records, lambda unit: _load(unit, share_id))
-    members = await turn.members_of(case)
+    seen = await visible_share(services, turn.officer, share_id, "new link", context=turn.context)
+    if seen is None:
+        raise InvalidInput("share", no_share_text(share_id))
+    officer = await _officer_now(services, turn.officer)
     token = new_link_token()
+    now = services.now()
 
     async def reissue(unit: RecordsUnit) -> Outcome:
-        return await reissue_link(unit, turn.officer, share_id, case, members, token=token, now=now)
+        return await reissue_link(
+            unit, officer, share_id, seen.case, seen.members, token=token, now=now
+        )
 
     outcome = await in_unit(services.records, reissue)
     if outcome.refused:
         raise AccessRefused(outcome.refused)
     url = f"{services.settings.public_url}/s/{token.secret}"
-    mailed = await mail_link(services, outcome.share, case_reference=case.reference, url=url)
+    case_reference = seen.case.reference
+    card = await link_card(
+        services, outcome.share, case_reference=case_reference, url=url, reissued=True
+    )
     logger.info("Share %s has a new link", share_id)
-    return build_link_card(
-        outcome.share,
-        case.reference,
-        url,
-        mailed_from=mailed.sender if mailed else None,
-        mail_problem=mailed.problem if mailed else None,
-        reissued=True,
+    if is_personal(turn.context.activity):
+        await record_delivery(services, outcome.share, via=PERSONAL_CHAT)
+        return card
+    chat = await send_to_requester(
+        services, outcome.share, reference_of(turn.context.activity), card
+    )
+    if chat is None:
+        return build_notice_card(
+            "New link not delivered",
+            f"The previous link of share {share_id} no longer works, but Exhibit could not "
+            "reach you in a personal chat. Open a chat with Exhibit and type "
+            f"`share link {share_id}` there.",
+            Tone.WARNING,
+        )
+    return build_notice_card(
+        "New link sent to you",
+        f"The new link for share {share_id} is in your personal chat with Exhibit, not here: "
+        "links are never posted where others can read them. The previous link no longer works.",
+        Tone.GOOD,
     )
 
 
@@ -198,15 +240,112 @@ async def share_revoke(turn: Turn) -> AdaptiveCard:
     if len(turn.command.args) != 1:
         raise InvalidInput("share id", "type `share revoke S-...`")
     share_id = turn.command.args[0].upper()
-    outcome, case, exhibits = await _decide(
-        turn.services, turn.officer, share_id, ShareAction.REVOKE, None
+    seen = await visible_share(
+        turn.services, turn.officer, share_id, ShareAction.REVOKE.value, context=turn.context
     )
+    if seen is None:
+        raise InvalidInput("share", no_share_text(share_id))
+    decided = await _decide(
+        turn.services, turn.officer, share_id, ShareAction.REVOKE, None, seen.loaded
+    )
+    outcome = decided.outcome
     if outcome.refused:
         raise AccessRefused(outcome.refused)
-    await _redraw_channel_card(turn.services, case, outcome.share, exhibits)
+    await _redraw_channel_card(turn.services, decided.case, outcome.share, decided.exhibits)
     return build_notice_card(
         "Share revoked", f"The link of share {share_id} no longer works.", Tone.GOOD
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A share, its case and exhibits, as read for an officer allowed to see that case, and the
+    case team that was checked against."""
+
+    share: Share
+    case: Case
+    exhibits: list[Exhibit]
+    members: frozenset[str]
+
+    @property
+    def loaded(self) -> Loaded:
+        """The share, case and exhibits as one tuple."""
+        return self.share, self.case, self.exhibits
+
+
+def no_share_text(share_id: str) -> str:
+    """The one answer for an unknown share and for a share of a case the officer is not on."""
+    shown = share_id if SHARE_ID.fullmatch(share_id) else "with that id"
+    return f"there is no share {shown} that you can act on"
+
+
+async def visible_share(
+    services: Services,
+    officer: Officer,
+    share_id: str,
+    attempt: str,
+    *,
+    context: TurnContext | None = None,
+    fresh: bool = True,
+) -> Seen | None:
+    """The share if the officer may see its case; None if unknown or not theirs to see.
+
+    Checked before any card is built: someone off the case learns nothing of it, not even that
+    it exists. An attempt on an existing share of a case they may not see is recorded.
+    `fresh`: the case team asked now (for decisions), not as cached.
+    """
+    loaded = await in_unit(services.records, lambda unit: _find(unit, share_id))
+    if loaded is None:
+        return None
+    share, case, exhibits = loaded
+    members = await services.case_teams.members(case, context, fresh=fresh)
+    decision = can_view_case(officer, case, members)
+    if decision.allowed:
+        return Seen(share, case, exhibits, members)
+    now = services.now()
+    await in_unit(
+        services.records,
+        lambda unit: record_share_refusal(
+            unit, officer, case, share.id, attempt, decision.reason, now
+        ),
+    )
+    logger.info(
+        "Share %s: %s refused to %s (not on the case)", share.id, attempt, officer.object_id
+    )
+    return None
+
+
+async def _as_of_now(
+    services: Services, officer: Officer, case: Case, context: TurnContext | None = None
+) -> tuple[Officer, frozenset[str]]:
+    """The officer as the directory has them now and the case team now, past every cache.
+
+    A decision must not rest on a role or a channel membership removed a moment ago. Someone
+    the directory no longer knows is treated as disabled, so the policy refuses and it is
+    recorded.
+    """
+    members = await services.case_teams.members(case, context, fresh=True)
+    return await _officer_now(services, officer), members
+
+
+async def _officer_now(services: Services, officer: Officer) -> Officer:
+    """The officer as the directory has them now (disabled, if it no longer knows them)."""
+    current = await services.directory.officer(officer.object_id, fresh=True)
+    return current or replace(officer, enabled=False, roles=frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What `_decide` did, with the case and exhibits it was decided on.
+
+    `visible`: whether the officer could see the case at decision time (only then may the answer
+    show the share).
+    """
+
+    outcome: Outcome
+    case: Case
+    exhibits: list[Exhibit]
+    visible: bool
 
 
 async def _decide(
@@ -216,42 +355,37 @@ async def _decide(
     action: ShareAction,
     note: str | None,
     loaded: Loaded | None = None,
-) -> tuple[Outcome, Case, list[Exhibit]]:
-    """Decide and tell everyone; `loaded`: the share, case and exhibits if just read."""
-    now = services.now()
+) -> Decided:
+    """Decide and tell everyone; `loaded`: the share, case and exhibits if just read.
+
+    The officer's roles and the case team are read afresh for the decision, and again after the
+    exhibits are re-verified (which can take minutes).
+    """
     if loaded is None:
         loaded = await in_unit(services.records, lambda unit: _load(unit, share_id))
     current, case, exhibits = loaded
-    members = await services.case_teams.members(case)
+    deciding, members = await _as_of_now(services, officer, case)
     problem = None
     token = None
     # Re-verify only when the approval would go through: hashing is the expensive part.
     if (
         action is ShareAction.APPROVE
-        and can_act_on_share(officer, action, current, case, members, now).allowed
+        and can_act_on_share(deciding, action, current, case, members, services.now()).allowed
     ):
         problem = await _integrity_problem(services, exhibits)
         token = new_link_token()
+        deciding, members = await _as_of_now(services, officer, case)
+    now = services.now()
 
     async def decide(unit: RecordsUnit) -> Outcome:
         return await decide_share(
-            unit, officer, share_id, case, members, action,
+            unit, deciding, share_id, case, members, action,
             note=note, token=token, integrity_problem=problem, now=now,
         )  # fmt: skip
 
     outcome = await in_unit(services.records, decide)
     if outcome.changed and outcome.share.status is ShareStatus.APPROVED and token is not None:
-        url = f"{services.settings.public_url}/s/{token.secret}"
-        mailed = await mail_link(services, outcome.share, case_reference=case.reference, url=url)
-        card = build_link_card(
-            outcome.share,
-            case.reference,
-            url,
-            mailed_from=mailed.sender if mailed else None,
-            mail_problem=mailed.problem if mailed else None,
-        )
-        if outcome.share.requester_reference:
-            await services.proactive.send(outcome.share.requester_reference, card_activity(card))
+        await _send_link(services, outcome.share, case, token)
     if outcome.changed and problem and case.channel is not None:
         alert = build_notice_card(
             f"Integrity alert: share {share_id} blocked",
@@ -260,38 +394,62 @@ async def _decide(
             Tone.ATTENTION,
         )
         await services.proactive.send(case.channel.conversation_reference, card_activity(alert))
-    return outcome, case, exhibits
+    visible = can_view_case(deciding, case, members).allowed
+    return Decided(outcome, case, exhibits, visible)
+
+
+async def _send_link(services: Services, share: Share, case: Case, token: LinkToken) -> None:
+    """The new link to the requester in their 1:1 chat (and the recipient by e-mail, if on).
+
+    If the 1:1 chat cannot be reached, the conversation they asked in is told so — without the
+    link — and how to have it.
+    """
+    url = f"{services.settings.public_url}/s/{token.secret}"
+    card = await link_card(services, share, case_reference=case.reference, url=url, reissued=False)
+    if await send_to_requester(services, share, share.requester_reference, card):
+        return
+    notice = build_notice_card(
+        f"Share {share.id} approved",
+        f"Exhibit could not reach {share.requested_by_name} in a personal chat to give them the "
+        f"link. {share.requested_by_name}: open a chat with Exhibit and type "
+        f"`share link {share.id}` there.",
+        Tone.WARNING,
+    )
+    try:
+        await services.proactive.send(share.requester_reference, card_activity(notice))
+    except Exception as err:  # the record is what counts
+        logger.warning("Share %s: requester not told: %s", share.id, type(err).__name__)
 
 
 async def _approve_in_background(
-    services: Services, officer: Officer, loaded: Loaded, note: str | None
+    services: Services, officer: Officer, seen: Seen, note: str | None
 ) -> AdaptiveCard | None:
     """Answer the click at once and approve after re-verifying, when that takes a while.
 
     Teams gives an `Action.Execute` a few seconds; re-hashing gigabytes of video takes longer.
     Above `EXHIBIT_VERIFY_INLINE_BYTES` the clicker is told the exhibits are being
-    checked, and the check and the decision (all of `_decide`, re-checked from the record) run
-    in the background; the channel card and the requester's link card follow. Nothing is
-    recorded until the decision, so if the service stops meanwhile the approver clicks again.
+    checked, and the check and the decision (all of `_decide`, re-checked from the record, with
+    the approver's roles and the case team read again when it decides) run in the background;
+    the channel card and the requester's link card follow. Nothing is recorded until the
+    decision, so if the service stops meanwhile the approver clicks again.
     None: small enough to decide while the approver waits, or not theirs to approve (the
     refusal is then answered and recorded as usual).
     """
-    current, case, exhibits = loaded
+    current, case, exhibits = seen.loaded
     share_id = current.id
     total = sum(exhibit.size for exhibit in exhibits)
     if total <= services.settings.verify_inline_bytes:
         return None
-    members = await services.case_teams.members(case)
     now = services.now()
-    if not can_act_on_share(officer, ShareAction.APPROVE, current, case, members, now).allowed:
+    if not can_act_on_share(officer, ShareAction.APPROVE, current, case, seen.members, now).allowed:
         return None
 
     async def approve() -> None:
-        outcome, decided_case, shared = await _decide(
-            services, officer, share_id, ShareAction.APPROVE, note
-        )
-        if outcome.changed:
-            await _redraw_channel_card(services, decided_case, outcome.share, shared)
+        decided = await _decide(services, officer, share_id, ShareAction.APPROVE, note)
+        if decided.outcome.changed:
+            await _redraw_channel_card(
+                services, decided.case, decided.outcome.share, decided.exhibits
+            )
 
     started = services.background.start(f"approve {share_id}", approve)
     what = f"{len(exhibits)} exhibit{'s' if len(exhibits) != 1 else ''} ({size_text(total)})"
@@ -338,7 +496,7 @@ async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCa
     action = _object(value.get("action"))
     verb = str(action.get("verb") or "")
     data = _object(action.get("data"))
-    share_id = str(data.get("shareId") or "")[:40]
+    share_id = str(data.get("shareId") or "")[:40].upper()
     if verb in {REVIEW, FLAG, RECEIPT_REFRESH}:
         try:
             officer = await resolve_officer(context.activity, services.directory)
@@ -361,36 +519,78 @@ async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCa
             )
         )
     try:
-        if verb == REFRESH:
-            return _card_response(await _view_for(services, officer, share_id))
-        note = str(data.get("reason") or "").strip()[:500] or None
-        kind = ShareAction.APPROVE if verb == APPROVE else ShareAction.REJECT
-        loaded = await in_unit(services.records, lambda unit: _load(unit, share_id))
-        if kind is ShareAction.APPROVE:
-            later = await _approve_in_background(services, officer, loaded, note)
-            if later is not None:
-                return _card_response(later)
-        outcome, case, exhibits = await _decide(services, officer, share_id, kind, note, loaded)
-    except InvalidInput as err:
-        return _card_response(build_notice_card("Not possible", err.problem, Tone.WARNING))
+        return _card_response(
+            await _on_share_card(context, services, officer, verb, share_id, data)
+        )
+    except DirectoryUnavailable:
+        return _card_response(
+            build_notice_card(
+                "Directory unavailable",
+                "Exhibit cannot reach the force directory just now. Nothing was changed. "
+                "Please try again in a few minutes.",
+                Tone.WARNING,
+            )
+        )
+
+
+async def _on_share_card(
+    context: TurnContext,
+    services: Services,
+    officer: Officer,
+    verb: str,
+    share_id: str,
+    data: dict[str, Any],
+) -> AdaptiveCard:
+    """Approve, reject or refresh, once the officer is known to see the share's case."""
+    kind = {APPROVE: ShareAction.APPROVE, REJECT: ShareAction.REJECT}.get(verb)
+    attempt = kind.value if kind else "view"
+    # A refresh is a view, asked by Teams each time the card is shown: the cached team will do.
+    seen = await visible_share(
+        services, officer, share_id, attempt, context=context, fresh=kind is not None
+    )
+    if seen is None:
+        return _no_share_card(share_id)
+    if kind is None:
+        return _view_for(services, officer, seen)
+    note = str(data.get("reason") or "").strip()[:500] or None
+    if kind is ShareAction.APPROVE:
+        later = await _approve_in_background(services, officer, seen, note)
+        if later is not None:
+            return later
+    decided = await _decide(services, officer, share_id, kind, note, seen.loaded)
+    outcome = decided.outcome
+    if outcome.refused and not decided.visible:
+        return _no_share_card(share_id)
+    notice = None
+    if outcome.refused:
+        # A lost race is news, not a refusal: someone else decided a moment ago.
+        notice = _sentence(outcome.refused) if outcome.lost_race else f"Refused: {outcome.refused}."
     card = build_approval_card(
-        outcome.share, case.reference, exhibits, with_buttons=False,
-        notice=f"Refused: {outcome.refused}." if outcome.refused else None,
-    )  # fmt: skip
+        outcome.share, decided.case.reference, decided.exhibits, with_buttons=False, notice=notice
+    )
     if outcome.changed:
-        await _redraw_channel_card(services, case, outcome.share, exhibits)
-    return _card_response(card)
+        await _redraw_channel_card(services, decided.case, outcome.share, decided.exhibits)
+    return card
 
 
-async def _view_for(services: Services, officer: Officer, share_id: str) -> AdaptiveCard:
-    """The card as this officer should see it: buttons only for an eligible approver."""
+def _no_share_card(share_id: str) -> AdaptiveCard:
+    """A bare refusal: nothing of any case, nor whether the share exists."""
+    return build_notice_card("Not possible", _sentence(no_share_text(share_id)), Tone.WARNING)
 
-    current, case, exhibits = await in_unit(services.records, lambda unit: _load(unit, share_id))
-    members = await services.case_teams.members(case)
+
+def _sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def _view_for(services: Services, officer: Officer, seen: Seen) -> AdaptiveCard:
+    """The card as this officer (who may see the case) should see it: buttons only for an
+    eligible approver."""
     eligible = can_act_on_share(
-        officer, ShareAction.APPROVE, current, case, members, services.now()
+        officer, ShareAction.APPROVE, seen.share, seen.case, seen.members, services.now()
     ).allowed
-    return build_approval_card(current, case.reference, exhibits, with_buttons=eligible)
+    return build_approval_card(
+        seen.share, seen.case.reference, seen.exhibits, with_buttons=eligible
+    )
 
 
 def _object(value: object) -> dict[str, Any]:
@@ -414,13 +614,21 @@ async def _exhibits(unit: RecordsUnit, found: Share) -> list[Exhibit]:
 Loaded = tuple[Share, Case, list[Exhibit]]  # a share, its case and its exhibits, as read
 
 
-async def _load(unit: RecordsUnit, share_id: str) -> Loaded:
-    """A share, its case and its exhibits; `InvalidInput` for an unknown (or forged) id."""
+async def _find(unit: RecordsUnit, share_id: str) -> Loaded | None:
+    """A share, its case and its exhibits; None for an unknown (or forged) id."""
     found = await unit.share(share_id)
     case = await unit.case_by_id(found.case_id) if found else None
     if found is None or case is None:
-        raise InvalidInput("share", f"there is no share {share_id}")
+        return None
     return found, case, await _exhibits(unit, found)
+
+
+async def _load(unit: RecordsUnit, share_id: str) -> Loaded:
+    """As `_find`, for a share known to exist; `InvalidInput` if it has gone meanwhile."""
+    found = await _find(unit, share_id)
+    if found is None:
+        raise InvalidInput("share", no_share_text(share_id))
+    return found
 
 
 def form_words(value: object) -> tuple[str, ...] | None:

@@ -42,6 +42,7 @@ class Action(StrEnum):
     SHARE_EXPIRED = "share.expired"
     SHARE_REFUSED = "share.refused"
     SHARE_LINK_REISSUED = "share.link_reissued"
+    SHARE_LINK_DELIVERED = "share.link_delivered"
     SHARE_EMAILED = "share.emailed"
     SHARE_EMAIL_FAILED = "share.email_failed"
     LINK_OPENED = "link.opened"

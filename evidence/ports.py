@@ -17,9 +17,11 @@ class Directory(Protocol):
         """A short name of where answers come from (`graph`, `local`)."""
         ...
 
-    async def officer(self, object_id: str) -> Officer | None:
+    async def officer(self, object_id: str, *, fresh: bool = False) -> Officer | None:
         """The officer with this Entra object id, or None if unknown.
 
+        `fresh`: ask the directory itself now, past any cache (and never an old answer when it
+        cannot be asked) — for decisions, which must see a role removed a moment ago.
         Raises `DirectoryUnavailable` when the directory cannot answer.
         """
         ...
@@ -31,10 +33,12 @@ class Directory(Protocol):
         """
         ...
 
-    async def channel_members(self, team_id: str, channel_id: str) -> frozenset[str]:
+    async def channel_members(
+        self, team_id: str, channel_id: str, *, fresh: bool = False
+    ) -> frozenset[str]:
         """Entra object ids of the members of a Teams channel (empty if the channel is unknown).
 
-        Raises `DirectoryUnavailable` when the directory cannot answer.
+        `fresh`: as for `officer`. Raises `DirectoryUnavailable` when the directory cannot answer.
         """
         ...
 

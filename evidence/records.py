@@ -140,11 +140,13 @@ class RecordsUnit(Protocol):
         """The case's shares, newest first."""
         ...
 
-    async def save_share(self, share: Share) -> None:
-        """Replace a share's state, all but `downloads` (`LookupError` if there is no such share).
+    async def update_share(self, share: Share, *, expected: Share) -> bool:
+        """Replace a share's state (all but `downloads`) if it still stands as `expected` was read.
 
-        `downloads` only ever moves through `take_download`, so a decision or revocation saved
-        from an older copy cannot undo a download that happened meanwhile.
+        The condition is the status and link token hash of `expected`: a decision or a new link
+        worked out from a copy that another unit has changed meanwhile is not applied (False,
+        nothing changed), so a race can never undo a decision or revive a revoked link. False
+        too if there is no such share. `downloads` only moves through `take_download`.
         """
         ...
 

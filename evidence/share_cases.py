@@ -53,8 +53,13 @@ async def request_share(
     *,
     share_id: str,
     now: datetime,
+    requester_reference: str = "",
 ) -> Share:
-    """Record a pending share request (refusals are raised; nothing is recorded for them)."""
+    """Record a pending share request (refusals are raised; nothing is recorded for them).
+
+    `requester_reference`: the conversation the request came from (JSON), which also names the
+    requester's Teams account, so the link can reach them in a personal chat.
+    """
     decision = can_request_share(officer, case, members)
     if not decision.allowed:
         raise AccessRefused(decision.reason)
@@ -72,6 +77,7 @@ async def request_share(
         status=ShareStatus.PENDING,
         created_at=now,
         request_expires_at=now + REQUEST_LIFETIME,
+        requester_reference=requester_reference,
     )
     await unit.add_share(share)
     await unit.append_custody(
@@ -96,11 +102,16 @@ async def request_share(
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a decision attempt did: the share as it now stands, and the refusal, if any."""
+    """What a decision attempt did: the share as it now stands, and the refusal, if any.
+
+    `lost_race`: someone else changed the share between this attempt's read and its write;
+    `refused` then says what they did, and nothing of this attempt was applied or recorded.
+    """
 
     share: Share
     refused: str | None = None
     changed: bool = False
+    lost_race: bool = False
 
 
 async def decide_share(
@@ -135,8 +146,15 @@ async def decide_share(
         return Outcome(share, "a rejection needs a note saying why")
     if action is ShareAction.APPROVE and integrity_problem:
         action, note = ShareAction.REJECT, f"blocked: {integrity_problem}"
+    seen = share
     updated = _decided(share, officer, action, note, token, now)
-    await unit.save_share(updated)
+    while not await unit.update_share(updated, expected=share):
+        current = await unit.share(share_id) or share
+        # A new link made meanwhile changes nothing about what a revocation stops.
+        if not (action is ShareAction.REVOKE and current.status is ShareStatus.APPROVED):
+            return Outcome(current, lost_race_reason(seen, current), lost_race=True)
+        share = current
+        updated = _decided(share, officer, action, note, token, now)
     await unit.append_custody(
         CustodyEvent(
             chain=case.id,
@@ -172,7 +190,8 @@ async def reissue_link(
         await _record_refusal(unit, officer, case, share_id, "new link", decision.reason, now)
         return Outcome(share, decision.reason)
     updated = replace(share, token_sha256=token.sha256)
-    await unit.save_share(updated)
+    if not await unit.update_share(updated, expected=share):
+        return await _lost_race(unit, share)
     await unit.append_custody(
         CustodyEvent(
             chain=case.id,
@@ -180,7 +199,11 @@ async def reissue_link(
             action=Action.SHARE_LINK_REISSUED,
             at=now,
             case_id=case.id,
-            details={"share": share.id, "recipient": share.recipient},
+            details={
+                "share": share.id,
+                "recipient": share.recipient,
+                "requested_by": officer.object_id,
+            },
         )
     )
     return Outcome(updated, changed=True)
@@ -208,6 +231,65 @@ async def record_share_mail(
             details=details,
         )
     )
+
+
+async def record_link_delivery(
+    unit: RecordsUnit,
+    share: Share,
+    *,
+    via: str,
+    problem: str | None,
+    now: datetime,
+) -> None:
+    """Record where Exhibit sent a share's link for its requester (never the link itself)."""
+    details: dict[str, object] = {"share": share.id, "to": share.requested_by, "via": via}
+    if problem is not None:
+        details["problem"] = problem
+    await unit.append_custody(
+        CustodyEvent(
+            chain=share.case_id,
+            actor=SYSTEM_ACTOR,
+            action=Action.SHARE_LINK_DELIVERED,
+            at=now,
+            case_id=share.case_id,
+            details=details,
+        )
+    )
+
+
+async def _lost_race(unit: RecordsUnit, seen: Share) -> Outcome:
+    """The answer to an attempt whose share changed after it was read: what happened instead."""
+    current = await unit.share(seen.id) or seen
+    return Outcome(current, lost_race_reason(seen, current), lost_race=True)
+
+
+def lost_race_reason(seen: Share, current: Share) -> str:
+    """What someone else did to a share (read as `seen`) a moment ago, in words for the loser."""
+    who = current.decided_by_name or "another officer"
+    if current.status is ShareStatus.APPROVED:
+        if seen.status is ShareStatus.APPROVED:
+            return "a new link was made for this share meanwhile"
+        return f"{who} approved this share a moment ago"
+    if current.status is ShareStatus.REJECTED:
+        return f"{who} rejected this share a moment ago"
+    if current.status is ShareStatus.REVOKED:
+        return "this share was revoked meanwhile"
+    if current.status is ShareStatus.EXPIRED:
+        return "this share expired meanwhile"
+    return "this share changed meanwhile"
+
+
+async def record_share_refusal(
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    share_id: str,
+    attempt: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Record a refused attempt on a share (`share.refused` on the case's chain)."""
+    await _record_refusal(unit, officer, case, share_id, attempt, reason, now)
 
 
 async def _record_refusal(

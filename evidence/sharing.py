@@ -271,8 +271,13 @@ async def expire_shares(records: Records, now: datetime) -> int:
     """
     async with records.unit() as unit:
         due = await unit.shares_due_to_expire(now)
+        expired = 0
         for share in due:
-            await unit.save_share(replace(share, status=ShareStatus.EXPIRED))
+            if not await unit.update_share(
+                replace(share, status=ShareStatus.EXPIRED), expected=share
+            ):
+                continue  # revoked or given a new link meanwhile: not this sweep's to expire
+            expired += 1
             await unit.append_custody(
                 CustodyEvent(
                     chain=share.case_id,
@@ -288,7 +293,7 @@ async def expire_shares(records: Records, now: datetime) -> int:
                     },
                 )
             )
-    return len(due)
+    return expired
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -6,6 +6,8 @@
   caller that gives up (cancelled, timed out) does not cancel it for the others.
 - When a load fails with `DirectoryUnavailable`, an entry that expired less than
   `stale_if_error` seconds ago is served instead; otherwise the error reaches the caller.
+- A `fresh` read (for decisions) skips fresh entries and loads in flight, starts a load of its
+  own and is never answered from a stale entry; what it loads is cached for everyone.
 """
 
 from __future__ import annotations
@@ -68,22 +70,29 @@ class SingleFlightCache(Generic[K, V]):
         self._loading: dict[K, asyncio.Future[_Answer[V] | Failed]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def get_many(self, keys: Iterable[K], fetch: Fetch[K, V]) -> dict[K, V | None]:
-        """The answer for each key; raises the first `DirectoryUnavailable` of a failed key."""
+    async def get_many(
+        self, keys: Iterable[K], fetch: Fetch[K, V], *, fresh: bool = False
+    ) -> dict[K, V | None]:
+        """The answer for each key; raises the first `DirectoryUnavailable` of a failed key.
+
+        `fresh`: loaded now for this caller, whatever is cached or already loading.
+        """
         now = self._clock()
         answers: dict[K, V | None] = {}
         waiting: dict[K, asyncio.Future[_Answer[V] | Failed]] = {}
         missing: list[K] = []
         for key in dict.fromkeys(keys):
             entry = self._entries.get(key)
-            if entry is not None and now < entry.expires:
+            if fresh:
+                missing.append(key)
+            elif entry is not None and now < entry.expires:
                 answers[key] = entry.value
             elif key in self._loading:
                 waiting[key] = self._loading[key]
             else:
                 missing.append(key)
         if missing:
-            waiting.update(self._start_load(missing, fetch))
+            waiting.update(self._start_load(missing, fetch, stale_ok=not fresh))
         failure: DirectoryUnavailable | None = None
         for key, future in waiting.items():
             outcome = await asyncio.shield(future)
@@ -106,14 +115,14 @@ class SingleFlightCache(Generic[K, V]):
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _start_load(
-        self, keys: list[K], fetch: Fetch[K, V]
+        self, keys: list[K], fetch: Fetch[K, V], *, stale_ok: bool
     ) -> dict[K, asyncio.Future[_Answer[V] | Failed]]:
         loop = asyncio.get_running_loop()
         futures: dict[K, asyncio.Future[_Answer[V] | Failed]] = {
             key: loop.create_future() for key in keys
         }
         self._loading.update(futures)
-        task = loop.create_task(self._load(keys, fetch, futures))
+        task = loop.create_task(self._load(keys, fetch, futures, stale_ok))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return futures
@@ -123,6 +132,7 @@ class SingleFlightCache(Generic[K, V]):
         keys: list[K],
         fetch: Fetch[K, V],
         futures: dict[K, asyncio.Future[_Answer[V] | Failed]],
+        stale_ok: bool,
     ) -> None:
         try:
             results: Mapping[K, V | Failed | None]
@@ -138,7 +148,7 @@ class SingleFlightCache(Generic[K, V]):
                 result = results.get(key, Failed(DirectoryUnavailable("no answer")))
                 outcome: _Answer[V] | Failed
                 if isinstance(result, Failed):
-                    outcome = self._fallback(key, result, now)
+                    outcome = self._fallback(key, result, now) if stale_ok else result
                 else:
                     self._store(key, result, now)
                     outcome = _Answer(result)

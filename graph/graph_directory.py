@@ -106,12 +106,15 @@ class GraphDirectory:
         """Answers come from Microsoft Graph."""
         return "graph"
 
-    async def officer(self, object_id: str) -> Officer | None:
-        """The officer with this object id, or None if Entra does not know it."""
+    async def officer(self, object_id: str, *, fresh: bool = False) -> Officer | None:
+        """The officer with this object id, or None if Entra does not know it.
+
+        `fresh`: asked of Graph now, past the cache (the answer then refreshes the cache).
+        """
         key = canonical_id(object_id)
         if key is None:
             return None
-        found = await self._officers.get_many([key], self._load_officers)
+        found = await self._officers.get_many([key], self._load_officers, fresh=fresh)
         return found.get(key)
 
     async def officers(self, object_ids: Iterable[str]) -> Mapping[str, Officer]:
@@ -129,13 +132,15 @@ class GraphDirectory:
             if key is not None and (officer := found.get(key)) is not None
         }
 
-    async def channel_members(self, team_id: str, channel_id: str) -> frozenset[str]:
+    async def channel_members(
+        self, team_id: str, channel_id: str, *, fresh: bool = False
+    ) -> frozenset[str]:
         """Object ids of a channel's Entra members; empty for an unknown team or channel."""
         team = canonical_id(team_id)
         if team is None or not _CHANNEL_ID.match(channel_id):
             return frozenset()
         key = (team, channel_id)
-        found = await self._channels.get_many([key], self._load_channels)
+        found = await self._channels.get_many([key], self._load_channels, fresh=fresh)
         return found.get(key) or frozenset()
 
     async def create_channel(self, team_id: str, display_name: str, description: str) -> str:

@@ -102,8 +102,8 @@ class LocalDirectory:
         """Answers come from the local file."""
         return "local"
 
-    async def officer(self, object_id: str) -> Officer | None:
-        """The officer with this object id, or None."""
+    async def officer(self, object_id: str, *, fresh: bool = False) -> Officer | None:
+        """The officer with this object id, or None (held in memory: always fresh)."""
         key = canonical_id(object_id)
         return self._officers.get(key) if key is not None else None
 
@@ -117,7 +117,9 @@ class LocalDirectory:
                 found[given] = officer
         return found
 
-    async def channel_members(self, team_id: str, channel_id: str) -> frozenset[str]:
+    async def channel_members(
+        self, team_id: str, channel_id: str, *, fresh: bool = False
+    ) -> frozenset[str]:
         """Object ids listed for the channel in the file; empty if it is not listed."""
         return self._channels.get((team_id.lower(), channel_id), frozenset())
 

@@ -5,7 +5,8 @@ under a lock that the transaction holds until it ends, so concurrent units queue
 colliding, and a unit that rolls back gives its number back. An exhibit number is one upsert
 (`INSERT ... ON CONFLICT DO UPDATE SET last_number = last_number + 1 RETURNING`); a custody
 append reads the chain's head row, seals the entry, inserts it and moves the head. A share's
-download is one conditional `UPDATE ... SET downloads = downloads + 1 WHERE <usable> RETURNING`.
+download is one conditional `UPDATE ... SET downloads = downloads + 1 WHERE <usable> RETURNING`;
+every other change of a share is `UPDATE ... WHERE status = <as read> AND token = <as read>`.
 
 - PostgreSQL: the upsert locks the counter row, the head is read `FOR UPDATE`; row locks last
   until commit. Units that take two such locks in opposite orders can deadlock: PostgreSQL
@@ -300,15 +301,28 @@ class SqlRecordsUnit:
         )
         return [_share(row) for row in await self._connection.execute(query)]
 
-    async def save_share(self, share: Share) -> None:
-        """Replace a share's state but `downloads`; `LookupError` if there is no such share."""
+    async def update_share(self, share: Share, *, expected: Share) -> bool:
+        """Replace a share's state but `downloads` if its status and token are still `expected`'s.
+
+        One conditional UPDATE: on PostgreSQL a concurrent writer holds the row until it
+        commits, and the WHERE is then re-evaluated on the row it left, so the later of two
+        racing decisions matches nothing (rowcount 0) instead of overwriting the first.
+        """
+        if share.id != expected.id:
+            raise ValueError("a share is updated from a copy of itself")
         row = _share_row(share)
         del row["downloads"]  # moved by take_download only: no lost update from a stale copy
+        token = shares.c.token_sha256
         updated = await self._connection.execute(
-            update(shares).where(shares.c.id == share.id).values(row)
+            update(shares)
+            .where(shares.c.id == share.id)
+            .where(shares.c.status == expected.status.value)
+            .where(
+                token.is_(None) if expected.token_sha256 is None else token == expected.token_sha256
+            )
+            .values(row)
         )
-        if updated.rowcount != 1:
-            raise LookupError(share.id)
+        return bool(updated.rowcount == 1)
 
     async def shares_due_to_expire(self, now: datetime) -> Sequence[Share]:
         """Approved shares whose link expired at or before `now`, locked until the unit ends."""

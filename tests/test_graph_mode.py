@@ -224,15 +224,17 @@ class WatchedDirectory:
         self.source = inner.source
         self.lookups_inside_a_unit: list[bool] = []
 
-    async def officer(self, object_id: str) -> Officer | None:
-        return await self.inner.officer(object_id)
+    async def officer(self, object_id: str, *, fresh: bool = False) -> Officer | None:
+        return await self.inner.officer(object_id, fresh=fresh)
 
     async def officers(self, object_ids: Iterable[str]) -> Mapping[str, Officer]:
         return await self.inner.officers(object_ids)
 
-    async def channel_members(self, team_id: str, channel_id: str) -> frozenset[str]:
+    async def channel_members(
+        self, team_id: str, channel_id: str, *, fresh: bool = False
+    ) -> frozenset[str]:
         self.lookups_inside_a_unit.append(inside_unit())
-        return await self.inner.channel_members(team_id, channel_id)
+        return await self.inner.channel_members(team_id, channel_id, fresh=fresh)
 
 
 async def test_case_teams_are_looked_up_outside_units_of_work(

@@ -114,7 +114,7 @@ async def test_shares_of_a_case_newest_first(records: SqlRecords, case: Case) ->
     assert other == []
 
 
-async def test_save_share_replaces_all_but_downloads(records: SqlRecords, case: Case) -> None:
+async def test_update_share_replaces_all_but_downloads(records: SqlRecords, case: Case) -> None:
     share = make_share(case, status=ShareStatus.PENDING)
     await add(records, share)
     token = new_link_token()
@@ -130,21 +130,23 @@ async def test_save_share_replaces_all_but_downloads(records: SqlRecords, case: 
         max_downloads=2,
     )
     async with records.unit() as unit:
-        await unit.save_share(decided)
+        assert await unit.update_share(decided, expected=share)
     assert await read(records, share.id) == decided
     async with records.unit() as unit:
         await unit.take_download(share.id, T0 + timedelta(hours=2))
         # A revocation saved from a copy read before the download must not undo it.
-        await unit.save_share(replace(decided, status=ShareStatus.REVOKED))
+        assert await unit.update_share(replace(decided, status=ShareStatus.REVOKED),
+                                       expected=decided)  # fmt: skip
     stored = await read(records, share.id)
     assert stored is not None
     assert (stored.status, stored.downloads) == (ShareStatus.REVOKED, 1)
 
 
-async def test_saving_an_unknown_share_is_a_lookup_error(records: SqlRecords, case: Case) -> None:
-    with pytest.raises(LookupError):
-        async with records.unit() as unit:
-            await unit.save_share(make_share(case))
+async def test_updating_an_unknown_share_changes_nothing(records: SqlRecords, case: Case) -> None:
+    unknown = make_share(case)
+    async with records.unit() as unit:
+        assert not await unit.update_share(unknown, expected=unknown)
+        assert await unit.share(unknown.id) is None
 
 
 async def test_take_download_counts_until_the_limit(records: SqlRecords, case: Case) -> None:

@@ -24,7 +24,7 @@ from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import Azurite, BotClientFactory
 from tests.support.activities import load_activity
-from tests.support.connector import RecordingConnector
+from tests.support.connector import RecordingConnector, personal_chat
 from tests.test_intake import teams_file
 
 JANE = "1a7e2c3d-0001-4f00-8000-000000000001"  # officer
@@ -73,7 +73,8 @@ class Team:
         self.count += 1
         activity = load_activity(where, self.url, id=f"m{self.count}")
         activity["text"] = f"<at>Exhibit</at> {text}" if where == "channel_mention" else text
-        activity["from"]["aadObjectId"] = sender
+        activity["from"] = dict(ACCOUNTS.get(sender) or {"id": f"29:{sender}", "name": "Someone",
+                                                         "aadObjectId": sender})  # fmt: skip
         if attachments:
             activity["attachments"] = attachments
         assert (await self.client.post("/api/messages", json=activity)).status == 202
@@ -157,8 +158,9 @@ async def test_request_approve_link_list_revoke(
     approved = await team.click("share.approve", share_id, sender=SARAH)
     assert "Approved" in approved
     assert "Sarah Okafor" in approved
-    # The requester gets the link, in the conversation the request came from.
-    links = [str(r.body) for r in team.recorder.received if "Share approved" in str(r.body)]
+    # The requester gets the link in a personal chat; nothing of it reaches the channel.
+    links = [str(b) for b in team.recorder.posted_to(personal_chat("29:user-jane-smith"))]
+    assert not any("/s/" in str(b) for b in team.recorder.posted_to(CHANNEL))
     match = re.search(r"/s/[A-Za-z0-9_-]{43,}", links[0])
     assert match is not None
     path = match.group(0)
@@ -191,19 +193,21 @@ async def test_request_approve_link_list_revoke(
 
 
 @pytest.mark.parametrize(
-    ("sender", "reason"),
+    ("sender", "answered", "reason"),
     [
-        (JANE, "only approvers can decide share requests"),
-        (LIAM, "only approvers can decide share requests"),
+        (JANE, "only approvers can decide share requests",
+         "only approvers can decide share requests"),
+        # Off the case: told nothing about the share, not even that it exists.
+        (LIAM, "that you can act on", "you are not on the team of case MET-24-0202"),
     ],
-)
+)  # fmt: skip
 async def test_refused_decisions_are_answered_and_recorded(
-    team: Team, file_url: str, records: SqlRecords, sender: str, reason: str
+    team: Team, file_url: str, records: SqlRecords, sender: str, answered: str, reason: str
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0202")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason disclosure"))
     answer = await team.click("share.approve", share_id, sender=sender)
-    assert reason in answer
+    assert answered in answer
     async with records.unit() as unit:
         share = await unit.share(share_id)
         assert share is not None
@@ -233,7 +237,7 @@ async def test_reject_needs_a_note_and_unknown_shares_are_refused(
     assert "needs a note" in await team.click("share.reject", share_id, sender=SARAH)
     assert "Rejected" in await team.click("share.reject", share_id, sender=SARAH,
                                           reason="not relevant")  # fmt: skip
-    assert "there is no share S-0000000000" in await team.click(
+    assert "There is no share S-0000000000 that you can act on" in await team.click(
         "share.approve", "S-0000000000", sender=SARAH
     )
 
@@ -275,12 +279,17 @@ async def test_the_requester_can_have_a_new_link_and_the_old_one_stops(
     assert (await team.client.get(old.group(0))).status == 200
 
     refused = await team.say(f"share link {share_id}", sender=SARAH)  # the approver
-    renewed = await team.say(f"share link {share_id.lower()}")  # the requester
+    renewed = await team.say(f"share link {share_id.lower()}")  # the requester, in the channel
 
     assert "only the officer who asked for the share" in refused
-    assert "New link for the share" in renewed
-    assert "The previous link no longer works" in renewed
-    new = re.search(r"/s/[A-Za-z0-9_-]{43,}", renewed)
+    # In the channel: a notice only; the new link is in Jane's personal chat.
+    assert "New link sent to you" in renewed
+    assert "/s/" not in renewed
+    personal = [str(b) for b in team.recorder.posted_to(personal_chat("29:user-jane-smith"))]
+    assert "New link for the share" in personal[-1]
+    assert "The previous link no longer works" in personal[-1]
+    assert not any("/s/" in str(b) for b in team.recorder.posted_to(CHANNEL))
+    new = re.search(r"/s/[A-Za-z0-9_-]{43,}", personal[-1])
     assert new is not None
     assert new.group(0) != old.group(0)
     assert (await team.client.get(old.group(0))).status == 404

@@ -136,6 +136,17 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
     approval = page.locator(CARD).filter(has_text=share.id).filter(has_text="Waiting")
     await expect(approval.first).to_be_visible()
     await page.screenshot(path=ARTIFACTS / "share-requested.png", full_page=True)
+    # Jane (an officer, and the requester) cannot approve: the card she clicked says so.
+    await approval.first.get_by_role("button", name="Approve").click()
+    own = page.locator(CARD).filter(has_text="Refused: only approvers can decide share requests")
+    await expect(own.first).to_be_visible(timeout=20_000)
+    await page.screenshot(path=ARTIFACTS / "share-approval-refused.png", full_page=True)
+    # A share id that is not there reads like one of a case the clicker is not on: nothing.
+    unknown = await click_as(
+        page, stack.playground_url, "29:user-ravi-patel", CHANNEL, share.approval_activity_id,
+        "share.approve", {"shareId": "S-0000000000"},
+    )  # fmt: skip
+    assert "There is no share S-0000000000 that you can act on" in json.dumps(unknown)
     # Ravi Patel, an approver, approves from the card (the Playground clicks only as Jane).
     result = await click_as(
         page, stack.playground_url, "29:user-ravi-patel", CHANNEL, share.approval_activity_id,
@@ -145,11 +156,16 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
     # The card changed in the channel for everyone.
     decided = page.locator(CARD).filter(has_text=share.id).filter(has_text="Approved")
     await expect(decided.first).to_be_visible(timeout=20_000)
-    # The requester got the link; it opens in a browser outside Teams.
+    # The link never reaches the channel: everyone there would have it.
+    await expect(page.locator(CARD).filter(has_text="Share approved")).to_have_count(0)
+    assert "/s/" not in " ".join(await page.locator(CARD).all_inner_texts())
+    # The requester got it in her personal chat with Exhibit; it opens outside Teams.
+    await open_conversation(page, "Personal Chat")
     link_card = page.locator(CARD).filter(has_text="Share approved")
     await expect(link_card.first).to_be_visible(timeout=20_000)
     url = re.search(r"https?://\S+/s/[A-Za-z0-9_-]+", await link_card.first.inner_text())
     assert url is not None
+    await link_card.first.scroll_into_view_if_needed()
     await page.screenshot(path=ARTIFACTS / "share-approved.png", full_page=True)
     outside = await browser.new_page()
     try:
@@ -158,17 +174,24 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
         assert opened.status == 200
         assert "OFFICIAL-SENSITIVE" in await outside.content()
         await outside.screenshot(path=ARTIFACTS / "share-landing-e2e.png", full_page=True)
-        # Jane lost the link: she asks for a new one, and the old one stops at once.
-        renewed = await post_in_channel_mentioning_bot(
-            page, "Exhibit", f"share link {share.id}", answer="New link"
+        # Jane lost the link: she asks for a new one in the channel; the channel gets a notice,
+        # the link comes to her personal chat, and the old one stops at once.
+        await open_conversation(page, "Case MET-24-0001")
+        notice = await post_in_channel_mentioning_bot(
+            page, "Exhibit", f"share link {share.id}", answer="New link sent to you"
         )
-        assert "New link for the share" in await renewed.inner_text()
-        new_url = re.search(r"https?://\S+/s/[A-Za-z0-9_-]+", await renewed.inner_text())
+        assert "/s/" not in await notice.inner_text()
+        await page.screenshot(path=ARTIFACTS / "share-link-notice.png", full_page=True)
+        await open_conversation(page, "Personal Chat")
+        renewed = page.locator(CARD).filter(has_text="New link for the share")
+        await expect(renewed.first).to_be_visible(timeout=20_000)
+        new_url = re.search(r"https?://\S+/s/[A-Za-z0-9_-]+", await renewed.first.inner_text())
         assert new_url is not None
         assert new_url.group(0) != url.group(0)
         old_link = await outside.goto(url.group(0))
         assert old_link is not None
         assert old_link.status == 404
+        await open_conversation(page, "Case MET-24-0001")
         revoked = await post_in_channel_mentioning_bot(
             page, "Exhibit", f"share revoke {share.id}", answer="Share revoked"
         )

@@ -148,6 +148,8 @@ class FakeGraph:
         self.item_faults: deque[Fault] = deque()
         self.route_faults: dict[str, deque[Fault]] = {}
         self.delay = 0.0
+        # Route name (e.g. "POST /$batch") -> an event its requests wait for before answering.
+        self.gates: dict[str, asyncio.Event] = {}
         self.membership_page_limit = 999
         self.deleted_groups: set[str] = set()
         self.mailboxes: set[str] = set()  # addresses or ids the app may send from
@@ -222,6 +224,9 @@ class FakeGraph:
             return self._respond(reply)
         if self.delay:
             await asyncio.sleep(self.delay)
+        gate = self.gates.get(route[0]) if route else None
+        if gate is not None:
+            await gate.wait()
         fault = _take(self.faults)
         if fault is not None:
             return self._respond(_fault_reply(fault))

@@ -1,7 +1,9 @@
 """A recording Bot Framework connector: the `serviceUrl` a bot under test replies to.
 
 It speaks the Connector REST API's wire format (a POST to
-`/v3/conversations/{id}/activities[/{replyToId}]` answers `{"id": ...}`) and keeps every request.
+`/v3/conversations/{id}/activities[/{replyToId}]` answers `{"id": ...}`; a POST to
+`/v3/conversations` opens a 1:1 chat — the same one for the same member, as Teams does — and
+answers its id) and keeps every request.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class RecordingConnector:
         self.page_size = 2
         self.app = web.Application()
         self.app.router.add_get("/v3/conversations/{conversation}/pagedmembers", self._paged)
+        self.app.router.add_post("/v3/conversations", self._create)
+        # Members for whom opening a 1:1 chat fails (Teams: the app is not installed for them).
+        self.unreachable: set[str] = set()
         self.app.router.add_route("*", "/{tail:.*}", self._record)
 
     async def _paged(self, request: web.Request) -> web.Response:
@@ -51,6 +56,30 @@ class RecordingConnector:
             page["continuationToken"] = str(end)
         return web.json_response(page)
 
+    async def _create(self, request: web.Request) -> web.Response:
+        """`POST /v3/conversations`: a 1:1 chat with the one member named, by their Teams id."""
+        body = await request.json()
+        async with self._arrived:
+            self.received.append(
+                Received("POST", request.path, request.headers.get("Authorization"), body)
+            )
+        members = body.get("members") or []
+        if body.get("isGroup") or len(members) != 1 or not members[0].get("id"):
+            return web.json_response({"error": {"code": "BadArgument"}}, status=400)
+        if members[0]["id"] in self.unreachable:
+            return web.json_response({"error": {"code": "Forbidden"}}, status=403)
+        return web.json_response({"id": personal_chat(members[0]["id"])}, status=201)
+
+    def posted_to(self, conversation: str) -> list[dict[str, Any]]:
+        """Bodies of the activities posted or updated in one conversation (any thread of it)."""
+        prefix = f"/v3/conversations/{conversation}"
+        return [
+            r.body
+            for r in self.received
+            if r.method in {"POST", "PUT"}
+            and (r.path.startswith(prefix + "/") or r.path.startswith(prefix + ";"))
+        ]
+
     async def _record(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
         async with self._arrived:
@@ -62,10 +91,19 @@ class RecordingConnector:
 
     def activities(self) -> list[dict[str, Any]]:
         """Bodies of the activities posted, in order."""
-        return [r.body for r in self.received if r.method in {"POST", "PUT"}]
+        return [
+            r.body
+            for r in self.received
+            if r.method in {"POST", "PUT"} and r.path != "/v3/conversations"
+        ]
 
     async def wait_for(self, count: int) -> list[dict[str, Any]]:
         """Wait (5 s at most) until `count` activities have arrived; return all of them."""
         async with asyncio.timeout(5), self._arrived:
             await self._arrived.wait_for(lambda: len(self.activities()) >= count)
         return self.activities()
+
+
+def personal_chat(teams_user_id: str) -> str:
+    """The id the recording connector gives the bot's 1:1 chat with a Teams user."""
+    return f"a:personal-{teams_user_id.removeprefix('29:')}"
