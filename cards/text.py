@@ -13,9 +13,11 @@ file name, a reason or a display name must show as the characters typed, never a
   and, because backslash escapes have not always been honoured on Teams mobile, structure that
   no parser can read as a link, tag or entity: a WORD JOINER (U+2060, invisible, no line break)
   after `<`, after `&` before a name, after `]`, after the `:` of a scheme (`https:⁠//`,
-  `javascript:⁠`) and after a dot inside a word (`www.⁠evil.⁠example`, `report.⁠zip`). A URL
-  typed by a user therefore reads normally and is not clickable; text copied from the card may
-  carry the invisible joiners.
+  `javascript:⁠`) and after `www.`. A URL typed by a user therefore reads normally and is not
+  clickable (text copied from the card may carry the invisible joiners). A bare host name
+  without scheme or `www.` (`report.zip`, an e-mail address) is left as typed, so that names
+  and addresses copy cleanly: should a client autolink it, the link goes where the visible
+  text says, which is not the disguise a Markdown link or a `javascript:` URL is.
 - `wording` is for Exhibit's own sentences that carry user fragments (notices, hints): the same
   as `plain` except that code spans in backticks stay code spans (still with the joiners).
 """
@@ -46,7 +48,7 @@ _INERT = (
     (re.compile(r"&(?=[#A-Za-z])"), "&" + WORD_JOINER),
     (re.compile(r"\](?!\u2060)"), "]" + WORD_JOINER),
     (re.compile(r"(?<=[A-Za-z0-9]):(?=[^\s\u2060])"), ":" + WORD_JOINER),
-    (re.compile(r"(?<=[^\W_])\.(?=[^\W_])"), "." + WORD_JOINER),
+    (re.compile(r"(?i)(?<![^\W_])(www)\.(?!\u2060)"), r"\1." + WORD_JOINER),
 )
 _CODE_SPAN = re.compile(r"(`[^`\n]*`)")
 
