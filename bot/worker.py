@@ -7,7 +7,9 @@ its queue message invisible; if it dies, the message reappears and another worke
 
 A worker runs `concurrency` jobs at once, and at most `slots_per_officer` of them for one
 officer: a job over that is put back on the queue for `busy_delay_seconds` (not failed, not an
-attempt), so one officer's slow downloads never hold every slot. A source that sends too
+attempt), so one officer's slow downloads never hold every slot; when one of that officer's
+jobs ends, the worker makes one put-back message visible again at once, so an officer alone on
+the queue loses little time. A source that sends too
 slowly is cut by the download itself (`SourceTooSlow`); the job is tried once more, in case the
 network was to blame, and then fails: a drip is far more likely broken or hostile than passing.
 """
@@ -19,7 +21,7 @@ import contextlib
 import logging
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -123,11 +125,14 @@ class IntakeWorker:
         self._sources = sources
         self._options = options
         self._running: Counter[str] = Counter()  # jobs under way, by officer
+        self._put_back: dict[str, deque[tuple[Lease, float]]] = {}  # by officer, with when
+        self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set."""
         slots = asyncio.Semaphore(self._options.concurrency)
         running: set[asyncio.Task[None]] = set()
+        relay = asyncio.create_task(self._wake_on(stop))
         while not stop.is_set():
             await slots.acquire()
             try:
@@ -138,14 +143,20 @@ class IntakeWorker:
             if not leases:
                 slots.release()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._options.poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), self._options.poll_seconds)
+                self._wake.clear()
                 continue
             task = asyncio.create_task(self._guarded(leases[0], slots))
             running.add(task)
             task.add_done_callback(running.discard)
+        relay.cancel()
         for task in list(running):
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(relay, *running, return_exceptions=True)
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
 
     async def _guarded(self, lease: Lease, slots: asyncio.Semaphore) -> None:
         officer: str | None = None
@@ -158,6 +169,7 @@ class IntakeWorker:
         finally:
             if officer:
                 self._running[officer] -= 1
+                await self._bring_back(officer)
             slots.release()
 
     async def _take_officer_slot(self, lease: Lease) -> str | None:
@@ -169,11 +181,29 @@ class IntakeWorker:
         if officer and self._running[officer] >= self._options.officer_cap:
             logger.info("Job %s waits: its officer has every slot allowed", lease.job_id)
             with contextlib.suppress(QueueUnavailable):
-                await self._queue.retry_later(lease, self._options.busy_delay_seconds)
+                held = await self._queue.extend(lease, self._options.busy_delay_seconds)
+                waiting = self._put_back.setdefault(officer, deque(maxlen=16))
+                waiting.append((held, time.monotonic()))
             return None
         if officer:
             self._running[officer] += 1
         return officer
+
+    async def _bring_back(self, officer: str) -> None:
+        """Make one of `officer`'s put-back messages visible now: a slot of theirs is free."""
+        waiting = self._put_back.get(officer)
+        while waiting:
+            lease, since = waiting.popleft()
+            if time.monotonic() - since >= self._options.busy_delay_seconds:
+                continue  # visible again by itself (and perhaps taken since)
+            try:
+                await self._queue.extend(lease, 0)
+            except QueueUnavailable:
+                continue  # its receipt is stale: another worker has it, or it was put back anew
+            self._wake.set()
+            break
+        if not waiting:
+            self._put_back.pop(officer, None)
 
     async def process(self, lease: Lease) -> None:
         """See one job through, or leave its message for a later attempt."""
