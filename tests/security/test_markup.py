@@ -22,6 +22,8 @@ from urllib.parse import unquote
 import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.agent import _not_understood
@@ -42,6 +44,7 @@ from cards.exhibits import (
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
 from cards.sharing import build_approval_card, build_link_card, build_share_list_card
+from cards.text import SHORT, clean, plain
 from evidence.custody import ChainReport, CustodyEntry
 from evidence.exhibits import CustodyView, Verification
 from evidence.files import sanitize_file_name
@@ -364,3 +367,21 @@ def test_share_mail_shows_names_without_disguise(row: str) -> None:
     assert not disguising(message.html)
     assert not disguising(message.subject)
     assert "<script" not in message.html
+
+
+# -- the function itself, on any text --------------------------------------------------------
+
+MARKUP_PIECES = ["https", "www.", "javascript:", "<at>", "&lt;", "\x00", "\x1b", "\x9b", "\ufeff"]
+MARKUP_ALPHABET = st.sampled_from(
+    [*"[]()!*_~`#>-+=|<>&:/\\.@ \n\tax1", *MARKUP_PIECES, *sorted(BIDI), "\u2060"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(MARKUP_ALPHABET, max_size=60).map("".join), st.booleans())
+def test_plain_is_inert_and_reads_as_the_cleaned_text(text: str, multiline: bool) -> None:
+    shown = plain(text, limit=SHORT, multiline=multiline)
+    assert readable(shown) == clean(text, limit=SHORT, multiline=multiline)
+    assert not BIDI & set(shown)
+    for pattern in ACTIVE:
+        assert not re.search(pattern, shown), (pattern, shown)
