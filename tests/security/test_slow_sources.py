@@ -25,10 +25,12 @@ from bot.settings import load_settings
 from evidence.custody import Action
 from evidence.errors import SourceTooSlow
 from evidence.records import JobStatus
+from graph.files import GraphFileSource, open_graph_file_source
 from storage.database import create_engine
 from storage.records import SqlRecords
 from storage.sources import HostAllowList, HttpSource, Pace
 from tests.conftest import BotClientFactory
+from tests.fakes.tenant import Tls, fake_tenant
 from tests.support.connector import RecordingConnector
 from tests.support.slow_files import serve_slow_files
 from tests.test_intake import JANE, LIAM, Officer, teams_file
@@ -287,3 +289,33 @@ async def test_one_officers_drips_leave_a_slot_for_another_officer(
         ]
         assert len({t.name for t in drip.transfers}) == 1
         drip.fast()  # let A's transfers end, so that the servers close at once
+
+
+async def test_a_channel_file_from_graph_is_cut_the_same_way(tls: Tls) -> None:
+    # Graph redirects /driveItem/content to a pre-authenticated URL: here, a dripping server.
+    site = "https://met.sharepoint.com/sites/MET-26-0104/Shared%20Documents/General"
+    pacing = Pacing(size=100_000, piece=10, every=0.2)
+    async with (
+        fake_tenant(tls) as tenant,
+        serve(pacing) as url,
+        aiohttp.ClientSession() as session,
+    ):
+        allowed = HostAllowList.of(
+            ["*.sharepoint.com", "127.0.0.1"], dangerously_allow_http_on_loopback=True
+        )
+        downloads = HttpSource(session, allowed, max_size=1 << 20, pace=Pace(1000, 1.0, 60.0))
+        tenant.graph.add_drive_item(f"{site}/cctv.jpg", "cctv.jpg", b"x", download_url=url)
+        source = await open_graph_file_source(tenant.config(max_retries=0), downloads)
+        try:
+            started = time.monotonic()
+            with pytest.raises(SourceTooSlow, match="too slowly"):
+                await drain_drive_item(source, f"{site}/cctv.jpg")
+        finally:
+            await source.aclose()
+    assert time.monotonic() - started < CUT_WITHIN + 1
+
+
+async def drain_drive_item(source: GraphFileSource, content_url: str) -> None:
+    async with asyncio.timeout(10), await source.open_drive_item(content_url) as download:
+        async for _chunk in download.chunks():
+            pass
