@@ -35,6 +35,7 @@ from bot.share_commands import (
 from cards.common import Tone, build_notice_card
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
+from cards.text import clean
 from evidence.errors import (
     AccessRefused,
     CaseNotFound,
@@ -184,7 +185,9 @@ def _command_text(activity: Activity) -> str:
 
 
 def _not_understood(text: str) -> str:
-    shown = text if len(text) <= 60 else text[:57] + "..."
+    # Cleaned before it is cut (a bidi override must not survive the cut); the help card makes
+    # what is left literal, so a typed link or mention shows as typed.
+    shown = clean(text, limit=60)
     return f"I did not understand \u201c{shown}\u201d. Here is what I can do."
 
 

@@ -50,7 +50,7 @@ from storage.migrate import migrate
 from storage.queue import IngestQueue
 from storage.records import SqlRecords
 from storage.sas import BlobSasSigner
-from storage.sources import HostAllowList, HttpSource
+from storage.sources import HostAllowList, HttpSource, Pace
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +228,8 @@ async def create_app(
                 max_attempts=settings.intake_max_attempts,
                 hold_seconds=settings.intake_hold_seconds,
                 max_file_bytes=settings.max_file_bytes,
+                concurrency=settings.intake_limits.concurrency,
+                slots_per_officer=settings.intake_limits.slots_per_officer,
             ),
         )
 
@@ -286,7 +288,7 @@ async def _teams_sources(
     allowed = HostAllowList.of(
         settings.download_hosts, dangerously_allow_http_on_loopback=not settings.production
     )
-    http = HttpSource(session, allowed, max_size=settings.max_file_bytes)
+    http = HttpSource(session, allowed, max_size=settings.max_file_bytes, pace=_pace(settings))
     graph_files = None
     if settings.graph is not None:
         graph_files = await open_graph_file_source(graph_config(settings.graph), http)
@@ -299,6 +301,15 @@ async def _teams_sources(
         return await provider.get_access_token(BOT_FRAMEWORK, [f"{BOT_FRAMEWORK}/.default"])
 
     return TeamsSources(http, graph_files, bot_token)
+
+
+def _pace(settings: Settings) -> Pace:
+    limits = settings.intake_limits
+    return Pace(
+        min_rate=limits.download_min_bytes_per_second,
+        rate_window=limits.download_rate_window_seconds,
+        total_timeout=limits.download_timeout_seconds,
+    )
 
 
 async def _run_worker(app: web.Application) -> AsyncIterator[None]:

@@ -112,6 +112,17 @@ class GraphSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class IntakeLimits:
+    """How slowly a source may send, and how many jobs a worker runs (at most, per officer)."""
+
+    download_timeout_seconds: int = 600  # a file may always take this long, larger ones longer
+    download_min_bytes_per_second: int = 64 * 1024
+    download_rate_window_seconds: int = 30
+    concurrency: int = 2
+    slots_per_officer: int = 0  # 0: half the worker's slots, rounded up
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Exhibit reads from its environment."""
 
@@ -148,6 +159,7 @@ class Settings:
     public_url: str
     classification: str
     log_level: str
+    intake_limits: IntakeLimits = field(default_factory=IntakeLimits)
 
     @property
     def production(self) -> bool:
@@ -330,6 +342,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         case_team_seconds=read.integer("EXHIBIT_CASE_TEAM_SECONDS", 300, minimum=0, maximum=86400),
         log_level=level,
+        intake_limits=_intake_limits(read),
     )
 
 
@@ -468,3 +481,22 @@ def _public_url(read: _Reader, *, port: int) -> str:
     if production and urlsplit(url).scheme != "https":
         raise SettingsError("EXHIBIT_PUBLIC_URL", "must be https in production")
     return url
+
+
+def _intake_limits(read: _Reader) -> IntakeLimits:
+    concurrency = read.integer("EXHIBIT_INTAKE_CONCURRENCY", 2, minimum=1, maximum=64)
+    return IntakeLimits(
+        download_timeout_seconds=read.integer(
+            "EXHIBIT_DOWNLOAD_TIMEOUT_SECONDS", 600, minimum=1, maximum=7 * 86400
+        ),
+        download_min_bytes_per_second=read.integer(
+            "EXHIBIT_DOWNLOAD_MIN_BYTES_PER_SECOND", 64 * 1024, minimum=1, maximum=1 << 30
+        ),
+        download_rate_window_seconds=read.integer(
+            "EXHIBIT_DOWNLOAD_RATE_WINDOW_SECONDS", 30, minimum=1, maximum=3600
+        ),
+        concurrency=concurrency,
+        slots_per_officer=read.integer(
+            "EXHIBIT_INTAKE_SLOTS_PER_OFFICER", 0, minimum=0, maximum=concurrency
+        ),
+    )

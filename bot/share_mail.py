@@ -2,7 +2,8 @@
 
 Short on purpose: the marking, who shared how many exhibits of which case, the link, until when
 it works, and that every use is recorded. Exhibit names and hashes are on the link's page, not in
-a message that can be forwarded or sit in a mailbox after the link has expired.
+a message that can be forwarded or sit in a mailbox after the link has expired. Names and
+references are shown without control or bidirectional characters, and HTML-escaped.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from html import escape
 
 from bot.services import Services
+from cards.text import clean
 from evidence.errors import InvalidInput, MailNotSent
 from evidence.ports import MailMessage
 from evidence.share_cases import record_share_mail
@@ -40,15 +42,16 @@ def share_mail(share: Share, *, case_reference: str, url: str, classification: s
     count = len(share.exhibit_ids)
     exhibits = f"{count} exhibit" + ("" if count == 1 else "s")
     expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
-    marking = f"<p><strong>{escape(classification)}</strong></p>"
-    who = escape(share.requested_by_name)
-    approver = escape(share.decided_by_name or "a second officer")
+    marking = f"<p><strong>{_shown(classification)}</strong></p>"
+    who = _shown(share.requested_by_name)
+    approver = _shown(share.decided_by_name or "a second officer")
+    reference = clean(case_reference)
     limit = f" It can be used for {share.max_downloads} downloads." if share.max_downloads else ""
     html = "\n".join(
         [
             marking,
-            f"<p>{who} has shared {exhibits} of case {escape(case_reference)} with you "
-            f"({escape(share.organisation_type)}). The share was approved by {approver}.</p>",
+            f"<p>{who} has shared {exhibits} of case {escape(reference)} with you "
+            f"({_shown(share.organisation_type)}). The share was approved by {approver}.</p>",
             f'<p><a href="{escape(url, quote=True)}">{escape(url)}</a></p>',
             f"<p>The link works until {escape(expires)}.{escape(limit)} Every visit and download "
             "is recorded. Do not forward this e-mail: if someone else needs the evidence, ask "
@@ -58,8 +61,12 @@ def share_mail(share: Share, *, case_reference: str, url: str, classification: s
             marking,
         ]
     )
-    subject = f"[{classification}] Evidence shared with you: case {case_reference}, {exhibits}"
+    subject = f"[{clean(classification)}] Evidence shared with you: case {reference}, {exhibits}"
     return MailMessage(to=share.recipient, subject=subject, html=html)
+
+
+def _shown(text: str) -> str:
+    return escape(clean(text))
 
 
 async def mail_link(

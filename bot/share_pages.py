@@ -4,7 +4,9 @@ The landing page lists what was shared (with full SHA-256 hashes) and records `l
 a download re-checks the link, counts it atomically, records `exhibit.downloaded` and
 redirects to a read-only SAS URL for that one blob, valid for minutes. Refusals of a known
 share are recorded as `link.refused`. Plain server-rendered HTML, no JavaScript; every value
-is escaped; error pages never repeat the token; a per-IP token bucket limits requests.
+is escaped, and shown without the control and bidirectional characters that would disguise it;
+a download saves under the exhibit's sanitised name, never the name the device sent; error
+pages never repeat the token; a per-IP token bucket limits requests.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from cards.text import SHORT, TITLE, clean
 from evidence.custody import Action, CustodyEvent
 from evidence.errors import EvidenceStoreError
+from evidence.files import sanitize_file_name
 from evidence.model import Case, Exhibit
 from evidence.records import Records, RecordsUnit
 from evidence.sharing import Share, link_state, recipient_actor, token_hash
@@ -238,7 +242,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
             exhibit.blob_name,
             now=deps.now(),
             lifetime=timedelta(minutes=deps.sas_minutes),
-            filename=exhibit.original_name,
+            filename=sanitize_file_name(exhibit.stored_name),
         )
 
         async def take(unit: RecordsUnit) -> tuple[Share | None, str | None]:
@@ -403,7 +407,7 @@ def _landing_page(found: _Landing, classification: str, token: str) -> str:
         rows.append(
             "<tr>"
             f'<th scope="row">{ref}</th>'
-            f'<td data-label="File name">{html.escape(exhibit.original_name)}</td>'
+            f'<td data-label="File name">{_shown(exhibit.original_name, TITLE)}</td>'
             f'<td data-label="Size">{html.escape(_size(exhibit.size))}</td>'
             f'<td data-label="SHA-256"><code>{html.escape(exhibit.sha256)}</code></td>'
             f'<td data-label="Download"><a href="{href}">Download {ref}</a></td>'
@@ -418,11 +422,11 @@ def _landing_page(found: _Landing, classification: str, token: str) -> str:
     content = f"""{marking}
 <main>
 <h1>Evidence shared with you</h1>
-<p>Exhibits of case {html.escape(case.reference)}, shared with {html.escape(share.recipient)}.
+<p>Exhibits of case {_shown(case.reference)}, shared with {_shown(share.recipient)}.
 Every visit and download is recorded in the case's chain of custody.</p>
 <dl>
-<dt>Case</dt><dd>{html.escape(case.reference)}</dd>
-<dt>Shared by</dt><dd>{html.escape(share.requested_by_name)}</dd>
+<dt>Case</dt><dd>{_shown(case.reference)}</dd>
+<dt>Shared by</dt><dd>{_shown(share.requested_by_name)}</dd>
 <dt>Link expires</dt><dd>{html.escape(expires)}</dd>
 <dt>Downloads</dt><dd>{html.escape(limit)}</dd>
 </dl>
@@ -439,7 +443,12 @@ Every visit and download is recorded in the case's chain of custody.</p>
 <p>Check each file after download: its SHA-256 must equal the one shown here.</p>
 </main>
 {marking}"""
-    return _document(f"Evidence for case {case.reference}", content)
+    return _document(f"Evidence for case {clean(case.reference)}", content)
+
+
+def _shown(text: str, limit: int = SHORT) -> str:
+    """A stored value as HTML text: escaped, and without characters that disguise it."""
+    return html.escape(clean(text, limit=limit))
 
 
 def _size(size: int) -> str:

@@ -4,6 +4,14 @@ Runs inside the bot process by default, or alone (`python -m bot worker`) when s
 A job is safe to run again at every step: the blob name is the job's, the commit is
 create-only, and recording the exhibit happens once per job. While it works, the worker keeps
 its queue message invisible; if it dies, the message reappears and another worker resumes.
+
+A worker runs `concurrency` jobs at once, and at most `slots_per_officer` of them for one
+officer: a job over that is put back on the queue for `busy_delay_seconds` (not failed, not an
+attempt), so one officer's slow downloads never hold every slot; when one of that officer's
+jobs ends, the worker makes one put-back message visible again at once, so an officer alone on
+the queue loses little time. A source that sends too
+slowly is cut by the download itself (`SourceTooSlow`); the job is tried once more, in case the
+network was to blame, and then fails: a drip is far more likely broken or hostile than passing.
 """
 
 from __future__ import annotations
@@ -11,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -22,7 +32,13 @@ from bot.receipts import finished, receipt_contents, reviewers
 from bot.replies import card_activity
 from bot.services import Services
 from cards.exhibits import ReceiptReviews, build_receipt_card, size_text
-from evidence.errors import BlobExists, EvidenceRefused, ExhibitError, StoreRejected
+from evidence.errors import (
+    BlobExists,
+    EvidenceRefused,
+    ExhibitError,
+    SourceTooSlow,
+    StoreRejected,
+)
 from evidence.files import detect_type, sanitize_file_name
 from evidence.intake import Received, complete_intake, fail_intake
 from evidence.model import Case, Exhibit, SourceKind, StoredBlob
@@ -35,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 HEAD_BYTES = 4096
 PROGRESS_EVERY_SECONDS = 3.0
+SLOW_SOURCE_ATTEMPTS = 2  # a source cut for sending too slowly is tried once more, no more
 
 
 class Download(Protocol):
@@ -74,6 +91,21 @@ class WorkerOptions:
     poll_seconds: float = 1.0
     backoff_seconds: int = 5
     concurrency: int = 2
+    slots_per_officer: int = 0  # 0: half the slots, rounded up
+    busy_delay_seconds: int = 5
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.slots_per_officer < 0 or self.busy_delay_seconds < 0:
+            raise ValueError(
+                "concurrency must be positive, the officer slots and delay not negative"
+            )
+
+    @property
+    def officer_cap(self) -> int:
+        """Jobs of one officer this worker runs at once."""
+        if self.slots_per_officer:
+            return min(self.slots_per_officer, self.concurrency)
+        return math.ceil(self.concurrency / 2)
 
 
 class IntakeWorker:
@@ -92,11 +124,15 @@ class IntakeWorker:
         self._store = store
         self._sources = sources
         self._options = options
+        self._running: Counter[str] = Counter()  # jobs under way, by officer
+        self._put_back: dict[str, deque[tuple[Lease, float]]] = {}  # by officer, with when
+        self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set."""
         slots = asyncio.Semaphore(self._options.concurrency)
         running: set[asyncio.Task[None]] = set()
+        relay = asyncio.create_task(self._wake_on(stop))
         while not stop.is_set():
             await slots.acquire()
             try:
@@ -107,22 +143,67 @@ class IntakeWorker:
             if not leases:
                 slots.release()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._options.poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), self._options.poll_seconds)
+                self._wake.clear()
                 continue
             task = asyncio.create_task(self._guarded(leases[0], slots))
             running.add(task)
             task.add_done_callback(running.discard)
+        relay.cancel()
         for task in list(running):
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(relay, *running, return_exceptions=True)
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
 
     async def _guarded(self, lease: Lease, slots: asyncio.Semaphore) -> None:
+        officer: str | None = None
         try:
-            await self.process(lease)
+            officer = await self._take_officer_slot(lease)
+            if officer is not None:
+                await self.process(lease)
         except Exception:  # one job's failure must never stop the worker
             logger.exception("Job %s could not be processed", lease.job_id)
         finally:
+            if officer:
+                self._running[officer] -= 1
+                await self._bring_back(officer)
             slots.release()
+
+    async def _take_officer_slot(self, lease: Lease) -> str | None:
+        """The job's officer, now counted as running one more job; None when they are at the
+        cap, in which case the message goes back to the queue for a while, untouched."""
+        job = await in_unit(self._services.records, lambda unit: unit.job(lease.job_id))
+        officer = job.officer_id if job is not None else ""
+        # No await between the check and the count: concurrent jobs cannot both pass.
+        if officer and self._running[officer] >= self._options.officer_cap:
+            logger.info("Job %s waits: its officer has every slot allowed", lease.job_id)
+            with contextlib.suppress(QueueUnavailable):
+                held = await self._queue.extend(lease, self._options.busy_delay_seconds)
+                waiting = self._put_back.setdefault(officer, deque(maxlen=16))
+                waiting.append((held, time.monotonic()))
+            return None
+        if officer:
+            self._running[officer] += 1
+        return officer
+
+    async def _bring_back(self, officer: str) -> None:
+        """Make one of `officer`'s put-back messages visible now: a slot of theirs is free."""
+        waiting = self._put_back.get(officer)
+        while waiting:
+            lease, since = waiting.popleft()
+            if time.monotonic() - since >= self._options.busy_delay_seconds:
+                continue  # visible again by itself (and perhaps taken since)
+            try:
+                await self._queue.extend(lease, 0)
+            except QueueUnavailable:
+                continue  # its receipt is stale: another worker has it, or it was put back anew
+            self._wake.set()
+            break
+        if not waiting:
+            self._put_back.pop(officer, None)
 
     async def process(self, lease: Lease) -> None:
         """See one job through, or leave its message for a later attempt."""
@@ -194,7 +275,7 @@ class IntakeWorker:
         try:
             download = await self._sources.open(job)
         except ExhibitError as err:
-            if _retryable(err):
+            if self._may_retry(err, job):
                 raise
             raise Permanent(_reason(err)) from err
         head = bytearray()
@@ -234,7 +315,7 @@ class IntakeWorker:
         except (EvidenceRefused, StoreRejected) as err:
             raise Permanent(_reason(err)) from err
         except ExhibitError as err:
-            if _retryable(err):
+            if self._may_retry(err, job):
                 raise
             raise Permanent(_reason(err)) from err
         finally:
@@ -257,6 +338,11 @@ class IntakeWorker:
         except (ExhibitError, ValueError) as err:  # recorded already; tags only help searching
             logger.warning("Tags of exhibit %s not set: %s", exhibit.id, type(err).__name__)
         return exhibit
+
+    def _may_retry(self, err: ExhibitError, job: IntakeJob) -> bool:
+        if isinstance(err, SourceTooSlow):
+            return job.attempts < min(SLOW_SOURCE_ATTEMPTS, self._options.max_attempts)
+        return _retryable(err)
 
     async def _head_of(self, region: str, blob_name: str) -> bytes:
         return await self._store.read_head(region, blob_name, HEAD_BYTES)
@@ -376,6 +462,7 @@ _PLAIN = {
     "SourceEmpty": "the file is empty (0 bytes)",
     "EmptyEvidence": "the file is empty (0 bytes)",
     "HostNotAllowed": "the file is at a location Exhibit does not download from",
+    "SourceTooSlow": "the file arrived too slowly and was stopped",
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from microsoft_teams.cards import AdaptiveCard, CardElement, Container, Fact, FactSet, TextBlock
 
+from cards.text import TITLE, plain, wording
 from evidence.model import Case
 
 
@@ -19,13 +20,13 @@ def build_case_card(
     """Reference, title, region, bound channel, counts."""
     body: list[CardElement] = []
     if headline:
-        body.append(TextBlock(text=headline, color="Good", weight="Bolder", wrap=True))
+        body.append(TextBlock(text=wording(headline), color="Good", weight="Bolder", wrap=True))
     body += [
-        TextBlock(text=case.reference, weight="Bolder", size="Large", wrap=True),
-        TextBlock(text=case.title, wrap=True),
+        TextBlock(text=plain(case.reference), weight="Bolder", size="Large", wrap=True),
+        TextBlock(text=plain(case.title, limit=TITLE), wrap=True),
         FactSet(
             facts=[
-                Fact(title="Region", value=case.region),
+                Fact(title="Region", value=plain(case.region)),
                 Fact(title="Channel", value="bound" if case.channel else "not bound"),
                 Fact(title="Opened", value=_when(case)),
                 Fact(title="Exhibits", value=str(exhibits)),
@@ -53,9 +54,12 @@ def build_case_list_card(cases: Sequence[Case], *, limit: int = 50) -> AdaptiveC
             Container(
                 separator=True,
                 items=[
-                    TextBlock(text=f"**{case.reference}** \u2014 {case.title}", wrap=True),
                     TextBlock(
-                        text=f"{case.region} \u00b7 opened {_when(case)}",
+                        text=f"**{plain(case.reference)}** \u2014 {plain(case.title, limit=TITLE)}",
+                        wrap=True,
+                    ),
+                    TextBlock(
+                        text=f"{plain(case.region)} \u00b7 opened {_when(case)}",
                         is_subtle=True,
                         wrap=True,
                     ),

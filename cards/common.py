@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from microsoft_teams.cards import AdaptiveCard, TextBlock
 
+from cards.text import SHORT, wording
+
 
 class Tone(StrEnum):
     """How a notice should look."""
@@ -17,10 +19,20 @@ class Tone(StrEnum):
 
 
 def build_notice_card(title: str, text: str, tone: Tone = Tone.INFO) -> AdaptiveCard:
-    """A title in the tone's colour and an explanation."""
+    """A title in the tone's colour and an explanation.
+
+    Both are Exhibit's wording, but may carry what a user typed (a reference, a share id, an
+    address): Markdown in them is made literal, `code spans` excepted.
+    """
     return AdaptiveCard(
         body=[
-            TextBlock(text=title, weight="Bolder", size="Medium", color=tone.value, wrap=True),
-            TextBlock(text=text, wrap=True),
+            TextBlock(
+                text=wording(title, limit=SHORT),
+                weight="Bolder",
+                size="Medium",
+                color=tone.value,
+                wrap=True,
+            ),
+            TextBlock(text=wording(text), wrap=True),
         ]
     )

@@ -18,6 +18,7 @@ from microsoft_teams.cards import (
     TextInput,
 )
 
+from cards.text import LONG, SHORT, TITLE, plain, wording
 from evidence.exhibits import CustodyView, Verification
 from evidence.model import Exhibit
 from evidence.records import IntakeJob, JobStatus
@@ -39,26 +40,30 @@ def size_text(size: int | None) -> str:
 def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
     """What identifies an exhibit and its bytes (the hash in full, wrapped, to compare)."""
     facts = [
-        Fact(title="Exhibit", value=f"{case_reference} {exhibit.ref}"),
-        Fact(title="File", value=exhibit.original_name),
-        Fact(title="Type", value=exhibit.detected_type),
+        Fact(title="Exhibit", value=plain(f"{case_reference} {exhibit.ref}")),
+        Fact(title="File", value=_file_name(exhibit)),
+        Fact(title="Type", value=plain(exhibit.detected_type)),
         Fact(title="Size", value=size_text(exhibit.size)),
-        Fact(title="Produced by", value=exhibit.produced_by_name),
-        Fact(title="Region", value=exhibit.region),
+        Fact(title="Produced by", value=plain(exhibit.produced_by_name)),
+        Fact(title="Region", value=plain(exhibit.region)),
     ]
     if exhibit.created_at is not None:
         facts.append(
             Fact(title="Recorded", value=exhibit.created_at.strftime("%d %b %Y %H:%M UTC"))
         )
     if exhibit.declared_type and exhibit.declared_type != exhibit.detected_type:
-        facts.append(Fact(title="Declared type", value=exhibit.declared_type))
+        facts.append(Fact(title="Declared type", value=plain(exhibit.declared_type)))
     return Container(
         items=[
             FactSet(facts=facts),
             TextBlock(text="SHA-256", weight="Bolder", wrap=True),
-            TextBlock(text=exhibit.sha256, font_type="Monospace", size="Small", wrap=True),
+            TextBlock(text=plain(exhibit.sha256), font_type="Monospace", size="Small", wrap=True),
         ]
     )
+
+
+def _file_name(exhibit: Exhibit) -> str:
+    return plain(exhibit.original_name, limit=TITLE)
 
 
 REVIEW, FLAG, RECEIPT_REFRESH = "exhibit.review", "exhibit.flag", "exhibit.refresh"
@@ -93,9 +98,9 @@ def build_exhibit_card(
     """One exhibit, its reviews, and (for the case team) `Mark reviewed` and `Flag`."""
     body: list[CardElement] = []
     if notice:
-        body.append(TextBlock(text=notice, color="Attention", weight="Bolder", wrap=True))
+        body.append(TextBlock(text=wording(notice), color="Attention", weight="Bolder", wrap=True))
     if headline:
-        body.append(TextBlock(text=headline, color="Good", weight="Bolder", wrap=True))
+        body.append(TextBlock(text=wording(headline), color="Good", weight="Bolder", wrap=True))
     body += [
         TextBlock(text=f"Exhibit {exhibit.ref}", weight="Bolder", size="Large", wrap=True),
         exhibit_facts(exhibit, case_reference),
@@ -113,8 +118,9 @@ def _review_lines(reviews: Sequence[ReviewMark]) -> list[CardElement]:
     lines = []
     for mark in reviews:
         when = mark.at.strftime("%d %b %Y %H:%M UTC")
-        text = f"{mark.review.value.capitalize()} by {mark.by}, {when}"
-        lines.append(f"{text}: {mark.comment}" if mark.comment else text)
+        text = f"{mark.review.value.capitalize()} by {plain(mark.by)}, {when}"
+        comment = plain(mark.comment or "", limit=LONG, multiline=True)
+        lines.append(f"{text}: {comment}" if comment else text)
     flagged = any(mark.review is Review.FLAGGED for mark in reviews)
     return [
         TextBlock(text="Review", weight="Bolder", color="Attention" if flagged else "Good"),
@@ -157,15 +163,19 @@ def build_receipt_card(
     for `review.refresh_for` — the case team but the producer — so each of them gets the
     buttons in their own view (Universal Actions). Everyone else sees the card without buttons.
     """
+    reference = plain(case_reference)
     done = sum(job.status is JobStatus.COMPLETED for job in jobs)
     failed = sum(job.status is JobStatus.FAILED for job in jobs)
     if done + failed < len(jobs):
-        title = f"Receiving {len(jobs)} file{'s' if len(jobs) != 1 else ''} for {case_reference}"
+        title = f"Receiving {len(jobs)} file{'s' if len(jobs) != 1 else ''} for {reference}"
     else:
-        title = f"{done} exhibit{'s' if done != 1 else ''} recorded for {case_reference}"
+        title = f"{done} exhibit{'s' if done != 1 else ''} recorded for {reference}"
     body: list[CardElement] = [TextBlock(text=title, weight="Bolder", size="Medium", wrap=True)]
     if review is not None and review.notice:
-        body.insert(0, TextBlock(text=review.notice, color="Attention", weight="Bolder", wrap=True))
+        notice = TextBlock(
+            text=wording(review.notice), color="Attention", weight="Bolder", wrap=True
+        )
+        body.insert(0, notice)
     if failed:
         body.append(
             TextBlock(text=f"{failed} file(s) could not be recorded.", color="Attention", wrap=True)
@@ -185,8 +195,12 @@ def build_receipt_card(
                     )
         elif job.status is JobStatus.FAILED:
             items = [
-                TextBlock(text=job.file_name, weight="Bolder", wrap=True),
-                TextBlock(text=f"Not recorded: {job.error}", color="Attention", wrap=True),
+                TextBlock(text=plain(job.file_name, limit=TITLE), weight="Bolder", wrap=True),
+                TextBlock(
+                    text=wording(f"Not recorded: {job.error}", limit=SHORT * 2),
+                    color="Attention",
+                    wrap=True,
+                ),
             ]
         else:
             received = (progress or {}).get(job.id)
@@ -196,7 +210,7 @@ def build_receipt_card(
                 if job.declared_size:
                     state += f" of {size_text(job.declared_size)}"
             items = [
-                TextBlock(text=job.file_name, weight="Bolder", wrap=True),
+                TextBlock(text=plain(job.file_name, limit=TITLE), weight="Bolder", wrap=True),
                 TextBlock(text=state, is_subtle=True, wrap=True),
             ]
         body.append(Container(separator=True, items=items))
@@ -220,7 +234,9 @@ def build_exhibit_list_card(
 ) -> AdaptiveCard:
     """The exhibits of a case, in the order they were recorded."""
     body: list[CardElement] = [
-        TextBlock(text=f"Exhibits of {case_reference}", weight="Bolder", size="Medium", wrap=True)
+        TextBlock(
+            text=f"Exhibits of {plain(case_reference)}", weight="Bolder", size="Medium", wrap=True
+        )
     ]
     if not exhibits:
         body.append(TextBlock(text="No exhibits yet: send files with `add`.", wrap=True))
@@ -229,10 +245,10 @@ def build_exhibit_list_card(
             Container(
                 separator=True,
                 items=[
-                    TextBlock(text=f"**{exhibit.ref}** \u2014 {exhibit.original_name}", wrap=True),
+                    TextBlock(text=f"**{exhibit.ref}** \u2014 {_file_name(exhibit)}", wrap=True),
                     TextBlock(
                         text=f"{size_text(exhibit.size)} \u00b7 SHA-256 {exhibit.sha256[:16]}\u2026"
-                        f" \u00b7 {exhibit.produced_by_name}",
+                        f" \u00b7 {plain(exhibit.produced_by_name)}",
                         is_subtle=True,
                         wrap=True,
                     ),
@@ -250,18 +266,20 @@ def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard
     if result.matches:
         headline, color = "Verified: the stored file matches its intake hash.", "Good"
     else:
-        headline, color = f"NOT VERIFIED: {result.problem}.", "Attention"
+        headline, color = wording(f"NOT VERIFIED: {result.problem}."), "Attention"
     found = result.stored.sha256 if result.stored else "\u2014"
     return AdaptiveCard(
         body=[
             TextBlock(text=headline, color=color, weight="Bolder", wrap=True),
-            TextBlock(text=f"Exhibit {case_reference} {exhibit.ref}", size="Large", wrap=True),
+            TextBlock(
+                text=plain(f"Exhibit {case_reference} {exhibit.ref}"), size="Large", wrap=True
+            ),
             FactSet(
                 facts=[
-                    Fact(title="File", value=exhibit.original_name),
-                    Fact(title="Intake SHA-256", value=exhibit.sha256),
-                    Fact(title="Stored SHA-256", value=found),
-                    Fact(title="Region", value=exhibit.region),
+                    Fact(title="File", value=_file_name(exhibit)),
+                    Fact(title="Intake SHA-256", value=plain(exhibit.sha256)),
+                    Fact(title="Stored SHA-256", value=plain(found)),
+                    Fact(title="Region", value=plain(exhibit.region)),
                 ]
             ),
         ]
@@ -275,11 +293,11 @@ def build_custody_card(view: CustodyView) -> AdaptiveCard:
         status = f"Chain of custody verified ({report.entries} entries in the case chain)."
         color = "Good"
     else:
-        status = f"CHAIN BROKEN at entry {report.first_bad}: {report.problem}."
+        status = wording(f"CHAIN BROKEN at entry {report.first_bad}: {report.problem}.")
         color = "Attention"
     body: list[CardElement] = [
         TextBlock(
-            text=f"Custody of {view.case.reference} {view.exhibit.ref}",
+            text=plain(f"Custody of {view.case.reference} {view.exhibit.ref}"),
             weight="Bolder",
             size="Medium",
             wrap=True,
@@ -292,7 +310,8 @@ def build_custody_card(view: CustodyView) -> AdaptiveCard:
                 separator=True,
                 items=[
                     TextBlock(
-                        text=f"#{entry.sequence} {entry.action} \u2014 {entry.actor_name}",
+                        text=f"#{entry.sequence} {plain(entry.action)} \u2014 "
+                        f"{plain(entry.actor_name)}",
                         wrap=True,
                     ),
                     TextBlock(

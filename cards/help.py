@@ -7,6 +7,8 @@ from typing import Protocol
 
 from microsoft_teams.cards import AdaptiveCard, CardElement, Container, TextBlock
 
+from cards.text import wording
+
 
 class HelpEntry(Protocol):
     """What the help card shows of a command."""
@@ -20,12 +22,15 @@ class HelpEntry(Protocol):
 
 
 def build_help_card(commands: Iterable[HelpEntry], hint: str | None = None) -> AdaptiveCard:
-    """A card listing `commands`; `hint` (e.g. what was not understood) is shown first."""
+    """A card listing `commands`; `hint` (e.g. what was not understood) is shown first.
+
+    The hint may echo what the officer typed: its Markdown is made literal (`wording`).
+    """
     body: list[CardElement] = [
         TextBlock(text="Exhibit commands", weight="Bolder", size="Medium", wrap=True),
     ]
     if hint:
-        body.append(TextBlock(text=hint, color="Attention", wrap=True))
+        body.append(TextBlock(text=wording(hint), color="Attention", wrap=True))
     body.append(
         TextBlock(
             text="Type a command in this chat, or @mention Exhibit in a case channel.",

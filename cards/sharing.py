@@ -21,6 +21,7 @@ from microsoft_teams.cards import (
     TextInput,
 )
 
+from cards.text import LONG, plain, wording
 from evidence.model import Exhibit
 from evidence.sharing import Share, ShareStatus
 
@@ -43,21 +44,25 @@ def _when(share: Share) -> str:
 def _summary(share: Share, case_reference: str, exhibits: Sequence[Exhibit]) -> list[CardElement]:
     status, color = _STATUS[share.status]
     facts = [
-        Fact(title="Case", value=case_reference),
-        Fact(title="Exhibits", value=", ".join(str(e.ref) for e in exhibits) or "\u2014"),
-        Fact(title="Recipient", value=f"{share.recipient} ({share.organisation_type})"),
+        Fact(title="Case", value=plain(case_reference)),
+        Fact(title="Exhibits", value=plain(", ".join(str(e.ref) for e in exhibits)) or "\u2014"),
+        Fact(
+            title="Recipient",
+            value=f"{plain(share.recipient)} ({plain(share.organisation_type)})",
+        ),
         Fact(title="Link lasts", value=f"{share.days} days"),
-        Fact(title="Requested by", value=f"{share.requested_by_name}, {_when(share)}"),
-        Fact(title="Reason", value=share.reason),
-        Fact(title="Share id", value=share.id),
+        Fact(title="Requested by", value=f"{plain(share.requested_by_name)}, {_when(share)}"),
+        Fact(title="Reason", value=plain(share.reason, limit=LONG, multiline=True)),
+        Fact(title="Share id", value=plain(share.id)),
     ]
     if share.decided_by_name:
-        decided = f"{share.decided_by_name}"
+        decided = plain(share.decided_by_name)
         if share.decided_at is not None:
             decided += share.decided_at.strftime(", %d %b %Y %H:%M UTC")
         facts.append(Fact(title="Decided by", value=decided))
     if share.decision_reason:
-        facts.append(Fact(title="Decision note", value=share.decision_reason))
+        note = plain(share.decision_reason, limit=LONG, multiline=True)
+        facts.append(Fact(title="Decision note", value=note))
     return [
         TextBlock(text="Share request", weight="Bolder", size="Medium", wrap=True),
         TextBlock(text=status, color=color, weight="Bolder", wrap=True),
@@ -79,7 +84,9 @@ def build_approval_card(
     (Teams mobile) — the server decides who may act."""
     body = _summary(share, case_reference, exhibits)
     if notice:
-        body.insert(0, TextBlock(text=notice, color="Attention", weight="Bolder", wrap=True))
+        body.insert(
+            0, TextBlock(text=wording(notice), color="Attention", weight="Bolder", wrap=True)
+        )
     data = {"shareId": share.id}
     if share.status is ShareStatus.PENDING and with_buttons:
         body.append(
@@ -123,16 +130,17 @@ def build_link_card(
     `reissued`: a new link for a share approved earlier, replacing the old one.
     """
     expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
+    recipient, sender = plain(share.recipient), plain(mailed_from or "")
     if mailed_from is None:
-        what = f"Send this link to {share.recipient}."
+        what = f"Send this link to {recipient}."
     elif mail_problem is None:
         what = (
-            f"Exhibit has e-mailed this link to {share.recipient} from {mailed_from}: you need "
+            f"Exhibit has e-mailed this link to {recipient} from {sender}: you need "
             "not send it yourself."
         )
     else:
         what = (
-            f"Exhibit could not e-mail the link ({mail_problem}): send it to {share.recipient} "
+            f"Exhibit could not e-mail the link ({plain(mail_problem)}): send it to {recipient} "
             "yourself."
         )
     return AdaptiveCard(
@@ -153,8 +161,8 @@ def build_link_card(
             TextBlock(text=url, font_type="Monospace", wrap=True),
             FactSet(
                 facts=[
-                    Fact(title="Case", value=case_reference),
-                    Fact(title="Share id", value=share.id),
+                    Fact(title="Case", value=plain(case_reference)),
+                    Fact(title="Share id", value=plain(share.id)),
                 ]
             ),
         ]
@@ -164,7 +172,9 @@ def build_link_card(
 def build_share_list_card(case_reference: str, shares: Sequence[Share]) -> AdaptiveCard:
     """The shares of a case and their state."""
     body: list[CardElement] = [
-        TextBlock(text=f"Shares of {case_reference}", weight="Bolder", size="Medium", wrap=True)
+        TextBlock(
+            text=f"Shares of {plain(case_reference)}", weight="Bolder", size="Medium", wrap=True
+        )
     ]
     if not shares:
         body.append(TextBlock(text="No shares yet.", wrap=True))
@@ -175,10 +185,12 @@ def build_share_list_card(case_reference: str, shares: Sequence[Share]) -> Adapt
                 separator=True,
                 items=[
                     TextBlock(
-                        text=f"**{share.recipient}** \u2014 {status}", color=color, wrap=True
+                        text=f"**{plain(share.recipient)}** \u2014 {status}",
+                        color=color,
+                        wrap=True,
                     ),
                     TextBlock(
-                        text=f"{share.id} \u00b7 {len(share.exhibit_ids)} exhibit(s) \u00b7 "
+                        text=f"{plain(share.id)} \u00b7 {len(share.exhibit_ids)} exhibit(s) \u00b7 "
                         f"{share.downloads} download(s) \u00b7 requested {_when(share)}",
                         is_subtle=True,
                         wrap=True,

@@ -230,6 +230,18 @@ class SourceUnavailable(SourceError):
         self.retry_after = retry_after
 
 
+class SourceTooSlow(SourceError):
+    """The source sent too slowly: under the minimum rate over a window, or past the total time.
+
+    A source that drips bytes would otherwise hold a worker for ever; `received` counts the
+    bytes read before the download was stopped.
+    """
+
+    def __init__(self, host: str, reason: str, *, received: int) -> None:
+        super().__init__(host, reason)
+        self.received = received
+
+
 class SourceInvalid(SourceError):
     """The source answered something Exhibit cannot use; retrying will not help.
 

@@ -9,13 +9,16 @@ Two ways to sign, chosen by how the region's client authenticates:
 
 Either way the SAS grants read on that one blob only, expires within `MAX_LIFETIME`, is
 limited to https unless the endpoint itself is plain http (Azurite), and carries a
-`Content-Disposition` override so the browser saves the file under its original name.
+`Content-Disposition` override so the browser saves the file under the name given: the caller
+passes the exhibit's sanitised name, never the name the officer's device sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -126,5 +129,22 @@ class BlobSasSigner:
 
 
 def attachment(filename: str) -> str:
-    """`Content-Disposition` that saves as `filename` (RFC 6266 / RFC 8187 `filename*`)."""
-    return f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+    """`Content-Disposition` that saves as `filename`: RFC 6266 with an ASCII `filename` for old
+    clients and `filename*` (RFC 8187, UTF-8) for the rest, which prefer it.
+
+    Control and bidirectional characters never reach the header, whatever `filename` holds.
+    """
+    visible = "".join(char for char in filename if unicodedata.category(char)[0] != "C")
+    fallback = ascii_file_name(visible)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(visible, safe='')}"
+
+
+_NOT_TOKEN_SAFE = re.compile(r"[^A-Za-z0-9 !#$&'()+,.;=@\[\]^_`{}~-]")
+
+
+def ascii_file_name(filename: str) -> str:
+    """`filename` in printable ASCII for a quoted-string: accents dropped, the rest as `_`."""
+    decomposed = unicodedata.normalize("NFKD", filename)
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    ascii_name = _NOT_TOKEN_SAFE.sub("_", stripped.encode("ascii", "replace").decode("ascii"))
+    return ascii_name.strip(" .") or "file"

@@ -6,14 +6,22 @@ Redirects are followed by hand, at most `max_redirects`, and never carry the `Au
 header: a bearer meant for one host must not reach another. Bodies are read piece by piece and
 handed on in chunks of about `chunk_size`; a file is never held whole in memory.
 
+A source that drips bytes is cut (`SourceTooSlow`), however it paces them: the answer's headers
+must arrive within `header_timeout`; the body must bring at least `min_rate` bytes a second
+over every `rate_window` seconds, and arrive whole within `max(total_timeout, size / min_rate)`
+seconds (the size declared, or `max_size` when none is).
+
 URLs are never logged nor put in errors: pre-authenticated download URLs are credentials.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -29,6 +37,7 @@ from evidence.errors import (
     SourceExpired,
     SourceInvalid,
     SourceTooLarge,
+    SourceTooSlow,
     SourceUnavailable,
 )
 
@@ -43,6 +52,71 @@ TRANSIENT = frozenset({408, 425, 429})
 # and Graph's pre-authenticated redirects) and the Bot Framework attachment service (inline
 # images, behind the activity's serviceUrl). Sovereign clouds need their own names.
 TEAMS_FILE_HOSTS = ("*.sharepoint.com", "smba.trafficmanager.net")
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How slowly a source may send before its download is cut.
+
+    `min_rate` bytes a second, measured over any `rate_window` seconds (a window is only judged
+    once that long has passed since the answer); the whole body within `max(total_timeout,
+    size / min_rate)` seconds; the answer's headers within `header_timeout` seconds.
+    """
+
+    min_rate: int = 64 * 1024
+    rate_window: float = 30.0
+    total_timeout: float = 600.0
+    header_timeout: float = 70.0
+
+    def __post_init__(self) -> None:
+        if self.min_rate <= 0 or min(self.rate_window, self.total_timeout) <= 0:
+            raise ValueError("the minimum rate, its window and the total time must be positive")
+        if self.header_timeout <= 0:
+            raise ValueError("the header timeout must be positive")
+
+    def total_for(self, size: int) -> float:
+        """Seconds a body of `size` bytes may take."""
+        return max(self.total_timeout, size / self.min_rate)
+
+
+class _Pacer:
+    """Tells when a download has been too slow: a sliding window of (time, bytes) samples."""
+
+    def __init__(self, pace: Pace, size: int, clock: Callable[[], float]) -> None:
+        self._pace = pace
+        self._clock = clock
+        self._start = clock()
+        self._deadline = self._start + pace.total_for(size)
+        self._need = pace.min_rate * pace.rate_window
+        self._samples: deque[tuple[float, int]] = deque([(self._start, 0)])
+        self._received = 0
+
+    def record(self, received: int) -> None:
+        """Note the bytes received so far."""
+        now = self._clock()
+        self._received = received
+        samples = self._samples
+        # A fast source reads thousands of pieces a window: samples closer together than a
+        # 64th of it are merged (counting their bytes a little late, never early).
+        if len(samples) >= 2 and now - samples[-2][0] < self._pace.rate_window / 64:
+            samples[-1] = (now, received)
+        else:
+            samples.append((now, received))
+        # Keep the newest sample at or before the window's start: the window is judged from it.
+        while len(self._samples) > 1 and self._samples[1][0] <= now - self._pace.rate_window:
+            self._samples.popleft()
+
+    def wait_limit(self) -> tuple[float, str]:
+        """Seconds the next read may wait before the download is too slow, and why it would be."""
+        now = self._clock()
+        # With no more bytes, the window's condition fails once the first sample holding more
+        # than `received - need` bytes is a whole window old.
+        threshold = self._received - self._need
+        first_over = next((t for t, b in self._samples if b > threshold), now)
+        window_end = first_over + self._pace.rate_window
+        if window_end < self._deadline:
+            return window_end - now, "arrived too slowly"
+        return self._deadline - now, "took too long"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +186,8 @@ class Download:
         host: str,
         max_size: int,
         chunk_size: int,
+        pace: Pace | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._response = response
         self._max_size = max_size
@@ -125,6 +201,8 @@ class Download:
         self.content_type: str | None = (
             response.content_type if hdrs.CONTENT_TYPE in response.headers else None
         )
+        expected = self.declared_size if self.declared_size is not None else max_size
+        self._pacer = None if pace is None else _Pacer(pace, expected, clock)
 
     @property
     def received(self) -> int:
@@ -159,6 +237,19 @@ class Download:
             self._response.close()
 
     async def _read(self) -> bytes:
+        if self._pacer is None:
+            return await self._read_piece()
+        self._pacer.record(self._received)
+        limit, why = self._pacer.wait_limit()
+        if limit <= 0:
+            raise SourceTooSlow(self.host, why, received=self._received)
+        try:
+            async with asyncio.timeout(limit):
+                return await self._read_piece()
+        except TimeoutError as err:
+            raise SourceTooSlow(self.host, why, received=self._received) from err
+
+    async def _read_piece(self) -> bytes:
         try:
             return await self._response.content.readany()
         except TimeoutError as err:
@@ -187,7 +278,7 @@ class HttpSource:
 
     `connect_timeout` bounds connecting; `read_timeout` bounds every wait for the answer and for
     each piece of the body (a large file may take long, but must keep flowing). `max_size` is
-    the most bytes one download may bring.
+    the most bytes one download may bring; `pace`, how slowly a source may send it.
     """
 
     def __init__(
@@ -200,6 +291,7 @@ class HttpSource:
         read_timeout: float = 60.0,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_redirects: int = 5,
+        pace: Pace | None = None,
     ) -> None:
         if max_size <= 0 or chunk_size <= 0 or max_redirects < 0:
             raise ValueError("max_size and chunk_size must be positive, max_redirects not negative")
@@ -210,6 +302,7 @@ class HttpSource:
         self.max_size = max_size
         self._chunk_size = chunk_size
         self._max_redirects = max_redirects
+        self.pace = pace or Pace()
         self._timeout = aiohttp.ClientTimeout(
             total=None,
             connect=connect_timeout,
@@ -248,15 +341,20 @@ class HttpSource:
         raise SourceInvalid(host, f"more than {self._max_redirects} redirects")
 
     async def _get(self, target: URL, host: str, headers: dict[str, str]) -> aiohttp.ClientResponse:
+        # `sock_read` restarts with every byte: a source dripping its headers is cut here.
+        headers_in_time = asyncio.timeout(self.pace.header_timeout)
         try:
-            return await self._session.get(
-                target,
-                headers=headers,
-                allow_redirects=False,
-                raise_for_status=False,
-                timeout=self._timeout,
-            )
+            async with headers_in_time:
+                return await self._session.get(
+                    target,
+                    headers=headers,
+                    allow_redirects=False,
+                    raise_for_status=False,
+                    timeout=self._timeout,
+                )
         except TimeoutError as err:
+            if headers_in_time.expired():
+                raise SourceTooSlow(host, "answered too slowly", received=0) from err
             raise SourceUnavailable(host, "no answer in time") from err
         except aiohttp.InvalidURL as err:
             raise SourceInvalid(host, "unusable URL") from err
@@ -277,7 +375,11 @@ class HttpSource:
             if status != 200:
                 raise SourceInvalid(host, "unexpected answer", status=status)
             download = Download(
-                response, host=host, max_size=self.max_size, chunk_size=self._chunk_size
+                response,
+                host=host,
+                max_size=self.max_size,
+                chunk_size=self._chunk_size,
+                pace=self.pace,
             )
             declared = download.declared_size
             if declared is not None and declared > self.max_size:

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import hashlib
 import os
-import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -24,6 +23,7 @@ from playwright.async_api import async_playwright
 
 from bot.share_pages import RateLimit, SharePages, add_share_routes
 from evidence.custody import Action, CustodyEntry, verify_chain
+from evidence.files import sanitize_file_name
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.sharing import Share, ShareStatus, new_link_token
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
@@ -31,7 +31,7 @@ from storage.database import create_engine
 from storage.evidence_store import BlobEvidenceStore
 from storage.migrate import migrate
 from storage.records import SqlRecords
-from storage.sas import MAX_LIFETIME, BlobSasSigner
+from storage.sas import MAX_LIFETIME, BlobSasSigner, attachment
 from tests.conftest import Azurite
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
@@ -109,7 +109,7 @@ async def world(azurite: Azurite, tmp_path: Path) -> AsyncIterator[World]:
             exhibit = Exhibit(
                 id=str(uuid.uuid4()), case_id=case.id, ref=ExhibitRef("JS", number),
                 produced_by=OFFICER_ID, produced_by_name="PC Jane Smith", original_name=name,
-                stored_name=f"JS-{number}", declared_type="application/octet-stream",
+                stored_name=sanitize_file_name(name), declared_type="application/octet-stream",
                 detected_type="application/octet-stream", size=stored.size,
                 sha256=stored.sha256, region=REGION, blob_name=blob_name,
                 source=SourceKind.TEAMS_FILE, created_at=now + timedelta(seconds=number),
@@ -221,9 +221,9 @@ async def test_download_redirects_to_a_short_read_only_sas(world: World, client:
             data = await blob.read()
             disposition = blob.headers["Content-Disposition"]
         assert hashlib.sha256(data).hexdigest() == exhibit.sha256
-        assert disposition == "attachment; filename*=UTF-8''" + quote(
-            exhibit.original_name, safe=""
-        )
+        # The sanitised name, never the one the device sent; an ASCII fallback for old clients.
+        assert disposition == attachment(exhibit.stored_name)
+        assert disposition.endswith("filename*=UTF-8''" + quote(exhibit.stored_name, safe=""))
     entries = await world.custody()
     downloads = [e for e in entries if e.action == Action.EXHIBIT_DOWNLOADED]
     assert [e.exhibit_id for e in downloads] == [e.id for e in world.exhibits]
@@ -347,9 +347,7 @@ async def test_in_chromium_the_page_renders_and_downloads_match_the_hashes(
                 async with page.expect_download() as waiting:
                     await page.get_by_role("link", name=f"Download {exhibit.ref}").click()
                 download = await waiting.value
-                # Chromium replaces characters that are unsafe in file names with `_`.
-                expected = re.sub(r'[<>:"/\\|?*]', "_", exhibit.original_name)
-                assert download.suggested_filename == expected
+                assert download.suggested_filename == exhibit.stored_name
                 saved = tmp_path / f"{exhibit.ref.number}.bin"
                 await download.save_as(saved)
                 assert hashlib.sha256(saved.read_bytes()).hexdigest() == exhibit.sha256
@@ -424,5 +422,5 @@ async def test_token_credentials_sign_with_a_cached_user_delegation_key(
     assert query["sp"] == ["r"]
     assert query["spr"] == ["https"]
     assert "skoid" in query  # signed with the delegation key, not an account key
-    assert query["rscd"] == ["attachment; filename*=UTF-8''a%20b.pdf"]
+    assert query["rscd"] == ["attachment; filename=\"a b.pdf\"; filename*=UTF-8''a%20b.pdf"]
     assert second.expires_at == later + MAX_LIFETIME
