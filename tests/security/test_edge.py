@@ -269,7 +269,7 @@ def activities(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @hypothesis_settings(
-    max_examples=120,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
