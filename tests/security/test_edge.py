@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from bot.devstack import free_port
 from bot.inbound import MAX_JSON_DEPTH
@@ -302,3 +303,35 @@ async def _shared_client(settings: Settings, bot_client: BotClientFactory) -> An
         _CLIENTS.clear()
         _CLIENTS[key] = await bot_client(settings)
     return _CLIENTS[key]
+
+
+async def test_a_turn_that_fails_answers_an_invoke_with_the_error_and_a_message_with_an_apology(
+    settings: Settings,
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder, url = connector
+    client = await bot_client(settings)
+    engine = create_engine(settings.database_url.value)
+    async with engine.begin() as connection:  # the database breaks under the running bot
+        await connection.execute(sql("DROP TABLE shares"))
+    await engine.dispose()
+    click = load_activity("channel_mention", url)
+    click.update(type="invoke", name="adaptiveCard/action", text=None, replyToId="approval-card")
+    click["value"] = {"action": {"type": "Action.Execute", "verb": APPROVE,
+                                 "data": {"shareId": "S-0123456789"}}}  # fmt: skip
+    click["from"]["aadObjectId"] = "1a7e2c3d-0003-4f00-8000-000000000003"  # an approver
+    with caplog.at_level(logging.ERROR):
+        response = await client.post("/api/messages", json=click)
+    assert response.status == 200
+    answer = await response.json()
+    assert answer["statusCode"] == 500
+    assert answer["type"] == "application/vnd.microsoft.error"
+    reference = answer["value"]["message"].rpartition("Reference: ")[2].rstrip(".")
+    assert any(reference in r.getMessage() for r in caplog.records)
+    assert recorder.received == []
+    message = _case_open(url, text="<at>Exhibit</at> share revoke S-0123456789")
+    assert (await client.post("/api/messages", json=message)).status == 202
+    sent = await recorder.wait_for(1)
+    assert any("Reference: " in str(activity.get("text")) for activity in sent), sent
