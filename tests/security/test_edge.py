@@ -257,7 +257,7 @@ CHANGES = st.dictionaries(
 def activities(draw: st.DrawFn) -> dict[str, Any]:
     """A Teams-shaped activity with random values where a caller controls them."""
     kind = draw(st.sampled_from(["message", "invoke", "conversationUpdate", "messageReaction"]))
-    activity = _case_open("SERVICE_URL")
+    activity = _case_open(draw(st.sampled_from([RECORDING, RECORDING, RECORDING, CLOSED_PORT])))
     activity["type"] = kind
     if kind == "invoke":
         activity.update(name="adaptiveCard/action", text=None, replyToId="card-1")
@@ -266,7 +266,20 @@ def activities(draw: st.DrawFn) -> dict[str, Any]:
         activity["text"] = draw(TEXT | COMMANDS)
     for path, value in draw(CHANGES).items():
         _set(activity, path, value)
+    if draw(st.integers(0, 9)) == 0:
+        activity["value"] = DEEP
     return activity
+
+
+RECORDING, CLOSED_PORT, DEEP = "SERVICE_URL", "CLOSED_PORT", "__DEEP__"
+
+
+def _body(activity: dict[str, Any], urls: dict[str, str], depth: int) -> str:
+    """The activity as JSON with its placeholders filled; DEEP becomes `depth` nested arrays."""
+    service_url = activity.get("serviceUrl")
+    if isinstance(service_url, str) and service_url in urls:
+        activity = {**activity, "serviceUrl": urls[service_url]}
+    return json.dumps(activity).replace(f'"{DEEP}"', "[" * depth + "]" * depth)
 
 
 @hypothesis_settings(
@@ -274,19 +287,21 @@ def activities(draw: st.DrawFn) -> dict[str, Any]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(activity=activities())
+@given(activity=activities(), depth=st.sampled_from([MAX_JSON_DEPTH, 100, 3_000, 100_000]))
 async def test_generated_activities_never_get_a_5xx_and_refusals_process_nothing(
     settings: Settings,
     bot_client: BotClientFactory,
     connector: tuple[RecordingConnector, str],
     activity: dict[str, Any],
+    depth: int,
 ) -> None:
     recorder, url = connector
     client = await _shared_client(settings, bot_client)
-    if activity.get("serviceUrl") == "SERVICE_URL":
-        activity["serviceUrl"] = url
+    body = _body(activity, {RECORDING: url, CLOSED_PORT: _CLOSED_PORT}, depth)
     before, sent = await _written(settings), len(recorder.received)
-    response = await client.post("/api/messages", json=activity)
+    response = await client.post(
+        "/api/messages", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status < 500, await response.text()
     if response.status >= 400:
         assert len(recorder.received) == sent
@@ -294,6 +309,7 @@ async def test_generated_activities_never_get_a_5xx_and_refusals_process_nothing
 
 
 _CLIENTS: dict[str, Any] = {}
+_CLOSED_PORT = f"http://127.0.0.1:{free_port()}"
 
 
 async def _shared_client(settings: Settings, bot_client: BotClientFactory) -> Any:
