@@ -91,8 +91,9 @@ class InboundPolicy:
     validator: TokenValidator
     allow_anonymous: bool
     allowed_tenants: frozenset[str]
-    # Token issuers that speak for Teams: the Bot Framework's, never an Entra tenant's.
-    issuers: frozenset[str] = frozenset({"https://api.botframework.com"})
+    # Token issuers (lower case) that speak for Teams: the Bot Framework's, never an Entra
+    # tenant's. Empty in anonymous mode, which has no audience: any token there is refused.
+    issuers: frozenset[str]
 
 
 async def accept(request: web.Request, policy: InboundPolicy) -> Inbound:
