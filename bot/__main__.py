@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 from dotenv import dotenv_values
 
+from bot.log_config import configure_logging
 from bot.settings import SettingsError, load_settings
 
 DESCRIPTION = """\
@@ -54,11 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as err:
         print(f"Exhibit cannot start: {err}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The Azure SDKs log every request and response header at INFO: far too much, and noise.
-    logging.getLogger("azure").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     from bot.composition import create_app, run_worker_alone  # SDKs load once settings are good
 
     if args.role == "worker":

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
 from azure.identity.aio import DefaultAzureCredential
-from microsoft_agents.activity import Activity, ActivityTypes
+from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import (
@@ -66,7 +66,7 @@ _AUTH_TYPES = {
 
 
 def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
-    """The Agents SDK's view of the bot's identity, with issuer validation switched on."""
+    """The Agents SDK's view of the bot's identity: only the Bot Framework issues its tokens."""
     credentials = settings.credentials
     if credentials is None:
         return AgentAuthConfiguration(anonymous_allowed=True)
@@ -79,17 +79,29 @@ def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
         authority=credentials.authority,
         # Off by default in the SDK: a correctly signed token from another issuer would pass.
         validate_issuer=True,
+        # Without an explicit list the SDK also trusts the tenant's own Entra issuers, so any
+        # app-only or user token of the tenant for the bot's audience would be Teams traffic.
+        issuers=[credentials.issuer],
     )
+
+
+def token_issuers(settings: Settings) -> frozenset[str]:
+    """Issuers whose tokens the edge accepts (none in anonymous mode, which has no audience)."""
+    if settings.credentials is None:
+        return frozenset()
+    return frozenset({settings.credentials.issuer.lower()})
 
 
 def build_adapter(
     settings: Settings, config: AgentAuthConfiguration, provider_factory: ProviderFactory
 ) -> CloudAdapter:
-    """The Agents SDK adapter: outbound tokens, and outbound host checks in production."""
+    """The Agents SDK adapter: outbound tokens, and outbound host checks whenever it has any."""
     connections = ConnectionManager(provider_factory, {"SERVICE_CONNECTION": config})
+    # Real credentials mean a real token on every reply: it must never go to an unchecked host,
+    # whatever the environment. Only anonymous mode (no token to leak) talks to any host.
     validator = (
         OutboundHostValidator(list(settings.allowed_service_url_hosts), enabled=True)
-        if settings.production
+        if settings.production or settings.credentials is not None
         else None
     )
     adapter = CloudAdapter(connection_manager=connections, host_validator=validator)
@@ -108,13 +120,40 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
         activity.conversation.id if activity.conversation else None,
         exc_info=error,
     )
+    if activity.type == ActivityTypes.invoke:
+        await context.send_activity(_invoke_error(reference))
+        return
     if activity.type != ActivityTypes.message:
-        return  # invokes answer with a status; proactive turns have nobody to tell
-    await context.send_activity(
-        Activity(
-            type=ActivityTypes.message,
-            text=f"Sorry, something went wrong. Nothing was changed. Reference: {reference}.",
+        return  # proactive and other turns have nobody to tell
+    try:
+        await context.send_activity(
+            Activity(
+                type=ActivityTypes.message,
+                text=f"Sorry, something went wrong. Nothing was changed. Reference: {reference}.",
+            )
         )
+    except Exception as apology_error:  # the connector that failed the turn may fail this too
+        logger.warning(
+            "Could not send the apology for ref %s: %s", reference, type(apology_error).__name__
+        )
+
+
+def _invoke_error(reference: str) -> Activity:
+    """The Universal Actions error answer: Teams shows it and keeps the card as it was."""
+    message = f"Something went wrong. Nothing was changed. Reference: {reference}."
+    return Activity(
+        type=ActivityTypes.invoke_response,
+        value=InvokeResponse(
+            status=200,
+            body={
+                "statusCode": 500,
+                "type": "application/vnd.microsoft.error",
+                "value": {
+                    "code": "InternalError",
+                    "message": message,
+                },
+            },
+        ),
     )
 
 
@@ -133,6 +172,13 @@ async def create_app(
     boundary) and the directory.
     """
     config = auth_configuration(settings)
+    if settings.production and settings.trusted_proxy_hops == 0:
+        logger.warning(
+            "EXHIBIT_TRUSTED_PROXY_HOPS is 0 in production: behind a reverse proxy every link "
+            "visitor shares the proxy's address, so one client can rate-limit everyone and the "
+            "custody ledger records the proxy, not the recipient. Set it to the number of "
+            "proxies in front of Exhibit."
+        )
     if settings.allow_anonymous:
         logger.warning(
             "EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS is on: requests WITHOUT a token are accepted. "
@@ -241,6 +287,7 @@ async def create_app(
                 validator=token_validator or JwtTokenValidator(config),
                 allow_anonymous=settings.allow_anonymous,
                 allowed_tenants=settings.allowed_tenants,
+                issuers=token_issuers(settings),
             ),
             probes=probes,
         )
@@ -260,6 +307,7 @@ async def create_app(
             signer=BlobSasSigner(blobs),
             classification=settings.classification,
             now=services.now,
+            proxy_hops=settings.trusted_proxy_hops,
         ),
     )
     app[WORKER] = worker

@@ -78,7 +78,7 @@ async def reviewers(
     try:
         officers = await services.directory.officers(candidates)
     except DirectoryUnavailable as err:
-        logger.warning("Receipt reviewers unknown: %s", err)
+        logger.warning("Receipt reviewers unknown: %s", type(err).__name__)
         return []
     return [
         accounts[object_id]

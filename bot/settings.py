@@ -7,6 +7,7 @@ Secrets are held in `Secret`, whose repr never shows the value. `.env.example` d
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,19 @@ class BotAuthType(StrEnum):
     WORKLOAD_IDENTITY = "workload_identity"
 
 
+class BotCloud(StrEnum):
+    """The Azure cloud of the Azure Bot resource: it decides which Bot Framework signs for Teams."""
+
+    PUBLIC = "public"
+    USGOV = "usgov"
+
+
+BOT_FRAMEWORK_ISSUERS = {
+    BotCloud.PUBLIC: "https://api.botframework.com",
+    BotCloud.USGOV: "https://api.botframework.us",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class BotCredentials:
     """The Entra app registration behind the Azure Bot resource."""
@@ -72,6 +86,12 @@ class BotCredentials:
     client_secret: Secret | None = None
     certificate_path: Path | None = None
     authority: str | None = None
+    cloud: BotCloud = BotCloud.PUBLIC
+
+    @property
+    def issuer(self) -> str:
+        """The only token issuer whose tokens are Teams traffic for this bot."""
+        return BOT_FRAMEWORK_ISSUERS[self.cloud]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +154,7 @@ class Settings:
     allowed_tenants: frozenset[str]
     allowed_service_url_hosts: tuple[str, ...]
     max_request_bytes: int
+    trusted_proxy_hops: int
     database_url: Secret
     regions: tuple[Region, ...]
     default_region: str
@@ -255,6 +276,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "is required (or set EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS=true for local use)",
         )
 
+    host = read.text("EXHIBIT_HOST", "127.0.0.1")
+    if allow_anonymous and not _is_loopback(host):
+        raise SettingsError(
+            "EXHIBIT_HOST",
+            f"must be a loopback address (127.0.0.1, ::1, localhost) in anonymous mode: {host!r}",
+        )
+
     tenants = frozenset(t.lower() for t in read.words("EXHIBIT_ALLOWED_TENANTS"))
     for tenant in tenants:
         if not _GUID.match(tenant):
@@ -295,7 +323,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise SettingsError("EXHIBIT_QUEUE_NAME", "must be 3-63 lower-case letters, digits, -")
     return Settings(
         environment=environment,
-        host=read.text("EXHIBIT_HOST", "127.0.0.1"),
+        host=host,
         port=read.integer("PORT", 3978, minimum=1, maximum=65535),
         allow_anonymous=allow_anonymous,
         credentials=credentials,
@@ -304,6 +332,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         max_request_bytes=read.integer(
             "EXHIBIT_MAX_REQUEST_BYTES", 1 << 20, minimum=4096, maximum=64 << 20
         ),
+        trusted_proxy_hops=read.integer("EXHIBIT_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=5),
         database_url=Secret(
             read.text("EXHIBIT_DATABASE_URL", "sqlite+aiosqlite:///var/exhibit.db")
         ),
@@ -366,7 +395,17 @@ def _credentials(read: _Reader) -> BotCredentials | None:
         client_secret=Secret(secret) if secret else None,
         certificate_path=Path(certificate) if certificate else None,
         authority=authority,
+        cloud=read.choice("EXHIBIT_BOT_CLOUD", BotCloud, BotCloud.PUBLIC),
     )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _regions(read: _Reader) -> tuple[Region, ...]:

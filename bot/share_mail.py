@@ -87,7 +87,7 @@ async def mail_link(
         await mailer.send(message)
     except (MailNotSent, InvalidInput) as err:
         problem = str(err)
-        logger.warning("Share %s: link not e-mailed: %s", share.id, problem)
+        logger.warning("Share %s: link not e-mailed: %s", share.id, type(err).__name__)
     now = services.now()
     await in_unit(
         services.records,

@@ -12,7 +12,8 @@ from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import Agent, ClaimsIdentity
 
-from bot.inbound import Inbound, InboundPolicy, Rejected, accept
+from bot.agent import error_reference
+from bot.inbound import Inbound, InboundPolicy, Rejected, accept, loggable
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,20 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except Rejected as rejected:
         logger.info("Refused an inbound request (%d): %s", rejected.status, rejected.reason)
         return rejected.response()
-    response = await runtime.adapter.process_request(
-        _ValidatedRequest(request, inbound), runtime.agent
-    )
+    try:
+        response = await runtime.adapter.process_request(
+            _ValidatedRequest(request, inbound), runtime.agent
+        )
+    except Exception:  # the turn handler logs its own; this is what escaped it (token, connector)
+        reference = error_reference()
+        logger.exception(
+            "Activity %s could not be processed (ref %s)",
+            loggable(inbound.body.get("id")),
+            reference,
+        )
+        # Never a 5xx: the Bot Service would show the user an error or retry a turn that may
+        # already have changed something; the reference ties the log to any report.
+        return web.json_response({"error": "not processed", "reference": reference}, status=202)
     if response.body is not None:
         return web.json_response(
             response.body, status=response.status_code, headers=response.headers

@@ -138,7 +138,7 @@ class IntakeWorker:
             try:
                 leases = await self._queue.receive(hold_seconds=self._options.hold_seconds)
             except QueueUnavailable as err:
-                logger.warning("Ingest queue unavailable: %s", err)
+                logger.warning("Ingest queue unavailable: %s", type(err).__name__)
                 leases = []
             if not leases:
                 slots.release()

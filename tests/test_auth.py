@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -10,8 +11,10 @@ import pytest
 from bot.composition import auth_configuration
 from bot.settings import Settings, load_settings
 from tests.conftest import BOT_APP_ID, TENANT, BotClientFactory, StaticTokenProvider
+from tests.fakes.tenant import Tls
 from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
+from tests.support.tls_connector import https_connector
 from tests.support.tokens import LocalKeyValidator, SigningKey, bot_framework_claims
 
 OTHER_TENANT = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
@@ -27,8 +30,17 @@ def authenticated(base_env: dict[str, str]) -> Settings:
         "EXHIBIT_BOT_APP_ID": BOT_APP_ID,
         "EXHIBIT_BOT_TENANT_ID": TENANT,
         "EXHIBIT_BOT_CLIENT_SECRET": "not-used-in-tests",
+        # With credentials every reply host is checked, in development too.
+        "EXHIBIT_ALLOWED_SERVICE_URL_HOSTS": "localhost",
     }
     return load_settings(env)
+
+
+@pytest.fixture
+async def connector(tls: Tls) -> AsyncIterator[tuple[RecordingConnector, str]]:
+    """The recording connector at https://localhost (a bot with credentials replies only so)."""
+    async with https_connector(tls) as running:
+        yield running
 
 
 async def _post(
@@ -182,6 +194,6 @@ async def test_production_refuses_service_urls_off_the_allow_list(
         }
     )
     token = KEY.mint(bot_framework_claims(BOT_APP_ID, url))
-    # The recording connector is on loopback over http: exactly what production must refuse.
+    # The recording connector's host is not on production's list: exactly what it must refuse.
     assert await _post(production, bot_client, url, _bearer(token)) == 401
     assert recorder.received == []
