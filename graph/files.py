@@ -15,7 +15,7 @@ or, for a chat, the sender's OneDrive (`/users/{id}/drive`).
 Permissions: RSC `ChannelMessage.Read.Group` / `ChatMessage.Read.Chat` (or the application
 `ChannelMessage.Read.All` / `Chat.Read.All`) for messages, application `Files.Read.All` (or,
 narrower, `Sites.Selected` granted per case team's site) for files; the channel's files folder
-needs `ChannelSettings.Read.Group` (RSC) or `Files.Read.All`, a user's drive `Files.Read.All`.
+needs `Files.Read.All` (or the RSC `File.Read.Group`), a user's drive `Files.Read.All`.
 """
 
 from __future__ import annotations
