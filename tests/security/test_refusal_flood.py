@@ -6,6 +6,7 @@ count of every refused attempt stays recoverable from the records.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,8 +16,9 @@ from evidence.cases import check_visible
 from evidence.custody import Action, verify_chain
 from evidence.model import Case, ChannelBinding
 from evidence.officers import Officer, Role
+from evidence.records import RecordsUnit
 from evidence.refusals import LISTED_PER_WINDOW, WINDOW, record_refusal, refused_attempts
-from storage.records import SqlRecords
+from storage.records import SqlRecords, in_unit
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
@@ -132,3 +134,22 @@ async def _case_other(records: SqlRecords) -> Case:
     async with records.unit() as unit:
         await unit.add_case(case)
     return case
+
+
+async def test_concurrent_refusals_are_all_counted_and_still_capped(records: SqlRecords) -> None:
+    """Clicks racing each other (several workers, PostgreSQL row locks) lose no count."""
+    case = await _case(records)
+
+    async def click(n: int) -> None:
+        async def work(unit: RecordsUnit) -> bool:
+            return await record_refusal(unit, LIAM, case.id, Action.ACCESS_REFUSED, {"n": n}, T0)
+
+        await in_unit(records, work)
+
+    await asyncio.gather(*(click(n) for n in range(30)))
+    async with records.unit() as unit:
+        actions = [e.action for e in await unit.custody(case.id)]
+        total = await refused_attempts(unit, LIAM.object_id, case.id, T0)
+    assert actions.count(Action.ACCESS_REFUSED) == LISTED_PER_WINDOW
+    assert actions.count(Action.REFUSALS_SUPPRESSED) == 1
+    assert total == 30
