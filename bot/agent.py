@@ -151,13 +151,10 @@ class ExhibitAgent:
         except AccessRefused as err:
             return build_notice_card("Not allowed", f"Refused: {err.reason}.", Tone.ATTENTION)
         except CaseNotFound as err:
-            text = (
-                f"There is no case {err.reference}."
-                if err.reference
-                else "Name a case (e.g. `case show MET-24-0001`): this conversation is not "
-                "bound to one."
+            # The same words for a case that does not exist and one the officer may not see.
+            return build_notice_card(
+                "Case not found", case_not_found_text(err.reference), Tone.WARNING
             )
-            return build_notice_card("Case not found", text, Tone.WARNING)
         except SourceError as err:
             return build_notice_card(
                 "Files unavailable",
@@ -171,9 +168,27 @@ class ExhibitAgent:
                 "Exhibit not found", f"There is no exhibit {err.exhibit_ref}{where}.", Tone.WARNING
             )
         except DuplicateCase as err:
+            # A reference is unique force-wide, so its being taken must be told; nothing else
+            # about the case is, and the words are the same whether the officer is on it or not.
             return build_notice_card(
-                "Case already exists", f"Case {err.reference} is already open.", Tone.WARNING
+                "Reference in use",
+                f"The case reference {err.reference} is already in use. If it is your case, ask "
+                "its officer to add you to the case channel.",
+                Tone.WARNING,
             )
+
+
+def case_not_found_text(reference: str | None) -> str:
+    """What someone is told of a case that is absent or that they may not see: the same."""
+    if reference is None:
+        return (
+            "Name a case (e.g. `case show MET-24-0001`): this conversation is not bound to a "
+            "case you can see."
+        )
+    return (
+        f"No case {reference} that you can see. Check the reference, or ask the case's officer "
+        "to add you to the case channel."
+    )
 
 
 def _command_text(activity: Activity) -> str:

@@ -27,7 +27,7 @@ from evidence.cases import (
     read_case_open,
     record_case_view,
 )
-from evidence.errors import AccessRefused
+from evidence.errors import AccessRefused, CaseNotFound, ExhibitError
 from evidence.model import Case, ChannelBinding
 from evidence.policy import Decision
 from evidence.ports import ChannelCreator
@@ -129,7 +129,7 @@ async def view_case(
     """The case the command names (first argument, or the channel's own) and `read` of it.
 
     The view is recorded (`view` says of what, if not the case itself); a refusal is recorded,
-    committed, then raised as `AccessRefused`.
+    committed, then raised (`refusal_error`).
     """
     reference = turn.command.args[0] if turn.command.args else None
     channel_id = conversation_channel_id(turn.context.activity)
@@ -145,8 +145,15 @@ async def view_case(
 
     case, found, decision = await turn.in_unit(work)
     if not decision.allowed:
-        raise AccessRefused(decision.reason)
+        raise refusal_error(decision, reference)
     return case, cast(T, found)
+
+
+def refusal_error(decision: Decision, reference: str | None) -> ExhibitError:
+    """What to raise for a refusal: to someone off the case, it is as if there were no case."""
+    if decision.hides_case:
+        return CaseNotFound(reference.upper() if reference else None)
+    return AccessRefused(decision.reason)
 
 
 def conversation_channel_id(activity: Activity) -> str | None:

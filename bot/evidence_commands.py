@@ -10,13 +10,15 @@ from typing import Any
 from microsoft_agents.activity import Activity, Attachment
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.case_commands import conversation_channel_id, view_case
+from bot.case_commands import conversation_channel_id, refusal_error, view_case
+from bot.identity import resolve_officer
 from bot.proactive import reference_of
 from bot.receipts import receipt_view_for
 from bot.replies import card_activity
 from bot.services import Services, Turn
 from cards.common import Tone, build_notice_card
 from cards.exhibits import (
+    RECEIPT_REFRESH,
     REVIEW,
     build_custody_card,
     build_exhibit_card,
@@ -25,9 +27,15 @@ from cards.exhibits import (
     build_verify_card,
     size_text,
 )
-from evidence.cases import MembersOf, find_case
+from evidence.cases import MembersOf, check_visible, find_case
 from evidence.custody import CustodyEntry
-from evidence.errors import AccessRefused, EvidenceStoreError, InvalidInput
+from evidence.errors import (
+    AccessRefused,
+    CaseNotFound,
+    EvidenceStoreError,
+    ExhibitError,
+    InvalidInput,
+)
 from evidence.exhibits import (
     CustodyView,
     Found,
@@ -39,7 +47,13 @@ from evidence.exhibits import (
     record_verification,
     record_view,
 )
-from evidence.intake import IncomingFile, job_id, start_intake
+from evidence.intake import (
+    IncomingFile,
+    files_in_drive,
+    idempotency_key,
+    refuse_files,
+    start_intake,
+)
 from evidence.model import Case, Exhibit, SourceKind
 from evidence.officers import Officer
 from evidence.policy import Decision, can_add_evidence
@@ -81,7 +95,7 @@ async def _found(turn: Turn) -> tuple[Case, Exhibit]:
 
     found = await turn.in_unit(work)
     if found.exhibit is None:
-        raise AccessRefused(found.decision.reason)
+        raise refusal_error(found.decision, target.case_reference)
     return found.case, found.exhibit
 
 
@@ -110,31 +124,79 @@ async def exhibit_card_for(
     )
 
 
+def unavailable_card() -> AdaptiveCard:
+    """The answer to a click someone may not make or on something gone: the same, and bare."""
+    return build_notice_card("Not available", "This card is not available to you.", Tone.WARNING)
+
+
+async def on_exhibit_card_action(
+    activity: Activity, services: Services, verb: str, data: dict[str, Any]
+) -> AdaptiveCard:
+    """`Mark reviewed`, `Flag` and the receipt's refresh (Action.Execute).
+
+    Visibility is checked before any card is built: someone who may not see the case gets
+    `unavailable_card()` — no file name, hash, comment or case reference — and the refusal is
+    recorded; an unknown exhibit or receipt gets the same card.
+    """
+    try:
+        officer = await resolve_officer(activity, services.directory)
+    except ExhibitError:
+        return build_notice_card(
+            "Not enrolled in Exhibit", "You cannot act on this card.", Tone.ATTENTION
+        )
+    try:
+        if verb == RECEIPT_REFRESH:
+            return await receipt_view_for(services, officer, str(data.get("receipt") or ""))
+        return await on_review_action(services, officer, verb, data)
+    except (CaseNotFound, InvalidInput):
+        return unavailable_card()
+    except ExhibitError as err:
+        logger.warning("Card action %s failed: %s", verb, type(err).__name__)
+        return build_notice_card(
+            "Not possible", "Exhibit could not do this just now. Please try again.", Tone.WARNING
+        )
+
+
 async def on_review_action(
     services: Services, officer: Officer, verb: str, data: dict[str, Any]
 ) -> AdaptiveCard:
-    """`Mark reviewed` / `Flag` from an exhibit card (Action.Execute); refusals recorded."""
+    """`Mark reviewed` / `Flag` from an exhibit card (Action.Execute); refusals recorded.
+
+    Raises `CaseNotFound` for an unknown exhibit and for a case the officer may not see (the
+    refusal then recorded), before anything of the case is read for a card.
+    """
     exhibit_id = str(data.get("exhibitId") or "")[:64]
     comment = str(data.get("comment") or "").strip()[:500] or None
     review = Review.REVIEWED if verb == REVIEW else Review.FLAGGED
     now = services.now()
 
     async def load(unit: RecordsUnit) -> tuple[Case, Exhibit]:
-        exhibit = await unit.exhibit_by_id(exhibit_id)
+        exhibit = await unit.exhibit_by_id(exhibit_id) if exhibit_id else None
         case = await unit.case_by_id(exhibit.case_id) if exhibit else None
         if exhibit is None or case is None:
-            raise InvalidInput("exhibit", "that exhibit does not exist")
+            raise CaseNotFound(None)
         return case, exhibit
 
     case, exhibit = await in_unit(services.records, load)
     members = await services.case_teams.members(case)
 
+    async def team(_case: Case) -> Set[str]:
+        return members
+
     async def record(unit: RecordsUnit) -> Decision:
+        visible = await check_visible(
+            unit, officer, case, team, now=now, attempt={"attempt": review.value},
+            exhibit_id=exhibit.id,
+        )  # fmt: skip
+        if not visible.allowed:
+            return visible
         return await review_exhibit(
             unit, officer, case, exhibit, members, review, comment=comment, now=now
         )
 
     decision = await in_unit(services.records, record)
+    if decision.hides_case:
+        raise CaseNotFound(None)
     notice = None if decision.allowed else f"Refused: {decision.reason}."
     receipt = str(data.get("receipt") or "")
     if receipt:  # clicked on a receipt card: answer with that card, for this officer
@@ -263,42 +325,43 @@ def _type_for_extension(extension: str) -> str:
 async def add_files(turn: Turn) -> AdaptiveCard | None:
     """Files sent with `add [<case-ref>]` (or in a case channel): receipt now, bytes queued."""
     services = turn.services
-    files = incoming_files(turn.context.activity)
+    activity = turn.context.activity
+    files = incoming_files(activity)
     if not files and services.graph_files is not None:
         # In channels and group chats Teams sends no file: read the message through Graph.
-        files = await files_via_graph(services.graph_files, turn.context.activity)
+        files = await files_via_graph(services.graph_files, activity)
     if not files:
         raise InvalidInput("files", "attach the files to the same message as `add`")
     if len(files) > MAX_FILES:
         raise InvalidInput("files", f"send at most {MAX_FILES} files in one message")
     reference = turn.command.args[0] if turn.command.args else None
-    channel_id = conversation_channel_id(turn.context.activity)
-    activity = turn.context.activity
+    channel_id = conversation_channel_id(activity)
+    conversation_id = activity.conversation.id if activity.conversation else ""
     activity_id = activity.id or ""
+    keys = [idempotency_key(conversation_id, activity_id, n) for n in range(len(files))]
     now = services.now()
 
     async def find(
         unit: RecordsUnit, members_of: MembersOf
     ) -> tuple[Case, Set[str], list[IntakeJob]]:
         case = await find_case(unit, reference, channel_id)
-        existing = [
-            job
-            for job in [await unit.job(job_id(activity_id, n)) for n in range(len(files))]
-            if job is not None
-        ]
+        existing = [job for key in keys if (job := await unit.job_by_idempotency_key(key))]
         return case, await members_of(case), existing
 
     case, members, existing = await turn.in_unit(find)
-    if existing:
+    allowed = can_add_evidence(turn.officer, case, members)
+    if existing and allowed.allowed:
         # The same activity again (Teams retries): its jobs exist; say so, record nothing.
         return build_notice_card(
             "Already receiving these files",
             f"These files are already being recorded for {case.reference}.",
             Tone.INFO,
         )
+    if allowed.allowed:
+        await _check_files_are_the_cases(turn, case, files, now=now)
     reference_json = reference_of(activity)
     receipt_id: str | None = None
-    if can_add_evidence(turn.officer, case, members).allowed:
+    if allowed.allowed:
         placeholders = [_placeholder(incoming) for incoming in files]
         receipt_card = build_receipt_card(case.reference, placeholders, {})
         receipt = await turn.context.send_activity(card_activity(receipt_card))
@@ -311,6 +374,7 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
             case,
             members,
             files,
+            conversation_id=conversation_id,
             activity_id=activity_id,
             conversation_reference=reference_json,
             receipt_activity_id=receipt_id,
@@ -319,11 +383,49 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
 
     jobs, decision = await in_unit(services.records, start)
     if not decision.allowed:
-        raise AccessRefused(decision.reason)
+        raise refusal_error(decision, reference)
     for job in jobs:
         await services.ingest_queue.send(job.id)
     logger.info("Intake of %d file(s) for case %s queued", len(jobs), case.id)
     return None
+
+
+async def _check_files_are_the_cases(
+    turn: Turn, case: Case, files: Sequence[IncomingFile], *, now: datetime
+) -> None:
+    """Refuse (and record) SharePoint files that live outside the case's drive, before any fetch.
+
+    Only files read through Graph are checked: those are fetched with Exhibit's own, tenant-wide
+    file permission, so without this an officer could make Exhibit copy any file in the tenant.
+    """
+    graph = turn.services.graph_files
+    if graph is None or all(f.kind is not SourceKind.SHAREPOINT for f in files):
+        return
+    decision = files_in_drive(files, await _case_drive(graph, turn.context.activity, case))
+    if decision.allowed:
+        return
+
+    async def record(unit: RecordsUnit) -> None:
+        await refuse_files(unit, turn.officer, case, files, decision, now=now)
+
+    await in_unit(turn.services.records, record)
+    logger.warning("Files for case %s refused: not in the case's drive", case.id)
+    raise AccessRefused(decision.reason)
+
+
+async def _case_drive(graph: GraphFileSource, activity: Activity, case: Case) -> str | None:
+    """Where the case's files may come from: its channel's drive, or in a chat the sender's."""
+    conversation = activity.conversation
+    if conversation is not None and conversation.conversation_type == "channel":
+        channel = case.channel
+        if channel is None:
+            return None
+        team = channel.graph_team_id
+        if team is None and conversation_channel_id(activity) == channel.channel_id:
+            team = _team_group_id(activity)
+        return await graph.channel_drive_id(team, channel.channel_id) if team else None
+    sender = activity.from_property.aad_object_id if activity.from_property else None
+    return await graph.user_drive_id(sender) if sender else None
 
 
 def _placeholder(incoming: IncomingFile) -> IntakeJob:
@@ -366,6 +468,7 @@ async def files_via_graph(graph: GraphFileSource, activity: Activity) -> list[In
                 declared_type=item.mime_type or _type_for_extension(item.name.rpartition(".")[2]),
                 declared_size=item.size,
                 details={
+                    "driveId": item.drive_id,
                     "eTag": item.etag,
                     "quickXorHash": item.quick_xor_hash,
                     "driveItemSize": item.size,

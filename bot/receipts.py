@@ -18,11 +18,10 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import connector_accounts
 from bot.services import Services
-from cards.common import Tone, build_notice_card
 from cards.exhibits import ReceiptReviews, build_receipt_card
 from evidence.cases import check_visible
 from evidence.custody import CustodyEntry
-from evidence.errors import DirectoryUnavailable, InvalidInput
+from evidence.errors import CaseNotFound, DirectoryUnavailable, InvalidInput
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer, Role
 from evidence.policy import Decision
@@ -92,8 +91,9 @@ async def receipt_view_for(
 ) -> AdaptiveCard:
     """The finished receipt as `officer` should see it: reviews, and buttons where they may.
 
-    Only for someone who may see the case (a refusal is recorded); viewing is not recorded as
-    a case view: Teams asks for this every time a team member looks at the channel.
+    Only for someone who may see the case: otherwise the refusal is recorded and `CaseNotFound`
+    raised, as for an unknown receipt (`InvalidInput`), before any card is built. Viewing is not
+    recorded as a case view: Teams asks for this every time a team member looks at the channel.
     """
     if not receipt or len(receipt) > MAX_RECEIPT_ID:
         raise InvalidInput("receipt", "that card is not known")
@@ -113,14 +113,16 @@ async def receipt_view_for(
         return members
 
     async def check(unit: RecordsUnit) -> tuple[Decision, list[CustodyEntry]]:
-        decision = await check_visible(unit, officer, case, team, now=now)
+        decision = await check_visible(
+            unit, officer, case, team, now=now, attempt={"attempt": "receipt refresh"}
+        )
         if not decision.allowed:
             return decision, []
         return decision, list(await unit.custody_about(case.id, list(exhibits), REVIEW_ACTIONS))
 
     decision, chain = await in_unit(services.records, check)
     if not decision.allowed:
-        return build_notice_card("Not allowed", f"Refused: {decision.reason}.", Tone.ATTENTION)
+        raise CaseNotFound(None)  # the caller answers as for an unknown card: nothing of the case
     review = ReceiptReviews(
         receipt=receipt,
         marks={exhibit_id: reviews_of(exhibit_id, chain) for exhibit_id in exhibits},

@@ -15,7 +15,7 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_commands import conversation_channel_id, view_case
 from bot.case_teams import connector_accounts
-from bot.evidence_commands import on_review_action
+from bot.evidence_commands import on_exhibit_card_action
 from bot.identity import resolve_officer
 from bot.link_delivery import (
     PERSONAL_CHAT,
@@ -25,7 +25,6 @@ from bot.link_delivery import (
     send_to_requester,
 )
 from bot.proactive import post_new, reference_of
-from bot.receipts import receipt_view_for
 from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
 from cards.common import Tone, build_notice_card
@@ -498,14 +497,7 @@ async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCa
     data = _object(action.get("data"))
     share_id = str(data.get("shareId") or "")[:40].upper()
     if verb in {REVIEW, FLAG, RECEIPT_REFRESH}:
-        try:
-            officer = await resolve_officer(context.activity, services.directory)
-            if verb == RECEIPT_REFRESH:
-                receipt = str(data.get("receipt") or "")
-                return _card_response(await receipt_view_for(services, officer, receipt))
-            return _card_response(await on_review_action(services, officer, verb, data))
-        except ExhibitError as err:
-            return _card_response(build_notice_card("Not possible", str(err), Tone.WARNING))
+        return _card_response(await on_exhibit_card_action(context.activity, services, verb, data))
     if verb not in {APPROVE, REJECT, REFRESH} or not share_id:
         return _card_response(
             build_notice_card("Unknown action", "This card's action is not known.", Tone.WARNING)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence, Set
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from evidence.custody import Action, Actor, CustodyEvent
 from evidence.errors import AccessRefused, CaseNotFound, InvalidInput
@@ -13,6 +14,7 @@ from evidence.model import Case, ChannelBinding
 from evidence.officers import Officer
 from evidence.policy import Decision, can_open_case, can_view_case
 from evidence.records import RecordsUnit
+from evidence.refusals import record_refusal
 
 MembersOf = Callable[[Case], Awaitable[Set[str]]]
 
@@ -133,23 +135,20 @@ async def check_visible(
     members_of: MembersOf,
     *,
     now: datetime,
+    attempt: Mapping[str, Any] | None = None,
+    exhibit_id: str | None = None,
 ) -> Decision:
-    """Whether the officer may see `case`; a refusal is recorded in the case's custody chain.
+    """Whether the officer may see `case`; a refusal is recorded in the case's chain of custody.
 
-    The refusal must be committed, so this does not raise: the caller commits the unit and
-    then raises `AccessRefused(decision.reason)`.
+    `attempt` adds what was tried to the refusal's record. The refusal must be committed, so
+    this does not raise: the caller commits the unit and then raises (`CaseNotFound` when the
+    decision `hides_case`, so that "absent" and "not yours" read the same).
     """
     decision = await _may_view(officer, case, members_of)
     if not decision.allowed:
-        await unit.append_custody(
-            CustodyEvent(
-                chain=case.id,
-                actor=Actor(officer.object_id, officer.display_name),
-                action=Action.ACCESS_REFUSED,
-                at=now,
-                case_id=case.id,
-                details={"reason": decision.reason},
-            )
+        details = {**(attempt or {}), "reason": decision.reason}
+        await record_refusal(
+            unit, officer, case.id, Action.ACCESS_REFUSED, details, now, exhibit_id=exhibit_id
         )
     return decision
 

@@ -30,6 +30,7 @@ class Action(StrEnum):
     INTAKE_COMPLETED = "intake.completed"
     INTAKE_FAILED = "intake.failed"
     INTAKE_REFUSED = "intake.refused"
+    REFUSALS_SUPPRESSED = "refusals.suppressed"
     EXHIBIT_VIEWED = "exhibit.viewed"
     EXHIBIT_VERIFIED = "exhibit.verified"
     EXHIBIT_REVIEWED = "exhibit.reviewed"

@@ -10,6 +10,7 @@ Recording happens in three steps, each one unit of work:
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,8 +20,9 @@ from evidence.custody import Action, Actor, CustodyEvent
 from evidence.files import types_agree
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind, StoredBlob
 from evidence.officers import Officer
-from evidence.policy import Decision, can_add_evidence
+from evidence.policy import ALLOWED, Decision, can_add_evidence, refused
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from evidence.refusals import record_refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +37,49 @@ class IncomingFile:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def job_id(activity_id: str, index: int) -> str:
-    """The same activity and attachment always make the same job (idempotent intake)."""
-    return hashlib.sha256(f"{activity_id}\x00{index}".encode()).hexdigest()[:32]
+NOT_CASE_FILES = "these files are not in the case channel's files"
+
+
+def files_in_drive(files: Sequence[IncomingFile], drive_id: str | None) -> Decision:
+    """Files read through Graph are the case's only if they live in the case's drive.
+
+    `drive_id` is the case channel's drive (or, in a chat, the sender's OneDrive); None when it
+    cannot be known, which refuses: an unknown place never widens what is fetched.
+    """
+    for incoming in files:
+        if incoming.kind is not SourceKind.SHAREPOINT:
+            continue
+        if drive_id is None or incoming.details.get("driveId") != drive_id:
+            return refused(NOT_CASE_FILES)
+    return ALLOWED
+
+
+async def refuse_files(
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    files: Sequence[IncomingFile],
+    decision: Decision,
+    *,
+    now: datetime,
+) -> None:
+    """Record that files were refused before any was fetched (names and reason, never URLs)."""
+    details = {"attempt": "add", "reason": decision.reason, "files": [f.name for f in files]}
+    await record_refusal(unit, officer, case.id, Action.ACCESS_REFUSED, details, now)
+
+
+def new_job_id() -> str:
+    """A fresh, unguessable job id (the exhibit's id too): nothing a Teams user sees derives it."""
+    return secrets.token_hex(16)
+
+
+def idempotency_key(conversation_id: str, activity_id: str, index: int) -> str:
+    """The same file of the same message in the same conversation is always the same job.
+
+    Activity ids are unique per conversation only: two conversations may carry one message id.
+    """
+    source = f"{conversation_id}\x00{activity_id}\x00{index}"
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
 async def start_intake(
@@ -47,6 +89,7 @@ async def start_intake(
     members: Set[str],
     files: Sequence[IncomingFile],
     *,
+    conversation_id: str,
     activity_id: str,
     conversation_reference: str,
     receipt_activity_id: str | None,
@@ -59,21 +102,14 @@ async def start_intake(
     actor = Actor(officer.object_id, officer.display_name)
     decision = can_add_evidence(officer, case, members)
     if not decision.allowed:
-        await unit.append_custody(
-            CustodyEvent(
-                chain=case.id,
-                actor=actor,
-                action=Action.INTAKE_REFUSED,
-                at=now,
-                case_id=case.id,
-                details={"reason": decision.reason, "files": [f.name for f in files]},
-            )
-        )
+        details = {"reason": decision.reason, "files": [f.name for f in files]}
+        await record_refusal(unit, officer, case.id, Action.INTAKE_REFUSED, details, now)
         return [], decision
     created = []
     for index, incoming in enumerate(files):
         job = IntakeJob(
-            id=job_id(activity_id, index),
+            id=new_job_id(),
+            idempotency_key=idempotency_key(conversation_id, activity_id, index),
             case_id=case.id,
             officer_id=officer.object_id,
             officer_name=officer.display_name,
@@ -129,8 +165,8 @@ async def complete_intake(
     unit: RecordsUnit, job: IntakeJob, case: Case, received: Received, *, now: datetime
 ) -> Exhibit:
     """Record the exhibit for a committed blob (once: a completed job returns its exhibit)."""
-    # An exhibit's id is its job's: a job recorded already (by a run that raced this one)
-    # returns that exhibit instead of adding a second.
+    # An exhibit's id is its job's (random): a job recorded already (by a run that raced this
+    # one) returns that exhibit instead of adding a second.
     existing = await unit.exhibit_by_id(job.id)
     if existing is not None:
         return existing

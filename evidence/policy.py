@@ -15,10 +15,15 @@ from evidence.officers import Officer, Role
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Allowed, or refused with a reason."""
+    """Allowed, or refused with a reason.
+
+    `hides_case`: the officer may not see the case, so the refusal must read exactly as if the
+    case did not exist (no existence oracle); `reason` is then for the custody record only.
+    """
 
     allowed: bool
     reason: str = ""
+    hides_case: bool = False
 
 
 ALLOWED = Decision(True)
@@ -27,6 +32,11 @@ ALLOWED = Decision(True)
 def refused(reason: str) -> Decision:
     """A refusal with its reason."""
     return Decision(False, reason)
+
+
+def not_on_case(case: Case) -> Decision:
+    """The refusal for someone who may not see `case`: recorded, never shown."""
+    return Decision(False, f"you are not on the team of case {case.reference}", hides_case=True)
 
 
 def is_on_case_team(officer: Officer, case: Case, members: Set[str]) -> bool:
@@ -44,7 +54,7 @@ def can_view_case(officer: Officer, case: Case, members: Set[str]) -> Decision:
         return ALLOWED
     if is_on_case_team(officer, case, members):
         return ALLOWED
-    return refused(f"you are not on the team of case {case.reference}")
+    return not_on_case(case)
 
 
 def can_open_case(officer: Officer) -> Decision:
@@ -58,6 +68,9 @@ def can_open_case(officer: Officer) -> Decision:
 
 def can_add_evidence(officer: Officer, case: Case, members: Set[str]) -> Decision:
     """Officers on the case team add exhibits; auditors and admins do not produce evidence."""
+    visible = can_view_case(officer, case, members)
+    if not visible.allowed:
+        return visible
     if not (officer.has(Role.OFFICER) or officer.has(Role.APPROVER)):
         return refused("only officers can add evidence")
     if not is_on_case_team(officer, case, members):

@@ -39,7 +39,12 @@ class JobStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class IntakeJob:
-    """One file to bring in, keyed by (activity id, attachment index) so a retry is the same job."""
+    """One file to bring in.
+
+    `id` is random (it is also the exhibit's id and names the blob, so it must not be guessable
+    from anything a Teams user sees); `idempotency_key` is derived from where the file came from
+    (conversation, activity, attachment position), so a redelivered activity finds its job.
+    """
 
     id: str
     case_id: str
@@ -59,6 +64,7 @@ class IntakeJob:
     exhibit_id: str | None = None
     error: str | None = None
     source_details: dict[str, Any] | None = None
+    idempotency_key: str | None = None  # None only for jobs recorded before keys existed
 
 
 class RecordsUnit(Protocol):
@@ -109,7 +115,7 @@ class RecordsUnit(Protocol):
         ...
 
     async def add_job(self, job: IntakeJob) -> bool:
-        """Store a new job; False (and nothing changed) if a job with its id exists."""
+        """Store a new job; False (and nothing changed) if its id or idempotency key exists."""
         ...
 
     async def job(self, job_id: str) -> IntakeJob | None:
@@ -181,6 +187,18 @@ class RecordsUnit(Protocol):
 
     async def custody_head(self, chain: str) -> tuple[int, str] | None:
         """The (sequence, hash) of the chain's last entry, as recorded."""
+        ...
+
+    async def job_by_idempotency_key(self, key: str) -> IntakeJob | None:
+        """The job recorded for this idempotency key, if any."""
+        ...
+
+    async def tally_refusal(self, chain: str, actor_id: str, window_start: datetime) -> int:
+        """Count one refused attempt by `actor_id` on `chain` in the window; the window's total."""
+        ...
+
+    async def refused_attempts(self, chain: str, actor_id: str, since: datetime) -> int:
+        """Refused attempts by `actor_id` on `chain` counted in windows starting from `since`."""
         ...
 
 

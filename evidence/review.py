@@ -10,8 +10,9 @@ from enum import StrEnum
 from evidence.custody import Action, Actor, CustodyEntry, CustodyEvent
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer, Role
-from evidence.policy import ALLOWED, Decision, is_on_case_team, refused
+from evidence.policy import ALLOWED, Decision, can_view_case, is_on_case_team, refused
 from evidence.records import RecordsUnit
+from evidence.refusals import record_refusal
 
 
 class Review(StrEnum):
@@ -27,8 +28,9 @@ REVIEW_ACTIONS: tuple[str, ...] = tuple(_ACTIONS.values())  # what `reviews_of` 
 
 def can_review(officer: Officer, case: Case, exhibit: Exhibit, members: Set[str]) -> Decision:
     """Case team members other than the producer review an exhibit."""
-    if not officer.enabled:
-        return refused("your account is disabled")
+    visible = can_view_case(officer, case, members)
+    if not visible.allowed:
+        return visible
     if not (officer.has(Role.OFFICER) or officer.has(Role.APPROVER)):
         return refused("only officers review exhibits")
     if not is_on_case_team(officer, case, members):
@@ -82,16 +84,9 @@ async def review_exhibit(
         return refused("a flag needs a comment saying what is wrong")
     actor = Actor(officer.object_id, officer.display_name)
     if not decision.allowed:
-        await unit.append_custody(
-            CustodyEvent(
-                case.id,
-                actor,
-                Action.ACCESS_REFUSED,
-                now,
-                case.id,
-                exhibit.id,
-                {"attempt": review.value, "reason": decision.reason},
-            )
+        details = {"attempt": review.value, "reason": decision.reason}
+        await record_refusal(
+            unit, officer, case.id, Action.ACCESS_REFUSED, details, now, exhibit_id=exhibit.id
         )
         return decision
     details = {"comment": comment.strip()} if comment and comment.strip() else {}

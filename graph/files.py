@@ -8,8 +8,14 @@ files by SharePoint URL. A URL becomes a driveItem through `/shares/u!{base64url
 302 to a pre-authenticated URL: that URL is fetched by `HttpSource`, without Graph's bearer and
 only if its host is on the allow-list. Nothing here reads a whole file into memory.
 
+Before anything is fetched, the bot checks that a driveItem lives where the case's files live:
+the case channel's drive (`/teams/{id}/channels/{id}/filesFolder` → `parentReference.driveId`)
+or, for a chat, the sender's OneDrive (`/users/{id}/drive`).
+
 Permissions: RSC `ChannelMessage.Read.Group` / `ChatMessage.Read.Chat` (or the application
-`ChannelMessage.Read.All` / `Chat.Read.All`) for messages, application `Files.Read.All` for files.
+`ChannelMessage.Read.All` / `Chat.Read.All`) for messages, application `Files.Read.All` (or,
+narrower, `Sites.Selected` granted per case team's site) for files; the channel's files folder
+needs `Files.Read.All` (or the RSC `File.Read.Group`), a user's drive `Files.Read.All`.
 """
 
 from __future__ import annotations
@@ -156,6 +162,37 @@ class GraphFileSource:
             async with asyncio.timeout(self._timeout):
                 item = await builder.get(RequestConfiguration(query_parameters=query))
             return _drive_item(item, self._host)
+
+    async def channel_drive_id(self, team_aad_group_id: str, channel_id: str) -> str:
+        """The drive holding a channel's files: its `filesFolder`'s drive.
+
+        A private or shared channel keeps its files in a site of its own, so the channel's
+        folder, not the team's default drive, is what says where its files live.
+        """
+        team = canonical_id(team_aad_group_id)
+        if team is None:
+            raise SourceInvalid(self._host, "the team id is not an Entra group id")
+        self._check(_THREAD_ID, channel_id, "channel id")
+        builder = self._client.teams.by_team_id(team).channels.by_channel_id(channel_id)
+        with self._translated("read channel files folder"):
+            async with asyncio.timeout(self._timeout):
+                folder = await builder.files_folder.get()
+        parent = folder.parent_reference if folder is not None else None
+        if parent is None or not parent.drive_id:
+            raise SourceInvalid(self._host, "the channel's files folder names no drive")
+        return parent.drive_id
+
+    async def user_drive_id(self, object_id: str) -> str:
+        """The id of a user's OneDrive (where files shared in chats live)."""
+        user = canonical_id(object_id)
+        if user is None:
+            raise SourceInvalid(self._host, "the user id is not an Entra object id")
+        with self._translated("read user drive"):
+            async with asyncio.timeout(self._timeout):
+                drive = await self._client.users.by_user_id(user).drive.get()
+        if drive is None or not drive.id:
+            raise SourceInvalid(self._host, "the user's drive has no id")
+        return drive.id
 
     async def open_drive_item(self, content_url: str) -> Download:
         """Start downloading the file at `content_url`; read it with `chunks()`.

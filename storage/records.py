@@ -33,7 +33,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Table, or_, select, update
+from sqlalchemy import Row, Table, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -49,6 +49,7 @@ from storage.tables import (
     exhibit_counters,
     exhibits,
     intake_jobs,
+    refusal_tallies,
     shares,
 )
 
@@ -254,7 +255,7 @@ class SqlRecordsUnit:
         inserted = await self._connection.execute(
             self._insert(intake_jobs)
             .values(_job_row(job))
-            .on_conflict_do_nothing(index_elements=[intake_jobs.c.id])
+            .on_conflict_do_nothing()  # the id or the idempotency key
             .returning(intake_jobs.c.id)
         )
         return inserted.first() is not None
@@ -431,6 +432,39 @@ class SqlRecordsUnit:
             row = (await self._connection.execute(locked)).one()
         return int(row[0]), str(row[1])
 
+    # -- idempotent intake and refusal tallies ----------------------------------------------
+
+    async def job_by_idempotency_key(self, key: str) -> IntakeJob | None:
+        """The job recorded for this idempotency key, if any."""
+        query = select(intake_jobs).where(intake_jobs.c.idempotency_key == key)
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else _job(row)
+
+    async def tally_refusal(self, chain: str, actor_id: str, window_start: datetime) -> int:
+        """Count one refused attempt in the window (one upsert); the window's total."""
+        upsert = self._insert(refusal_tallies).values(
+            chain=chain, actor_id=actor_id, window_start=window_start, attempts=1
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[
+                refusal_tallies.c.chain,
+                refusal_tallies.c.actor_id,
+                refusal_tallies.c.window_start,
+            ],
+            set_={"attempts": refusal_tallies.c.attempts + 1},
+        )
+        result = await self._connection.execute(upsert.returning(refusal_tallies.c.attempts))
+        return int(result.scalar_one())
+
+    async def refused_attempts(self, chain: str, actor_id: str, since: datetime) -> int:
+        """Refused attempts counted in windows starting at or after `since`."""
+        query = select(func.coalesce(func.sum(refusal_tallies.c.attempts), 0)).where(
+            refusal_tallies.c.chain == chain,
+            refusal_tallies.c.actor_id == actor_id,
+            refusal_tallies.c.window_start >= since,
+        )
+        return int((await self._connection.execute(query)).scalar_one())
+
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         return postgresql.insert(table) if self._postgres else sqlite.insert(table)
 
@@ -546,6 +580,7 @@ def _job_row(job: IntakeJob) -> dict[str, Any]:
         "exhibit_id": job.exhibit_id,
         "error": job.error,
         "source_details": None if job.source_details is None else dict(job.source_details),
+        "idempotency_key": job.idempotency_key,
     }
 
 
@@ -569,6 +604,7 @@ def _job(row: Row[Any]) -> IntakeJob:
         exhibit_id=row.exhibit_id,
         error=row.error,
         source_details=row.source_details,
+        idempotency_key=row.idempotency_key,
     )
 
 

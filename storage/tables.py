@@ -144,6 +144,10 @@ intake_jobs = Table(
     Column("exhibit_id", String, ForeignKey("exhibits.id")),
     Column("error", Text),
     Column("source_details", _json(nullable=True)),
+    # Where the file came from (conversation, activity, attachment), hashed: a redelivered
+    # activity finds its job. NULL for jobs recorded before keys existed (NULLs are distinct).
+    Column("idempotency_key", String),
+    UniqueConstraint("idempotency_key"),
 )
 
 # The ledger has no foreign keys on purpose: an entry may name a case or exhibit that was
@@ -205,4 +209,16 @@ shares = Table(
     UniqueConstraint("token_sha256"),  # NULL until approved; NULLs are distinct
     Index("ix_shares_case_id_created_at", "case_id", "created_at"),
     Index("ix_shares_status_link_expires_at", "status", "link_expires_at"),
+)
+
+# Refused attempts per officer, case and fixed window (`evidence.refusals`): the ledger lists
+# the first few of a window, this counts them all. Mutable on purpose, and outside the ledger.
+refusal_tallies = Table(
+    "refusal_tallies",
+    metadata,
+    Column("chain", String, nullable=False),
+    Column("actor_id", String, nullable=False),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    PrimaryKeyConstraint("chain", "actor_id", "window_start"),
 )

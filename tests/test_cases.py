@@ -91,7 +91,7 @@ async def test_region_is_chosen_at_creation(chat: Chat) -> None:
         ("case open MET-24-0003", "give the case a title"),
         ("case open MET-24-0003 " + "x" * 121, "within 120 characters"),
         ("case open MET-24-0003 Theft region mars", "not one of the configured regions"),
-        ("case show MET-99-9999", "There is no case MET-99-9999"),
+        ("case show MET-99-9999", "No case MET-99-9999 that you can see"),
         ("case show", "this conversation is not bound"),
     ],
 )
@@ -101,7 +101,7 @@ async def test_bad_input_is_explained(chat: Chat, text: str, problem: str) -> No
 
 async def test_a_reference_cannot_be_opened_twice(chat: Chat) -> None:
     await chat.say("case open MET-24-0004 Assault")
-    assert "already open" in await chat.say("case open MET-24-0004 Assault again")
+    assert "is already in use" in await chat.say("case open MET-24-0004 Assault again")
 
 
 async def test_opening_in_a_channel_binds_it_and_records_custody(
@@ -135,7 +135,7 @@ async def test_the_case_team_sees_the_case_and_nobody_else_does(
     assert "MET-24-0007" in await chat.say("case list", sender=RAVI)
     # Liam is an officer but not in the channel: refused, and the refusal is recorded.
     refused = await chat.say("case show MET-24-0007", sender=LIAM)
-    assert "Not allowed" in refused
+    assert "No case MET-24-0007 that you can see" in refused
     assert "MET-24-0007" not in await chat.say("case list", sender=LIAM)
     # The auditor and the admin see every case.
     assert "Robbery" in await chat.say("case show MET-24-0007", sender=TOM)

@@ -31,7 +31,7 @@ from azure.storage.blob.aio import BlobClient
 from bot.devstack import Children, Ports, make_accounts, start_azurite
 from bot.settings import load_settings
 from evidence.custody import Action, verify_chain
-from evidence.intake import job_id
+from evidence.intake import idempotency_key
 from evidence.model import Case, Exhibit
 from evidence.records import IntakeJob, JobStatus
 from storage.blobs import ClientPolicy, RegionAccount, RegionalBlobServices, blob_service
@@ -42,6 +42,8 @@ from tests.conftest import BotClientFactory
 from tests.support.connector import RecordingConnector
 from tests.support.slow_files import SlowFiles, serve_slow_files
 from tests.test_intake import Officer, teams_file
+
+PERSONAL_CHAT = "a:exhibit-personal-chat"  # the conversation of tests/fixtures/personal_message
 
 T = TypeVar("T")
 
@@ -124,7 +126,11 @@ class Rig:
             activity_id=activity_id,
         )
         assert f"Receiving 1 file for {case.reference}" in receipt
-        return job_id(activity_id, 0)
+        key = idempotency_key(PERSONAL_CHAT, activity_id, 0)
+        async with self.records.unit() as unit:
+            found = await unit.job_by_idempotency_key(key)
+        assert found is not None, f"no job for {activity_id}"
+        return found.id
 
     async def job(self, job: str) -> IntakeJob:
         """The job as recorded now."""

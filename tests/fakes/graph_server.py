@@ -10,7 +10,9 @@ inside a batch (`item_faults`, or `route_faults` for one route), with a status a
 `Retry-After`. It counts every
 HTTP request and every request inside a batch by route, e.g. `"GET /users/{id}"`.
 
-Files: channel and chat messages with `reference` attachments, `/shares/u!{base64url}/driveItem`
+Files: channel and chat messages with `reference` attachments, each channel's `filesFolder`
+(whose `parentReference.driveId` is the channel's drive), each user's OneDrive
+(`/users/{id}/drive`), `/shares/u!{base64url}/driveItem`
 and `/driveItem/content`, which answers 302 to a pre-authenticated URL served here under
 `/_files/` (outside `/v1.0`, checked by its `tempauth` query, refusing any `Authorization`
 header as SharePoint may) or to a `download_url` the test chooses.
@@ -93,6 +95,12 @@ _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         "/chats/{id}/messages/{id}",
         re.compile(r"^/chats/(?P<chat>[^/]+)/messages/(?P<message>[^/]+)$"),
     ),
+    (
+        "GET",
+        "/teams/{id}/channels/{id}/filesFolder",
+        re.compile(r"^/teams/(?P<team>[^/]+)/channels/(?P<channel>[^/]+)/filesFolder$"),
+    ),
+    ("GET", "/users/{id}/drive", re.compile(r"^/users/(?P<user>[^/]+)/drive$")),
     ("GET", "/shares/{id}/driveItem", re.compile(r"^/shares/(?P<share>[^/]+)/driveItem$")),
     (
         "GET",
@@ -160,6 +168,8 @@ class FakeGraph:
         self.next_link_origin: str | None = None
         self.messages: dict[tuple[str, ...], dict[str, Any]] = {}
         self.drive_items: dict[str, FakeDriveItem] = {}
+        self.channel_drives: dict[tuple[str, str], str] = {}  # the site drive of each channel
+        self.user_drives: dict[str, str] = {}  # each user's OneDrive
         self.file_requests: list[dict[str, str]] = []
 
     @property
@@ -190,6 +200,7 @@ class FakeGraph:
         user.setdefault("businessPhones", [])
         self.users[object_id.lower()] = user
         self.memberships[object_id.lower()] = [g.lower() for g in groups]
+        self.user_drives[object_id.lower()] = f"b!onedrive-{uuid.uuid4().hex}"
 
     def add_channel(
         self,
@@ -203,6 +214,15 @@ class FakeGraph:
         self.teams.add(team_id.lower())
         rows = [self._member(user_id) for user_id in members]
         self.channels[(team_id.lower(), channel_id)] = rows + list(others)
+        self.channel_drives[(team_id.lower(), channel_id)] = f"b!site-{uuid.uuid4().hex}"
+
+    def channel_drive(self, team_id: str, channel_id: str) -> str:
+        """The id of the drive a channel's files live in (its team's site)."""
+        return self.channel_drives[(team_id.lower(), channel_id)]
+
+    def user_drive(self, object_id: str) -> str:
+        """The id of a user's OneDrive."""
+        return self.user_drives[object_id.lower()]
 
     def app(self) -> web.Application:
         """The aiohttp app; set `origin` (done by `serve_graph`) before use."""
@@ -569,8 +589,12 @@ class FakeGraph:
         mime_type: str = "application/octet-stream",
         download_url: str | None = None,
         folder: bool = False,
+        drive_id: str | None = None,
     ) -> FakeDriveItem:
-        """A file SharePoint holds at `content_url`, served here unless `download_url` is given."""
+        """A file SharePoint holds at `content_url`, served here unless `download_url` is given.
+
+        `drive_id`: the drive it lives in (a channel's, a user's); a drive of its own if not given.
+        """
         digest = QuickXorHash()
         digest.update(content)
         item = FakeDriveItem(
@@ -581,7 +605,7 @@ class FakeGraph:
             mime_type=mime_type,
             etag=f'"{{{str(uuid.uuid4()).upper()}}},1"',
             quick_xor_hash=digest.digest_base64(),
-            drive_id=f"b!{uuid.uuid4().hex}",
+            drive_id=drive_id or f"b!{uuid.uuid4().hex}",
             tempauth=uuid.uuid4().hex,
             download_url=download_url,
             folder=folder,
@@ -642,6 +666,10 @@ class FakeGraph:
             return self._get_message(("channel", team, channel, params["message"], params["reply"]))
         if name == "GET /chats/{id}/messages/{id}":
             return self._get_message(("chat", params["chat"], params["message"]))
+        if name == "GET /teams/{id}/channels/{id}/filesFolder":
+            return self._files_folder(params["team"], params["channel"])
+        if name == "GET /users/{id}/drive":
+            return self._user_drive(params["user"])
         item = self._shared_item(params["share"])
         if isinstance(item, Reply):
             return item
@@ -650,6 +678,45 @@ class FakeGraph:
         if item.folder:
             return odata_error(400, "invalidRequest", "The item is a folder.")
         return Reply(302, None, {"Location": self._download_url(item)})
+
+    def _files_folder(self, team_id: str, channel_id: str) -> Reply:
+        """The channel's folder in its team's site: a driveItem whose parent names the drive."""
+        drive = self.channel_drives.get((team_id.lower(), channel_id))
+        if drive is None:
+            return odata_error(404, "NotFound", "No team or channel found with this id.")
+        body = {
+            "@odata.context": f"{self.base_url}/$metadata#teams('{team_id}')/channels"
+            f"('{quote(channel_id)}')/filesFolder/$entity",
+            "id": "01FOLDER" + uuid.uuid5(uuid.NAMESPACE_URL, drive).hex[:24].upper(),
+            "name": "Case channel",
+            "createdDateTime": "2024-03-12T10:00:00Z",
+            "lastModifiedDateTime": "2024-03-12T10:00:00Z",
+            "webUrl": "https://met.sharepoint.com/sites/OpKestrel/Shared%20Documents/Case",
+            "size": 0,
+            "parentReference": {"driveId": drive, "driveType": "documentLibrary"},
+            "fileSystemInfo": {
+                "createdDateTime": "2024-03-12T10:00:00Z",
+                "lastModifiedDateTime": "2024-03-12T10:00:00Z",
+            },
+            "folder": {"childCount": 0},
+        }
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    def _user_drive(self, object_id: str) -> Reply:
+        """A user's OneDrive (`driveType` business)."""
+        drive = self.user_drives.get(object_id.lower())
+        if drive is None:
+            return _not_found(object_id)
+        user = self.users.get(object_id.lower(), {})
+        body = {
+            "@odata.context": f"{self.base_url}/$metadata#drives/$entity",
+            "id": drive,
+            "driveType": "business",
+            "name": "OneDrive",
+            "webUrl": "https://met-my.sharepoint.com/personal/user/Documents",
+            "owner": {"user": {"id": object_id, "displayName": user.get("displayName")}},
+        }
+        return Reply(200, body, {"Content-Type": "application/json"})
 
     def _get_message(self, key: tuple[str, ...]) -> Reply:
         message = self.messages.get(key)

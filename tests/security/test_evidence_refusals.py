@@ -1,0 +1,183 @@
+"""No existence oracle and no data in refusals: commands and card clicks by someone off a case.
+
+Each command or click is made twice by Liam, an officer on no case team: once naming a case
+that does not exist, once naming Jane's real case. What he sees must read the same (the
+reference he typed aside) and hold nothing of the case; the real case records his refusal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.settings import Settings
+from evidence.custody import Action, Actor, CustodyEvent
+from storage.database import create_engine
+from storage.records import SqlRecords
+from tests.conftest import BotClientFactory
+from tests.support.connector import RecordingConnector
+from tests.test_intake import teams_file
+from tests.test_sharing import PDF, Team, channel_members
+
+JANE, RAVI, SARAH = (
+    "1a7e2c3d-0001-4f00-8000-000000000001",
+    "1a7e2c3d-0002-4f00-8000-000000000002",
+    "1a7e2c3d-0003-4f00-8000-000000000003",
+)
+LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"  # officer, on no case team
+REAL, ABSENT = "MET-24-0301", "MET-99-0001"
+TITLE = "Burglary at 12 High Street"
+PLACEHOLDER = "<REF>"
+
+COMMANDS = [
+    "case show {ref}",
+    "evidence list {ref}",
+    "evidence show {ref} JS/1",
+    "evidence verify {ref} JS/1",
+    "custody {ref} JS/1",
+    "share list {ref}",
+    "add {ref}",  # with a file
+]
+
+
+@pytest.fixture
+async def file_url() -> AsyncIterator[str]:
+    async def serve(_request: web.Request) -> web.Response:
+        return web.Response(body=PDF)
+
+    app = web.Application()
+    app.router.add_get("/statement.pdf", serve)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("/statement.pdf"))
+    await server.close()
+
+
+@pytest.fixture
+async def team(
+    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
+) -> Team:
+    recorder, url = connector
+    recorder.members["19:exhibit-case-channel@thread.tacv2"] = channel_members(JANE, RAVI, SARAH)
+    return Team(await bot_client(settings), recorder, url)
+
+
+@pytest.fixture
+async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
+    engine = create_engine(settings.database_url.value)
+    yield SqlRecords(engine)
+    await engine.dispose()
+
+
+async def _real_case(team: Team, file_url: str) -> str:
+    """Jane's case in the channel, with one exhibit; the receipt card's activity id."""
+    await team.say(f"case open {REAL} {TITLE}")
+    await team.say(f"add {REAL}", attachments=[teams_file("statement.pdf", file_url)])
+    for _ in range(100):
+        for request in team.recorder.received:
+            if request.method == "PUT" and "Exhibit JS/1" in str(request.body):
+                return request.path.rsplit("/", 1)[1]
+        await asyncio.sleep(0.1)
+    raise AssertionError("the exhibit was not recorded")
+
+
+def _case_data(records_text: str, exhibit_id: str, sha256: str) -> list[str]:
+    leaked = [TITLE, "statement.pdf", sha256, exhibit_id, "uksouth", "Jane Smith"]
+    return [item for item in leaked if item in records_text]
+
+
+async def _refusals(records: SqlRecords) -> list[str]:
+    async with records.unit() as unit:
+        case = await unit.case_by_reference(REAL)
+        assert case is not None
+        return [
+            str(e.details.get("attempt", "view"))
+            for e in await unit.custody(case.id)
+            if e.actor_id == LIAM and e.action in {Action.ACCESS_REFUSED, Action.INTAKE_REFUSED}
+        ]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+async def test_a_command_on_a_case_not_yours_reads_as_on_no_case(
+    team: Team, file_url: str, records: SqlRecords, command: str
+) -> None:
+    await _real_case(team, file_url)
+    async with records.unit() as unit:
+        case = await unit.case_by_reference(REAL)
+        assert case is not None
+        (exhibit,) = await unit.exhibits_of(case.id)
+    files = [teams_file("mine.pdf", file_url)] if command.startswith("add") else None
+    answers = {}
+    for ref in (ABSENT, REAL):
+        answers[ref] = await team.say(
+            command.format(ref=ref), sender=LIAM, where="personal_message", attachments=files
+        )
+    absent = answers[ABSENT].replace(ABSENT, PLACEHOLDER)
+    real = answers[REAL].replace(REAL, PLACEHOLDER)
+    assert real == absent
+    assert "that you can see" in real
+    assert _case_data(real, exhibit.id, exhibit.sha256) == []
+    assert len(await _refusals(records)) == 1  # recorded for the real case
+
+
+CLICKS = [
+    ("exhibit.review", {"receipt": "{receipt}"}),
+    ("exhibit.review", {}),
+    ("exhibit.flag", {"comment": "looks wrong"}),
+    ("exhibit.refresh", {"receipt": "{receipt}"}),
+]
+
+
+@pytest.mark.parametrize(("verb", "extra"), CLICKS)
+async def test_a_click_on_a_case_not_yours_returns_a_bare_notice(
+    team: Team, file_url: str, records: SqlRecords, verb: str, extra: dict[str, str]
+) -> None:
+    receipt = await _real_case(team, file_url)
+    async with records.unit() as unit:
+        case = await unit.case_by_reference(REAL)
+        assert case is not None
+        (exhibit,) = await unit.exhibits_of(case.id)
+        await unit.append_custody(
+            # A flag by Ravi with a comment: what a refused click used to show back.
+            CustodyEvent(
+                case.id,
+                Actor(RAVI, "Ravi Patel"),
+                Action.EXHIBIT_FLAGGED,
+                case.created_at,
+                case.id,
+                exhibit.id,
+                {"comment": "secret flag comment"},
+            )
+        )
+
+    def data(exhibit_id: str, receipt_id: str) -> dict[str, str]:
+        filled = {k: v.format(receipt=receipt_id) for k, v in extra.items()}
+        return {"exhibitId": exhibit_id, **filled} if verb != "exhibit.refresh" else filled
+
+    forged = await team.act(verb, data("no-such-exhibit", "no-such-receipt"), sender=LIAM)
+    refused = await team.act(verb, data(exhibit.id, receipt), sender=LIAM)
+
+    assert refused == forged
+    assert "This card is not available to you." in refused
+    leaked = _case_data(refused, exhibit.id, exhibit.sha256)
+    assert leaked == []
+    assert "secret flag comment" not in refused
+    assert REAL not in refused
+    assert len(await _refusals(records)) == 1
+
+
+async def test_opening_a_taken_reference_says_only_that_it_is_taken(
+    team: Team, file_url: str
+) -> None:
+    await _real_case(team, file_url)
+    answer = await team.say(
+        f"case open {REAL} Something else", sender=LIAM, where="personal_message"
+    )
+    assert f"The case reference {REAL} is already in use" in answer
+    assert TITLE not in answer
+    assert "uksouth" not in answer
+    assert "channel" not in answer.replace("case channel", "")
