@@ -13,7 +13,7 @@ from microsoft_agents.activity import AdaptiveCardInvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.case_commands import conversation_channel_id, view_case
+from bot.case_commands import conversation_channel_id, refusal_error, view_case
 from bot.case_teams import connector_accounts
 from bot.evidence_commands import on_exhibit_card_action
 from bot.identity import resolve_officer
@@ -104,7 +104,7 @@ async def share(turn: Turn) -> AdaptiveCard:
 
     found = await turn.in_unit(locate)
     if found.exhibit is None:
-        raise AccessRefused(found.decision.reason)
+        raise refusal_error(found.decision, found.case.reference)
     case = found.case
     if case.channel is None:
         raise InvalidInput(

@@ -11,6 +11,7 @@ from evidence.errors import AccessRefused, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
 from evidence.records import RecordsUnit
+from evidence.refusals import record_refusal
 from evidence.sharing import (
     LinkToken,
     Share,
@@ -301,15 +302,15 @@ async def _record_refusal(
     reason: str,
     now: datetime,
 ) -> None:
-    await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=_actor(officer),
-            action=Action.SHARE_REFUSED,
-            at=now,
-            case_id=case.id,
-            details={"share": share_id, "attempt": attempt, "reason": reason},
-        )
+    # Counted always, listed within the per-officer window: a refused button cannot flood
+    # the chain (evidence/refusals.py).
+    await record_refusal(
+        unit,
+        officer,
+        case.id,
+        Action.SHARE_REFUSED,
+        {"share": share_id, "attempt": attempt, "reason": reason},
+        now,
     )
 
 
