@@ -313,7 +313,9 @@ async def test_a_share_asked_by_someone_off_the_case_is_refused_and_recorded(
 
     answer = await team.say("share JS/1 with a@cps.gov.uk reason x", sender=LIAM)
 
-    assert "Not allowed" in answer
+    # Off the case, the channel's case reads as no case at all (no existence oracle).
+    assert "No case MET-24-0209 that you can see" in answer
+    assert "Not allowed" not in answer
     async with records.unit() as unit:
         case = await unit.case_by_reference("MET-24-0209")
         assert case is not None
