@@ -34,8 +34,8 @@ def read_keyword_arguments(spec: CommandSpec, words: Sequence[str]) -> dict[str,
 
     The lead runs up to the first keyword of the next argument, wherever it is; then each
     keyword argument in the grammar's order, taken only where its keyword comes next and a value
-    follows it; a run-on argument (`<text...>`) takes the rest. None: not given. What is left
-    over once the next argument's keyword is not there is not read (its value is then None).
+    follows it; a run-on argument (`<text...>`) takes the rest. None: not given (and then the
+    words from there on are not read, as no later argument comes before its keyword).
     """
     lead, *keyed = spec.arguments
     if lead.keyword is not None or any(a.keyword is None for a in keyed):

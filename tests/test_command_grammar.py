@@ -164,14 +164,14 @@ def test_the_manifest_offers_the_grammar_commands_with_their_descriptions() -> N
 
 def _readme_commands() -> dict[str, str]:
     """The README's `## Commands` table: each row's syntax (its first `code`) and status."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    section = README.read_text(encoding="utf-8").split("\n## Commands\n", 1)[1]
+    table = section.lstrip("\n").split("\n\n", 1)[0]  # the first table, up to a blank line
     rows: dict[str, str] = {}
-    for line in section.splitlines():
+    for line in table.splitlines()[2:]:  # after the header and its |---| line
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        code = re.search(r"`([^`]+)`", cells[0]) if line.startswith("|") else None
-        if code is not None:
-            rows[code[1]] = cells[-1]
+        code = re.search(r"`([^`]+)`", cells[0])
+        assert code is not None, f"a row of the command table names no command: {line}"
+        rows[code[1]] = cells[-1]
     return rows
 
 
