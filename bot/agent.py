@@ -11,7 +11,7 @@ from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_commands import case_list, case_open, case_show
-from bot.commands import COMMANDS, command_named
+from bot.commands import COMMANDS, SHARE, command_named
 from bot.evidence_commands import (
     add_files,
     custody,
@@ -25,13 +25,13 @@ from bot.parsing import ParsedCommand, parse_command
 from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
 from bot.share_commands import (
-    form_words,
     on_card_action,
     share,
     share_link,
     share_list,
     share_revoke,
 )
+from bot.share_grammar import is_share_form
 from cards.common import Tone, build_notice_card
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
@@ -101,10 +101,8 @@ class ExhibitAgent:
     async def _on_message(self, context: TurnContext) -> None:
         text = _command_text(context.activity)
         parsed = parse_command(text)
-        submitted = form_words(context.activity.value)
-        share_spec = command_named("share")
-        if submitted is not None and share_spec is not None:
-            parsed = ParsedCommand(share_spec, submitted)
+        if is_share_form(context.activity.value):
+            parsed = ParsedCommand(SHARE, ())  # the share command reads the form's fields
         if incoming_files(context.activity) and (parsed is None or parsed.spec.name == "add"):
             add = command_named("add")
             if add is not None:

@@ -1,12 +1,16 @@
-"""The commands users type: one source of truth for the help card and the app manifest.
+"""The commands users type, described once: their words, arguments, wording and where they work.
 
-Pure data, no SDK imports, so the app package builder can read it without starting anything.
+The one source of truth for the parser (`bot.parsing`, `bot.share_grammar`), the help card, the
+app manifest's command lists and the README's command table (a test holds each to it). Pure
+data, no SDK imports, so the app package builder can read it without starting anything.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from evidence.officers import Role
 
 
 class Scope(StrEnum):
@@ -20,85 +24,172 @@ class Scope(StrEnum):
 ALL_SCOPES = frozenset(Scope)
 
 
+class Kind(StrEnum):
+    """What an argument is; the value is the placeholder the syntax shows for it."""
+
+    CASE_REF = "case-ref"
+    EXHIBIT_REF = "exhibit-ref"
+    SHARE_ID = "share-id"
+    EMAIL = "email"
+    DAYS = "N"
+    ORGANISATION = "organisation"
+    REGION = "name"
+    TITLE = "title"
+    TEXT = "text"
+
+
+# Kinds that take every word that is left (`<title...>`).
+RUNS_ON = frozenset({Kind.TITLE, Kind.TEXT})
+
+
 @dataclass(frozen=True, slots=True)
-class CommandSpec:
-    """One user-facing command."""
+class Argument:
+    """One argument of a command: what it is, the word that introduces it, if it may be left out.
+
+    `many`: several, separated by commas (`JS/1,JS/2`).
+    """
 
     name: str
-    usage: str
-    description: str
-    available: bool
-    scopes: frozenset[Scope] = ALL_SCOPES
+    kind: Kind
+    keyword: str | None = None
+    optional: bool = False
+    many: bool = False
 
+    @property
+    def syntax(self) -> str:
+        """How the help card and the README show it: `[for <N>d]`, `<exhibit-ref>[,...]`."""
+        value = f"<{self.kind}...>" if self.kind in RUNS_ON else f"<{self.kind}>"
+        if self.kind is Kind.DAYS:
+            value += "d"
+        if self.many:
+            value += "[,...]"
+        text = f"{self.keyword} {value}" if self.keyword else value
+        return f"[{text}]" if self.optional else text
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One user-facing command.
+
+    `roles`: who it is for, when only some roles may use it (empty: anyone enrolled).
+    `with_files`: typed with files attached.
+    """
+
+    name: str
+    arguments: tuple[Argument, ...]
+    description: str
+    example: str
+    available: bool = True
+    scopes: frozenset[Scope] = ALL_SCOPES
+    roles: frozenset[Role] = field(default_factory=frozenset)
+    with_files: bool = False
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The words that name it, as typed (in any case)."""
+        return tuple(self.name.split())
+
+    @property
+    def syntax(self) -> str:
+        """The command and its arguments, as the help card and the README show them."""
+        return " ".join([self.name, *(argument.syntax for argument in self.arguments)])
+
+    @property
+    def usage(self) -> str:
+        """The syntax, and how to send it when it takes files."""
+        return f"{self.syntax} (with files attached)" if self.with_files else self.syntax
+
+    def argument(self, name: str) -> Argument:
+        """The argument called `name` (a `KeyError` names a grammar the code does not match)."""
+        for argument in self.arguments:
+            if argument.name == name:
+                return argument
+        raise KeyError(name)
+
+
+CASE_REF = Argument("case", Kind.CASE_REF, optional=True)
+EXHIBIT = (CASE_REF, Argument("exhibit", Kind.EXHIBIT_REF))
+SHARE_ID = Argument("share", Kind.SHARE_ID)
+OFFICERS = frozenset({Role.OFFICER, Role.APPROVER})
+
+# The one command whose arguments bot.share_grammar reads by this grammar.
+SHARE = CommandSpec(
+    "share",
+    (
+        Argument("exhibits", Kind.EXHIBIT_REF, many=True),
+        Argument("recipient", Kind.EMAIL, keyword="with"),
+        Argument("days", Kind.DAYS, keyword="for", optional=True),
+        Argument("organisation", Kind.ORGANISATION, keyword="as", optional=True),
+        Argument("reason", Kind.TEXT, keyword="reason"),
+    ),
+    "Request an external share; an approver decides",
+    "share JS/1,JS/2 with lawyer@cps.gov.uk for 14d as prosecutor reason disclosure for trial",
+    roles=OFFICERS,
+)
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("help", "help", "List what Exhibit can do", available=True),
-    CommandSpec(
-        "whoami",
-        "whoami",
-        "Who the directory says you are: name, rank, unit, roles",
-        available=True,
-    ),
+    CommandSpec("help", (), "List what Exhibit can do", "help"),
+    CommandSpec("whoami", (), "Who the directory says you are: name, rank, unit, roles", "whoami"),
     CommandSpec(
         "case open",
-        "case open <case-ref> <title...> [region <name>]",
+        (
+            Argument("reference", Kind.CASE_REF),
+            Argument("title", Kind.TITLE),
+            Argument("region", Kind.REGION, keyword="region", optional=True),
+        ),
         "Open a case pinned to a storage region; in a channel, bind the channel to it",
-        available=True,
+        "case open MET-24-0001 Burglary at 12 High St region uksouth",
+        roles=OFFICERS,
     ),
-    CommandSpec("case list", "case list", "Cases you can see", available=True),
+    CommandSpec("case list", (), "Cases you can see", "case list"),
     CommandSpec(
         "case show",
-        "case show [<case-ref>]",
+        (CASE_REF,),
         "Case card: region, team, exhibits, open shares",
-        available=True,
+        "case show MET-24-0001",
     ),
     CommandSpec(
         "add",
-        "add [<case-ref>] (with files attached)",
+        (CASE_REF,),
         "Each attached file becomes an exhibit of the case",
-        available=True,
+        "add MET-24-0001",
+        roles=OFFICERS,
+        with_files=True,
     ),
-    CommandSpec(
-        "evidence list", "evidence list [<case-ref>]", "Exhibits of the case", available=True
-    ),
+    CommandSpec("evidence list", (CASE_REF,), "Exhibits of the case", "evidence list MET-24-0001"),
     CommandSpec(
         "evidence show",
-        "evidence show <exhibit-ref>",
+        EXHIBIT,
         "Exhibit card: name, type, size, SHA-256, who and when",
-        available=True,
+        "evidence show JS/1",
     ),
     CommandSpec(
         "evidence verify",
-        "evidence verify <exhibit-ref>",
+        EXHIBIT,
         "Re-hash the stored file and compare with the intake hash",
-        available=True,
+        "evidence verify MET-24-0001 JS/1",
     ),
-    CommandSpec(
-        "share",
-        "share <exhibit-ref>[,<exhibit-ref>...] with <email> [for <N>d] [reason <text...>]",
-        "Request an external share; an approver decides",
-        available=True,
-    ),
+    SHARE,
     CommandSpec(
         "share list",
-        "share list [<case-ref>]",
+        (CASE_REF,),
         "Shares of the case and their state",
-        available=True,
+        "share list MET-24-0001",
     ),
     CommandSpec(
-        "share revoke", "share revoke <share-id>", "Stop a share link at once", available=True
+        "share revoke", (SHARE_ID,), "Stop a share link at once", "share revoke S-0123456789"
     ),
     CommandSpec(
         "share link",
-        "share link <share-id>",
+        (SHARE_ID,),
         "A new link for your approved share; the old one stops working",
-        available=True,
+        "share link S-0123456789",
     ),
     CommandSpec(
         "custody",
-        "custody <exhibit-ref>",
+        EXHIBIT,
         "The exhibit's chain of custody, verified",
-        available=True,
+        "custody JS/1",
     ),
 )
 

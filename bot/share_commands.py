@@ -27,13 +27,13 @@ from bot.link_delivery import (
 from bot.proactive import post_new, reference_of
 from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
+from bot.share_grammar import asks_for_form, read_share_form, read_share_words
 from cards.common import Tone, build_notice_card
 from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW, size_text
 from cards.sharing import (
     APPROVE,
     REFRESH,
     REJECT,
-    SHARE_FORM,
     build_approval_card,
     build_share_form,
     build_share_list_card,
@@ -59,8 +59,8 @@ from evidence.sharing import (
     ShareRules,
     ShareStatus,
     can_act_on_share,
+    check_share_request,
     new_link_token,
-    read_share_request,
 )
 from storage.records import in_unit
 
@@ -86,12 +86,15 @@ def share_rules(services: Services) -> ShareRules:
 async def share(turn: Turn) -> AdaptiveCard:
     """Request a share; the approval card goes to the case channel."""
     services = turn.services
-    if "with" not in {word.lower() for word in turn.command.args}:
-        settings = services.settings
-        return build_share_form(
-            " ".join(turn.command.args), settings.share_organisation_types, settings.share_days
-        )
-    request = read_share_request(turn.command.args, share_rules(services))
+    draft = read_share_form(turn.context.activity.value)
+    if draft is None:
+        if asks_for_form(turn.command.args):
+            settings = services.settings
+            return build_share_form(
+                " ".join(turn.command.args), settings.share_organisation_types, settings.share_days
+            )
+        draft = read_share_words(turn.command.args)
+    request = check_share_request(draft, share_rules(services))
     first = ExhibitRef.parse(request.exhibit_refs[0] if request.exhibit_refs else "")
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
@@ -621,22 +624,3 @@ async def _load(unit: RecordsUnit, share_id: str) -> Loaded:
     if found is None:
         raise InvalidInput("share", no_share_text(share_id))
     return found
-
-
-def form_words(value: object) -> tuple[str, ...] | None:
-    """The share form's submitted fields as the words of a `share` command, if it is one."""
-    fields = _object(value)
-    if fields.get("exhibitAction") != SHARE_FORM:
-        return None
-    words = [str(fields.get("exhibits") or "").replace(" ", ""), "with",
-             str(fields.get("recipient") or "").strip()]  # fmt: skip
-    days = str(fields.get("days") or "").strip()
-    if days:
-        words += ["for", f"{days.split('.')[0]}d"]
-    organisation = str(fields.get("organisation") or "").strip()
-    if organisation:
-        words += ["as", organisation]
-    reason = str(fields.get("reason") or "").split()
-    if reason:
-        words += ["reason", *reason]
-    return tuple(w for w in words if w)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence, Set
+from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -101,17 +101,25 @@ class Share:
     approval_activity_id: str | None = None
 
 
-def read_share_request(words: Sequence[str], rules: ShareRules) -> ShareRequest:
-    """Check the words after `share`; raise `InvalidInput` naming what is wrong."""
-    lowered = [w.lower() for w in words]
-    if "with" not in lowered or lowered.index("with") == 0:
-        raise InvalidInput("share", "type `share JS/1[,JS/2] with name@cps.gov.uk reason ...`")
-    at = lowered.index("with")
-    refs = tuple(r.strip().upper() for r in " ".join(words[:at]).split(",") if r.strip())
-    rest = list(words[at + 1 :])
-    if not rest:
+@dataclass(frozen=True, slots=True)
+class ShareDraft:
+    """A share request as the officer typed it or filled in the form, before the rules apply.
+
+    `days` and `organisation_type` None: not given (the force's defaults apply).
+    """
+
+    exhibit_refs: tuple[str, ...]
+    recipient: str
+    reason: str
+    days: int | None = None
+    organisation_type: str | None = None
+
+
+def check_share_request(draft: ShareDraft, rules: ShareRules) -> ShareRequest:
+    """Hold a draft to the force's rules; raise `InvalidInput` naming what is wrong."""
+    recipient = draft.recipient.strip().lower()
+    if not recipient:
         raise InvalidInput("recipient", "name the recipient's email address after `with`")
-    recipient = rest.pop(0).strip().lower()
     match = EMAIL.match(recipient)
     if match is None:
         raise InvalidInput("recipient", f"{recipient!r} is not an email address")
@@ -120,34 +128,22 @@ def read_share_request(words: Sequence[str], rules: ShareRules) -> ShareRequest:
         raise InvalidInput(
             "recipient", f"{domain} is not on the list of organisations Exhibit may share with"
         )
-    days = rules.default_days
-    if len(rest) >= 2 and rest[0].lower() == "for":
-        days = _days(rest[1], rules)
-        rest = rest[2:]
+    days = rules.default_days if draft.days is None else draft.days
+    if draft.days is not None and not rules.min_days <= days <= rules.max_days:
+        raise InvalidInput("expiry", f"a link may last {rules.min_days} to {rules.max_days} days")
     organisation = rules.organisation_types[0] if rules.organisation_types else "other"
-    if len(rest) >= 2 and rest[0].lower() == "as":
-        organisation = rest[1].lower()
+    if draft.organisation_type is not None:
+        organisation = draft.organisation_type.lower()
         if organisation not in rules.organisation_types:
             raise InvalidInput(
                 "organisation type", f"use one of {', '.join(rules.organisation_types)}"
             )
-        rest = rest[2:]
-    if not rest or rest[0].lower() != "reason" or len(rest) < 2:
+    reason = draft.reason.strip()
+    if not reason:
         raise InvalidInput("reason", "give a reason: `... reason disclosure to CPS for trial`")
-    reason = " ".join(rest[1:]).strip()
     if len(reason) > 500:
         raise InvalidInput("reason", "keep it within 500 characters")
-    return ShareRequest(refs, recipient, days, reason, organisation)
-
-
-def _days(text: str, rules: ShareRules) -> int:
-    value = text.lower().removesuffix("d").removesuffix("days").removesuffix("day")
-    if not value.isdigit():
-        raise InvalidInput("expiry", f"{text!r} is not a number of days like 14d")
-    days = int(value)
-    if not rules.min_days <= days <= rules.max_days:
-        raise InvalidInput("expiry", f"a link may last {rules.min_days} to {rules.max_days} days")
-    return days
+    return ShareRequest(draft.exhibit_refs, recipient, days, reason, organisation)
 
 
 def can_request_share(officer: Officer, case: Case, members: Set[str]) -> Decision:

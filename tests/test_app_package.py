@@ -282,7 +282,7 @@ def test_command_lists_keep_teams_limits(manifest: dict[str, Any]) -> None:
 
 def test_available_commands_are_never_cut() -> None:
     catalogue = tuple(
-        CommandSpec(f"cmd{i}", f"cmd{i}", f"Command {i}", available=i >= 9) for i in range(14)
+        CommandSpec(f"cmd{i}", (), f"Command {i}", f"cmd{i}", available=i >= 9) for i in range(14)
     )
     chosen = commands_for(Scope.TEAM, catalogue)
     assert chosen == expected_commands(Scope.TEAM, catalogue)

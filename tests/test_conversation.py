@@ -96,7 +96,7 @@ async def test_unknown_text_gets_help_with_a_hint(
 
 
 def test_the_help_card_marks_commands_not_yet_available() -> None:
-    planned = CommandSpec("teleport", "teleport <where>", "Go elsewhere", available=False)
+    planned = CommandSpec("teleport", (), "Go elsewhere", "teleport", available=False)
     card = build_help_card([*COMMANDS, planned]).model_dump(mode="json", by_alias=True)
     texts = _texts(card)
     assert "Go elsewhere \u2014 *not yet available*" in texts

@@ -8,19 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from evidence.errors import InvalidInput
 from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.sharing import (
     Share,
     ShareAction,
-    ShareRules,
     ShareStatus,
     can_act_on_share,
     can_reissue_link,
     link_state,
     new_link_token,
-    read_share_request,
     token_hash,
 )
 
@@ -34,7 +31,6 @@ PENDING = Share(
     reason="disclosure", days=14, status=ShareStatus.PENDING, created_at=NOW,
     request_expires_at=NOW + timedelta(days=7),
 )  # fmt: skip
-RULES = ShareRules(frozenset({"cps.gov.uk", "justice.gov.uk"}), ("prosecutor", "court"), 1, 30, 14)
 
 
 def _officer(object_id: str, *roles: Role) -> Officer:
@@ -93,34 +89,6 @@ def test_a_share_id_from_another_case_is_refused() -> None:
         ACTORS["approver on the case"], ShareAction.APPROVE, PENDING, OTHER_CASE, MEMBERS, NOW
     )
     assert decision.reason == "that share belongs to another case"
-
-
-def test_reading_a_share_request() -> None:
-    text = "JS/1,js/2 with Lawyer@CPS.gov.uk for 7d as court reason trial bundle"
-    request = read_share_request(text.split(), RULES)
-    assert request.exhibit_refs == ("JS/1", "JS/2")
-    assert (request.recipient, request.days, request.organisation_type) == (
-        "lawyer@cps.gov.uk", 7, "court")  # fmt: skip
-    assert request.reason == "trial bundle"
-
-
-@pytest.mark.parametrize(
-    ("text", "field"),
-    [
-        ("JS/1 to a@cps.gov.uk reason x", "share"),
-        ("JS/1 with not-an-email reason x", "recipient"),
-        ("JS/1 with a@gmail.com reason x", "recipient"),
-        ("JS/1 with a@cps.gov.uk.evil.com reason x", "recipient"),
-        ("JS/1 with a@cps.gov.uk for 90d reason x", "expiry"),
-        ("JS/1 with a@cps.gov.uk for soon reason x", "expiry"),
-        ("JS/1 with a@cps.gov.uk", "reason"),
-        ("JS/1 with a@cps.gov.uk as press reason x", "organisation type"),
-    ],
-)
-def test_bad_share_requests_name_the_field(text: str, field: str) -> None:
-    with pytest.raises(InvalidInput) as raised:
-        read_share_request(text.split(), RULES)
-    assert raised.value.field == field
 
 
 def test_link_tokens_are_long_random_and_stored_only_as_a_hash() -> None:
