@@ -52,12 +52,10 @@ from evidence.share_cases import (
     reissue_link,
     request_share,
 )
+from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
     LinkToken,
-    Share,
-    ShareAction,
     ShareRules,
-    ShareStatus,
     can_act_on_share,
     new_link_token,
     read_share_request,

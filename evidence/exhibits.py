@@ -9,10 +9,11 @@ from datetime import datetime
 from evidence.cases import MembersOf, check_visible, find_case
 from evidence.custody import Action, Actor, ChainReport, CustodyEntry, CustodyEvent, verify_chain
 from evidence.errors import ExhibitError, InvalidInput
-from evidence.model import Case, Exhibit, ExhibitRef, StoredBlob
+from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
 from evidence.policy import Decision, can_view_case
 from evidence.records import RecordsUnit
+from evidence.stored_blob import StoredBlob
 
 
 class ExhibitNotFound(ExhibitError):

@@ -18,11 +18,12 @@ from typing import Any
 
 from evidence.custody import Action, Actor, CustodyEvent
 from evidence.files import types_agree
-from evidence.model import Case, Exhibit, ExhibitRef, SourceKind, StoredBlob
+from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.officers import Officer
 from evidence.policy import ALLOWED, Decision, can_add_evidence, refused
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
 from evidence.refusals import record_refusal
+from evidence.stored_blob import StoredBlob
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Protocol
 
-from evidence.model import StoredBlob
+from evidence.stored_blob import StoredBlob
 
 Progress = Callable[[int], Awaitable[None]]
 

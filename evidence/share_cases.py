@@ -10,14 +10,12 @@ from evidence.custody import SYSTEM_ACTOR, Action, Actor, CustodyEvent
 from evidence.errors import AccessRefused, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
-from evidence.records import RecordsUnit
+from evidence.records import Records, RecordsUnit
 from evidence.refusals import record_refusal
+from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
     LinkToken,
-    Share,
-    ShareAction,
     ShareRequest,
-    ShareStatus,
     can_act_on_share,
     can_reissue_link,
     can_request_share,
@@ -258,6 +256,39 @@ async def record_link_delivery(
     )
 
 
+async def expire_shares(records: Records, now: datetime) -> int:
+    """Mark approved shares whose link has expired as EXPIRED, on the record; how many.
+
+    Idempotent: a share already expired is not due again. Run it on a timer; links stop
+    working at `link_expires_at` whether or not it has run (the link pages check the time).
+    """
+    async with records.unit() as unit:
+        due = await unit.shares_due_to_expire(now)
+        expired = 0
+        for share in due:
+            if not await unit.update_share(
+                replace(share, status=ShareStatus.EXPIRED), expected=share
+            ):
+                continue  # revoked or given a new link meanwhile: not this sweep's to expire
+            expired += 1
+            await unit.append_custody(
+                CustodyEvent(
+                    chain=share.case_id,
+                    actor=SYSTEM_ACTOR,
+                    action=Action.SHARE_EXPIRED,
+                    at=now,
+                    case_id=share.case_id,
+                    details={
+                        "share": share.id,
+                        "recipient": share.recipient,
+                        "link_expires_at": _iso(share.link_expires_at),
+                        "downloads": share.downloads,
+                    },
+                )
+            )
+    return expired
+
+
 async def _lost_race(unit: RecordsUnit, seen: Share) -> Outcome:
     """The answer to an attempt whose share changed after it was read: what happened instead."""
     current = await unit.share(seen.id) or seen
@@ -362,3 +393,7 @@ def _decided(
         decided_at=now,
         decision_reason=(note or "").strip() or None,
     )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

@@ -11,11 +11,9 @@ import pytest
 from evidence.errors import InvalidInput
 from evidence.model import Case
 from evidence.officers import Officer, Role
+from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
-    Share,
-    ShareAction,
     ShareRules,
-    ShareStatus,
     can_act_on_share,
     can_reissue_link,
     link_state,

@@ -12,7 +12,9 @@ import pytest
 from evidence.custody import Action, verify_chain
 from evidence.model import Case
 from evidence.records import RecordsUnit
-from evidence.sharing import Share, ShareStatus, expire_shares, new_link_token
+from evidence.share_cases import expire_shares
+from evidence.shares import Share, ShareStatus
+from evidence.sharing import new_link_token
 from storage.records import SqlRecords, in_unit
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
