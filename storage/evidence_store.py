@@ -39,7 +39,7 @@ from evidence.errors import (
     UnrecognisedBlob,
 )
 from evidence.hashing import Digests
-from evidence.ports_store import Progress
+from evidence.ports import Progress
 from evidence.stored_blob import StoredBlob
 from storage.blobs import RegionalBlobServices
 
