@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from evidence.custody import Action, Actor, CustodyEntry, CustodyEvent
+from evidence.custody import Action, CustodyEntry, CustodyEvent
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer, Role
 from evidence.policy import ALLOWED, Decision, can_view_case, is_on_case_team, refused
@@ -82,7 +82,6 @@ async def review_exhibit(
     decision = can_review(officer, case, exhibit, members)
     if decision.allowed and review is Review.FLAGGED and not (comment or "").strip():
         return refused("a flag needs a comment saying what is wrong")
-    actor = Actor(officer.object_id, officer.display_name)
     if not decision.allowed:
         details = {"attempt": review.value, "reason": decision.reason}
         await record_refusal(
@@ -91,6 +90,6 @@ async def review_exhibit(
         return decision
     details = {"comment": comment.strip()} if comment and comment.strip() else {}
     await unit.append_custody(
-        CustodyEvent(case.id, actor, _ACTIONS[review], now, case.id, exhibit.id, details)
+        CustodyEvent.by(officer, _ACTIONS[review], case.id, now, details, exhibit_id=exhibit.id)
     )
     return decision

@@ -6,7 +6,7 @@ from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from evidence.custody import SYSTEM_ACTOR, Action, Actor, CustodyEvent
+from evidence.custody import SYSTEM_ACTOR, Action, CustodyEvent
 from evidence.errors import AccessRefused, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
@@ -23,10 +23,6 @@ from evidence.sharing import (
 )
 
 REQUEST_LIFETIME = timedelta(days=7)
-
-
-def _actor(officer: Officer) -> Actor:
-    return Actor(officer.object_id, officer.display_name)
 
 
 async def exhibits_named(unit: RecordsUnit, case: Case, refs: tuple[str, ...]) -> list[Exhibit]:
@@ -80,13 +76,12 @@ async def request_share(
     )
     await unit.add_share(share)
     await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=_actor(officer),
-            action=Action.SHARE_REQUESTED,
-            at=now,
-            case_id=case.id,
-            details={
+        CustodyEvent.by(
+            officer,
+            Action.SHARE_REQUESTED,
+            case.id,
+            now,
+            {
                 "share": share.id,
                 "exhibits": [str(e.ref) for e in exhibits],
                 "recipient": share.recipient,
@@ -155,13 +150,12 @@ async def decide_share(
         share = current
         updated = _decided(share, officer, action, note, token, now)
     await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=_actor(officer),
-            action=_ACTIONS[action],
-            at=now,
-            case_id=case.id,
-            details={"share": share.id, "note": note, "recipient": share.recipient},
+        CustodyEvent.by(
+            officer,
+            _ACTIONS[action],
+            case.id,
+            now,
+            {"share": share.id, "note": note, "recipient": share.recipient},
         )
     )
     return Outcome(updated, changed=True)
@@ -192,13 +186,12 @@ async def reissue_link(
     if not await unit.update_share(updated, expected=share):
         return await _lost_race(unit, share)
     await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=_actor(officer),
-            action=Action.SHARE_LINK_REISSUED,
-            at=now,
-            case_id=case.id,
-            details={
+        CustodyEvent.by(
+            officer,
+            Action.SHARE_LINK_REISSUED,
+            case.id,
+            now,
+            {
                 "share": share.id,
                 "recipient": share.recipient,
                 "requested_by": officer.object_id,
@@ -221,13 +214,12 @@ async def record_share_mail(
     if problem is not None:
         details["problem"] = problem
     await unit.append_custody(
-        CustodyEvent(
-            chain=share.case_id,
-            actor=SYSTEM_ACTOR,
-            action=Action.SHARE_EMAIL_FAILED if problem else Action.SHARE_EMAILED,
-            at=now,
-            case_id=share.case_id,
-            details=details,
+        CustodyEvent.by(
+            SYSTEM_ACTOR,
+            Action.SHARE_EMAIL_FAILED if problem else Action.SHARE_EMAILED,
+            share.case_id,
+            now,
+            details,
         )
     )
 
@@ -245,14 +237,7 @@ async def record_link_delivery(
     if problem is not None:
         details["problem"] = problem
     await unit.append_custody(
-        CustodyEvent(
-            chain=share.case_id,
-            actor=SYSTEM_ACTOR,
-            action=Action.SHARE_LINK_DELIVERED,
-            at=now,
-            case_id=share.case_id,
-            details=details,
-        )
+        CustodyEvent.by(SYSTEM_ACTOR, Action.SHARE_LINK_DELIVERED, share.case_id, now, details)
     )
 
 
@@ -272,13 +257,12 @@ async def expire_shares(records: Records, now: datetime) -> int:
                 continue  # revoked or given a new link meanwhile: not this sweep's to expire
             expired += 1
             await unit.append_custody(
-                CustodyEvent(
-                    chain=share.case_id,
-                    actor=SYSTEM_ACTOR,
-                    action=Action.SHARE_EXPIRED,
-                    at=now,
-                    case_id=share.case_id,
-                    details={
+                CustodyEvent.by(
+                    SYSTEM_ACTOR,
+                    Action.SHARE_EXPIRED,
+                    share.case_id,
+                    now,
+                    {
                         "share": share.id,
                         "recipient": share.recipient,
                         "link_expires_at": _iso(share.link_expires_at),
