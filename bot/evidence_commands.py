@@ -56,9 +56,9 @@ from evidence.intake import (
 )
 from evidence.model import Case, Exhibit, SourceKind
 from evidence.officers import Officer
-from evidence.policy import Decision, can_add_evidence
+from evidence.policy import Decision, can_add_evidence, can_review
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
-from evidence.review import REVIEW_ACTIONS, Review, can_review, review_exhibit, reviews_of
+from evidence.review import REVIEW_ACTIONS, Review, review_exhibit, reviews_of
 from graph.files import GraphFileSource
 from storage.records import in_unit
 

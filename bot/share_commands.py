@@ -43,7 +43,7 @@ from evidence.errors import AccessRefused, DirectoryUnavailable, ExhibitError, I
 from evidence.exhibits import ExhibitTarget, Found, compare, find_exhibit
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer, Role
-from evidence.policy import can_view_case
+from evidence.policy import can_act_on_share, can_view_case
 from evidence.records import RecordsUnit
 from evidence.share_cases import (
     Outcome,
@@ -56,7 +56,6 @@ from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
     LinkToken,
     ShareRules,
-    can_act_on_share,
     new_link_token,
     read_share_request,
 )

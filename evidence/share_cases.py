@@ -10,15 +10,13 @@ from evidence.custody import SYSTEM_ACTOR, Action, CustodyEvent
 from evidence.errors import AccessRefused, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
+from evidence.policy import can_act_on_share, can_reissue_link, can_request_share
 from evidence.records import Records, RecordsUnit
 from evidence.refusals import record_refusal
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
     LinkToken,
     ShareRequest,
-    can_act_on_share,
-    can_reissue_link,
-    can_request_share,
     link_expiry,
 )
 

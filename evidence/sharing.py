@@ -11,16 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence, Set
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from evidence.custody import Actor
 from evidence.errors import InvalidInput
-from evidence.model import Case
-from evidence.officers import Officer, Role
-from evidence.policy import ALLOWED, Decision, is_on_case_team, refused
-from evidence.shares import Share, ShareAction, ShareStatus
+from evidence.shares import Share, ShareStatus
 
 TOKEN_BYTES = 32  # 256 bits
 EMAIL = re.compile(
@@ -97,77 +94,6 @@ def _days(text: str, rules: ShareRules) -> int:
     if not rules.min_days <= days <= rules.max_days:
         raise InvalidInput("expiry", f"a link may last {rules.min_days} to {rules.max_days} days")
     return days
-
-
-def can_request_share(officer: Officer, case: Case, members: Set[str]) -> Decision:
-    """Officers on the case team request shares."""
-    if not officer.enabled:
-        return refused("your account is disabled")
-    if not (officer.has(Role.OFFICER) or officer.has(Role.APPROVER)):
-        return refused("only officers can request shares")
-    if not is_on_case_team(officer, case, members):
-        return refused(f"you are not on the team of case {case.reference}")
-    return ALLOWED
-
-
-def can_act_on_share(
-    officer: Officer,
-    action: ShareAction,
-    share: Share,
-    case: Case,
-    members: Set[str],
-    now: datetime,
-) -> Decision:
-    """The four-eyes rule and its neighbours, in one place (tested as a table)."""
-    if not officer.enabled:
-        return refused("your account is disabled")
-    if share.case_id != case.id:
-        return refused("that share belongs to another case")
-    if action is ShareAction.REVOKE:
-        if share.status is not ShareStatus.APPROVED:
-            return refused(f"the share is {share.status.value}, not active")
-        if officer.has(Role.ADMIN):
-            return ALLOWED
-        if officer.object_id.lower() == share.requested_by.lower():
-            return ALLOWED
-        if officer.has(Role.APPROVER) and is_on_case_team(officer, case, members):
-            return ALLOWED
-        return refused("only the requester, an approver of the case or an admin can revoke")
-    if not officer.has(Role.APPROVER):
-        return refused("only approvers can decide share requests")
-    if not is_on_case_team(officer, case, members):
-        return refused(f"you are not on the team of case {case.reference}")
-    if officer.object_id.lower() == share.requested_by.lower():
-        return refused("nobody may decide their own share request (four eyes)")
-    if share.status is not ShareStatus.PENDING:
-        return refused(f"the request was already {share.status.value}")
-    if now >= share.request_expires_at:
-        return refused("the request has expired")
-    return ALLOWED
-
-
-def can_reissue_link(
-    officer: Officer, share: Share, case: Case, members: Set[str], now: datetime
-) -> Decision:
-    """Whether the officer may have a new link for an approved share (the old one then stops).
-
-    Only the requester — the person the link reaches the recipient through — and only while
-    they are still on the case team and the share is active. What is shared, with whom and
-    until when stay as approved, so a new link needs no second approval.
-    """
-    if not officer.enabled:
-        return refused("your account is disabled")
-    if share.case_id != case.id:
-        return refused("that share belongs to another case")
-    if share.status is not ShareStatus.APPROVED:
-        return refused(f"the share is {share.status.value}, not active")
-    if share.link_expires_at is not None and now >= share.link_expires_at:
-        return refused("the share has expired")
-    if officer.object_id.lower() != share.requested_by.lower():
-        return refused("only the officer who asked for the share can have its link again")
-    if not is_on_case_team(officer, case, members):
-        return refused(f"you are not on the team of case {case.reference}")
-    return ALLOWED
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,10 @@ import pytest
 from evidence.errors import InvalidInput
 from evidence.model import Case
 from evidence.officers import Officer, Role
+from evidence.policy import can_act_on_share, can_reissue_link
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
     ShareRules,
-    can_act_on_share,
-    can_reissue_link,
     link_state,
     new_link_token,
     read_share_request,
