@@ -10,7 +10,7 @@ from evidence.custody import SYSTEM_ACTOR, Action, CustodyEvent
 from evidence.errors import AccessRefused, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
-from evidence.policy import can_act_on_share, can_reissue_link, can_request_share
+from evidence.policy import Decision, can_act_on_share, can_reissue_link, can_request_share
 from evidence.records import Records, RecordsUnit
 from evidence.refusals import record_refusal
 from evidence.shares import Share, ShareAction, ShareStatus
@@ -93,6 +93,18 @@ async def request_share(
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionOnShare:
+    """What `can_act_on_share` answered for one officer, team and action on `share` as read.
+
+    Handed to `decide_share` so that a click is weighed once: the unit weighs it again only if
+    the share it reads is no longer the one decided on.
+    """
+
+    share: Share
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What a decision attempt did: the share as it now stands, and the refusal, if any.
 
@@ -118,19 +130,25 @@ async def decide_share(
     token: LinkToken | None,
     integrity_problem: str | None,
     now: datetime,
+    decided: DecisionOnShare | None = None,
 ) -> Outcome:
     """Approve, reject or revoke, re-checking everything against the stored share.
 
     A repeat of a decision already taken by the same officer (a double click, a replay)
     answers with the share as it stands and records nothing. Every other refusal is recorded.
     `integrity_problem` (from re-verifying the exhibits) turns an approval into a rejection.
+    `decided`: the policy's answer for this officer, team and action, worked out already (for
+    a share as read before this unit); used if the stored share is still that one.
     """
     share = await unit.share(share_id)
     if share is None:
         raise InvalidInput("share", f"there is no share {share_id}")
     if _is_repeat(share, officer, action):
         return Outcome(share)
-    decision = can_act_on_share(officer, action, share, case, members, now)
+    if decided is not None and decided.share == share:
+        decision = decided.decision
+    else:
+        decision = can_act_on_share(officer, action, share, case, members, now)
     if not decision.allowed:
         await _record_refusal(unit, officer, case, share_id, action.value, decision.reason, now)
         return Outcome(share, decision.reason)
