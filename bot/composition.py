@@ -37,7 +37,7 @@ from bot.worker import IntakeWorker, SourceOpener, WorkerOptions
 from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
-from evidence.sharing import expire_shares
+from evidence.share_cases import expire_shares
 from graph.config import CredentialKind, GraphDirectoryConfig
 from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory

@@ -56,10 +56,10 @@ from evidence.intake import (
 )
 from evidence.model import Case, Exhibit, SourceKind
 from evidence.officers import Officer
-from evidence.policy import Decision, can_add_evidence
+from evidence.policy import Decision, can_add_evidence, can_review
+from evidence.ports import FileSource
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
-from evidence.review import REVIEW_ACTIONS, Review, can_review, review_exhibit, reviews_of
-from graph.files import GraphFileSource
+from evidence.review import REVIEW_ACTIONS, Review, review_exhibit, reviews_of
 from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
@@ -413,7 +413,7 @@ async def _check_files_are_the_cases(
     raise AccessRefused(decision.reason)
 
 
-async def _case_drive(graph: GraphFileSource, activity: Activity, case: Case) -> str | None:
+async def _case_drive(graph: FileSource, activity: Activity, case: Case) -> str | None:
     """Where the case's files may come from: its channel's drive, or in a chat the sender's."""
     conversation = activity.conversation
     if conversation is not None and conversation.conversation_type == "channel":
@@ -439,7 +439,7 @@ def _placeholder(incoming: IncomingFile) -> IntakeJob:
     )  # fmt: skip
 
 
-async def files_via_graph(graph: GraphFileSource, activity: Activity) -> list[IncomingFile]:
+async def files_via_graph(graph: FileSource, activity: Activity) -> list[IncomingFile]:
     """The SharePoint files a channel or group chat message points at, with their metadata."""
     conversation = activity.conversation
     if conversation is None or not activity.id:

@@ -19,7 +19,7 @@ from bot.services import Services
 from bot.share_mail import mail_link
 from cards.sharing import build_link_card
 from evidence.share_cases import record_link_delivery
-from evidence.sharing import Share
+from evidence.shares import Share
 from storage.records import in_unit
 
 logger = logging.getLogger(__name__)

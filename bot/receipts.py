@@ -24,9 +24,9 @@ from evidence.custody import CustodyEntry
 from evidence.errors import CaseNotFound, DirectoryUnavailable, InvalidInput
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer, Role
-from evidence.policy import Decision
+from evidence.policy import Decision, can_review
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
-from evidence.review import REVIEW_ACTIONS, can_review, reviews_of
+from evidence.review import REVIEW_ACTIONS, reviews_of
 from storage.records import in_unit
 
 logger = logging.getLogger(__name__)

@@ -19,11 +19,15 @@ from bot.settings import Settings
 from evidence.cases import CaseRules, MembersOf
 from evidence.model import Case
 from evidence.officers import Officer
-from evidence.ports import ChannelCreator, Directory, Mailer
+from evidence.ports import (
+    ChannelCreator,
+    Directory,
+    EvidenceStore,
+    FileSource,
+    IntakeQueue,
+    Mailer,
+)
 from evidence.records import Records, RecordsUnit
-from graph.files import GraphFileSource
-from storage.evidence_store import BlobEvidenceStore
-from storage.queue import IngestQueue
 from storage.records import in_unit
 
 T = TypeVar("T")
@@ -46,9 +50,9 @@ class Services:
     case_teams: CaseTeams
     case_rules: CaseRules
     proactive: Proactive
-    evidence_store: BlobEvidenceStore
-    ingest_queue: IngestQueue
-    graph_files: GraphFileSource | None = None
+    evidence_store: EvidenceStore
+    ingest_queue: IntakeQueue
+    graph_files: FileSource | None = None
     channel_creator: ChannelCreator | None = None
     mailer: Mailer | None = None
     background: Background = field(default_factory=Background)

@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from microsoft_agents.activity import AdaptiveCardInvokeResponse
@@ -43,22 +44,20 @@ from evidence.errors import AccessRefused, DirectoryUnavailable, ExhibitError, I
 from evidence.exhibits import ExhibitTarget, Found, compare, find_exhibit
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer, Role
-from evidence.policy import can_view_case
+from evidence.policy import can_act_on_share, can_view_case
 from evidence.records import RecordsUnit
 from evidence.share_cases import (
+    DecisionOnShare,
     Outcome,
     decide_share,
     record_share_refusal,
     reissue_link,
     request_share,
 )
+from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
     LinkToken,
-    Share,
-    ShareAction,
     ShareRules,
-    ShareStatus,
-    can_act_on_share,
     check_share_request,
     new_link_token,
 )
@@ -247,8 +246,9 @@ async def share_revoke(turn: Turn) -> AdaptiveCard:
     )
     if seen is None:
         raise InvalidInput("share", no_share_text(share_id))
+    click = await _weigh(turn.services, turn.officer, seen, ShareAction.REVOKE)
     decided = await _decide(
-        turn.services, turn.officer, share_id, ShareAction.REVOKE, None, seen.loaded
+        turn.services, turn.officer, share_id, ShareAction.REVOKE, None, seen.loaded, click
     )
     outcome = decided.outcome
     if outcome.refused:
@@ -337,6 +337,31 @@ async def _officer_now(services: Services, officer: Officer) -> Officer:
 
 
 @dataclass(frozen=True, slots=True)
+class Click:
+    """One click (or command) on a share, weighed once: the officer and the case team as of
+    the click, the time, and the policy's answer for the share as read."""
+
+    officer: Officer
+    members: frozenset[str]
+    now: datetime
+    decided: DecisionOnShare
+
+
+async def _weigh(
+    services: Services, officer: Officer, seen: Seen, action: ShareAction, *, fresh: bool = True
+) -> Click:
+    """The policy's answer to this click, on the team read for it (`seen.members`).
+
+    `fresh`: with the officer as the directory has them now, past every cache; otherwise as
+    resolved for the click (to answer at once a click whose decision is taken later, afresh).
+    """
+    deciding = await _officer_now(services, officer) if fresh else officer
+    now = services.now()
+    decision = can_act_on_share(deciding, action, seen.share, seen.case, seen.members, now)
+    return Click(deciding, seen.members, now, DecisionOnShare(seen.share, decision))
+
+
+@dataclass(frozen=True, slots=True)
 class Decided:
     """What `_decide` did, with the case and exhibits it was decided on.
 
@@ -357,32 +382,39 @@ async def _decide(
     action: ShareAction,
     note: str | None,
     loaded: Loaded | None = None,
+    click: Click | None = None,
 ) -> Decided:
     """Decide and tell everyone; `loaded`: the share, case and exhibits if just read.
 
-    The officer's roles and the case team are read afresh for the decision, and again after the
-    exhibits are re-verified (which can take minutes).
+    `click`: the decision as weighed for the click that asked, if it is being answered now;
+    without one (a background approval, minutes later) the officer's roles and the case team
+    are read afresh and the decision weighed again. An approval that goes through is weighed
+    once more after the exhibits are re-verified (which can take minutes).
     """
     if loaded is None:
         loaded = await in_unit(services.records, lambda unit: _load(unit, share_id))
     current, case, exhibits = loaded
-    deciding, members = await _as_of_now(services, officer, case)
+    if click is None:
+        deciding, members = await _as_of_now(services, officer, case)
+        now = services.now()
+        decision = can_act_on_share(deciding, action, current, case, members, now)
+        click = Click(deciding, members, now, DecisionOnShare(current, decision))
+    deciding, members, now, decided = click.officer, click.members, click.now, click.decided
     problem = None
     token = None
     # Re-verify only when the approval would go through: hashing is the expensive part.
-    if (
-        action is ShareAction.APPROVE
-        and can_act_on_share(deciding, action, current, case, members, services.now()).allowed
-    ):
+    if action is ShareAction.APPROVE and decided.decision.allowed:
         problem = await _integrity_problem(services, exhibits)
         token = new_link_token()
         deciding, members = await _as_of_now(services, officer, case)
-    now = services.now()
+        now = services.now()
+        decision = can_act_on_share(deciding, action, current, case, members, now)
+        decided = DecisionOnShare(current, decision)
 
     async def decide(unit: RecordsUnit) -> Outcome:
         return await decide_share(
             unit, deciding, share_id, case, members, action,
-            note=note, token=token, integrity_problem=problem, now=now,
+            note=note, token=token, integrity_problem=problem, now=now, decided=decided,
         )  # fmt: skip
 
     outcome = await in_unit(services.records, decide)
@@ -423,9 +455,14 @@ async def _send_link(services: Services, share: Share, case: Case, token: LinkTo
         logger.warning("Share %s: requester not told: %s", share.id, type(err).__name__)
 
 
+def _checked_in_background(services: Services, seen: Seen) -> bool:
+    """Whether the share's exhibits take too long to re-verify while the approver waits."""
+    return sum(exhibit.size for exhibit in seen.exhibits) > services.settings.verify_inline_bytes
+
+
 async def _approve_in_background(
     services: Services, officer: Officer, seen: Seen, note: str | None
-) -> AdaptiveCard | None:
+) -> AdaptiveCard:
     """Answer the click at once and approve after re-verifying, when that takes a while.
 
     Teams gives an `Action.Execute` a few seconds; re-hashing gigabytes of video takes longer.
@@ -434,17 +471,11 @@ async def _approve_in_background(
     the approver's roles and the case team read again when it decides) run in the background;
     the channel card and the requester's link card follow. Nothing is recorded until the
     decision, so if the service stops meanwhile the approver clicks again.
-    None: small enough to decide while the approver waits, or not theirs to approve (the
-    refusal is then answered and recorded as usual).
+    Only for an approval the policy allows as the click was resolved.
     """
     current, case, exhibits = seen.loaded
     share_id = current.id
     total = sum(exhibit.size for exhibit in exhibits)
-    if total <= services.settings.verify_inline_bytes:
-        return None
-    now = services.now()
-    if not can_act_on_share(officer, ShareAction.APPROVE, current, case, seen.members, now).allowed:
-        return None
 
     async def approve() -> None:
         decided = await _decide(services, officer, share_id, ShareAction.APPROVE, note)
@@ -548,11 +579,15 @@ async def _on_share_card(
     if kind is None:
         return _view_for(services, officer, seen)
     note = str(data.get("reason") or "").strip()[:500] or None
-    if kind is ShareAction.APPROVE:
-        later = await _approve_in_background(services, officer, seen, note)
-        if later is not None:
-            return later
-    decided = await _decide(services, officer, share_id, kind, note, seen.loaded)
+    if kind is ShareAction.APPROVE and _checked_in_background(services, seen):
+        # The click is answered at once on the officer as resolved for it; the background
+        # approval reads the directory and the team again when it decides. A refusal here is
+        # weighed again below on the directory as it is now, then answered and recorded.
+        later = await _weigh(services, officer, seen, kind, fresh=False)
+        if later.decided.decision.allowed:
+            return await _approve_in_background(services, officer, seen, note)
+    click = await _weigh(services, officer, seen, kind)
+    decided = await _decide(services, officer, share_id, kind, note, seen.loaded, click)
     outcome = decided.outcome
     if outcome.refused and not decided.visible:
         return _no_share_card(share_id)

@@ -17,7 +17,7 @@ from cards.text import clean
 from evidence.errors import InvalidInput, MailNotSent
 from evidence.ports import MailMessage
 from evidence.share_cases import record_share_mail
-from evidence.sharing import Share
+from evidence.shares import Share
 from storage.records import in_unit
 
 logger = logging.getLogger(__name__)

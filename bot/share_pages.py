@@ -32,7 +32,8 @@ from evidence.errors import EvidenceStoreError
 from evidence.files import sanitize_file_name
 from evidence.model import Case, Exhibit
 from evidence.records import Records, RecordsUnit
-from evidence.sharing import Share, link_state, recipient_actor, token_hash
+from evidence.shares import Share
+from evidence.sharing import link_state, recipient_actor, token_hash
 from storage.records import in_unit
 from storage.sas import MAX_LIFETIME, BlobSasSigner
 

@@ -41,8 +41,9 @@ from evidence.errors import (
 )
 from evidence.files import detect_type, sanitize_file_name
 from evidence.intake import Received, complete_intake, fail_intake
-from evidence.model import Case, Exhibit, SourceKind, StoredBlob
+from evidence.model import Case, Exhibit, SourceKind
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from evidence.stored_blob import StoredBlob
 from storage.evidence_store import BlobEvidenceStore
 from storage.queue import IngestQueue, Lease, QueueUnavailable
 from storage.records import in_unit

@@ -23,7 +23,7 @@ from microsoft_teams.cards import (
 
 from cards.text import LONG, plain, wording
 from evidence.model import Exhibit
-from evidence.sharing import Share, ShareStatus
+from evidence.shares import Share, ShareStatus
 
 APPROVE, REJECT, REFRESH = "share.approve", "share.reject", "share.refresh"
 MAX_REFRESH_USERS = 60  # Teams shows per-user views to at most 60 users

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from evidence.custody import Action, Actor, CustodyEvent
+from evidence.custody import Action, CustodyEvent
 from evidence.errors import AccessRefused, CaseNotFound, InvalidInput
 from evidence.model import Case, ChannelBinding
 from evidence.officers import Officer
@@ -97,13 +97,12 @@ async def open_case(
     )
     await unit.add_case(case)
     await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=Actor(officer.object_id, officer.display_name),
-            action=Action.CASE_OPENED,
-            at=now,
-            case_id=case.id,
-            details={
+        CustodyEvent.by(
+            officer,
+            Action.CASE_OPENED,
+            case.id,
+            now,
+            {
                 "reference": case.reference,
                 "title": case.title,
                 "region": case.region,
@@ -179,12 +178,5 @@ async def record_case_view(
 ) -> None:
     """`case.viewed` in the case's chain (`view` says what was looked at, if not the case)."""
     await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=Actor(officer.object_id, officer.display_name),
-            action=Action.CASE_VIEWED,
-            at=now,
-            case_id=case.id,
-            details={"view": view} if view else {},
-        )
+        CustodyEvent.by(officer, Action.CASE_VIEWED, case.id, now, {"view": view} if view else {})
     )

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from evidence.officers import Officer
+
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
 
@@ -58,6 +60,11 @@ class Actor:
     id: str
     name: str
 
+    @classmethod
+    def of(cls, officer: Officer) -> Actor:
+        """The officer, named as the directory names them now."""
+        return cls(officer.object_id, officer.display_name)
+
 
 SYSTEM_ACTOR = Actor("exhibit", "Exhibit")
 
@@ -73,6 +80,28 @@ class CustodyEvent:
     case_id: str | None = None
     exhibit_id: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def by(
+        cls,
+        actor: Officer | Actor,
+        action: Action | str,
+        case_id: str,
+        at: datetime,
+        details: Mapping[str, Any] | None = None,
+        *,
+        exhibit_id: str | None = None,
+    ) -> CustodyEvent:
+        """What `actor` (an officer, or `SYSTEM_ACTOR`) did to the case, for the case's chain."""
+        return cls(
+            chain=case_id,
+            actor=actor if isinstance(actor, Actor) else Actor.of(actor),
+            action=action,
+            at=at,
+            case_id=case_id,
+            exhibit_id=exhibit_id,
+            details=dict(details or {}),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,10 +33,7 @@ Only bot/ turns these into words and HTTP statuses.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from evidence.model import StoredBlob
+from evidence.stored_blob import StoredBlob
 
 
 class ExhibitError(Exception):

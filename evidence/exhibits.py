@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evidence.cases import MembersOf, check_visible, find_case
-from evidence.custody import Action, Actor, ChainReport, CustodyEntry, CustodyEvent, verify_chain
+from evidence.custody import Action, ChainReport, CustodyEntry, CustodyEvent, verify_chain
 from evidence.errors import ExhibitError, InvalidInput
-from evidence.model import Case, Exhibit, ExhibitRef, StoredBlob
+from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
 from evidence.policy import Decision, can_view_case
 from evidence.records import RecordsUnit
+from evidence.stored_blob import StoredBlob
 
 
 class ExhibitNotFound(ExhibitError):
@@ -88,16 +89,12 @@ async def find_exhibit(
     return Found(case, exhibit, Decision(True))
 
 
-def _actor(officer: Officer) -> Actor:
-    return Actor(officer.object_id, officer.display_name)
-
-
 async def record_view(
     unit: RecordsUnit, officer: Officer, case: Case, exhibit: Exhibit, *, now: datetime
 ) -> None:
     """`exhibit.viewed` in the case's chain."""
     await unit.append_custody(
-        CustodyEvent(case.id, _actor(officer), Action.EXHIBIT_VIEWED, now, case.id, exhibit.id)
+        CustodyEvent.by(officer, Action.EXHIBIT_VIEWED, case.id, now, exhibit_id=exhibit.id)
     )
 
 
@@ -126,13 +123,11 @@ async def record_verification(
 ) -> None:
     """`exhibit.verified` with the outcome, in the case's chain."""
     await unit.append_custody(
-        CustodyEvent(
-            case.id,
-            _actor(officer),
+        CustodyEvent.by(
+            officer,
             Action.EXHIBIT_VERIFIED,
-            now,
             case.id,
-            result.exhibit.id,
+            now,
             {
                 "matches": result.matches,
                 "expected_sha256": result.exhibit.sha256,
@@ -140,6 +135,7 @@ async def record_verification(
                 "found_size": result.stored.size if result.stored else None,
                 "problem": result.problem,
             },
+            exhibit_id=result.exhibit.id,
         )
     )
 
@@ -167,7 +163,7 @@ async def read_custody(
         if entry.exhibit_id is None and entry.details.get("job") == exhibit.id
     ]
     await unit.append_custody(
-        CustodyEvent(case.id, _actor(officer), Action.CUSTODY_VIEWED, now, case.id, exhibit.id)
+        CustodyEvent.by(officer, Action.CUSTODY_VIEWED, case.id, now, exhibit_id=exhibit.id)
     )
     entries = sorted(intake + mine, key=lambda entry: entry.sequence)
     return CustodyView(case, exhibit, entries, report)

@@ -18,11 +18,12 @@ from typing import Any
 
 from evidence.custody import Action, Actor, CustodyEvent
 from evidence.files import types_agree
-from evidence.model import Case, Exhibit, ExhibitRef, SourceKind, StoredBlob
+from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.officers import Officer
 from evidence.policy import ALLOWED, Decision, can_add_evidence, refused
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
 from evidence.refusals import record_refusal
+from evidence.stored_blob import StoredBlob
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,6 @@ async def start_intake(
 
     A refusal is recorded, not raised: the caller commits it, then tells the officer.
     """
-    actor = Actor(officer.object_id, officer.display_name)
     decision = can_add_evidence(officer, case, members)
     if not decision.allowed:
         details = {"reason": decision.reason, "files": [f.name for f in files]}
@@ -131,13 +131,12 @@ async def start_intake(
         if not await unit.add_job(job):
             continue
         await unit.append_custody(
-            CustodyEvent(
-                chain=case.id,
-                actor=actor,
-                action=Action.INTAKE_STARTED,
-                at=now,
-                case_id=case.id,
-                details={
+            CustodyEvent.by(
+                officer,
+                Action.INTAKE_STARTED,
+                case.id,
+                now,
+                {
                     "job": job.id,
                     "file_name": incoming.name,
                     "declared_type": incoming.declared_type,
@@ -203,14 +202,12 @@ async def complete_intake(
         )
     )
     await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=Actor(job.officer_id, job.officer_name),
-            action=Action.INTAKE_COMPLETED,
-            at=now,
-            case_id=case.id,
-            exhibit_id=exhibit.id,
-            details={
+        CustodyEvent.by(
+            Actor(job.officer_id, job.officer_name),
+            Action.INTAKE_COMPLETED,
+            case.id,
+            now,
+            {
                 "job": job.id,
                 "exhibit": str(exhibit.ref),
                 "sha256": stored.sha256,
@@ -225,6 +222,7 @@ async def complete_intake(
                 "types_agree": types_agree(job.declared_type, received.detected_type),
                 "source": received.source_details,
             },
+            exhibit_id=exhibit.id,
         )
     )
     return exhibit
@@ -240,13 +238,12 @@ async def fail_intake(
     failed = replace(job, status=JobStatus.FAILED, error=reason, updated_at=now, source_url="")
     await unit.save_job(failed)
     await unit.append_custody(
-        CustodyEvent(
-            chain=job.case_id,
-            actor=Actor(job.officer_id, job.officer_name),
-            action=Action.INTAKE_FAILED,
-            at=now,
-            case_id=job.case_id,
-            details={"job": job.id, "file_name": job.file_name, "reason": reason},
+        CustodyEvent.by(
+            Actor(job.officer_id, job.officer_name),
+            Action.INTAKE_FAILED,
+            job.case_id,
+            now,
+            {"job": job.id, "file_name": job.file_name, "reason": reason},
         )
     )
     return failed

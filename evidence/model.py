@@ -84,14 +84,3 @@ class Exhibit:
     source: SourceKind
     source_details: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredBlob:
-    """What the evidence store measured while committing a blob."""
-
-    region: str
-    blob_name: str
-    size: int
-    sha256: str  # hex
-    quick_xor_hash: str | None  # base64, when asked for

@@ -1,12 +1,16 @@
-"""Ports: what the domain needs from the outside world, as Protocols."""
+"""Ports: what the domain needs from the outside world, as Protocols.
+
+The records port (units of work over cases, exhibits, shares and custody) is `evidence.records`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from evidence.officers import Officer
+from evidence.stored_blob import StoredBlob
 
 
 class Directory(Protocol):
@@ -74,4 +78,158 @@ class Mailer(Protocol):
 
     async def send(self, message: MailMessage) -> None:
         """Hand the message to the mail service; `MailNotSent` if it was not accepted."""
+        ...
+
+
+Progress = Callable[[int], Awaitable[None]]
+
+
+class EvidenceStore(Protocol):
+    """Blob storage per region; every method raises `StoreUnavailable` if storage is down."""
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The regions this store can write to."""
+        ...
+
+    async def put(
+        self,
+        region: str,
+        blob_name: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        tags: Mapping[str, str],
+        quick_xor: bool = False,
+        max_size: int | None = None,
+        on_progress: Progress | None = None,
+    ) -> StoredBlob:
+        """Stream `chunks` into a new blob, hashing on the way; commit only if none exists.
+
+        Raises `BlobExists` (nothing overwritten), `EvidenceTooLarge` or `EmptyEvidence` (nothing
+        committed). `on_progress` gets the bytes stored so far, increasing.
+        """
+        ...
+
+    async def describe(self, region: str, blob_name: str) -> StoredBlob | None:
+        """What was recorded when the blob was committed, or None if there is no such blob.
+
+        Raises `UnrecognisedBlob` when the blob lacks the store's metadata.
+        """
+        ...
+
+    async def rehash(self, region: str, blob_name: str, *, quick_xor: bool = False) -> StoredBlob:
+        """Read the stored bytes again and hash them now. Raises `BlobMissing`."""
+        ...
+
+    async def read_head(self, region: str, blob_name: str, length: int) -> bytes:
+        """The first `length` bytes of a committed blob (to sniff its type); or `BlobMissing`."""
+        ...
+
+    async def add_tags(self, region: str, blob_name: str, tags: Mapping[str, str]) -> None:
+        """Add index tags to a committed blob (tags may change after commit; metadata cannot)."""
+        ...
+
+    async def exists(self, region: str, blob_name: str) -> bool:
+        """Whether a committed blob has this name in this region."""
+        ...
+
+    async def locate(self, blob_name: str) -> tuple[str, ...]:
+        """Every region whose storage holds a committed blob of this name (residency proof)."""
+        ...
+
+    async def discard_uncommitted(self, region: str, blob_name: str) -> bool:
+        """Free the staged blocks a refused or failed put left; never touches a committed blob."""
+        ...
+
+
+class IntakeQueue(Protocol):
+    """The queue of intake jobs the workers take from (the job itself is in the records)."""
+
+    async def send(self, job_id: str, *, delay_seconds: int = 0) -> None:
+        """Queue the job's id for a worker; raises when the queue service does not answer."""
+        ...
+
+
+class FileReference(Protocol):
+    """A file a Teams message points at, as listed with the message."""
+
+    @property
+    def name(self) -> str:
+        """The file name as shown in Teams."""
+        ...
+
+    @property
+    def content_url(self) -> str:
+        """The file's SharePoint URL."""
+        ...
+
+
+class FileDetails(Protocol):
+    """What SharePoint says about a file, recorded beside Exhibit's own hashes."""
+
+    @property
+    def name(self) -> str:
+        """The file name SharePoint holds."""
+        ...
+
+    @property
+    def size(self) -> int:
+        """The size SharePoint declares."""
+        ...
+
+    @property
+    def etag(self) -> str | None:
+        """SharePoint's version tag of the file."""
+        ...
+
+    @property
+    def quick_xor_hash(self) -> str | None:
+        """SharePoint's QuickXorHash (base64), the only hash it guarantees."""
+        ...
+
+    @property
+    def mime_type(self) -> str | None:
+        """The type SharePoint declares."""
+        ...
+
+    @property
+    def drive_id(self) -> str | None:
+        """The drive the file lives in."""
+        ...
+
+
+class FileSource(Protocol):
+    """Files shared in channels and group chats, read where Teams keeps them (SharePoint).
+
+    Every method raises a `SourceError` when the source refuses or cannot answer.
+    """
+
+    async def attachments_of_channel_message(
+        self,
+        team_aad_group_id: str,
+        channel_id: str,
+        root_message_id: str,
+        reply_id: str | None = None,
+    ) -> Sequence[FileReference]:
+        """The files attached to a channel post, or to one of its replies (`reply_id`)."""
+        ...
+
+    async def attachments_of_chat_message(
+        self, chat_id: str, message_id: str
+    ) -> Sequence[FileReference]:
+        """The files attached to a message in a group (or 1:1) chat."""
+        ...
+
+    async def drive_item(self, content_url: str) -> FileDetails:
+        """SharePoint's record of the file at `content_url`."""
+        ...
+
+    async def channel_drive_id(self, team_aad_group_id: str, channel_id: str) -> str:
+        """The drive holding a channel's files."""
+        ...
+
+    async def user_drive_id(self, object_id: str) -> str:
+        """The id of a user's OneDrive (where files shared in chats live)."""
         ...

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from evidence.custody import CustodyEntry, CustodyEvent
 from evidence.errors import ExhibitError
 from evidence.model import Case, ChannelBinding, Exhibit
-from evidence.sharing import Share
+from evidence.shares import Share
 
 
 class DuplicateCase(ExhibitError):

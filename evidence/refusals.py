@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from evidence.custody import Action, Actor, CustodyEvent
+from evidence.custody import Action, CustodyEvent
 from evidence.officers import Officer
 from evidence.records import RecordsUnit
 
@@ -48,21 +48,18 @@ async def record_refusal(
     """
     start = window_start(now)
     attempts = await unit.tally_refusal(chain, officer.object_id, start)
-    actor = Actor(officer.object_id, officer.display_name)
     if attempts <= LISTED_PER_WINDOW:
         await unit.append_custody(
-            CustodyEvent(chain, actor, action, now, chain, exhibit_id, dict(details))
+            CustodyEvent.by(officer, action, chain, now, details, exhibit_id=exhibit_id)
         )
         return True
     if attempts == LISTED_PER_WINDOW + 1:
         await unit.append_custody(
-            CustodyEvent(
-                chain,
-                actor,
+            CustodyEvent.by(
+                officer,
                 Action.REFUSALS_SUPPRESSED,
-                now,
                 chain,
-                None,
+                now,
                 {
                     "window_start": start.isoformat(),
                     "window_end": (start + WINDOW).isoformat(),

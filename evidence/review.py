@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from evidence.custody import Action, Actor, CustodyEntry, CustodyEvent
+from evidence.custody import Action, CustodyEntry, CustodyEvent
 from evidence.model import Case, Exhibit
-from evidence.officers import Officer, Role
-from evidence.policy import ALLOWED, Decision, can_view_case, is_on_case_team, refused
+from evidence.officers import Officer
+from evidence.policy import Decision, can_review, refused
 from evidence.records import RecordsUnit
 from evidence.refusals import record_refusal
 
@@ -24,20 +24,6 @@ class Review(StrEnum):
 
 _ACTIONS = {Review.REVIEWED: Action.EXHIBIT_REVIEWED, Review.FLAGGED: Action.EXHIBIT_FLAGGED}
 REVIEW_ACTIONS: tuple[str, ...] = tuple(_ACTIONS.values())  # what `reviews_of` reads
-
-
-def can_review(officer: Officer, case: Case, exhibit: Exhibit, members: Set[str]) -> Decision:
-    """Case team members other than the producer review an exhibit."""
-    visible = can_view_case(officer, case, members)
-    if not visible.allowed:
-        return visible
-    if not (officer.has(Role.OFFICER) or officer.has(Role.APPROVER)):
-        return refused("only officers review exhibits")
-    if not is_on_case_team(officer, case, members):
-        return refused(f"you are not on the team of case {case.reference}")
-    if officer.object_id.lower() == exhibit.produced_by.lower():
-        return refused("the officer who produced an exhibit cannot review it")
-    return ALLOWED
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +68,6 @@ async def review_exhibit(
     decision = can_review(officer, case, exhibit, members)
     if decision.allowed and review is Review.FLAGGED and not (comment or "").strip():
         return refused("a flag needs a comment saying what is wrong")
-    actor = Actor(officer.object_id, officer.display_name)
     if not decision.allowed:
         details = {"attempt": review.value, "reason": decision.reason}
         await record_refusal(
@@ -91,6 +76,6 @@ async def review_exhibit(
         return decision
     details = {"comment": comment.strip()} if comment and comment.strip() else {}
     await unit.append_custody(
-        CustodyEvent(case.id, actor, _ACTIONS[review], now, case.id, exhibit.id, details)
+        CustodyEvent.by(officer, _ACTIONS[review], case.id, now, details, exhibit_id=exhibit.id)
     )
     return decision

@@ -6,29 +6,21 @@ from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from evidence.custody import SYSTEM_ACTOR, Action, Actor, CustodyEvent
+from evidence.custody import SYSTEM_ACTOR, Action, CustodyEvent
 from evidence.errors import AccessRefused, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
-from evidence.records import RecordsUnit
+from evidence.policy import Decision, can_act_on_share, can_reissue_link, can_request_share
+from evidence.records import Records, RecordsUnit
 from evidence.refusals import record_refusal
+from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
     LinkToken,
-    Share,
-    ShareAction,
     ShareRequest,
-    ShareStatus,
-    can_act_on_share,
-    can_reissue_link,
-    can_request_share,
     link_expiry,
 )
 
 REQUEST_LIFETIME = timedelta(days=7)
-
-
-def _actor(officer: Officer) -> Actor:
-    return Actor(officer.object_id, officer.display_name)
 
 
 async def exhibits_named(unit: RecordsUnit, case: Case, refs: tuple[str, ...]) -> list[Exhibit]:
@@ -82,13 +74,12 @@ async def request_share(
     )
     await unit.add_share(share)
     await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=_actor(officer),
-            action=Action.SHARE_REQUESTED,
-            at=now,
-            case_id=case.id,
-            details={
+        CustodyEvent.by(
+            officer,
+            Action.SHARE_REQUESTED,
+            case.id,
+            now,
+            {
                 "share": share.id,
                 "exhibits": [str(e.ref) for e in exhibits],
                 "recipient": share.recipient,
@@ -99,6 +90,18 @@ async def request_share(
         )
     )
     return share
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOnShare:
+    """What `can_act_on_share` answered for one officer, team and action on `share` as read.
+
+    Handed to `decide_share` so that a click is weighed once: the unit weighs it again only if
+    the share it reads is no longer the one decided on.
+    """
+
+    share: Share
+    decision: Decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,19 +130,25 @@ async def decide_share(
     token: LinkToken | None,
     integrity_problem: str | None,
     now: datetime,
+    decided: DecisionOnShare | None = None,
 ) -> Outcome:
     """Approve, reject or revoke, re-checking everything against the stored share.
 
     A repeat of a decision already taken by the same officer (a double click, a replay)
     answers with the share as it stands and records nothing. Every other refusal is recorded.
     `integrity_problem` (from re-verifying the exhibits) turns an approval into a rejection.
+    `decided`: the policy's answer for this officer, team and action, worked out already (for
+    a share as read before this unit); used if the stored share is still that one.
     """
     share = await unit.share(share_id)
     if share is None:
         raise InvalidInput("share", f"there is no share {share_id}")
     if _is_repeat(share, officer, action):
         return Outcome(share)
-    decision = can_act_on_share(officer, action, share, case, members, now)
+    if decided is not None and decided.share == share:
+        decision = decided.decision
+    else:
+        decision = can_act_on_share(officer, action, share, case, members, now)
     if not decision.allowed:
         await _record_refusal(unit, officer, case, share_id, action.value, decision.reason, now)
         return Outcome(share, decision.reason)
@@ -157,13 +166,12 @@ async def decide_share(
         share = current
         updated = _decided(share, officer, action, note, token, now)
     await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=_actor(officer),
-            action=_ACTIONS[action],
-            at=now,
-            case_id=case.id,
-            details={"share": share.id, "note": note, "recipient": share.recipient},
+        CustodyEvent.by(
+            officer,
+            _ACTIONS[action],
+            case.id,
+            now,
+            {"share": share.id, "note": note, "recipient": share.recipient},
         )
     )
     return Outcome(updated, changed=True)
@@ -194,13 +202,12 @@ async def reissue_link(
     if not await unit.update_share(updated, expected=share):
         return await _lost_race(unit, share)
     await unit.append_custody(
-        CustodyEvent(
-            chain=case.id,
-            actor=_actor(officer),
-            action=Action.SHARE_LINK_REISSUED,
-            at=now,
-            case_id=case.id,
-            details={
+        CustodyEvent.by(
+            officer,
+            Action.SHARE_LINK_REISSUED,
+            case.id,
+            now,
+            {
                 "share": share.id,
                 "recipient": share.recipient,
                 "requested_by": officer.object_id,
@@ -223,13 +230,12 @@ async def record_share_mail(
     if problem is not None:
         details["problem"] = problem
     await unit.append_custody(
-        CustodyEvent(
-            chain=share.case_id,
-            actor=SYSTEM_ACTOR,
-            action=Action.SHARE_EMAIL_FAILED if problem else Action.SHARE_EMAILED,
-            at=now,
-            case_id=share.case_id,
-            details=details,
+        CustodyEvent.by(
+            SYSTEM_ACTOR,
+            Action.SHARE_EMAIL_FAILED if problem else Action.SHARE_EMAILED,
+            share.case_id,
+            now,
+            details,
         )
     )
 
@@ -247,15 +253,40 @@ async def record_link_delivery(
     if problem is not None:
         details["problem"] = problem
     await unit.append_custody(
-        CustodyEvent(
-            chain=share.case_id,
-            actor=SYSTEM_ACTOR,
-            action=Action.SHARE_LINK_DELIVERED,
-            at=now,
-            case_id=share.case_id,
-            details=details,
-        )
+        CustodyEvent.by(SYSTEM_ACTOR, Action.SHARE_LINK_DELIVERED, share.case_id, now, details)
     )
+
+
+async def expire_shares(records: Records, now: datetime) -> int:
+    """Mark approved shares whose link has expired as EXPIRED, on the record; how many.
+
+    Idempotent: a share already expired is not due again. Run it on a timer; links stop
+    working at `link_expires_at` whether or not it has run (the link pages check the time).
+    """
+    async with records.unit() as unit:
+        due = await unit.shares_due_to_expire(now)
+        expired = 0
+        for share in due:
+            if not await unit.update_share(
+                replace(share, status=ShareStatus.EXPIRED), expected=share
+            ):
+                continue  # revoked or given a new link meanwhile: not this sweep's to expire
+            expired += 1
+            await unit.append_custody(
+                CustodyEvent.by(
+                    SYSTEM_ACTOR,
+                    Action.SHARE_EXPIRED,
+                    share.case_id,
+                    now,
+                    {
+                        "share": share.id,
+                        "recipient": share.recipient,
+                        "link_expires_at": _iso(share.link_expires_at),
+                        "downloads": share.downloads,
+                    },
+                )
+            )
+    return expired
 
 
 async def _lost_race(unit: RecordsUnit, seen: Share) -> Outcome:
@@ -362,3 +393,7 @@ def _decided(
         decided_at=now,
         decision_reason=(note or "").strip() or None,
     )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

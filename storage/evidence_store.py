@@ -39,8 +39,8 @@ from evidence.errors import (
     UnrecognisedBlob,
 )
 from evidence.hashing import Digests
-from evidence.model import StoredBlob
-from evidence.ports_store import Progress
+from evidence.ports import Progress
+from evidence.stored_blob import StoredBlob
 from storage.blobs import RegionalBlobServices
 
 logger = logging.getLogger(__name__)

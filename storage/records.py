@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from evidence.custody import GENESIS, CustodyEntry, CustodyEvent, seal
 from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, SourceKind
 from evidence.records import DuplicateCase, IntakeJob, JobStatus, Records, RecordsUnit
-from evidence.sharing import Share, ShareStatus
+from evidence.shares import Share, ShareStatus
 from storage.tables import (
     cases,
     custody_entries,

@@ -18,6 +18,7 @@ from evidence.custody import (
     seal,
     verify_chain,
 )
+from evidence.officers import Officer
 
 JANE = Actor("1a7e2c3d-0001-4f00-8000-000000000001", "Jane Smith")
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -103,3 +104,21 @@ def test_an_entry_from_another_chain_is_named() -> None:
     entries = _chain(3)
     entries[1] = dataclasses.replace(entries[1], chain="case-2")
     assert verify_chain("case-1", entries).first_bad == 2
+
+
+def test_an_event_by_an_officer_is_on_the_case_chain_named_as_the_directory_names_them() -> None:
+    officer = Officer(JANE.id, JANE.name)
+    made = CustodyEvent.by(
+        officer, Action.EXHIBIT_VIEWED, "case-1", T0, {"n": 1}, exhibit_id="exhibit-1"
+    )
+    by_hand = CustodyEvent(
+        chain="case-1",
+        actor=JANE,
+        action=Action.EXHIBIT_VIEWED,
+        at=T0,
+        case_id="case-1",
+        exhibit_id="exhibit-1",
+        details={"n": 1},
+    )
+    assert made == by_hand
+    assert seal(made, 1, GENESIS) == seal(by_hand, 1, GENESIS)

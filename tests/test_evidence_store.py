@@ -23,8 +23,8 @@ from evidence.errors import (
     UnrecognisedBlob,
 )
 from evidence.hashing import QuickXorHash
-from evidence.model import StoredBlob
-from evidence.ports_store import EvidenceStore
+from evidence.ports import EvidenceStore
+from evidence.stored_blob import StoredBlob
 from storage.blobs import ClientPolicy, RegionAccount, RegionalBlobServices, blob_service
 from storage.evidence_store import BlobEvidenceStore
 from tests.conftest import Azurite

@@ -17,7 +17,7 @@ from bot.share_mail import share_mail
 from evidence.custody import Action
 from evidence.errors import InvalidInput, MailNotSent
 from evidence.ports import MailMessage
-from evidence.sharing import Share, ShareStatus
+from evidence.shares import Share, ShareStatus
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.mail import GraphMailer, open_graph_mailer
 from storage.database import create_engine

@@ -10,12 +10,9 @@ import pytest
 
 from evidence.model import Case
 from evidence.officers import Officer, Role
+from evidence.policy import can_act_on_share, can_reissue_link
+from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
-    Share,
-    ShareAction,
-    ShareStatus,
-    can_act_on_share,
-    can_reissue_link,
     link_state,
     new_link_token,
     token_hash,

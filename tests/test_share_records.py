@@ -11,8 +11,12 @@ import pytest
 
 from evidence.custody import Action, verify_chain
 from evidence.model import Case
+from evidence.officers import Officer, Role
+from evidence.policy import ALLOWED
 from evidence.records import RecordsUnit
-from evidence.sharing import Share, ShareStatus, expire_shares, new_link_token
+from evidence.share_cases import DecisionOnShare, Outcome, decide_share, expire_shares
+from evidence.shares import Share, ShareAction, ShareStatus
+from evidence.sharing import new_link_token
 from storage.records import SqlRecords, in_unit
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
@@ -233,3 +237,26 @@ async def test_a_token_hash_belongs_to_one_share(records: SqlRecords, case: Case
     await add(records, make_share(case, token=token))
     with pytest.raises(Exception, match=r"(?i)unique"):
         await add(records, make_share(case, token=token))
+
+
+async def test_a_decision_weighed_on_a_share_that_changed_is_weighed_again(
+    records: SqlRecords, case: Case
+) -> None:
+    """`decide_share` takes a click's decision only for the share it was made on."""
+    pending = make_share(case, status=ShareStatus.PENDING)
+    await add(records, pending)
+    approver = Officer("approver-oid", "DS Sam Patel", roles=frozenset({Role.APPROVER}))
+    members = frozenset({"approver-oid"})
+    # Weighed on a copy read before the request lapsed: a stale "allowed".
+    stale = DecisionOnShare(replace(pending, request_expires_at=T0 + timedelta(days=30)), ALLOWED)
+
+    async def reject(unit: RecordsUnit) -> Outcome:
+        return await decide_share(
+            unit, approver, pending.id, case, members, ShareAction.REJECT,
+            note="not needed", token=None, integrity_problem=None,
+            now=T0 + timedelta(days=8), decided=stale,
+        )  # fmt: skip
+
+    outcome = await in_unit(records, reject)
+    assert outcome.refused == "the request has expired"
+    assert not outcome.changed

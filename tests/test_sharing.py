@@ -18,7 +18,7 @@ from azure.storage.blob.aio import BlobServiceClient
 from bot.composition import SERVICES
 from bot.settings import Settings
 from evidence.custody import Action
-from evidence.sharing import ShareStatus
+from evidence.shares import ShareStatus
 from storage.blobs import API_VERSION
 from storage.database import create_engine
 from storage.records import SqlRecords

@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from bot.devstack import DevStack
 from bot.send_file import send as send_file
-from evidence.sharing import Share
+from evidence.shares import Share
 from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.e2e.conftest import ARTIFACTS

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from evidence.intake import IncomingFile, Received, complete_intake, idempotency_key, start_intake
-from evidence.model import Case, SourceKind, StoredBlob
+from evidence.model import Case, SourceKind
 from evidence.officers import Officer, Role
 from evidence.records import IntakeJob
+from evidence.stored_blob import StoredBlob
 from storage.database import create_engine
 from storage.migrate import migrate
 from storage.records import SqlRecords

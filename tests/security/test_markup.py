@@ -48,11 +48,13 @@ from cards.text import SHORT, clean, plain
 from evidence.custody import ChainReport, CustodyEntry
 from evidence.exhibits import CustodyView, Verification
 from evidence.files import sanitize_file_name
-from evidence.model import Case, Exhibit, ExhibitRef, SourceKind, StoredBlob
+from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.officers import Officer, Role
 from evidence.records import IntakeJob, JobStatus
 from evidence.review import Review, ReviewMark
-from evidence.sharing import Share, ShareStatus, new_link_token
+from evidence.shares import Share, ShareStatus
+from evidence.sharing import new_link_token
+from evidence.stored_blob import StoredBlob
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine
 from storage.evidence_store import BlobEvidenceStore

@@ -19,7 +19,8 @@ from bot.composition import SERVICES
 from bot.settings import Settings, load_settings
 from evidence.custody import Action
 from evidence.model import Case
-from evidence.sharing import Share, ShareStatus, new_link_token
+from evidence.shares import Share, ShareStatus
+from evidence.sharing import new_link_token
 from tests.conftest import BOT_APP_ID, TENANT, BotClientFactory
 
 Client = TestClient[web.Request, web.Application]

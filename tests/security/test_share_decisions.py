@@ -18,7 +18,7 @@ from bot.composition import SERVICES
 from bot.settings import Settings, load_settings
 from evidence.custody import Action
 from evidence.errors import DirectoryUnavailable
-from evidence.sharing import ShareStatus
+from evidence.shares import ShareStatus
 from graph.cache import Failed, SingleFlightCache
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine

@@ -24,7 +24,8 @@ from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.records import RecordsUnit
 from evidence.share_cases import Outcome, decide_share, reissue_link
-from evidence.sharing import Share, ShareAction, ShareStatus, link_state, new_link_token
+from evidence.shares import Share, ShareAction, ShareStatus
+from evidence.sharing import link_state, new_link_token
 from storage.database import create_engine
 from storage.records import SqlRecords, in_unit
 from tests.test_sharing import Team, _case_with_exhibit, _share_id

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from evidence.custody import Action
-from evidence.sharing import ShareStatus
+from evidence.shares import ShareStatus
 from storage.records import SqlRecords
 from tests.test_sharing import (
     CHANNEL,
