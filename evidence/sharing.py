@@ -240,19 +240,6 @@ def token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii", "replace")).hexdigest()
 
 
-def link_state(share: Share, now: datetime) -> str | None:
-    """Why a link no longer works (`expired`, `revoked`, `exhausted`), or None if it does."""
-    if share.status is ShareStatus.REVOKED:
-        return "revoked"
-    if share.status is not ShareStatus.APPROVED:
-        return "expired" if share.status is ShareStatus.EXPIRED else "not approved"
-    if share.link_expires_at is not None and now >= share.link_expires_at:
-        return "expired"
-    if share.max_downloads is not None and share.downloads >= share.max_downloads:
-        return "exhausted"
-    return None
-
-
 def link_expiry(share: Share, approved_at: datetime) -> datetime:
     """When an approved share's link stops working."""
     return approved_at + timedelta(days=share.days)
