@@ -31,7 +31,7 @@ def test_local_defaults() -> None:
     assert settings.allow_anonymous
     assert settings.credentials is None
     assert settings.default_region == "uksouth"
-    assert settings.database_url.value.startswith("sqlite+aiosqlite:///")
+    assert settings.database_url.get_secret_value().startswith("sqlite+aiosqlite:///")
     assert settings.directory == "local"
 
 

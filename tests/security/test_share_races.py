@@ -331,7 +331,7 @@ async def test_two_approvers_clicking_together_give_one_link(
         team.click("share.approve", share_id, sender=SARAH.object_id),
     )
 
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     try:
         async with SqlRecords(engine).unit() as unit:
             share = await unit.share(share_id)
