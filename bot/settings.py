@@ -635,6 +635,28 @@ class Settings(
         return self
 
 
+class TeamsAppSettings(_Concern):
+    """The Teams app package: read apart from `Settings`, as a package is built elsewhere.
+
+    Plain text here; the package builder checks each value against Teams' own rules and names
+    the command-line option that can override it.
+    """
+
+    bot_app_id: str | None = None
+    teams_app_id: str | None = None
+    public_host: str | None = None
+    app_developer_url: str | None = None
+    app_privacy_url: str | None = None
+    app_terms_url: str | None = None
+    app_version: str | None = None
+
+
+def load_teams_app_settings(env: Mapping[str, str]) -> TeamsAppSettings:
+    """The Teams app package's values in `env` (none is required here)."""
+    with _reading(env):
+        return TeamsAppSettings()
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build and check the settings from `env`; raise `SettingsError` on the first problem."""
     try:
@@ -649,9 +671,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 
 
 def variable_names() -> frozenset[str]:
-    """Every variable `Settings` reads by name (the per-region ones apart from EXHIBIT_REGIONS)."""
+    """Every variable read by name (of the per-region ones, only EXHIBIT_REGIONS)."""
     names = {"EXHIBIT_REGIONS"}
-    for name, field in Settings.model_fields.items():
+    fields = {**Settings.model_fields, **TeamsAppSettings.model_fields}
+    for name, field in fields.items():
         if name != "regions":
             names.add(str(field.validation_alias or f"{PREFIX}{name.upper()}"))
     return frozenset(names)
