@@ -38,6 +38,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from evidence.officers import Role
 from graph.ids import canonical_mailbox
 
 PREFIX = "EXHIBIT_"
@@ -96,7 +97,7 @@ class GraphCredential(StrEnum):
     WORKLOAD_IDENTITY = "workload_identity"
 
 
-ROLES = ("officer", "approver", "auditor", "admin")
+ROLES = tuple(role.value for role in Role)
 DEFAULT_CASE_PATTERN = r"[A-Z]{2,6}-[0-9]{2}-[0-9]{4,6}"
 
 
