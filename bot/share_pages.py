@@ -3,8 +3,10 @@
 The landing page lists what was shared (with full SHA-256 hashes) and records `link.opened`;
 a download re-checks the link, counts it atomically, records `exhibit.downloaded` and
 redirects to a read-only SAS URL for that one blob, valid for minutes. Refusals of a known
-share are recorded as `link.refused`. Plain server-rendered HTML, no JavaScript; every value
-is escaped, and shown without the control and bidirectional characters that would disguise it;
+share are recorded as `link.refused`; what a link shows, and those records, are decided by
+`evidence.links`. Plain server-rendered HTML from the templates in links/templates/, no
+JavaScript; every value is escaped by the template, and shown without the control and
+bidirectional characters that would disguise it;
 a download saves under the exhibit's sanitised name, never the name the device sent; error
 pages never repeat the token; a per-IP token bucket limits requests.
 """
