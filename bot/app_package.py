@@ -9,8 +9,9 @@ written. The manifest's bot `commandLists` are generated from `bot.commands.COMM
 the commands offered there, available ones first, then the rest, each group in catalogue order,
 capped at 10.
 
-This module imports only the standard library, jsonschema and `bot.commands`, so it runs
-without the bot's SDKs or settings.
+This module imports only the standard library, jsonschema, `bot.commands` and `bot.settings`
+(whose `TeamsAppSettings` declares the variables), so it runs without the bot's SDKs and
+without the service's own settings.
 
 Errors (all carry fields, and their str is the message shown to the admin):
 
@@ -39,6 +40,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft7Validator
 
 from bot.commands import COMMANDS, CommandSpec, Scope
+from bot.settings import load_teams_app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_PACKAGE_DIR = ROOT / "appPackage"
@@ -128,9 +130,7 @@ OPTIONS = {
 
 def load_package_settings(env: Mapping[str, str]) -> PackageSettings:
     """Read and check the package values from `env` (environment variables, overrides applied)."""
-
-    def value(name: str) -> str | None:
-        return (env.get(name) or "").strip() or None
+    read = load_teams_app_settings(env)
 
     def guid(name: str, raw: str | None, what: str) -> str:
         if raw is None:
@@ -142,31 +142,31 @@ def load_package_settings(env: Mapping[str, str]) -> PackageSettings:
 
     bot_app_id = guid(
         "EXHIBIT_BOT_APP_ID",
-        value("EXHIBIT_BOT_APP_ID"),
+        read.bot_app_id,
         "the Application (client) ID of the bot's Entra app registration",
     )
     # Reusing the bot's id as the Teams app id keeps it stable across builds, so an upload of a
     # new version updates the installed app instead of adding a second one.
     teams_app_id = guid(
         "EXHIBIT_TEAMS_APP_ID",
-        value("EXHIBIT_TEAMS_APP_ID") or bot_app_id,
+        read.teams_app_id or bot_app_id,
         "the Teams app id (defaults to EXHIBIT_BOT_APP_ID)",
     )
-    host = _public_host(value("EXHIBIT_PUBLIC_HOST"))
+    host = _public_host(read.public_host)
     return PackageSettings(
         bot_app_id=bot_app_id,
         teams_app_id=teams_app_id,
         public_host=host,
         developer_url=_https_url(
-            "EXHIBIT_APP_DEVELOPER_URL", value("EXHIBIT_APP_DEVELOPER_URL") or f"https://{host}/"
+            "EXHIBIT_APP_DEVELOPER_URL", read.app_developer_url or f"https://{host}/"
         ),
         privacy_url=_https_url(
-            "EXHIBIT_APP_PRIVACY_URL", value("EXHIBIT_APP_PRIVACY_URL") or f"https://{host}/privacy"
+            "EXHIBIT_APP_PRIVACY_URL", read.app_privacy_url or f"https://{host}/privacy"
         ),
         terms_url=_https_url(
-            "EXHIBIT_APP_TERMS_URL", value("EXHIBIT_APP_TERMS_URL") or f"https://{host}/terms"
+            "EXHIBIT_APP_TERMS_URL", read.app_terms_url or f"https://{host}/terms"
         ),
-        version=_version(value("EXHIBIT_APP_VERSION") or _project_version()),
+        version=_version(read.app_version or _project_version()),
     )
 
 

@@ -74,7 +74,9 @@ def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
         auth_type=_AUTH_TYPES[credentials.auth_type],
         client_id=credentials.app_id,
         tenant_id=credentials.tenant_id,
-        client_secret=credentials.client_secret.value if credentials.client_secret else None,
+        client_secret=credentials.client_secret.get_secret_value()
+        if credentials.client_secret
+        else None,
         cert_pfx_file=str(credentials.certificate_path) if credentials.certificate_path else None,
         authority=credentials.authority,
         # Off by default in the SDK: a correctly signed token from another issuer would pass.
@@ -194,7 +196,7 @@ async def create_app(
             if settings.create_case_channels and isinstance(directory, GraphDirectory)
             else None
         )
-        engine = create_engine(settings.database_url.value)
+        engine = create_engine(settings.database_url.get_secret_value())
         closers.append(engine.dispose)
         storage_identity = None
         if any(region.connection_string is None for region in settings.regions):
@@ -207,7 +209,9 @@ async def create_app(
                 region.name: blob_service(
                     RegionAccount(
                         region.name,
-                        region.connection_string.value if region.connection_string else None,
+                        region.connection_string.get_secret_value()
+                        if region.connection_string
+                        else None,
                         region.account_url,
                     ),
                     storage_identity,
@@ -218,7 +222,7 @@ async def create_app(
         closers.append(blobs.aclose)
         store = BlobEvidenceStore(blobs)
         queue = IngestQueue.from_connection_string(
-            settings.queue_connection_string.value, settings.queue_name
+            settings.queue_connection_string.get_secret_value(), settings.queue_name
         )
         closers.append(queue.aclose)
         # No cookie jar: one officer's download must never carry cookies from another's.
@@ -425,7 +429,7 @@ def graph_config(graph: GraphSettings) -> GraphDirectoryConfig:
         credential_kind=CredentialKind(graph.credential.value),
         tenant_id=graph.tenant_id,
         client_id=graph.client_id,
-        client_secret=graph.client_secret.value if graph.client_secret else None,
+        client_secret=graph.client_secret.get_secret_value() if graph.client_secret else None,
         certificate_path=graph.certificate_path,
         authority_host=graph.authority_host,
         ca_bundle=graph.ca_bundle,

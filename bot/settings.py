@@ -1,28 +1,52 @@
 """Exhibit's settings: one frozen object, built once at start-up from the environment.
 
 Every setting is an `EXHIBIT_*` environment variable (plus `PORT`), optionally read from a `.env`
-file. A missing or invalid value stops start-up with a `SettingsError` naming the variable.
-Secrets are held in `Secret`, whose repr never shows the value. `.env.example` documents each one.
+file. They are declared with pydantic-settings, one model per concern (the service and its
+edge, the bot's identity, storage, the directory, cases, intake, sharing), composed into one
+`Settings`. A missing or invalid value stops start-up with a `SettingsError` naming the variable.
+Secrets are `SecretStr`, whose repr never shows the value. `.env.example` documents each one.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from evidence.officers import Role
 from graph.ids import canonical_mailbox
 
+PREFIX = "EXHIBIT_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
+_FALSE = frozenset({"0", "false", "no", "off"})
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _REGION = re.compile(r"^[a-z][a-z0-9]{1,31}$")
-_E = TypeVar("_E", bound=StrEnum)
+_QUEUE = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 
 
 class SettingsError(Exception):
@@ -32,18 +56,6 @@ class SettingsError(Exception):
         super().__init__(f"{name}: {problem}")
         self.name = name
         self.problem = problem
-
-
-@dataclass(frozen=True, slots=True)
-class Secret:
-    """A secret value that never appears in a repr, str or log line."""
-
-    value: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
 
 
 class Environment(StrEnum):
@@ -76,14 +88,224 @@ BOT_FRAMEWORK_ISSUERS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class BotCredentials:
+class GraphCredential(StrEnum):
+    """How Exhibit proves itself to Microsoft Graph."""
+
+    CLIENT_SECRET = "client_secret"  # noqa: S105 (a kind of credential, not one)
+    CERTIFICATE = "certificate"
+    MANAGED_IDENTITY = "managed_identity"
+    WORKLOAD_IDENTITY = "workload_identity"
+
+
+ROLES = tuple(role.value for role in Role)
+DEFAULT_CASE_PATTERN = r"[A-Z]{2,6}-[0-9]{2}-[0-9]{4,6}"
+
+
+# -- value types: how one variable's text becomes a value ------------------------------------
+
+
+def _flag(raw: object) -> object:
+    # Strict: only these words, so a typo never silently means false.
+    if isinstance(raw, str):
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ValueError(f"must be true or false, not {raw!r}")
+    return raw
+
+
+def _words(raw: object) -> object:
+    if isinstance(raw, str):
+        return tuple(part.strip() for part in raw.replace(";", ",").split(",") if part.strip())
+    return raw
+
+
+def _lower(raw: object) -> object:
+    return raw.strip().lower() if isinstance(raw, str) else raw
+
+
+def _guid(value: str) -> str:
+    if not _GUID.match(value):
+        raise ValueError("must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
+    return value.lower()
+
+
+def _between(minimum: int, maximum: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not minimum <= value <= maximum:
+            raise ValueError(f"must be between {minimum} and {maximum}")
+        return value
+
+    return AfterValidator(check)
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Words = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_words)]
+Guid = Annotated[str, AfterValidator(_guid)]
+Seconds = Annotated[int, _between(0, 86400)]
+
+
+def _word_set(raw: object) -> object:
+    words = _words(raw)
+    if isinstance(words, tuple):
+        return frozenset(str(word).lower() for word in words)
+    return words
+
+
+def _upper(raw: object) -> object:
+    return raw.strip().upper() if isinstance(raw, str) else raw
+
+
+def _choice(kind: type[StrEnum]) -> BeforeValidator:
+    def parse(raw: object) -> object:
+        if isinstance(raw, str):
+            try:
+                return kind(raw.strip().lower())
+            except ValueError:
+                allowed = ", ".join(member.value for member in kind)
+                raise ValueError(f"must be one of {allowed}, not {raw.strip()!r}") from None
+        return raw
+
+    return BeforeValidator(parse)
+
+
+WordSet = Annotated[frozenset[str], NoDecode, BeforeValidator(_word_set)]
+EnvironmentChoice = Annotated[Environment, _choice(Environment)]
+BotAuthTypeChoice = Annotated[BotAuthType, _choice(BotAuthType)]
+BotCloudChoice = Annotated[BotCloud, _choice(BotCloud)]
+GraphCredentialChoice = Annotated[GraphCredential, _choice(GraphCredential)]
+
+
+# -- where the values come from ---------------------------------------------------------------
+
+_ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("settings environment")
+
+
+@contextmanager
+def _reading(env: Mapping[str, str]) -> Iterator[None]:
+    token = _ENVIRONMENT.set(env)
+    try:
+        yield
+    finally:
+        _ENVIRONMENT.reset(token)
+
+
+class _Concern(BaseSettings):
+    """One concern's settings: `EXHIBIT_<FIELD>` variables of the environment being read.
+
+    The environment is the mapping `load_settings` was given (the process environment over the
+    `.env` file at start-up, a plain dict in tests), never the process environment behind it.
+    An empty (or blank) variable counts as unset, as it always has.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_ignore_empty=True,
+        case_sensitive=False,
+        frozen=True,
+        extra="ignore",
+        str_strip_whitespace=True,
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the mapping being read (and the regions drawn from it)."""
+        assert isinstance(env_settings, EnvSettingsSource)  # noqa: S101 (pydantic-settings' own)
+        env = _ENVIRONMENT.get()
+        env_settings.env_vars = {k.lower(): v for k, v in env.items() if v.strip()}
+        return init_settings, _RegionsSource(settings_cls), env_settings
+
+
+class Region(BaseModel):
+    """A storage region and the Blob account that holds its evidence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    connection_string: SecretStr | None = None
+    account_url: str | None = None
+
+
+class _RegionsSource(PydanticBaseSettingsSource):
+    """`regions` from EXHIBIT_REGIONS and each region's EXHIBIT_REGION_<NAME>_* variables."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: `__call__` reads the variables directly."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if "regions" not in self.settings_cls.model_fields:
+            return {}
+        env = _ENVIRONMENT.get()
+
+        def read(name: str) -> str | None:
+            return (env.get(name) or "").strip() or None
+
+        regions = []
+        names = (read("EXHIBIT_REGIONS") or "uksouth").replace(";", ",").split(",")
+        for name in (part.strip() for part in names if part.strip()):
+            if not _REGION.match(name):
+                problem = f"{name!r} is not a region name like uksouth"
+                raise SettingsError("EXHIBIT_REGIONS", problem)
+            key = f"EXHIBIT_REGION_{name.upper()}"
+            connection, url = read(f"{key}_CONNECTION_STRING"), read(f"{key}_ACCOUNT_URL")
+            if connection is None and url is None:
+                raise SettingsError(
+                    f"{key}_CONNECTION_STRING",
+                    f"region {name} needs a connection string or {key}_ACCOUNT_URL",
+                )
+            if url is not None and urlsplit(url).scheme not in {"https", "http"}:
+                raise SettingsError(f"{key}_ACCOUNT_URL", "must be a URL")
+            regions.append({"name": name, "connection_string": connection, "account_url": url})
+        return {"regions": tuple(regions)}
+
+
+# -- the concerns --------------------------------------------------------------------------------
+
+
+class ServiceSettings(_Concern):
+    """The HTTP service: where it listens, who may call it, what it is called in public."""
+
+    environment: EnvironmentChoice = Field(Environment.DEVELOPMENT, validation_alias="EXHIBIT_ENV")
+    host: str = "127.0.0.1"
+    port: Annotated[int, _between(1, 65535)] = Field(3978, validation_alias="PORT")
+    allowed_tenants: WordSet = frozenset()
+    allowed_service_url_hosts: Words = ("smba.trafficmanager.net",)
+    max_request_bytes: Annotated[int, _between(4096, 64 << 20)] = 1 << 20
+    trusted_proxy_hops: Annotated[int, _between(0, 5)] = 0
+    public_url_setting: str | None = Field(None, validation_alias="EXHIBIT_PUBLIC_URL")
+    classification: str = "OFFICIAL-SENSITIVE"
+    log_level: Annotated[str, BeforeValidator(_upper)] = "INFO"
+
+    @property
+    def production(self) -> bool:
+        """Whether this is a production deployment."""
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def public_url(self) -> str:
+        """The service's public base URL, without a trailing slash."""
+        return (self.public_url_setting or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+
+class BotCredentials(BaseModel):
     """The Entra app registration behind the Azure Bot resource."""
+
+    model_config = ConfigDict(frozen=True)
 
     app_id: str
     tenant_id: str
     auth_type: BotAuthType
-    client_secret: Secret | None = None
+    client_secret: SecretStr | None = None
     certificate_path: Path | None = None
     authority: str | None = None
     cloud: BotCloud = BotCloud.PUBLIC
@@ -94,98 +316,69 @@ class BotCredentials:
         return BOT_FRAMEWORK_ISSUERS[self.cloud]
 
 
-@dataclass(frozen=True, slots=True)
-class Region:
-    """A storage region and the Blob account that holds its evidence."""
+class BotSettings(_Concern):
+    """The bot's own identity, or the dangerous anonymous mode for local use."""
 
-    name: str
-    connection_string: Secret | None = None
-    account_url: str | None = None
-
-
-class GraphCredential(StrEnum):
-    """How Exhibit proves itself to Microsoft Graph."""
-
-    CLIENT_SECRET = "client_secret"  # noqa: S105 (a kind of credential, not one)
-    CERTIFICATE = "certificate"
-    MANAGED_IDENTITY = "managed_identity"
-    WORKLOAD_IDENTITY = "workload_identity"
-
-
-ROLES = ("officer", "approver", "auditor", "admin")
-
-
-@dataclass(frozen=True, slots=True)
-class GraphSettings:
-    """Microsoft Graph, for the directory (officers, roles, channel members)."""
-
-    tenant_id: str
-    client_id: str
-    credential: GraphCredential
-    client_secret: Secret | None
-    certificate_path: Path | None
-    base_url: str
-    authority_host: str | None
-    ca_bundle: Path | None
-    role_groups: tuple[tuple[str, str], ...]  # (group object id, role)
-    cache_seconds: int
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeLimits:
-    """How slowly a source may send, and how many jobs a worker runs (at most, per officer)."""
-
-    download_timeout_seconds: int = 600  # a file may always take this long, larger ones longer
-    download_min_bytes_per_second: int = 64 * 1024
-    download_rate_window_seconds: int = 30
-    concurrency: int = 2
-    slots_per_officer: int = 0  # 0: half the worker's slots, rounded up
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything Exhibit reads from its environment."""
-
-    environment: Environment
-    host: str
-    port: int
-    allow_anonymous: bool
-    credentials: BotCredentials | None
-    allowed_tenants: frozenset[str]
-    allowed_service_url_hosts: tuple[str, ...]
-    max_request_bytes: int
-    trusted_proxy_hops: int
-    database_url: Secret
-    regions: tuple[Region, ...]
-    default_region: str
-    queue_connection_string: Secret
-    directory: str
-    local_directory_file: Path
-    graph: GraphSettings | None
-    case_reference_pattern: re.Pattern[str]
-    case_title_max: int
-    case_team_seconds: int
-    create_case_channels: bool
-    queue_name: str
-    run_worker: bool
-    max_file_bytes: int
-    intake_max_attempts: int
-    intake_hold_seconds: int
-    download_hosts: tuple[str, ...]
-    share_domains: frozenset[str]
-    share_organisation_types: tuple[str, ...]
-    share_days: tuple[int, int, int]  # minimum, default, maximum
-    share_mail_from: str | None
-    verify_inline_bytes: int
-    public_url: str
-    classification: str
-    log_level: str
-    intake_limits: IntakeLimits = field(default_factory=IntakeLimits)
+    allow_anonymous: Flag = Field(False, validation_alias="EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS")
+    bot_app_id: Guid | None = None
+    bot_tenant_id: Guid | None = None
+    bot_auth_type: BotAuthTypeChoice = BotAuthType.CLIENT_SECRET
+    bot_client_secret: SecretStr | None = None
+    bot_certificate_path: Path | None = None
+    bot_authority: str | None = None
+    bot_cloud: BotCloudChoice = BotCloud.PUBLIC
 
     @property
-    def production(self) -> bool:
-        """Whether this is a production deployment."""
-        return self.environment is Environment.PRODUCTION
+    def credentials(self) -> BotCredentials | None:
+        """The bot's app registration, None in anonymous mode."""
+        if self.bot_app_id is None or self.bot_tenant_id is None:
+            return None
+        return BotCredentials(
+            app_id=self.bot_app_id,
+            tenant_id=self.bot_tenant_id,
+            auth_type=self.bot_auth_type,
+            client_secret=self.bot_client_secret,
+            certificate_path=self.bot_certificate_path,
+            authority=self.bot_authority,
+            cloud=self.bot_cloud,
+        )
+
+    def _check_credentials(self) -> None:
+        if self.bot_app_id is None:
+            return
+        kind = self.bot_auth_type
+        if kind is BotAuthType.CLIENT_SECRET and self.bot_client_secret is None:
+            raise SettingsError("EXHIBIT_BOT_CLIENT_SECRET", "is required with client_secret auth")
+        if kind is BotAuthType.CERTIFICATE and self.bot_certificate_path is None:
+            raise SettingsError("EXHIBIT_BOT_CERTIFICATE_PATH", "is required with certificate auth")
+        if self.bot_authority is not None and urlsplit(self.bot_authority).scheme != "https":
+            raise SettingsError("EXHIBIT_BOT_AUTHORITY", "must be an https URL")
+        if self.bot_tenant_id is None:
+            raise SettingsError("EXHIBIT_BOT_TENANT_ID", "is required")
+
+
+class StorageSettings(_Concern):
+    """The database, the Blob account of each region, and the intake queue."""
+
+    database_url: SecretStr = SecretStr("sqlite+aiosqlite:///var/exhibit.db")
+    regions: Annotated[tuple[Region, ...], NoDecode]  # read by _RegionsSource
+    default_region_setting: str | None = Field(None, validation_alias="EXHIBIT_DEFAULT_REGION")
+    queue_connection_string_setting: SecretStr | None = Field(
+        None, validation_alias="EXHIBIT_QUEUE_CONNECTION_STRING"
+    )
+    queue_name: str = "exhibit-intake"
+
+    @property
+    def default_region(self) -> str:
+        """The region of new cases unless one is named."""
+        return self.default_region_setting or self.regions[0].name
+
+    @property
+    def queue_connection_string(self) -> SecretStr:
+        """The ingest queue's storage account: its own, or the first region's."""
+        queue = self.queue_connection_string_setting or self.regions[0].connection_string
+        assert queue is not None  # noqa: S101 (checked at start-up)
+        return queue
 
     def region(self, name: str) -> Region:
         """The configured region called `name`."""
@@ -194,209 +387,298 @@ class Settings:
                 return region
         raise KeyError(name)
 
+    def _check_storage(self) -> None:
+        if self.default_region not in {r.name for r in self.regions}:
+            raise SettingsError(
+                "EXHIBIT_DEFAULT_REGION", f"{self.default_region!r} is not in EXHIBIT_REGIONS"
+            )
+        if self.queue_connection_string_setting is None and not self.regions[0].connection_string:
+            raise SettingsError(
+                "EXHIBIT_QUEUE_CONNECTION_STRING", "is required: the ingest queue's storage account"
+            )
+        if not _QUEUE.fullmatch(self.queue_name):
+            raise SettingsError("EXHIBIT_QUEUE_NAME", "must be 3-63 lower-case letters, digits, -")
 
-class _Reader:
-    """Typed access to an environment mapping, raising `SettingsError` with the name."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
+class GraphSettings(BaseModel):
+    """Microsoft Graph, for the directory (officers, roles, channel members)."""
 
-    def text(self, name: str, default: str | None = None) -> str:
-        value = self._env.get(name, "").strip()
-        if value:
-            return value
-        if default is None:
-            raise SettingsError(name, "is required")
-        return default
+    model_config = ConfigDict(frozen=True)
 
-    def optional(self, name: str) -> str | None:
-        value = self._env.get(name, "").strip()
-        return value or None
+    tenant_id: str
+    client_id: str
+    credential: GraphCredential
+    client_secret: SecretStr | None
+    certificate_path: Path | None
+    base_url: str
+    authority_host: str | None
+    ca_bundle: Path | None
+    role_groups: tuple[tuple[str, str], ...]  # (group object id, role)
+    cache_seconds: int
 
-    def flag(self, name: str, default: bool = False) -> bool:
-        raw = self._env.get(name)
-        if raw is None:
-            return default
-        value = raw.strip().lower()
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-        raise SettingsError(name, f"must be true or false, not {raw!r}")
 
-    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
-        raw = self._env.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(name, f"must be a whole number, not {raw!r}") from None
-        if not minimum <= value <= maximum:
-            raise SettingsError(name, f"must be between {minimum} and {maximum}")
-        return value
+class DirectorySettings(_Concern):
+    """Who officers are: a local file for development, or Microsoft Graph."""
 
-    def choice(self, name: str, kind: type[_E], default: _E) -> _E:
-        raw = self._env.get(name, "").strip().lower()
-        if not raw:
-            return default
-        try:
-            return kind(raw)
-        except ValueError:
-            allowed = ", ".join(member.value for member in kind)
-            raise SettingsError(name, f"must be one of {allowed}, not {raw!r}") from None
+    directory: Annotated[str, BeforeValidator(_lower)] = "local"
+    local_directory_file: Path = Path("dev/directory.yaml")
+    graph_tenant_id: str | None = None
+    graph_client_id: str | None = None
+    graph_credential: GraphCredentialChoice = GraphCredential.CLIENT_SECRET
+    graph_client_secret: SecretStr | None = None
+    graph_certificate_path: Path | None = None
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    graph_authority_host: str | None = None
+    graph_ca_bundle: Path | None = None
+    role_groups: Words = ()
+    directory_cache_seconds: Seconds = 300
 
-    def guid(self, name: str) -> str:
-        value = self.text(name)
-        if not _GUID.match(value):
-            raise SettingsError(name, "must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
-        return value.lower()
+    def _graph_settings(self, bot: BotCredentials | None) -> GraphSettings | None:
+        """Graph settings; the bot's own app registration is the default identity."""
+        if self.directory != "graph":
+            return None
+        tenant = self.graph_tenant_id or (bot.tenant_id if bot else None)
+        client = self.graph_client_id or (bot.app_id if bot else None)
+        if tenant is None or not _GUID.match(tenant):
+            raise SettingsError("EXHIBIT_GRAPH_TENANT_ID", "must be the tenant GUID")
+        if client is None or not _GUID.match(client):
+            raise SettingsError("EXHIBIT_GRAPH_CLIENT_ID", "must be the app (client) GUID")
+        secret = self.graph_client_secret or (bot.client_secret if bot else None)
+        if self.graph_credential is GraphCredential.CLIENT_SECRET and secret is None:
+            raise SettingsError("EXHIBIT_GRAPH_CLIENT_SECRET", "is required with client_secret")
+        if (
+            self.graph_credential is GraphCredential.CERTIFICATE
+            and self.graph_certificate_path is None
+        ):
+            raise SettingsError("EXHIBIT_GRAPH_CERTIFICATE_PATH", "is required with certificate")
+        if urlsplit(self.graph_base_url).scheme not in {"https", "http"}:
+            raise SettingsError("EXHIBIT_GRAPH_BASE_URL", "must be a URL")
+        groups = []
+        for pair in self.role_groups:
+            group, _, role = pair.partition("=")
+            if not _GUID.match(group.strip()) or role.strip().lower() not in ROLES:
+                raise SettingsError(
+                    "EXHIBIT_ROLE_GROUPS", f"{pair!r} is not <group object id>=<{'|'.join(ROLES)}>"
+                )
+            groups.append((group.strip().lower(), role.strip().lower()))
+        if not groups:
+            raise SettingsError("EXHIBIT_ROLE_GROUPS", "is required with the Graph directory")
+        return GraphSettings(
+            tenant_id=tenant.lower(),
+            client_id=client.lower(),
+            credential=self.graph_credential,
+            client_secret=secret,
+            certificate_path=self.graph_certificate_path,
+            base_url=self.graph_base_url.rstrip("/"),
+            authority_host=self.graph_authority_host,
+            ca_bundle=self.graph_ca_bundle,
+            role_groups=tuple(groups),
+            cache_seconds=self.directory_cache_seconds,
+        )
 
-    def words(self, name: str, default: str = "") -> tuple[str, ...]:
-        raw = self._env.get(name, default)
-        return tuple(part.strip() for part in raw.replace(";", ",").split(",") if part.strip())
+
+class CaseSettings(_Concern):
+    """Case references, titles and case teams."""
+
+    case_reference_pattern: re.Pattern[str] = Field(
+        re.compile(DEFAULT_CASE_PATTERN), validation_alias="EXHIBIT_CASE_REF_PATTERN"
+    )
+    case_title_max: Annotated[int, _between(10, 500)] = 120
+    case_team_seconds: Seconds = 300
+    create_case_channels: Flag = False
+
+
+class IntakeLimits(BaseModel):
+    """How slowly a source may send, and how many jobs a worker runs (at most, per officer)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    download_timeout_seconds: int = 600  # a file may always take this long, larger ones longer
+    download_min_bytes_per_second: int = 64 * 1024
+    download_rate_window_seconds: int = 30
+    concurrency: int = 2
+    slots_per_officer: int = 0  # 0: half the worker's slots, rounded up
+
+
+class IntakeSettings(_Concern):
+    """The intake worker: what it accepts, from where, how hard it retries, how fast."""
+
+    run_worker: Flag = True
+    max_file_bytes: Annotated[int, _between(1, 250 << 30)] = 10 << 30
+    intake_max_attempts: Annotated[int, _between(1, 50)] = 5
+    intake_hold_seconds: Annotated[int, _between(3, 3600)] = 60
+    download_hosts: Words = (
+        "*.sharepoint.com",
+        "*.sharepoint.us",
+        "smba.trafficmanager.net",
+        "*.botframework.com",
+    )
+    download_timeout_seconds: Annotated[int, _between(1, 7 * 86400)] = 600
+    download_min_bytes_per_second: Annotated[int, _between(1, 1 << 30)] = 64 * 1024
+    download_rate_window_seconds: Annotated[int, _between(1, 3600)] = 30
+    intake_concurrency: Annotated[int, _between(1, 64)] = 2
+    intake_slots_per_officer: Annotated[int, _between(0, 64)] = 0
+
+    @property
+    def intake_limits(self) -> IntakeLimits:
+        """The worker's pace and concurrency, as one value."""
+        return IntakeLimits(
+            download_timeout_seconds=self.download_timeout_seconds,
+            download_min_bytes_per_second=self.download_min_bytes_per_second,
+            download_rate_window_seconds=self.download_rate_window_seconds,
+            concurrency=self.intake_concurrency,
+            slots_per_officer=self.intake_slots_per_officer,
+        )
+
+    def _check_intake(self) -> None:
+        if self.intake_slots_per_officer > self.intake_concurrency:
+            raise SettingsError(
+                "EXHIBIT_INTAKE_SLOTS_PER_OFFICER",
+                f"must be between 0 and {self.intake_concurrency}",
+            )
+
+
+class SharingSettings(_Concern):
+    """Shares with external recipients: to whom, for how long, how the link is sent."""
+
+    share_domains: WordSet = frozenset()
+    share_organisation_types: Words = ("prosecutor", "court", "local-authority", "other-force")
+    share_min_days: Annotated[int, _between(1, 365)] = 1
+    share_default_days: Annotated[int, _between(1, 365)] = 14
+    share_max_days: Annotated[int, _between(1, 365)] = 30
+    share_mail_from_setting: str | None = Field(None, validation_alias="EXHIBIT_SHARE_MAIL_FROM")
+    verify_inline_bytes: Annotated[int, _between(0, 1 << 40)] = 64 << 20
+
+    @property
+    def share_days(self) -> tuple[int, int, int]:
+        """The days a link may work: minimum, default, maximum."""
+        return self.share_min_days, self.share_default_days, self.share_max_days
+
+    @property
+    def share_mail_from(self) -> str | None:
+        """The mailbox links are e-mailed from (address or object id), if any."""
+        if self.share_mail_from_setting is None:
+            return None
+        return canonical_mailbox(self.share_mail_from_setting)
+
+    def _check_sharing(self) -> None:
+        low, default, high = self.share_days
+        if not low <= default <= high:
+            raise SettingsError("EXHIBIT_SHARE_DEFAULT_DAYS", f"must be between {low} and {high}")
+        if self.share_mail_from_setting is not None and self.share_mail_from is None:
+            raise SettingsError(
+                "EXHIBIT_SHARE_MAIL_FROM", "must be the sender mailbox's address or object id"
+            )
+
+
+class Settings(
+    ServiceSettings,
+    BotSettings,
+    StorageSettings,
+    DirectorySettings,
+    CaseSettings,
+    IntakeSettings,
+    SharingSettings,
+):
+    """Everything Exhibit reads from its environment: every concern's settings in one object."""
+
+    @property
+    def graph(self) -> GraphSettings | None:
+        """Microsoft Graph's settings when the directory is Graph."""
+        return self._graph_settings(self.credentials)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        """The checks that span concerns, in the order start-up has always reported them."""
+        self._check_credentials()
+        if self.allow_anonymous and self.bot_app_id is not None:
+            raise SettingsError(
+                "EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS",
+                "cannot be true while bot credentials (EXHIBIT_BOT_APP_ID) are set",
+            )
+        if self.allow_anonymous and self.production:
+            raise SettingsError("EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS", "is refused in production")
+        if not self.allow_anonymous and self.bot_app_id is None:
+            raise SettingsError(
+                "EXHIBIT_BOT_APP_ID",
+                "is required (or set EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS=true for local use)",
+            )
+        if self.allow_anonymous and not _is_loopback(self.host):
+            raise SettingsError(
+                "EXHIBIT_HOST",
+                "must be a loopback address (127.0.0.1, ::1, localhost) in anonymous mode: "
+                f"{self.host!r}",
+            )
+        for tenant in self.allowed_tenants:
+            if not _GUID.match(tenant):
+                raise SettingsError("EXHIBIT_ALLOWED_TENANTS", f"{tenant!r} is not a tenant GUID")
+        if not self.allowed_tenants:
+            raise SettingsError("EXHIBIT_ALLOWED_TENANTS", "is required: the force's tenant id(s)")
+        self._check_storage()
+        if self.directory not in {"local", "graph"}:
+            raise SettingsError(
+                "EXHIBIT_DIRECTORY", f"must be local or graph, not {self.directory!r}"
+            )
+        if self.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise SettingsError("EXHIBIT_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
+        graph = self.graph
+        if self.create_case_channels and graph is None:
+            raise SettingsError("EXHIBIT_CREATE_CASE_CHANNELS", "needs EXHIBIT_DIRECTORY=graph")
+        if self.share_mail_from_setting is not None and graph is None:
+            raise SettingsError("EXHIBIT_SHARE_MAIL_FROM", "needs EXHIBIT_DIRECTORY=graph")
+        self._check_sharing()
+        url = urlsplit(self.public_url)
+        if url.scheme not in {"https", "http"} or not url.hostname:
+            raise SettingsError("EXHIBIT_PUBLIC_URL", "must be the service's public base URL")
+        if self.production and url.scheme != "https":
+            raise SettingsError("EXHIBIT_PUBLIC_URL", "must be https in production")
+        self._check_intake()
+        return self
+
+
+class TeamsAppSettings(_Concern):
+    """The Teams app package: read apart from `Settings`, as a package is built elsewhere.
+
+    Plain text here; the package builder checks each value against Teams' own rules and names
+    the command-line option that can override it.
+    """
+
+    bot_app_id: str | None = None
+    teams_app_id: str | None = None
+    public_host: str | None = None
+    app_developer_url: str | None = None
+    app_privacy_url: str | None = None
+    app_terms_url: str | None = None
+    app_version: str | None = None
+
+
+def load_teams_app_settings(env: Mapping[str, str]) -> TeamsAppSettings:
+    """The Teams app package's values in `env` (none is required here)."""
+    with _reading(env):
+        return TeamsAppSettings()
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build and check the settings from `env`; raise `SettingsError` on the first problem."""
-    read = _Reader(env)
-    environment = read.choice("EXHIBIT_ENV", Environment, Environment.DEVELOPMENT)
-    allow_anonymous = read.flag("EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS")
-    credentials = _credentials(read)
-    if allow_anonymous and credentials is not None:
-        raise SettingsError(
-            "EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS",
-            "cannot be true while bot credentials (EXHIBIT_BOT_APP_ID) are set",
-        )
-    if allow_anonymous and environment is Environment.PRODUCTION:
-        raise SettingsError("EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS", "is refused in production")
-    if not allow_anonymous and credentials is None:
-        raise SettingsError(
-            "EXHIBIT_BOT_APP_ID",
-            "is required (or set EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS=true for local use)",
-        )
-
-    host = read.text("EXHIBIT_HOST", "127.0.0.1")
-    if allow_anonymous and not _is_loopback(host):
-        raise SettingsError(
-            "EXHIBIT_HOST",
-            f"must be a loopback address (127.0.0.1, ::1, localhost) in anonymous mode: {host!r}",
-        )
-
-    tenants = frozenset(t.lower() for t in read.words("EXHIBIT_ALLOWED_TENANTS"))
-    for tenant in tenants:
-        if not _GUID.match(tenant):
-            raise SettingsError("EXHIBIT_ALLOWED_TENANTS", f"{tenant!r} is not a tenant GUID")
-    if not tenants:
-        raise SettingsError("EXHIBIT_ALLOWED_TENANTS", "is required: the force's tenant id(s)")
-
-    service_hosts = read.words("EXHIBIT_ALLOWED_SERVICE_URL_HOSTS", "smba.trafficmanager.net")
-    regions = _regions(read)
-    default_region = read.text("EXHIBIT_DEFAULT_REGION", regions[0].name)
-    if default_region not in {r.name for r in regions}:
-        raise SettingsError(
-            "EXHIBIT_DEFAULT_REGION", f"{default_region!r} is not in EXHIBIT_REGIONS"
-        )
-
-    directory = read.text("EXHIBIT_DIRECTORY", "local").lower()
-    if directory not in {"local", "graph"}:
-        raise SettingsError("EXHIBIT_DIRECTORY", f"must be local or graph, not {directory!r}")
-
-    level = read.text("EXHIBIT_LOG_LEVEL", "INFO").upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise SettingsError("EXHIBIT_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
-
-    graph = _graph(read, credentials) if directory == "graph" else None
-    create_channels = read.flag("EXHIBIT_CREATE_CASE_CHANNELS")
-    if create_channels and graph is None:
-        raise SettingsError("EXHIBIT_CREATE_CASE_CHANNELS", "needs EXHIBIT_DIRECTORY=graph")
-    mail_from = _mail_from(read, graph)
-    queue = read.optional("EXHIBIT_QUEUE_CONNECTION_STRING") or (
-        regions[0].connection_string.value if regions[0].connection_string else None
-    )
-    if queue is None:
-        raise SettingsError(
-            "EXHIBIT_QUEUE_CONNECTION_STRING", "is required: the ingest queue's storage account"
-        )
-    queue_name = read.text("EXHIBIT_QUEUE_NAME", "exhibit-intake")
-    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}", queue_name):
-        raise SettingsError("EXHIBIT_QUEUE_NAME", "must be 3-63 lower-case letters, digits, -")
-    return Settings(
-        environment=environment,
-        host=host,
-        port=read.integer("PORT", 3978, minimum=1, maximum=65535),
-        allow_anonymous=allow_anonymous,
-        credentials=credentials,
-        allowed_tenants=tenants,
-        allowed_service_url_hosts=service_hosts,
-        max_request_bytes=read.integer(
-            "EXHIBIT_MAX_REQUEST_BYTES", 1 << 20, minimum=4096, maximum=64 << 20
-        ),
-        trusted_proxy_hops=read.integer("EXHIBIT_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=5),
-        database_url=Secret(
-            read.text("EXHIBIT_DATABASE_URL", "sqlite+aiosqlite:///var/exhibit.db")
-        ),
-        regions=regions,
-        default_region=default_region,
-        queue_connection_string=Secret(queue),
-        directory=directory,
-        local_directory_file=Path(read.text("EXHIBIT_LOCAL_DIRECTORY_FILE", "dev/directory.yaml")),
-        graph=graph,
-        case_reference_pattern=_pattern(read),
-        case_title_max=read.integer("EXHIBIT_CASE_TITLE_MAX", 120, minimum=10, maximum=500),
-        create_case_channels=create_channels,
-        queue_name=queue_name,
-        run_worker=read.flag("EXHIBIT_RUN_WORKER", default=True),
-        max_file_bytes=read.integer(
-            "EXHIBIT_MAX_FILE_BYTES", 10 << 30, minimum=1, maximum=250 << 30
-        ),
-        intake_max_attempts=read.integer("EXHIBIT_INTAKE_MAX_ATTEMPTS", 5, minimum=1, maximum=50),
-        intake_hold_seconds=read.integer(
-            "EXHIBIT_INTAKE_HOLD_SECONDS", 60, minimum=3, maximum=3600
-        ),
-        share_domains=frozenset(d.lower() for d in read.words("EXHIBIT_SHARE_DOMAINS")),
-        share_organisation_types=read.words(
-            "EXHIBIT_SHARE_ORGANISATION_TYPES", "prosecutor,court,local-authority,other-force"
-        ),
-        share_days=_share_days(read),
-        share_mail_from=mail_from,
-        verify_inline_bytes=read.integer(
-            "EXHIBIT_VERIFY_INLINE_BYTES", 64 << 20, minimum=0, maximum=1 << 40
-        ),
-        public_url=_public_url(read, port=read.integer("PORT", 3978, minimum=1, maximum=65535)),
-        classification=read.text("EXHIBIT_CLASSIFICATION", "OFFICIAL-SENSITIVE"),
-        download_hosts=read.words(
-            "EXHIBIT_DOWNLOAD_HOSTS",
-            "*.sharepoint.com,*.sharepoint.us,smba.trafficmanager.net,*.botframework.com",
-        ),
-        case_team_seconds=read.integer("EXHIBIT_CASE_TEAM_SECONDS", 300, minimum=0, maximum=86400),
-        log_level=level,
-        intake_limits=_intake_limits(read),
-    )
+    try:
+        with _reading(env):
+            return Settings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        name = field if field.isupper() else f"{PREFIX}{field.upper()}"
+        problem = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(name, problem) from None
 
 
-def _credentials(read: _Reader) -> BotCredentials | None:
-    if read.optional("EXHIBIT_BOT_APP_ID") is None:
-        return None
-    auth_type = read.choice("EXHIBIT_BOT_AUTH_TYPE", BotAuthType, BotAuthType.CLIENT_SECRET)
-    secret = read.optional("EXHIBIT_BOT_CLIENT_SECRET")
-    certificate = read.optional("EXHIBIT_BOT_CERTIFICATE_PATH")
-    if auth_type is BotAuthType.CLIENT_SECRET and secret is None:
-        raise SettingsError("EXHIBIT_BOT_CLIENT_SECRET", "is required with client_secret auth")
-    if auth_type is BotAuthType.CERTIFICATE and certificate is None:
-        raise SettingsError("EXHIBIT_BOT_CERTIFICATE_PATH", "is required with certificate auth")
-    authority = read.optional("EXHIBIT_BOT_AUTHORITY")
-    if authority is not None and urlsplit(authority).scheme != "https":
-        raise SettingsError("EXHIBIT_BOT_AUTHORITY", "must be an https URL")
-    return BotCredentials(
-        app_id=read.guid("EXHIBIT_BOT_APP_ID"),
-        tenant_id=read.guid("EXHIBIT_BOT_TENANT_ID"),
-        auth_type=auth_type,
-        client_secret=Secret(secret) if secret else None,
-        certificate_path=Path(certificate) if certificate else None,
-        authority=authority,
-        cloud=read.choice("EXHIBIT_BOT_CLOUD", BotCloud, BotCloud.PUBLIC),
-    )
+def variable_names() -> frozenset[str]:
+    """Every variable read by name (of the per-region ones, only EXHIBIT_REGIONS)."""
+    names = {"EXHIBIT_REGIONS"}
+    fields = {**Settings.model_fields, **TeamsAppSettings.model_fields}
+    for name, field in fields.items():
+        if name != "regions":
+            names.add(str(field.validation_alias or f"{PREFIX}{name.upper()}"))
+    return frozenset(names)
 
 
 def _is_loopback(host: str) -> bool:
@@ -406,136 +688,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _regions(read: _Reader) -> tuple[Region, ...]:
-    names = read.words("EXHIBIT_REGIONS", "uksouth")
-    regions = []
-    for name in names:
-        if not _REGION.match(name):
-            raise SettingsError("EXHIBIT_REGIONS", f"{name!r} is not a region name like uksouth")
-        key = name.upper()
-        connection = read.optional(f"EXHIBIT_REGION_{key}_CONNECTION_STRING")
-        url = read.optional(f"EXHIBIT_REGION_{key}_ACCOUNT_URL")
-        if connection is None and url is None:
-            raise SettingsError(
-                f"EXHIBIT_REGION_{key}_CONNECTION_STRING",
-                f"region {name} needs a connection string or EXHIBIT_REGION_{key}_ACCOUNT_URL",
-            )
-        if url is not None and urlsplit(url).scheme not in {"https", "http"}:
-            raise SettingsError(f"EXHIBIT_REGION_{key}_ACCOUNT_URL", "must be a URL")
-        regions.append(
-            Region(name, Secret(connection) if connection else None, url),
-        )
-    return tuple(regions)
-
-
-def _graph(read: _Reader, bot: BotCredentials | None) -> GraphSettings:
-    """Graph settings; the bot's own app registration is the default identity."""
-    tenant = read.optional("EXHIBIT_GRAPH_TENANT_ID") or (bot.tenant_id if bot else None)
-    client = read.optional("EXHIBIT_GRAPH_CLIENT_ID") or (bot.app_id if bot else None)
-    if tenant is None or not _GUID.match(tenant):
-        raise SettingsError("EXHIBIT_GRAPH_TENANT_ID", "must be the tenant GUID")
-    if client is None or not _GUID.match(client):
-        raise SettingsError("EXHIBIT_GRAPH_CLIENT_ID", "must be the app (client) GUID")
-    credential = read.choice(
-        "EXHIBIT_GRAPH_CREDENTIAL", GraphCredential, GraphCredential.CLIENT_SECRET
-    )
-    secret = read.optional("EXHIBIT_GRAPH_CLIENT_SECRET") or (
-        bot.client_secret.value if bot and bot.client_secret else None
-    )
-    certificate = read.optional("EXHIBIT_GRAPH_CERTIFICATE_PATH")
-    if credential is GraphCredential.CLIENT_SECRET and secret is None:
-        raise SettingsError("EXHIBIT_GRAPH_CLIENT_SECRET", "is required with client_secret")
-    if credential is GraphCredential.CERTIFICATE and certificate is None:
-        raise SettingsError("EXHIBIT_GRAPH_CERTIFICATE_PATH", "is required with certificate")
-    base_url = read.text("EXHIBIT_GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0")
-    if urlsplit(base_url).scheme not in {"https", "http"}:
-        raise SettingsError("EXHIBIT_GRAPH_BASE_URL", "must be a URL")
-    groups = []
-    for pair in read.words("EXHIBIT_ROLE_GROUPS"):
-        group, _, role = pair.partition("=")
-        if not _GUID.match(group.strip()) or role.strip().lower() not in ROLES:
-            raise SettingsError(
-                "EXHIBIT_ROLE_GROUPS", f"{pair!r} is not <group object id>=<{'|'.join(ROLES)}>"
-            )
-        groups.append((group.strip().lower(), role.strip().lower()))
-    if not groups:
-        raise SettingsError("EXHIBIT_ROLE_GROUPS", "is required with the Graph directory")
-    return GraphSettings(
-        tenant_id=tenant.lower(),
-        client_id=client.lower(),
-        credential=credential,
-        client_secret=Secret(secret) if secret else None,
-        certificate_path=Path(certificate) if certificate else None,
-        base_url=base_url.rstrip("/"),
-        authority_host=read.optional("EXHIBIT_GRAPH_AUTHORITY_HOST"),
-        ca_bundle=Path(ca) if (ca := read.optional("EXHIBIT_GRAPH_CA_BUNDLE")) else None,
-        role_groups=tuple(groups),
-        cache_seconds=read.integer(
-            "EXHIBIT_DIRECTORY_CACHE_SECONDS", 300, minimum=0, maximum=86400
-        ),
-    )
-
-
-DEFAULT_CASE_PATTERN = r"[A-Z]{2,6}-[0-9]{2}-[0-9]{4,6}"
-
-
-def _pattern(read: _Reader) -> re.Pattern[str]:
-    raw = read.text("EXHIBIT_CASE_REF_PATTERN", DEFAULT_CASE_PATTERN)
-    try:
-        return re.compile(raw)
-    except re.error as err:
-        raise SettingsError("EXHIBIT_CASE_REF_PATTERN", f"is not a valid pattern: {err}") from None
-
-
-def _share_days(read: _Reader) -> tuple[int, int, int]:
-    low = read.integer("EXHIBIT_SHARE_MIN_DAYS", 1, minimum=1, maximum=365)
-    high = read.integer("EXHIBIT_SHARE_MAX_DAYS", 30, minimum=1, maximum=365)
-    default = read.integer("EXHIBIT_SHARE_DEFAULT_DAYS", 14, minimum=1, maximum=365)
-    if not low <= default <= high:
-        raise SettingsError("EXHIBIT_SHARE_DEFAULT_DAYS", f"must be between {low} and {high}")
-    return low, default, high
-
-
-def _mail_from(read: _Reader, graph: GraphSettings | None) -> str | None:
-    value = read.optional("EXHIBIT_SHARE_MAIL_FROM")
-    if value is None:
-        return None
-    if graph is None:
-        raise SettingsError("EXHIBIT_SHARE_MAIL_FROM", "needs EXHIBIT_DIRECTORY=graph")
-    mailbox = canonical_mailbox(value)
-    if mailbox is None:
-        raise SettingsError(
-            "EXHIBIT_SHARE_MAIL_FROM", "must be the sender mailbox's address or object id"
-        )
-    return mailbox
-
-
-def _public_url(read: _Reader, *, port: int) -> str:
-    url = read.text("EXHIBIT_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/")
-    if urlsplit(url).scheme not in {"https", "http"} or not urlsplit(url).hostname:
-        raise SettingsError("EXHIBIT_PUBLIC_URL", "must be the service's public base URL")
-    production = read.text("EXHIBIT_ENV", "development").lower() == "production"
-    if production and urlsplit(url).scheme != "https":
-        raise SettingsError("EXHIBIT_PUBLIC_URL", "must be https in production")
-    return url
-
-
-def _intake_limits(read: _Reader) -> IntakeLimits:
-    concurrency = read.integer("EXHIBIT_INTAKE_CONCURRENCY", 2, minimum=1, maximum=64)
-    return IntakeLimits(
-        download_timeout_seconds=read.integer(
-            "EXHIBIT_DOWNLOAD_TIMEOUT_SECONDS", 600, minimum=1, maximum=7 * 86400
-        ),
-        download_min_bytes_per_second=read.integer(
-            "EXHIBIT_DOWNLOAD_MIN_BYTES_PER_SECOND", 64 * 1024, minimum=1, maximum=1 << 30
-        ),
-        download_rate_window_seconds=read.integer(
-            "EXHIBIT_DOWNLOAD_RATE_WINDOW_SECONDS", 30, minimum=1, maximum=3600
-        ),
-        concurrency=concurrency,
-        slots_per_officer=read.integer(
-            "EXHIBIT_INTAKE_SLOTS_PER_OFFICER", 0, minimum=0, maximum=concurrency
-        ),
-    )

@@ -3,14 +3,14 @@
 Short on purpose: the marking, who shared how many exhibits of which case, the link, until when
 it works, and that every use is recorded. Exhibit names and hashes are on the link's page, not in
 a message that can be forwarded or sit in a mailbox after the link has expired. Names and
-references are shown without control or bidirectional characters, and HTML-escaped.
+references are shown without control or bidirectional characters, and HTML-escaped by the
+template (links/templates/share_mail.html).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from html import escape
 
 from bot.services import Services
 from cards.text import clean
@@ -18,6 +18,7 @@ from evidence.errors import InvalidInput, MailNotSent
 from evidence.ports import MailMessage
 from evidence.share_cases import record_share_mail
 from evidence.shares import Share
+from links.templates import render
 from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
@@ -42,31 +43,21 @@ def share_mail(share: Share, *, case_reference: str, url: str, classification: s
     count = len(share.exhibit_ids)
     exhibits = f"{count} exhibit" + ("" if count == 1 else "s")
     expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
-    marking = f"<p><strong>{_shown(classification)}</strong></p>"
-    who = _shown(share.requested_by_name)
-    approver = _shown(share.decided_by_name or "a second officer")
     reference = clean(case_reference)
-    limit = f" It can be used for {share.max_downloads} downloads." if share.max_downloads else ""
-    html = "\n".join(
-        [
-            marking,
-            f"<p>{who} has shared {exhibits} of case {escape(reference)} with you "
-            f"({_shown(share.organisation_type)}). The share was approved by {approver}.</p>",
-            f'<p><a href="{escape(url, quote=True)}">{escape(url)}</a></p>',
-            f"<p>The link works until {escape(expires)}.{escape(limit)} Every visit and download "
-            "is recorded. Do not forward this e-mail: if someone else needs the evidence, ask "
-            "the officer for a share of their own.</p>",
-            "<p>If you did not expect this e-mail, do not open the link; tell the force that "
-            "sent it.</p>",
-            marking,
-        ]
+    html = render(
+        "share_mail.html",
+        classification=clean(classification),
+        shared_by=clean(share.requested_by_name),
+        exhibits=exhibits,
+        case_reference=reference,
+        organisation_type=clean(share.organisation_type),
+        approver=clean(share.decided_by_name or "a second officer"),
+        url=url,
+        expires=expires,
+        max_downloads=share.max_downloads,
     )
     subject = f"[{clean(classification)}] Evidence shared with you: case {reference}, {exhibits}"
     return MailMessage(to=share.recipient, subject=subject, html=html)
-
-
-def _shown(text: str) -> str:
-    return escape(clean(text))
 
 
 async def mail_link(

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from evidence.custody import Actor
 from evidence.errors import InvalidInput
-from evidence.shares import Share, ShareStatus
+from evidence.shares import Share
 
 TOKEN_BYTES = 32  # 256 bits
 EMAIL = re.compile(
@@ -108,19 +108,6 @@ def new_link_token() -> LinkToken:
 def token_hash(secret: str) -> str:
     """What is stored for a token, and what a presented token is looked up by."""
     return hashlib.sha256(secret.encode("ascii", "replace")).hexdigest()
-
-
-def link_state(share: Share, now: datetime) -> str | None:
-    """Why a link no longer works (`expired`, `revoked`, `exhausted`), or None if it does."""
-    if share.status is ShareStatus.REVOKED:
-        return "revoked"
-    if share.status is not ShareStatus.APPROVED:
-        return "expired" if share.status is ShareStatus.EXPIRED else "not approved"
-    if share.link_expires_at is not None and now >= share.link_expires_at:
-        return "expired"
-    if share.max_downloads is not None and share.downloads >= share.max_downloads:
-        return "exhausted"
-    return None
 
 
 def link_expiry(share: Share, approved_at: datetime) -> datetime:

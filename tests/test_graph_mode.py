@@ -203,7 +203,7 @@ async def test_a_file_posted_in_a_channel_is_read_through_graph_with_quick_xor(
         await asyncio.sleep(0.1)
     else:
         raise AssertionError("the receipt never became an exhibit")
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     try:
         async with SqlRecords(engine).unit() as unit:
             case = await unit.case_by_reference("MET-24-0102")

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -73,7 +73,7 @@ async def files() -> AsyncIterator[Files]:
 
 @pytest.fixture
 async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     yield SqlRecords(engine)
     await engine.dispose()
 
@@ -321,7 +321,9 @@ async def test_a_large_exhibit_is_verified_after_the_answer(
 ) -> None:
     """Re-hashing gigabytes takes minutes: the officer is answered at once, the result follows."""
     recorder, url = connector
-    officer = Officer(await bot_client(replace(settings, verify_inline_bytes=0)), recorder, url)
+    officer = Officer(
+        await bot_client(settings.model_copy(update={"verify_inline_bytes": 0})), recorder, url
+    )
     await officer.send("case open MET-24-0011 Assault")
     await officer.send("add MET-24-0011", [teams_file("cctv.pdf", files.link("c.pdf", PDF))])
     await officer.wait_for_update("Exhibit JS/1")

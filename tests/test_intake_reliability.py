@@ -229,7 +229,7 @@ async def rig(
     settings = load_settings(full)
     recorder, url = connector
     officer = Officer(await bot_client(settings), recorder, url)
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     blobs = RegionalBlobServices(
         {
             region: blob_service(

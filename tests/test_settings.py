@@ -31,7 +31,7 @@ def test_local_defaults() -> None:
     assert settings.allow_anonymous
     assert settings.credentials is None
     assert settings.default_region == "uksouth"
-    assert settings.database_url.value.startswith("sqlite+aiosqlite:///")
+    assert settings.database_url.get_secret_value().startswith("sqlite+aiosqlite:///")
     assert settings.directory == "local"
 
 
@@ -111,3 +111,23 @@ def test_help_explains() -> None:
     )
     assert "/api/messages" in result.stdout
     assert "PORT" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "enabled"])
+def test_flags_are_strict(value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**ANONYMOUS, "EXHIBIT_RUN_WORKER": value})
+    assert raised.value.name == "EXHIBIT_RUN_WORKER"
+
+
+def test_every_secret_is_hidden_in_reprs() -> None:
+    settings = load_settings(
+        {
+            **CREDENTIALS,
+            "EXHIBIT_DATABASE_URL": "postgresql+asyncpg://exhibit:db-password@db/exhibit",
+            "EXHIBIT_QUEUE_CONNECTION_STRING": "AccountKey=queue-key",
+        }
+    )
+    shown = repr(settings) + repr(settings.credentials) + str(settings.regions)
+    for secret in ("very-secret-value", "db-password", "queue-key", "UseDevelopmentStorage"):
+        assert secret not in shown

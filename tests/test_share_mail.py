@@ -230,7 +230,7 @@ async def team(
 
 
 async def _custody(settings: Settings, share_id: str) -> list[tuple[str, dict[str, object]]]:
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     try:
         async with SqlRecords(engine).unit() as unit:
             share = await unit.share(share_id)

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from evidence.links import LinkState, link_state
 from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.policy import can_act_on_share, can_reissue_link
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
-    link_state,
     new_link_token,
     token_hash,
 )
@@ -98,10 +98,10 @@ def test_link_tokens_are_long_random_and_stored_only_as_a_hash() -> None:
 def test_link_state() -> None:
     active = replace(PENDING, status=ShareStatus.APPROVED, link_expires_at=NOW + timedelta(days=1),
                      max_downloads=2)  # fmt: skip
-    assert link_state(active, NOW) is None
-    assert link_state(replace(active, downloads=2), NOW) == "exhausted"
-    assert link_state(active, NOW + timedelta(days=1)) == "expired"
-    assert link_state(replace(active, status=ShareStatus.REVOKED), NOW) == "revoked"
+    assert link_state(active, NOW) is LinkState.ACTIVE
+    assert link_state(replace(active, downloads=2), NOW) is LinkState.EXHAUSTED
+    assert link_state(active, NOW + timedelta(days=1)) is LinkState.EXPIRED
+    assert link_state(replace(active, status=ShareStatus.REVOKED), NOW) is LinkState.REVOKED
 
 
 APPROVED = replace(PENDING, status=ShareStatus.APPROVED, link_expires_at=NOW + timedelta(days=14))

@@ -7,7 +7,6 @@ import hashlib
 import os
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -120,7 +119,7 @@ async def team(
 
 @pytest.fixture
 async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     yield SqlRecords(engine)
     await engine.dispose()
 
@@ -469,7 +468,7 @@ async def test_large_shares_are_checked_after_the_click_is_answered(
     """Teams gives a click a few seconds; re-hashing gigabytes of video takes longer."""
     recorder, url = connector
     recorder.members[CHANNEL] = channel_members(JANE, SARAH)
-    every_share_is_large = replace(settings, verify_inline_bytes=0)
+    every_share_is_large = settings.model_copy(update={"verify_inline_bytes": 0})
     team = Team(await bot_client(every_share_is_large), recorder, url)
     await _case_with_exhibit(team, file_url, "MET-24-0212")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))

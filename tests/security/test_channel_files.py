@@ -95,7 +95,7 @@ def _drive(tenant: FakeTenant, where: str) -> str:
 
 
 async def _records_of(settings: Settings) -> tuple[list[dict[str, Any]], int]:
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     try:
         async with SqlRecords(engine).unit() as unit:
             case = await unit.case_by_reference("MET-24-0400")

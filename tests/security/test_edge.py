@@ -56,7 +56,7 @@ def _set(activity: dict[str, Any], path: str, value: Any) -> None:
 
 async def _written(settings: Settings) -> tuple[int, int]:
     """How many cases and custody entries exist."""
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     try:
         async with engine.connect() as connection:
             n_cases = (await connection.execute(select(func.count()).select_from(cases))).scalar()
@@ -314,7 +314,7 @@ _CLOSED_PORT = f"http://127.0.0.1:{free_port()}"
 
 async def _shared_client(settings: Settings, bot_client: BotClientFactory) -> Any:
     # One app for all of a run's examples: starting one per example would take minutes.
-    key = settings.database_url.value
+    key = settings.database_url.get_secret_value()
     if key not in _CLIENTS:
         _CLIENTS.clear()
         _CLIENTS[key] = await bot_client(settings)
@@ -329,7 +329,7 @@ async def test_a_turn_that_fails_answers_an_invoke_with_the_error_and_a_message_
 ) -> None:
     recorder, url = connector
     client = await bot_client(settings)
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     async with engine.begin() as connection:  # the database breaks under the running bot
         await connection.execute(sql("DROP TABLE shares"))
     await engine.dispose()

@@ -68,7 +68,7 @@ async def team(
 
 @pytest.fixture
 async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     yield SqlRecords(engine)
     await engine.dispose()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 
 import pytest
 
@@ -119,7 +118,9 @@ def graph_settings(base_env: dict[str, str], tenant: FakeTenant, tls: Tls) -> Se
             EXHIBIT_GRAPH_BASE_URL=tenant.graph.base_url,
         )
     )
-    return replace(settings, verify_inline_bytes=0)  # every approval checked in the background
+    return settings.model_copy(
+        update={"verify_inline_bytes": 0}
+    )  # every approval checked in the background
 
 
 def role_removed(graph: FakeGraph) -> None:
@@ -169,7 +170,7 @@ async def test_a_background_approval_decides_on_the_directory_as_it_is_then(
     await client.app[SERVICES].background.wait()
 
     assert "Checking 1 exhibit" in answer
-    engine = create_engine(graph_settings.database_url.value)
+    engine = create_engine(graph_settings.database_url.get_secret_value())
     try:
         records = SqlRecords(engine)
         status, about = await recorded(records, share_id)

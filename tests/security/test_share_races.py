@@ -20,12 +20,13 @@ import pytest
 
 from bot.settings import Settings
 from evidence.custody import Action
+from evidence.links import LinkState, link_state
 from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.records import RecordsUnit
 from evidence.share_cases import Outcome, decide_share, reissue_link
 from evidence.shares import Share, ShareAction, ShareStatus
-from evidence.sharing import link_state, new_link_token
+from evidence.sharing import new_link_token
 from storage.database import create_engine
 from storage.records import SqlRecords, in_unit
 from tests.test_sharing import Team, _case_with_exhibit, _share_id
@@ -310,13 +311,13 @@ async def assert_dead(records: SqlRecords, share: Share) -> None:
     """No link of the share works any more: revoked on the record, no download counted."""
     after, _ = await stored(records, share)
     assert after.status is ShareStatus.REVOKED
-    assert link_state(after, NOW) == "revoked"
+    assert link_state(after, NOW) is LinkState.REVOKED
     async with records.unit() as unit:
         assert await unit.take_download(share.id, NOW) is None
         for token in {share.token_sha256, after.token_sha256}:
             assert token is not None
             found = await unit.share_by_token(token)
-            assert found is None or link_state(found, NOW) == "revoked"
+            assert found is None or link_state(found, NOW) is LinkState.REVOKED
 
 
 async def test_two_approvers_clicking_together_give_one_link(
@@ -331,7 +332,7 @@ async def test_two_approvers_clicking_together_give_one_link(
         team.click("share.approve", share_id, sender=SARAH.object_id),
     )
 
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     try:
         async with SqlRecords(engine).unit() as unit:
             share = await unit.share(share_id)

@@ -162,7 +162,7 @@ async def _post(
 
 
 async def _case_opened(settings: Settings, reference: str) -> bool:
-    engine = create_engine(settings.database_url.value)
+    engine = create_engine(settings.database_url.get_secret_value())
     try:
         async with SqlRecords(engine).unit() as unit:
             return await unit.case_by_reference(reference) is not None
