@@ -10,9 +10,8 @@ from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.case_commands import case_list, case_open, case_show
-from bot.commands import COMMANDS, command_named
-from bot.evidence_commands import (
+from bot.commands.case import case_list, case_open, case_show
+from bot.commands.evidence import (
     add_files,
     custody,
     evidence_list,
@@ -20,11 +19,9 @@ from bot.evidence_commands import (
     evidence_verify,
     incoming_files,
 )
-from bot.identity import resolve_officer
-from bot.parsing import ParsedCommand, parse_command
-from bot.replies import card_activity
-from bot.services import Handler, Services, Turn
-from bot.share_commands import (
+from bot.commands.grammar import COMMANDS, command_named
+from bot.commands.parsing import ParsedCommand, parse_command
+from bot.commands.share import (
     form_words,
     on_card_action,
     share,
@@ -32,6 +29,9 @@ from bot.share_commands import (
     share_list,
     share_revoke,
 )
+from bot.identity import resolve_officer
+from bot.replies import card_activity
+from bot.services import Handler, Services, Turn
 from cards.common import Tone, build_notice_card
 from cards.help import build_help_card
 from cards.officer import build_whoami_card

@@ -11,20 +11,20 @@ from typing import TypeVar
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.background import Background
 from bot.case_teams import CaseTeams
-from bot.parsing import ParsedCommand
+from bot.commands.parsing import ParsedCommand
 from bot.proactive import Proactive
-from bot.settings import Settings
 from evidence.cases import CaseRules, MembersOf
 from evidence.model import Case
 from evidence.officers import Officer
 from evidence.ports import ChannelCreator, Directory, Mailer
 from evidence.records import Records, RecordsUnit
+from exhibit.settings import Settings
 from graph.files import GraphFileSource
 from storage.evidence_store import BlobEvidenceStore
 from storage.queue import IngestQueue
 from storage.records import in_unit
+from worker.background import Background
 
 T = TypeVar("T")
 TEAM_ROUNDS = 3

@@ -21,11 +21,11 @@ from azure.core.credentials import AccessToken
 from azure.storage.blob import UserDelegationKey
 from playwright.async_api import async_playwright
 
-from bot.share_pages import RateLimit, SharePages, add_share_routes
 from evidence.custody import Action, CustodyEntry, verify_chain
 from evidence.files import sanitize_file_name
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.sharing import Share, ShareStatus, new_link_token
+from links.site import RateLimit, SharePages, add_share_routes
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine
 from storage.evidence_store import BlobEvidenceStore

@@ -27,10 +27,9 @@ from hypothesis import strategies as st
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.agent import _not_understood
-from bot.commands import COMMANDS
+from bot.commands.grammar import COMMANDS
 from bot.replies import card_payload
 from bot.share_mail import share_mail
-from bot.share_pages import SharePages, add_share_routes
 from cards.cases import build_case_card, build_case_list_card
 from cards.common import Tone, build_notice_card
 from cards.exhibits import (
@@ -53,6 +52,7 @@ from evidence.officers import Officer, Role
 from evidence.records import IntakeJob, JobStatus
 from evidence.review import Review, ReviewMark
 from evidence.sharing import Share, ShareStatus, new_link_token
+from links.site import SharePages, add_share_routes
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine
 from storage.evidence_store import BlobEvidenceStore

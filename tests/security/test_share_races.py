@@ -18,13 +18,13 @@ from typing import Any, cast
 
 import pytest
 
-from bot.settings import Settings
 from evidence.custody import Action
 from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.records import RecordsUnit
 from evidence.share_cases import Outcome, decide_share, reissue_link
 from evidence.sharing import Share, ShareAction, ShareStatus, link_state, new_link_token
+from exhibit.settings import Settings
 from storage.database import create_engine
 from storage.records import SqlRecords, in_unit
 from tests.test_sharing import Team, _case_with_exhibit, _share_id

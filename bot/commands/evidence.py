@@ -10,7 +10,7 @@ from typing import Any
 from microsoft_agents.activity import Activity, Attachment
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.case_commands import conversation_channel_id, refusal_error, view_case
+from bot.commands.case import conversation_channel_id, refusal_error, view_case
 from bot.identity import resolve_officer
 from bot.proactive import reference_of
 from bot.receipts import receipt_view_for

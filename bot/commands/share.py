@@ -13,9 +13,9 @@ from microsoft_agents.activity import AdaptiveCardInvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.case_commands import conversation_channel_id, refusal_error, view_case
 from bot.case_teams import connector_accounts
-from bot.evidence_commands import on_exhibit_card_action
+from bot.commands.case import conversation_channel_id, refusal_error, view_case
+from bot.commands.evidence import on_exhibit_card_action
 from bot.identity import resolve_officer
 from bot.link_delivery import (
     PERSONAL_CHAT,

@@ -13,7 +13,7 @@ from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import Agent, ClaimsIdentity
 
 from bot.agent import error_reference
-from bot.inbound import Inbound, InboundPolicy, Rejected, accept, loggable
+from bot.edge import Inbound, InboundPolicy, Rejected, accept, loggable
 
 logger = logging.getLogger(__name__)
 

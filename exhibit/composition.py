@@ -24,25 +24,22 @@ from microsoft_agents.hosting.core.authorization import AuthTypes
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
 from bot.agent import ExhibitAgent, error_reference
-from bot.background import Background
 from bot.case_teams import CaseTeams
-from bot.inbound import InboundPolicy, TokenValidator
-from bot.intake_sources import TeamsSources
+from bot.edge import InboundPolicy, TokenValidator
 from bot.proactive import Proactive
 from bot.services import Services
-from bot.settings import BotAuthType, GraphSettings, Settings
-from bot.share_pages import SharePages, add_share_routes
-from bot.web import RUNTIME, Probe, Runtime, add_routes
-from bot.worker import IntakeWorker, SourceOpener, WorkerOptions
 from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
 from evidence.sharing import expire_shares
+from exhibit.health import RUNTIME, Probe, Runtime, add_routes
+from exhibit.settings import BotAuthType, GraphSettings, Settings
 from graph.config import CredentialKind, GraphDirectoryConfig
 from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
 from graph.mail import open_graph_mailer
+from links.site import SharePages, add_share_routes
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
 from storage.evidence_store import BlobEvidenceStore
@@ -51,6 +48,9 @@ from storage.queue import IngestQueue
 from storage.records import SqlRecords
 from storage.sas import BlobSasSigner
 from storage.sources import HostAllowList, HttpSource, Pace
+from worker.background import Background
+from worker.consumer import IntakeWorker, SourceOpener, WorkerOptions
+from worker.sources import TeamsSources
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.commands import COMMANDS, CommandSpec
+from bot.commands.grammar import COMMANDS, CommandSpec
 
 _BY_LENGTH = sorted(COMMANDS, key=lambda c: len(c.name.split()), reverse=True)
 MAX_TEXT = 2000

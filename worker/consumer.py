@@ -1,6 +1,6 @@
 """The ingest worker: queue message -> source -> SHA-256 -> regional blob -> exhibit -> card.
 
-Runs inside the bot process by default, or alone (`python -m bot worker`) when scaled out.
+Runs inside the bot process by default, or alone (`python -m exhibit worker`) when scaled out.
 A job is safe to run again at every step: the blob name is the job's, the commit is
 create-only, and recording the exhibit happens once per job. While it works, the worker keeps
 its queue message invisible; if it dies, the message reappears and another worker resumes.

@@ -1,0 +1,1 @@
+"""The recipient-facing link site (`/s/...`): routes, rate limit, pages. Never imports bot."""
