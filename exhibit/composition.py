@@ -25,14 +25,14 @@ from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
 from bot.agent import ExhibitAgent, error_reference
 from bot.case_teams import CaseTeams
-from bot.edge import InboundPolicy, TokenValidator
+from bot.edge import Edge, InboundPolicy, TokenValidator, add_message_route
 from bot.proactive import Proactive
 from bot.services import Services
 from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
 from evidence.sharing import expire_shares
-from exhibit.health import RUNTIME, Probe, Runtime, add_routes
+from exhibit.health import Probe, add_health_routes
 from exhibit.settings import BotAuthType, GraphSettings, Settings
 from graph.config import CredentialKind, GraphDirectoryConfig
 from graph.files import open_graph_file_source
@@ -280,7 +280,7 @@ async def create_app(
         )
 
         app = web.Application(client_max_size=settings.max_request_bytes)
-        app[RUNTIME] = Runtime(
+        edge = Edge(
             adapter=adapter,
             agent=ExhibitAgent(services),
             policy=InboundPolicy(
@@ -289,7 +289,6 @@ async def create_app(
                 allowed_tenants=settings.allowed_tenants,
                 issuers=token_issuers(settings),
             ),
-            probes=probes,
         )
     except BaseException:
         for closer in reversed(closers):
@@ -317,7 +316,8 @@ async def create_app(
     if start_worker:
         app.cleanup_ctx.append(_run_sweeper)
     app.on_cleanup.append(close)
-    add_routes(app)
+    add_message_route(app, edge)
+    add_health_routes(app, probes)
     return app
 
 

@@ -1,19 +1,13 @@
-"""HTTP endpoints: `POST /api/messages`, `GET /healthz`, `GET /readyz`."""
+"""Health endpoints: `GET /healthz` (the process is up), `GET /readyz` (its dependencies answer)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
-from microsoft_agents.hosting.aiohttp import CloudAdapter
-from microsoft_agents.hosting.core import Agent, ClaimsIdentity
-
-from bot.agent import error_reference
-from bot.edge import Inbound, InboundPolicy, Rejected, accept, loggable
 
 logger = logging.getLogger(__name__)
 
@@ -28,69 +22,7 @@ class Probe:
     check: Callable[[], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    """What the endpoints need, built once by the composition root."""
-
-    adapter: CloudAdapter
-    agent: Agent
-    policy: InboundPolicy
-    probes: Sequence[Probe]
-
-
-RUNTIME = web.AppKey("runtime", Runtime)
-
-
-class _ValidatedRequest:
-    """The SDK's HttpRequestProtocol over a request the edge has already checked."""
-
-    method = "POST"
-
-    def __init__(self, request: web.Request, inbound: Inbound) -> None:
-        self._request = request
-        self._inbound = inbound
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self._request.headers
-
-    async def json(self) -> dict[str, Any]:
-        return self._inbound.body
-
-    def get_claims_identity(self) -> ClaimsIdentity:
-        return self._inbound.claims
-
-    def get_path_param(self, name: str) -> str:
-        return self._request.match_info[name]
-
-
-async def messages(request: web.Request) -> web.StreamResponse:
-    """Bot Framework activities from Teams (through the Azure Bot Service)."""
-    runtime = request.app[RUNTIME]
-    try:
-        inbound = await accept(request, runtime.policy)
-    except Rejected as rejected:
-        logger.info("Refused an inbound request (%d): %s", rejected.status, rejected.reason)
-        return rejected.response()
-    try:
-        response = await runtime.adapter.process_request(
-            _ValidatedRequest(request, inbound), runtime.agent
-        )
-    except Exception:  # the turn handler logs its own; this is what escaped it (token, connector)
-        reference = error_reference()
-        logger.exception(
-            "Activity %s could not be processed (ref %s)",
-            loggable(inbound.body.get("id")),
-            reference,
-        )
-        # Never a 5xx: the Bot Service would show the user an error or retry a turn that may
-        # already have changed something; the reference ties the log to any report.
-        return web.json_response({"error": "not processed", "reference": reference}, status=202)
-    if response.body is not None:
-        return web.json_response(
-            response.body, status=response.status_code, headers=response.headers
-        )
-    return web.Response(status=response.status_code, headers=response.headers)
+PROBES = web.AppKey("probes", tuple[Probe, ...])
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -100,7 +32,7 @@ async def healthz(_request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Every dependency answers; otherwise 503 naming what is down."""
-    probes = request.app[RUNTIME].probes
+    probes = request.app[PROBES]
     results = await asyncio.gather(*(_run(probe) for probe in probes))
     down = {name: reason for name, reason in results if reason is not None}
     checks = {name: ("down" if reason else "ok") for name, reason in results}
@@ -124,8 +56,8 @@ async def _run(probe: Probe) -> tuple[str, str | None]:
     return probe.name, None
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the endpoints on `app`."""
-    app.router.add_post("/api/messages", messages)
+def add_health_routes(app: web.Application, probes: Sequence[Probe]) -> None:
+    """Register the health endpoints on `app`, `/readyz` checking `probes`."""
+    app[PROBES] = tuple(probes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
