@@ -25,7 +25,8 @@ from evidence.custody import Action, CustodyEntry, verify_chain
 from evidence.files import sanitize_file_name
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.sharing import Share, ShareStatus, new_link_token
-from links.site import RateLimit, SharePages, add_share_routes
+from links.ratelimit import RateLimit
+from links.site import SharePages, add_share_routes
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine
 from storage.evidence_store import BlobEvidenceStore
