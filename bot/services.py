@@ -19,7 +19,6 @@ from evidence.model import Case
 from evidence.officers import Officer
 from evidence.ports import ChannelCreator, Directory, Mailer
 from evidence.records import Records, RecordsUnit
-from exhibit.settings import Settings
 from graph.files import GraphFileSource
 from storage.evidence_store import BlobEvidenceStore
 from storage.queue import IngestQueue
@@ -37,10 +36,22 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class BotSettings:
+    """The settings the conversation uses, filled by the composition root from the service's."""
+
+    share_domains: frozenset[str]
+    share_organisation_types: tuple[str, ...]
+    share_days: tuple[int, int, int]  # minimum, default, maximum
+    verify_inline_bytes: int
+    public_url: str
+    classification: str
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     """The adapters behind the domain's ports, and the settings."""
 
-    settings: Settings
+    settings: BotSettings
     directory: Directory
     records: Records
     case_teams: CaseTeams

@@ -26,12 +26,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from microsoft_agents.hosting.core import TurnContext
-
-from bot.receipts import finished, receipt_contents, reviewers
-from bot.replies import card_activity
-from bot.services import Services
-from cards.exhibits import ReceiptReviews, build_receipt_card, size_text
 from evidence.errors import (
     BlobExists,
     EvidenceRefused,
@@ -43,9 +37,9 @@ from evidence.files import detect_type, sanitize_file_name
 from evidence.intake import Received, complete_intake, fail_intake
 from evidence.model import Case, Exhibit, SourceKind, StoredBlob
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
-from storage.evidence_store import BlobEvidenceStore
-from storage.queue import IngestQueue, Lease, QueueUnavailable
+from storage.queue import Lease, QueueUnavailable
 from storage.records import in_unit
+from worker.ports import JobFailure, JobReports, WorkerParts
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +68,11 @@ class SourceOpener(Protocol):
 
 
 class Permanent(Exception):
-    """A failure that trying again will not fix; `reason` is what the officer is told."""
+    """A failure that trying again will not fix; `failure` says why, for the officer."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, failure: JobFailure) -> None:
+        super().__init__(type(failure.error).__name__ if failure.error else "permanent")
+        self.failure = failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +107,15 @@ class IntakeWorker:
 
     def __init__(
         self,
-        services: Services,
-        queue: IngestQueue,
-        store: BlobEvidenceStore,
+        parts: WorkerParts,
         sources: SourceOpener,
         options: WorkerOptions = WorkerOptions(),
     ) -> None:
-        self._services = services
-        self._queue = queue
-        self._store = store
+        self._parts = parts
+        self._records = parts.records
+        self._queue = parts.queue
+        self._store = parts.store
+        self._reports = parts.reports
         self._sources = sources
         self._options = options
         self._running: Counter[str] = Counter()  # jobs under way, by officer
@@ -175,7 +169,7 @@ class IntakeWorker:
     async def _take_officer_slot(self, lease: Lease) -> str | None:
         """The job's officer, now counted as running one more job; None when they are at the
         cap, in which case the message goes back to the queue for a while, untouched."""
-        job = await in_unit(self._services.records, lambda unit: unit.job(lease.job_id))
+        job = await in_unit(self._records, lambda unit: unit.job(lease.job_id))
         officer = job.officer_id if job is not None else ""
         # No await between the check and the count: concurrent jobs cannot both pass.
         if officer and self._running[officer] >= self._options.officer_cap:
@@ -207,8 +201,8 @@ class IntakeWorker:
 
     async def process(self, lease: Lease) -> None:
         """See one job through, or leave its message for a later attempt."""
-        records = self._services.records
-        now = self._services.now()
+        records = self._records
+        now = self._parts.now()
 
         async def claim(unit: RecordsUnit) -> tuple[IntakeJob | None, Case | None]:
             # Read, check and mark running in one unit: a run that finished meanwhile is
@@ -246,15 +240,13 @@ class IntakeWorker:
         # Extending the lease changes its pop receipt: act on the message with the newest.
         lease = held.lease
         if isinstance(failure, Permanent):
-            await self._fail(job, case, failure.reason)
+            await self._fail(job, case, failure.failure)
             await self._queue.delete(lease)
             return
         if failure is not None:  # anything else may be passing: try again, within limits
-            reason = _reason(failure)
+            reason = self._reports.failure_reason(JobFailure(error=failure))
             if job.attempts >= self._options.max_attempts:
-                await self._fail(
-                    job, case, f"gave up after {job.attempts} attempts ({reason}); send it again"
-                )
+                await self._fail(job, case, JobFailure(error=failure, attempts=job.attempts))
                 await self._queue.delete(lease)
                 return
             delay = min(300, self._options.backoff_seconds * 2 ** (job.attempts - 1))
@@ -265,21 +257,21 @@ class IntakeWorker:
                 await self._queue.retry_later(lease, delay)
             return
         logger.info("Job %s recorded as exhibit %s", job.id, exhibit.id if exhibit else None)
-        await self._update_receipt(job, case)
+        await self._reports.job_changed(job, case)
         await self._queue.delete(lease)
 
     async def _ingest(self, job: IntakeJob, case: Case) -> Exhibit:
         limit = self._options.max_file_bytes
         if job.declared_size is not None and job.declared_size > limit:
-            raise Permanent(f"the file is larger than the limit of {size_text(limit)}")
+            raise Permanent(JobFailure(size_limit=limit))
         try:
             download = await self._sources.open(job)
         except ExhibitError as err:
             if self._may_retry(err, job):
                 raise
-            raise Permanent(_reason(err)) from err
+            raise Permanent(JobFailure(error=err)) from err
         head = bytearray()
-        progress = _Progress(self, job, case)
+        progress = _Progress(self._reports, job, case)
 
         async def chunks() -> AsyncIterator[bytes]:
             async for chunk in download.chunks():
@@ -313,11 +305,11 @@ class IntakeWorker:
             stored = existing
             detected = detect_type(await self._head_of(case.region, blob_name))
         except (EvidenceRefused, StoreRejected) as err:
-            raise Permanent(_reason(err)) from err
+            raise Permanent(JobFailure(error=err)) from err
         except ExhibitError as err:
             if self._may_retry(err, job):
                 raise
-            raise Permanent(_reason(err)) from err
+            raise Permanent(JobFailure(error=err)) from err
         finally:
             await download.aclose()
         received = Received(
@@ -327,12 +319,12 @@ class IntakeWorker:
             initials=str((job.source_details or {}).get("initials") or "XX"),
             source_details=_source_details(job, stored),
         )
-        now = self._services.now()
+        now = self._parts.now()
 
         async def record(unit: RecordsUnit) -> Exhibit:
             return await complete_intake(unit, job, case, received, now=now)
 
-        exhibit = await in_unit(self._services.records, record)
+        exhibit = await in_unit(self._records, record)
         try:
             await self._store.add_tags(case.region, blob_name, {"exhibit": str(exhibit.ref)})
         except (ExhibitError, ValueError) as err:  # recorded already; tags only help searching
@@ -347,15 +339,16 @@ class IntakeWorker:
     async def _head_of(self, region: str, blob_name: str) -> bytes:
         return await self._store.read_head(region, blob_name, HEAD_BYTES)
 
-    async def _fail(self, job: IntakeJob, case: Case, reason: str) -> None:
-        now = self._services.now()
+    async def _fail(self, job: IntakeJob, case: Case, failure: JobFailure) -> None:
+        now = self._parts.now()
+        reason = self._reports.failure_reason(failure)
 
         async def record(unit: RecordsUnit) -> IntakeJob:
             return await fail_intake(unit, job, reason, now=now)
 
-        await in_unit(self._services.records, record)
+        await in_unit(self._records, record)
         logger.info("Job %s failed: %s", job.id, reason)
-        await self._update_receipt(job, case)
+        await self._reports.job_changed(job, case)
 
     async def _keep_invisible(self, held: _Held) -> None:
         hold = self._options.hold_seconds
@@ -369,31 +362,6 @@ class IntakeWorker:
             except QueueUnavailable:
                 logger.warning("Could not extend the lease of job %s", held.lease.job_id)
 
-    async def _update_receipt(
-        self, job: IntakeJob, case: Case, progress: dict[str, int] | None = None
-    ) -> None:
-        """Redraw the receipt card in place from the jobs' current state."""
-        if job.receipt_activity_id is None:
-            return
-        receipt = job.receipt_activity_id
-        services = self._services
-        jobs, exhibits = await in_unit(
-            services.records, lambda unit: receipt_contents(unit, receipt)
-        )
-
-        async def redraw(context: TurnContext) -> None:
-            review = None
-            if finished(jobs):  # reviews start on the card: refreshed for the case team
-                who = await reviewers(services, context, jobs)
-                review = ReceiptReviews(receipt=receipt, refresh_for=who)
-            card = build_receipt_card(case.reference, jobs, exhibits, progress, review)
-            await context.update_activity(card_activity(card).model_copy(update={"id": receipt}))
-
-        try:
-            await services.proactive.run(job.conversation_reference, redraw)
-        except Exception as err:  # the card is a courtesy: the record is what counts
-            logger.warning("Receipt card of job %s not updated: %s", job.id, type(err).__name__)
-
 
 class _Held:
     """The newest lease of a message being worked on (each extension gives a new receipt)."""
@@ -406,8 +374,8 @@ class _Held:
 class _Progress:
     """Shows bytes received on the receipt card, at most every few seconds."""
 
-    def __init__(self, worker: IntakeWorker, job: IntakeJob, case: Case) -> None:
-        self._worker = worker
+    def __init__(self, reports: JobReports, job: IntakeJob, case: Case) -> None:
+        self._reports = reports
         self._job = job
         self._case = case
         self._last = time.monotonic()
@@ -417,7 +385,7 @@ class _Progress:
         if now - self._last < PROGRESS_EVERY_SECONDS:
             return
         self._last = now
-        await self._worker._update_receipt(self._job, self._case, {self._job.id: received})
+        await self._reports.job_changed(self._job, self._case, {self._job.id: received})
 
 
 _DONE = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
@@ -453,23 +421,3 @@ def _retryable(err: BaseException) -> bool:
         "Conflict",
         "DirectoryUnavailable",
     }
-
-
-_PLAIN = {
-    "SourceExpired": "the download link from Teams has expired; please send the file again",
-    "SourceTooLarge": "the file is larger than the limit",
-    "EvidenceTooLarge": "the file is larger than the limit",
-    "SourceEmpty": "the file is empty (0 bytes)",
-    "EmptyEvidence": "the file is empty (0 bytes)",
-    "HostNotAllowed": "the file is at a location Exhibit does not download from",
-    "SourceTooSlow": "the file arrived too slowly and was stopped",
-}
-
-
-def _reason(err: BaseException) -> str:
-    """What the officer is told about a failure."""
-    plain = _PLAIN.get(type(err).__name__)
-    if plain:
-        return plain
-    reason = getattr(err, "reason", None) or getattr(err, "problem", None)
-    return str(reason) if reason else type(err).__name__
