@@ -11,15 +11,10 @@ from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.commands.case import case_list, case_open, case_show
-from bot.commands.evidence import (
-    add_files,
-    custody,
-    evidence_list,
-    evidence_show,
-    evidence_verify,
-    incoming_files,
-)
+from bot.commands.custody import custody
+from bot.commands.evidence import evidence_list, evidence_show, evidence_verify
 from bot.commands.grammar import COMMANDS, command_named
+from bot.commands.intake import add_files, incoming_files
 from bot.commands.parsing import ParsedCommand, parse_command
 from bot.commands.share import (
     form_words,
