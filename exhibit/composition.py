@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
 from azure.identity.aio import DefaultAzureCredential
-from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import (
@@ -18,12 +17,11 @@ from microsoft_agents.hosting.core import (
     AgentAuthConfiguration,
     ConnectionManager,
     OutboundHostValidator,
-    TurnContext,
 )
 from microsoft_agents.hosting.core.authorization import AuthTypes
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
-from bot.agent import ExhibitAgent, error_reference
+from bot.agent import ExhibitAgent, on_turn_error
 from bot.case_teams import CaseTeams
 from bot.edge import Edge, InboundPolicy, TokenValidator, add_message_route
 from bot.proactive import Proactive
@@ -49,8 +47,9 @@ from storage.records import SqlRecords
 from storage.sas import BlobSasSigner
 from storage.sources import HostAllowList, HttpSource, Pace
 from worker.background import Background
-from worker.consumer import IntakeWorker, SourceOpener, WorkerOptions
-from worker.ports import WorkerParts
+from worker.consumer import IntakeWorker
+from worker.options import WorkerOptions
+from worker.ports import SourceOpener, WorkerParts
 from worker.sources import TeamsSources
 from worker.sweeper import sweep_shares
 
@@ -107,56 +106,8 @@ def build_adapter(
         else None
     )
     adapter = CloudAdapter(connection_manager=connections, host_validator=validator)
-    adapter.on_turn_error = _on_turn_error
+    adapter.on_turn_error = on_turn_error
     return adapter
-
-
-async def _on_turn_error(context: TurnContext, error: Exception) -> None:
-    """Log the failure with a reference; tell the user only the reference, never the error."""
-    reference = error_reference()
-    activity = context.activity
-    logger.error(
-        "Turn failed (ref %s) for activity %s in conversation %s",
-        reference,
-        activity.id,
-        activity.conversation.id if activity.conversation else None,
-        exc_info=error,
-    )
-    if activity.type == ActivityTypes.invoke:
-        await context.send_activity(_invoke_error(reference))
-        return
-    if activity.type != ActivityTypes.message:
-        return  # proactive and other turns have nobody to tell
-    try:
-        await context.send_activity(
-            Activity(
-                type=ActivityTypes.message,
-                text=f"Sorry, something went wrong. Nothing was changed. Reference: {reference}.",
-            )
-        )
-    except Exception as apology_error:  # the connector that failed the turn may fail this too
-        logger.warning(
-            "Could not send the apology for ref %s: %s", reference, type(apology_error).__name__
-        )
-
-
-def _invoke_error(reference: str) -> Activity:
-    """The Universal Actions error answer: Teams shows it and keeps the card as it was."""
-    message = f"Something went wrong. Nothing was changed. Reference: {reference}."
-    return Activity(
-        type=ActivityTypes.invoke_response,
-        value=InvokeResponse(
-            status=200,
-            body={
-                "statusCode": 500,
-                "type": "application/vnd.microsoft.error",
-                "value": {
-                    "code": "InternalError",
-                    "message": message,
-                },
-            },
-        ),
-    )
 
 
 def bot_settings(settings: Settings) -> BotSettings:

@@ -19,12 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import replace
 
 from evidence.errors import (
     BlobExists,
@@ -39,32 +37,14 @@ from evidence.model import Case, Exhibit, SourceKind, StoredBlob
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
 from storage.queue import Lease, QueueUnavailable
 from storage.records import in_unit
-from worker.ports import JobFailure, JobReports, WorkerParts
+from worker.options import WorkerOptions
+from worker.ports import JobFailure, JobReports, SourceOpener, WorkerParts
 
 logger = logging.getLogger(__name__)
 
 HEAD_BYTES = 4096
 PROGRESS_EVERY_SECONDS = 3.0
 SLOW_SOURCE_ATTEMPTS = 2  # a source cut for sending too slowly is tried once more, no more
-
-
-class Download(Protocol):
-    """An open download: what the source says about it, and its bytes."""
-
-    @property
-    def declared_size(self) -> int | None: ...
-    @property
-    def content_type(self) -> str | None: ...
-    def chunks(self) -> AsyncIterator[bytes]: ...
-    async def aclose(self) -> None: ...
-
-
-class SourceOpener(Protocol):
-    """Opens the bytes of a job's file, wherever Teams put them."""
-
-    async def open(self, job: IntakeJob) -> Download:
-        """Start downloading; raise a `SourceError` (or a retryable one) when it cannot."""
-        ...
 
 
 class Permanent(Exception):
@@ -75,33 +55,6 @@ class Permanent(Exception):
         self.failure = failure
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerOptions:
-    """How the worker paces itself."""
-
-    hold_seconds: int = 60
-    max_attempts: int = 5
-    max_file_bytes: int = 10 << 30
-    poll_seconds: float = 1.0
-    backoff_seconds: int = 5
-    concurrency: int = 2
-    slots_per_officer: int = 0  # 0: half the slots, rounded up
-    busy_delay_seconds: int = 5
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.slots_per_officer < 0 or self.busy_delay_seconds < 0:
-            raise ValueError(
-                "concurrency must be positive, the officer slots and delay not negative"
-            )
-
-    @property
-    def officer_cap(self) -> int:
-        """Jobs of one officer this worker runs at once."""
-        if self.slots_per_officer:
-            return min(self.slots_per_officer, self.concurrency)
-        return math.ceil(self.concurrency / 2)
-
-
 class IntakeWorker:
     """Takes intake jobs off the queue and sees each through."""
 
@@ -109,7 +62,7 @@ class IntakeWorker:
         self,
         parts: WorkerParts,
         sources: SourceOpener,
-        options: WorkerOptions = WorkerOptions(),
+        options: WorkerOptions | None = None,
     ) -> None:
         self._parts = parts
         self._records = parts.records
@@ -117,7 +70,7 @@ class IntakeWorker:
         self._store = parts.store
         self._reports = parts.reports
         self._sources = sources
-        self._options = options
+        self._options = options or WorkerOptions()
         self._running: Counter[str] = Counter()  # jobs under way, by officer
         self._put_back: dict[str, deque[tuple[Lease, float]]] = {}  # by officer, with when
         self._wake = asyncio.Event()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -11,6 +11,25 @@ from evidence.model import Case
 from evidence.records import IntakeJob, Records
 from storage.evidence_store import BlobEvidenceStore
 from storage.queue import IngestQueue
+
+
+class Download(Protocol):
+    """An open download: what the source says about it, and its bytes."""
+
+    @property
+    def declared_size(self) -> int | None: ...
+    @property
+    def content_type(self) -> str | None: ...
+    def chunks(self) -> AsyncIterator[bytes]: ...
+    async def aclose(self) -> None: ...
+
+
+class SourceOpener(Protocol):
+    """Opens the bytes of a job's file, wherever Teams put them."""
+
+    async def open(self, job: IntakeJob) -> Download:
+        """Start downloading; raise a `SourceError` (or a retryable one) when it cannot."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

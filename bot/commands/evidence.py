@@ -6,18 +6,15 @@ import logging
 from collections.abc import Sequence, Set
 from typing import Any
 
-from microsoft_agents.activity import Activity
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.commands.case import conversation_channel_id, refusal_error, view_case
-from bot.identity import resolve_officer
 from bot.proactive import reference_of
 from bot.receipts import receipt_view_for
 from bot.replies import card_activity
 from bot.services import Services, Turn
 from cards.common import Tone, build_notice_card
 from cards.exhibits import (
-    RECEIPT_REFRESH,
     REVIEW,
     build_exhibit_card,
     build_exhibit_list_card,
@@ -26,7 +23,7 @@ from cards.exhibits import (
 )
 from evidence.cases import MembersOf, check_visible
 from evidence.custody import CustodyEntry
-from evidence.errors import CaseNotFound, EvidenceStoreError, ExhibitError, InvalidInput
+from evidence.errors import CaseNotFound, EvidenceStoreError
 from evidence.exhibits import (
     Found,
     Verification,
@@ -100,39 +97,6 @@ async def exhibit_card_for(
         with_review_actions=can_review(officer, case, exhibit, members).allowed,
         notice=notice,
     )
-
-
-def unavailable_card() -> AdaptiveCard:
-    """The answer to a click someone may not make or on something gone: the same, and bare."""
-    return build_notice_card("Not available", "This card is not available to you.", Tone.WARNING)
-
-
-async def on_exhibit_card_action(
-    activity: Activity, services: Services, verb: str, data: dict[str, Any]
-) -> AdaptiveCard:
-    """`Mark reviewed`, `Flag` and the receipt's refresh (Action.Execute).
-
-    Visibility is checked before any card is built: someone who may not see the case gets
-    `unavailable_card()` — no file name, hash, comment or case reference — and the refusal is
-    recorded; an unknown exhibit or receipt gets the same card.
-    """
-    try:
-        officer = await resolve_officer(activity, services.directory)
-    except ExhibitError:
-        return build_notice_card(
-            "Not enrolled in Exhibit", "You cannot act on this card.", Tone.ATTENTION
-        )
-    try:
-        if verb == RECEIPT_REFRESH:
-            return await receipt_view_for(services, officer, str(data.get("receipt") or ""))
-        return await on_review_action(services, officer, verb, data)
-    except (CaseNotFound, InvalidInput):
-        return unavailable_card()
-    except ExhibitError as err:
-        logger.warning("Card action %s failed: %s", verb, type(err).__name__)
-        return build_notice_card(
-            "Not possible", "Exhibit could not do this just now. Please try again.", Tone.WARNING
-        )
 
 
 async def on_review_action(
