@@ -30,7 +30,6 @@ from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
-from cards.text import clean
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ class ExhibitAgent:
             if add is not None:
                 parsed = parsed or ParsedCommand(add, ())
         if parsed is None:
-            hint = "Here is what I can do." if not text else _not_understood(text)
+            hint = wording.not_understood_hint(text)
             await context.send_activity(card_activity(build_help_card(COMMANDS, hint)))
             return
         if parsed.spec.name == "help":
@@ -103,7 +102,7 @@ class ExhibitAgent:
             return
         handler = self._handlers.get(parsed.spec.name)
         if handler is None:
-            hint = f"'{parsed.spec.name}' is not yet available in this version."
+            hint = wording.not_available_yet_hint(parsed.spec.name)
             await context.send_activity(card_activity(build_help_card(COMMANDS, hint)))
             return
         card = await self._run(context, parsed, handler)
@@ -126,13 +125,6 @@ def _command_text(activity: Activity) -> str:
     text = activity.text or ""
     # Teams may leave non-breaking spaces behind where the mention was.
     return " ".join(text.replace("\u00a0", " ").split())
-
-
-def _not_understood(text: str) -> str:
-    # Cleaned before it is cut (a bidi override must not survive the cut); the help card makes
-    # what is left literal, so a typed link or mention shows as typed.
-    shown = clean(text, limit=60)
-    return f"I did not understand \u201c{shown}\u201d. Here is what I can do."
 
 
 def error_reference() -> str:

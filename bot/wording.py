@@ -8,6 +8,7 @@ from microsoft_teams.cards import AdaptiveCard
 
 from cards.common import Tone, build_notice_card
 from cards.exhibits import size_text
+from cards.text import clean
 from evidence.errors import (
     AccessRefused,
     CaseNotFound,
@@ -102,6 +103,21 @@ def no_share_text(share_id: str) -> str:
     """The one answer for an unknown share and for a share of a case the officer is not on."""
     shown = share_id if SHARE_ID.fullmatch(share_id) else "with that id"
     return f"there is no share {shown} that you can act on"
+
+
+def not_understood_hint(text: str) -> str:
+    """The help card's opening line when a message is not a command."""
+    if not text:
+        return "Here is what I can do."
+    # Cleaned before it is cut (a bidi override must not survive the cut); the help card makes
+    # what is left literal, so a typed link or mention shows as typed.
+    shown = clean(text, limit=60)
+    return f"I did not understand \u201c{shown}\u201d. Here is what I can do."
+
+
+def not_available_yet_hint(command: str) -> str:
+    """The help card's opening line for a command this version does not handle."""
+    return f"'{command}' is not yet available in this version."
 
 
 # -- a card click that was refused ----------------------------------------------------------
