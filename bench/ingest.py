@@ -36,7 +36,7 @@ from typing import Any
 import aiohttp
 
 from bench.source import generated, pattern
-from bot.devstack import ROOT, Children, Ports, free_port, make_accounts, start_azurite
+from devtools.devstack import ROOT, Children, Ports, free_port, make_accounts, start_azurite
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.evidence_store import BlobEvidenceStore
 

@@ -1,1 +1,1 @@
-"""The Teams-facing service: HTTP endpoints, activity handling, wording, composition."""
+"""The Teams conversation: the /api/messages edge, turns, commands, card actions, wording."""

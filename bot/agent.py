@@ -10,42 +10,26 @@ from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.case_commands import case_list, case_open, case_show
-from bot.commands import COMMANDS, SHARE, command_named
-from bot.evidence_commands import (
-    add_files,
-    custody,
-    evidence_list,
-    evidence_show,
-    evidence_verify,
-    incoming_files,
-)
-from bot.identity import resolve_officer
-from bot.parsing import ParsedCommand, parse_command
-from bot.replies import card_activity
-from bot.services import Handler, Services, Turn
-from bot.share_commands import (
-    on_card_action,
+from bot import wording
+from bot.card_actions import on_card_action
+from bot.commands.case import case_list, case_open, case_show
+from bot.commands.custody import custody
+from bot.commands.evidence import evidence_list, evidence_show, evidence_verify
+from bot.commands.grammar import COMMANDS, SHARE, command_named
+from bot.commands.intake import add_files, incoming_files
+from bot.commands.parsing import ParsedCommand, parse_command
+from bot.commands.share import (
     share,
     share_link,
     share_list,
     share_revoke,
 )
-from bot.share_grammar import is_share_form
-from cards.common import Tone, build_notice_card
+from bot.commands.share_grammar import is_share_form
+from bot.identity import resolve_officer
+from bot.replies import card_activity
+from bot.services import Handler, Services, Turn
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
-from cards.text import clean
-from evidence.errors import (
-    AccessRefused,
-    CaseNotFound,
-    DirectoryUnavailable,
-    InvalidInput,
-    NotEnrolled,
-    SourceError,
-)
-from evidence.exhibits import ExhibitNotFound
-from evidence.records import DuplicateCase
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +92,7 @@ class ExhibitAgent:
             if add is not None:
                 parsed = parsed or ParsedCommand(add, ())
         if parsed is None:
-            hint = "Here is what I can do." if not text else _not_understood(text)
+            hint = wording.not_understood_hint(text)
             await context.send_activity(card_activity(build_help_card(COMMANDS, hint)))
             return
         if parsed.spec.name == "help":
@@ -116,7 +100,7 @@ class ExhibitAgent:
             return
         handler = self._handlers.get(parsed.spec.name)
         if handler is None:
-            hint = f"'{parsed.spec.name}' is not yet available in this version."
+            hint = wording.not_available_yet_hint(parsed.spec.name)
             await context.send_activity(card_activity(build_help_card(COMMANDS, hint)))
             return
         card = await self._run(context, parsed, handler)
@@ -129,64 +113,8 @@ class ExhibitAgent:
         try:
             officer = await resolve_officer(context.activity, self._services.directory)
             return await handler(Turn(context, officer, parsed, self._services))
-        except NotEnrolled as err:
-            reason = "Your account is disabled" if err.disabled else "You are not enrolled"
-            return build_notice_card(
-                "Not enrolled in Exhibit",
-                f"{reason} in the force directory, so Exhibit cannot give you access to any "
-                "case. Ask your Exhibit administrator to add you to an Exhibit group.",
-                Tone.ATTENTION,
-            )
-        except DirectoryUnavailable:
-            return build_notice_card(
-                "Directory unavailable",
-                "Exhibit cannot reach the force directory just now, so it cannot check who you "
-                "are. Nothing was changed. Please try again in a few minutes.",
-                Tone.WARNING,
-            )
-        except InvalidInput as err:
-            return build_notice_card(f"Check the {err.field}", err.problem, Tone.WARNING)
-        except AccessRefused as err:
-            return build_notice_card("Not allowed", f"Refused: {err.reason}.", Tone.ATTENTION)
-        except CaseNotFound as err:
-            # The same words for a case that does not exist and one the officer may not see.
-            return build_notice_card(
-                "Case not found", case_not_found_text(err.reference), Tone.WARNING
-            )
-        except SourceError as err:
-            return build_notice_card(
-                "Files unavailable",
-                f"Exhibit could not read the files from Teams ({type(err).__name__}). "
-                "Nothing was recorded. Please try again, or send them in a 1:1 chat.",
-                Tone.WARNING,
-            )
-        except ExhibitNotFound as err:
-            where = f" in case {err.case_reference}" if err.case_reference else ""
-            return build_notice_card(
-                "Exhibit not found", f"There is no exhibit {err.exhibit_ref}{where}.", Tone.WARNING
-            )
-        except DuplicateCase as err:
-            # A reference is unique force-wide, so its being taken must be told; nothing else
-            # about the case is, and the words are the same whether the officer is on it or not.
-            return build_notice_card(
-                "Reference in use",
-                f"The case reference {err.reference} is already in use. If it is your case, ask "
-                "its officer to add you to the case channel.",
-                Tone.WARNING,
-            )
-
-
-def case_not_found_text(reference: str | None) -> str:
-    """What someone is told of a case that is absent or that they may not see: the same."""
-    if reference is None:
-        return (
-            "Name a case (e.g. `case show MET-24-0001`): this conversation is not bound to a "
-            "case you can see."
-        )
-    return (
-        f"No case {reference} that you can see. Check the reference, or ask the case's officer "
-        "to add you to the case channel."
-    )
+        except wording.COMMAND_ERRORS as err:
+            return wording.command_error_card(err)
 
 
 def _command_text(activity: Activity) -> str:
@@ -197,13 +125,54 @@ def _command_text(activity: Activity) -> str:
     return " ".join(text.replace("\u00a0", " ").split())
 
 
-def _not_understood(text: str) -> str:
-    # Cleaned before it is cut (a bidi override must not survive the cut); the help card makes
-    # what is left literal, so a typed link or mention shows as typed.
-    shown = clean(text, limit=60)
-    return f"I did not understand \u201c{shown}\u201d. Here is what I can do."
-
-
 def error_reference() -> str:
     """A short reference for an error, given to the user and written in the log."""
     return uuid.uuid4().hex[:8]
+
+
+async def on_turn_error(context: TurnContext, error: Exception) -> None:
+    """Log the failure with a reference; tell the user only the reference, never the error."""
+    reference = error_reference()
+    activity = context.activity
+    logger.error(
+        "Turn failed (ref %s) for activity %s in conversation %s",
+        reference,
+        activity.id,
+        activity.conversation.id if activity.conversation else None,
+        exc_info=error,
+    )
+    if activity.type == ActivityTypes.invoke:
+        await context.send_activity(_invoke_error(reference))
+        return
+    if activity.type != ActivityTypes.message:
+        return  # proactive and other turns have nobody to tell
+    try:
+        await context.send_activity(
+            Activity(
+                type=ActivityTypes.message,
+                text=wording.turn_failed_text(reference),
+            )
+        )
+    except Exception as apology_error:  # the connector that failed the turn may fail this too
+        logger.warning(
+            "Could not send the apology for ref %s: %s", reference, type(apology_error).__name__
+        )
+
+
+def _invoke_error(reference: str) -> Activity:
+    """The Universal Actions error answer: Teams shows it and keeps the card as it was."""
+    message = wording.action_failed_text(reference)
+    return Activity(
+        type=ActivityTypes.invoke_response,
+        value=InvokeResponse(
+            status=200,
+            body={
+                "statusCode": 500,
+                "type": "application/vnd.microsoft.error",
+                "value": {
+                    "code": "InternalError",
+                    "message": message,
+                },
+            },
+        ),
+    )

@@ -11,13 +11,15 @@ Playground), `evidence show <ref>` shows the same buttons.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import connector_accounts
+from bot.replies import card_activity
 from bot.services import Services
+from bot.wording import job_failure_text
 from cards.exhibits import ReceiptReviews, build_receipt_card
 from evidence.cases import check_visible
 from evidence.custody import CustodyEntry
@@ -28,6 +30,7 @@ from evidence.policy import Decision, can_review
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
 from evidence.review import REVIEW_ACTIONS, reviews_of
 from storage.records import in_unit
+from worker.ports import JobFailure
 
 logger = logging.getLogger(__name__)
 
@@ -134,3 +137,41 @@ async def receipt_view_for(
         notice=notice,
     )
     return build_receipt_card(case.reference, jobs, exhibits, review=review)
+
+
+class ReceiptReports:
+    """The worker's reports shown to officers: the receipt card redrawn in place."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def failure_reason(self, failure: JobFailure) -> str:
+        """What the officer is told about a failed job."""
+        return job_failure_text(failure)
+
+    async def job_changed(
+        self, job: IntakeJob, case: Case, progress: Mapping[str, int] | None = None
+    ) -> None:
+        """Redraw the receipt card in place from the jobs' current state."""
+        if job.receipt_activity_id is None:
+            return
+        receipt = job.receipt_activity_id
+        services = self._services
+        jobs, exhibits = await in_unit(
+            services.records, lambda unit: receipt_contents(unit, receipt)
+        )
+
+        async def redraw(context: TurnContext) -> None:
+            review = None
+            if finished(jobs):  # reviews start on the card: refreshed for the case team
+                who = await reviewers(services, context, jobs)
+                review = ReceiptReviews(receipt=receipt, refresh_for=who)
+            card = build_receipt_card(
+                case.reference, jobs, exhibits, dict(progress) if progress else None, review
+            )
+            await context.update_activity(card_activity(card).model_copy(update={"id": receipt}))
+
+        try:
+            await services.proactive.run(job.conversation_reference, redraw)
+        except Exception as err:  # the card is a courtesy: the record is what counts
+            logger.warning("Receipt card of job %s not updated: %s", job.id, type(err).__name__)

@@ -11,11 +11,9 @@ from typing import TypeVar
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.background import Background
 from bot.case_teams import CaseTeams
-from bot.parsing import ParsedCommand
+from bot.commands.parsing import ParsedCommand
 from bot.proactive import Proactive
-from bot.settings import Settings
 from evidence.cases import CaseRules, MembersOf
 from evidence.model import Case
 from evidence.officers import Officer
@@ -29,6 +27,7 @@ from evidence.ports import (
 )
 from evidence.records import Records, RecordsUnit
 from storage.records import in_unit
+from worker.background import Background
 
 T = TypeVar("T")
 TEAM_ROUNDS = 3
@@ -41,10 +40,22 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class BotSettings:
+    """The settings the conversation uses, filled by the composition root from the service's."""
+
+    share_domains: frozenset[str]
+    share_organisation_types: tuple[str, ...]
+    share_days: tuple[int, int, int]  # minimum, default, maximum
+    verify_inline_bytes: int
+    public_url: str
+    classification: str
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     """The adapters behind the domain's ports, and the settings."""
 
-    settings: Settings
+    settings: BotSettings
     directory: Directory
     records: Records
     case_teams: CaseTeams

@@ -1,1 +1,1 @@
-"""The recipient-facing link site: the `/s/...` pages, their rate limit and their templates."""
+"""The recipient-facing link site (`/s/...`): routes, rate limit, pages. Never imports bot."""

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from azure.core.credentials_async import AsyncTokenCredential
 from microsoft_agents.hosting.core import AccessTokenProviderBase, AgentAuthConfiguration
 
-from bot.composition import create_app
-from bot.devstack import (
+from bot.edge import TokenValidator
+from devtools.devstack import (
     ROOT,
     AzuriteAccount,
     Children,
@@ -24,8 +24,8 @@ from bot.devstack import (
     start_azurite,
     tenant_id,
 )
-from bot.inbound import TokenValidator
-from bot.settings import Settings, load_settings
+from exhibit.composition import create_app
+from exhibit.settings import Settings, load_settings
 from tests.fakes.tenant import Tls, make_test_tls
 from tests.support.connector import RecordingConnector
 

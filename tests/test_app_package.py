@@ -18,7 +18,8 @@ import pytest
 from jsonschema import Draft4Validator, Draft7Validator
 from PIL import Image
 
-from bot.app_package import (
+from bot.commands.grammar import COMMANDS, CommandSpec, Scope
+from devtools.app_package import (
     ManifestInvalid,
     PackageSettings,
     SettingError,
@@ -29,7 +30,6 @@ from bot.app_package import (
     main,
     manifest_problems,
 )
-from bot.commands import COMMANDS, CommandSpec, Scope
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_PACKAGE = ROOT / "appPackage"
@@ -211,7 +211,7 @@ def test_the_documented_command_fails_without_a_bot_id(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXHIBIT_")}
     env["EXHIBIT_PUBLIC_HOST"] = HOST
     done = subprocess.run(  # noqa: S603 (our own interpreter and module, fixed arguments)
-        [sys.executable, "-m", "bot.app_package", "--out", str(tmp_path)],
+        [sys.executable, "-m", "devtools.app_package", "--out", str(tmp_path)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.composition import auth_configuration
-from bot.settings import Settings, load_settings
+from exhibit.composition import auth_configuration
+from exhibit.settings import Settings, load_settings
 from tests.conftest import BOT_APP_ID, TENANT, BotClientFactory, StaticTokenProvider
 from tests.fakes.tenant import Tls
 from tests.support.activities import load_activity

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.background import Background
+from worker.background import Background
 
 
 async def test_one_task_per_key_and_the_key_is_free_again_after() -> None:

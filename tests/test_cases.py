@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.settings import Settings
 from evidence.custody import Action, verify_chain
+from exhibit.settings import Settings
 from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import BotClientFactory

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.commands import COMMANDS, CommandSpec
-from bot.parsing import parse_command
-from bot.settings import Settings
+from bot.commands.grammar import COMMANDS, CommandSpec
+from bot.commands.parsing import parse_command
 from cards.help import build_help_card
+from exhibit.settings import Settings
 from tests.conftest import BotClientFactory
 from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector

@@ -13,7 +13,7 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob.aio import BlobClient
 
-from bot.devstack import Children, Ports, make_accounts, start_azurite
+from devtools.devstack import Children, Ports, make_accounts, start_azurite
 from evidence.errors import (
     BlobExists,
     BlobMissing,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.settings import Settings, load_settings
 from evidence.officers import Officer
 from evidence.ports import Directory
+from exhibit.settings import Settings, load_settings
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine
 from storage.records import SqlRecords, inside_unit
@@ -154,7 +154,7 @@ async def test_case_open_can_create_a_dedicated_channel(
 
 
 def test_channel_creation_needs_the_graph_directory(base_env: dict[str, str]) -> None:
-    from bot.settings import SettingsError
+    from exhibit.settings import SettingsError
 
     with pytest.raises(SettingsError) as raised:
         load_settings({**base_env, "EXHIBIT_CREATE_CASE_CHANNELS": "true"})

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.settings import Settings, load_settings
+from exhibit.settings import Settings, load_settings
 from tests.conftest import BotClientFactory
 from tests.support.activities import load_activity, with_tenant
 from tests.support.connector import RecordingConnector
@@ -129,7 +129,7 @@ async def test_readyz_when_everything_answers(
 async def test_readyz_names_what_is_down(
     base_env: dict[str, str], bot_client: BotClientFactory
 ) -> None:
-    from bot.devstack import free_port
+    from devtools.devstack import free_port
 
     closed = free_port()
     env = {
@@ -150,7 +150,7 @@ async def test_readyz_names_what_is_down(
 async def test_start_up_fails_fast_when_the_database_is_down(
     base_env: dict[str, str], bot_client: BotClientFactory
 ) -> None:
-    from bot.devstack import free_port
+    from devtools.devstack import free_port
 
     url = f"postgresql+asyncpg://exhibit@127.0.0.1:{free_port()}/exhibit"
     with pytest.raises(ConnectionRefusedError):

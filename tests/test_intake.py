@@ -14,10 +14,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from azure.storage.blob.aio import BlobServiceClient
 
-from bot.composition import SERVICES
-from bot.settings import Settings, load_settings
 from evidence.custody import Action, verify_chain
 from evidence.model import Case, Exhibit
+from exhibit.composition import SERVICES
+from exhibit.settings import Settings, load_settings
 from storage.blobs import API_VERSION
 from storage.database import create_engine
 from storage.records import SqlRecords

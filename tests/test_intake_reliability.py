@@ -1,6 +1,6 @@
 """Intake survives what production will do to it, with real processes and no mocks.
 
-- a `python -m bot worker` process killed (SIGKILL) mid-upload: a new worker finishes the job;
+- a `python -m exhibit worker` process killed (SIGKILL) mid-upload: a new worker finishes the job;
 - a worker that died after committing the blob but before recording it: the next one adopts
   the blob and records it once;
 - the storage emulator stopped mid-ingest and started again on the same data: nothing is lost.
@@ -28,12 +28,12 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob.aio import BlobClient
 
-from bot.devstack import Children, Ports, make_accounts, start_azurite
-from bot.settings import load_settings
+from devtools.devstack import Children, Ports, make_accounts, start_azurite
 from evidence.custody import Action, verify_chain
 from evidence.intake import idempotency_key
 from evidence.model import Case, Exhibit
 from evidence.records import IntakeJob, JobStatus
+from exhibit.settings import load_settings
 from storage.blobs import ClientPolicy, RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine
 from storage.evidence_store import BLOCK_SIZE, BlobEvidenceStore
@@ -57,7 +57,7 @@ SLOW_PAUSE = 0.03
 STEADY_PAUSE = 0.015
 HOLD_SECONDS = 5  # a dead worker's message reappears this soon
 REGIONS = ("uksouth", "ukwest")
-WORKER = [sys.executable, "-m", "bot", "worker", "--env-file", os.devnull]
+WORKER = [sys.executable, "-m", "exhibit", "worker", "--env-file", os.devnull]
 # The test's own storage client: fail fast while polling rather than back off for 15 s.
 QUICK = ClientPolicy(connect_timeout=3, read_timeout=20, retries=1, first_backoff=1)
 
@@ -81,7 +81,7 @@ class Rig:
     workers: Children
 
     def spawn_worker(self, name: str) -> subprocess.Popen[bytes]:
-        """Start `python -m bot worker` with the bot's own settings; output in `<name>.log`."""
+        """Start `python -m exhibit worker` with the bot's own settings; output in `<name>.log`."""
         return self.workers.spawn(name, WORKER, self.env)
 
     def explain(self) -> str:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bot.settings import Environment, SettingsError, load_settings
+from exhibit.settings import Environment, SettingsError, load_settings
 
 TENANT = "6d2c4a10-5b1e-4c8f-9a3e-0e5f1b7c2d41"
 APP_ID = "3f1d2c4b-5a69-4788-9b0a-1c2d3e4f5a6b"
@@ -90,7 +90,7 @@ def test_bad_settings_name_the_variable(env: dict[str, str], name: str) -> None:
 
 def test_start_up_refuses_bad_settings_with_a_message() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "--env-file", "/nonexistent"],
+        [sys.executable, "-m", "exhibit", "--env-file", "/nonexistent"],
         env={**BASE, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -103,7 +103,7 @@ def test_start_up_refuses_bad_settings_with_a_message() -> None:
 
 def test_help_explains() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "--help"],
+        [sys.executable, "-m", "exhibit", "--help"],
         capture_output=True,
         text=True,
         timeout=60,

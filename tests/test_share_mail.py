@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.settings import Settings, SettingsError, load_settings
 from bot.share_mail import share_mail
 from evidence.custody import Action
 from evidence.errors import InvalidInput, MailNotSent
 from evidence.ports import MailMessage
 from evidence.shares import Share, ShareStatus
+from exhibit.settings import Settings, SettingsError, load_settings
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.mail import GraphMailer, open_graph_mailer
 from storage.database import create_engine

@@ -21,12 +21,13 @@ from azure.core.credentials import AccessToken
 from azure.storage.blob import UserDelegationKey
 from playwright.async_api import async_playwright
 
-from bot.share_pages import RateLimit, SharePages, add_share_routes
 from evidence.custody import Action, CustodyEntry, verify_chain
 from evidence.files import sanitize_file_name
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.shares import Share, ShareStatus
 from evidence.sharing import new_link_token
+from links.ratelimit import RateLimit
+from links.site import SharePages, add_share_routes
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine
 from storage.evidence_store import BlobEvidenceStore

@@ -14,10 +14,10 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from azure.storage.blob.aio import BlobServiceClient
 
-from bot.composition import SERVICES
-from bot.settings import Settings
 from evidence.custody import Action
 from evidence.shares import ShareStatus
+from exhibit.composition import SERVICES
+from exhibit.settings import Settings
 from storage.blobs import API_VERSION
 from storage.database import create_engine
 from storage.records import SqlRecords

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.settings import Settings
 from evidence.officers import Officer, Role
+from exhibit.settings import Settings
 from graph.local import LocalDirectory
 from tests.conftest import BotClientFactory
 from tests.support.activities import load_activity

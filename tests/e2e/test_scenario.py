@@ -10,8 +10,8 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 
-from bot.devstack import DevStack
-from bot.send_file import send as send_file
+from devtools.devstack import DevStack
+from devtools.send_file import send as send_file
 from evidence.shares import Share
 from storage.database import create_engine
 from storage.records import SqlRecords

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from bot.settings import Settings, load_settings
 from evidence.custody import Action
+from exhibit.settings import Settings, load_settings
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine
 from storage.records import SqlRecords

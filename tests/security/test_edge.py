@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
-from bot.devstack import free_port
-from bot.inbound import MAX_JSON_DEPTH
-from bot.settings import Settings
+from bot.edge import MAX_JSON_DEPTH
 from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW
 from cards.sharing import APPROVE, REFRESH, REJECT, SHARE_FORM
+from devtools.devstack import free_port
+from exhibit.settings import Settings
 from storage.database import create_engine
 from storage.tables import cases, custody_entries
 from tests.conftest import BotClientFactory

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.settings import Settings
 from evidence.custody import Action, Actor, CustodyEvent
+from exhibit.settings import Settings
 from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import BotClientFactory

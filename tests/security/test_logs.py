@@ -1,7 +1,7 @@
 """At any log level no link token, SAS, pre-authenticated URL, bearer, file name, case title or
 recipient reaches a log record: ours or a third party's.
 
-A whole flow runs at DEBUG with the logging `python -m bot` sets up (third-party loggers pinned,
+A whole flow runs at DEBUG with the logging `python -m exhibit` sets up (third-party loggers pinned,
 and, as the second line, the redacting filter on the handler): a case with a private title, a
 file from a pre-authenticated URL with a secret in its query, a share to a named recipient, its
 approval, the link page and the download (a SAS URL), and a request with a forged token. Then
@@ -22,8 +22,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.log_config import QUIET_LOGGERS, RedactingFilter, quiet_third_party_loggers, redact
-from bot.settings import Settings
+from exhibit.log_config import QUIET_LOGGERS, RedactingFilter, quiet_third_party_loggers, redact
+from exhibit.settings import Settings
 from tests.conftest import BotClientFactory
 from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
@@ -48,7 +48,7 @@ Client = TestClient[web.Request, web.Application]
 
 @pytest.fixture
 def pinned() -> Iterator[None]:
-    """The third-party loggers pinned as `python -m bot` pins them, restored afterwards."""
+    """The third-party loggers pinned as `python -m exhibit` pins them, restored afterwards."""
     levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     quiet_third_party_loggers()
     yield

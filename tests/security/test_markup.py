@@ -26,11 +26,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.agent import _not_understood
-from bot.commands import COMMANDS
+from bot.commands.grammar import COMMANDS
 from bot.replies import card_payload
 from bot.share_mail import share_mail
-from bot.share_pages import SharePages, add_share_routes
+from bot.wording import not_understood_hint
 from cards.cases import build_case_card, build_case_list_card
 from cards.common import Tone, build_notice_card
 from cards.exhibits import (
@@ -55,6 +54,7 @@ from evidence.review import Review, ReviewMark
 from evidence.shares import Share, ShareStatus
 from evidence.sharing import new_link_token
 from evidence.stored_blob import StoredBlob
+from links.site import SharePages, add_share_routes
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine
 from storage.evidence_store import BlobEvidenceStore
@@ -188,7 +188,7 @@ def marks(h: str) -> list[ReviewMark]:
 
 BUILDERS: dict[str, Callable[[str], AdaptiveCard]] = {
     "notice": lambda h: build_notice_card("Check the share", f"there is no share {h}", Tone.INFO),
-    "help-hint": lambda h: build_help_card(COMMANDS, _not_understood(h)),
+    "help-hint": lambda h: build_help_card(COMMANDS, not_understood_hint(h)),
     "case": lambda h: build_case_card(case(h), exhibits=1, open_shares=0, headline=f"Case {h}."),
     "case-list": lambda h: build_case_list_card([case(h)]),
     "exhibit": lambda h: build_exhibit_card(

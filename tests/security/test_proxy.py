@@ -15,12 +15,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.composition import SERVICES
-from bot.settings import Settings, load_settings
 from evidence.custody import Action
 from evidence.model import Case
 from evidence.shares import Share, ShareStatus
 from evidence.sharing import new_link_token
+from exhibit.composition import SERVICES
+from exhibit.settings import Settings, load_settings
 from tests.conftest import BOT_APP_ID, TENANT, BotClientFactory
 
 Client = TestClient[web.Request, web.Application]

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from bot.composition import SERVICES
-from bot.settings import Settings, load_settings
 from evidence.custody import Action
 from evidence.errors import DirectoryUnavailable
 from evidence.shares import ShareStatus
+from exhibit.composition import SERVICES
+from exhibit.settings import Settings, load_settings
 from graph.cache import Failed, SingleFlightCache
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine

@@ -18,7 +18,6 @@ from typing import Any, cast
 
 import pytest
 
-from bot.settings import Settings
 from evidence.custody import Action
 from evidence.links import LinkState, link_state
 from evidence.model import Case
@@ -27,6 +26,7 @@ from evidence.records import RecordsUnit
 from evidence.share_cases import Outcome, decide_share, reissue_link
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import new_link_token
+from exhibit.settings import Settings
 from storage.database import create_engine
 from storage.records import SqlRecords, in_unit
 from tests.test_sharing import Team, _case_with_exhibit, _share_id

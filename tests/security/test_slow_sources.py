@@ -21,10 +21,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.settings import load_settings
 from evidence.custody import Action
 from evidence.errors import SourceTooSlow
 from evidence.records import JobStatus
+from exhibit.settings import load_settings
 from graph.files import GraphFileSource, open_graph_file_source
 from storage.database import create_engine
 from storage.records import SqlRecords

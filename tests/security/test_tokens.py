@@ -20,9 +20,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from bot.__main__ import main
-from bot.composition import auth_configuration
-from bot.settings import Settings, SettingsError, load_settings
+from exhibit.__main__ import main
+from exhibit.composition import auth_configuration
+from exhibit.settings import Settings, SettingsError, load_settings
 from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import BOT_APP_ID, TENANT, BotClientFactory

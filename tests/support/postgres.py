@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.devstack import free_port
+from devtools.devstack import free_port
 
 SKIP_ENV = "EXHIBIT_SKIP_POSTGRES"
 URL_ENV = "TEST_DATABASE_URL"

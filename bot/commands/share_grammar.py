@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeGuard
 
-from bot.commands import SHARE
-from bot.parsing import read_keyword_arguments
+from bot.commands.grammar import SHARE
+from bot.commands.parsing import read_keyword_arguments
 from cards.sharing import SHARE_FORM
 from evidence.errors import InvalidInput
 from evidence.sharing import ShareDraft

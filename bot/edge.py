@@ -20,8 +20,11 @@ from urllib.parse import SplitResult, urlsplit
 
 from aiohttp import web
 from microsoft_agents.activity import Activity
-from microsoft_agents.hosting.core import ClaimsIdentity
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.hosting.core import Agent, ClaimsIdentity
 from pydantic import ValidationError
+
+from bot.agent import error_reference
 
 logger = logging.getLogger(__name__)
 
@@ -278,3 +281,73 @@ def loggable(value: object) -> str:
     """Attacker-controlled text made safe for one log line."""
     text = str(value)[:80]
     return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """What `POST /api/messages` needs, built once by the composition root."""
+
+    adapter: CloudAdapter
+    agent: Agent
+    policy: InboundPolicy
+
+
+EDGE = web.AppKey("edge", Edge)
+
+
+class _ValidatedRequest:
+    """The SDK's HttpRequestProtocol over a request the edge has already checked."""
+
+    method = "POST"
+
+    def __init__(self, request: web.Request, inbound: Inbound) -> None:
+        self._request = request
+        self._inbound = inbound
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._request.headers
+
+    async def json(self) -> dict[str, Any]:
+        return self._inbound.body
+
+    def get_claims_identity(self) -> ClaimsIdentity:
+        return self._inbound.claims
+
+    def get_path_param(self, name: str) -> str:
+        return self._request.match_info[name]
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    """Bot Framework activities from Teams (through the Azure Bot Service)."""
+    edge = request.app[EDGE]
+    try:
+        inbound = await accept(request, edge.policy)
+    except Rejected as rejected:
+        logger.info("Refused an inbound request (%d): %s", rejected.status, rejected.reason)
+        return rejected.response()
+    try:
+        response = await edge.adapter.process_request(
+            _ValidatedRequest(request, inbound), edge.agent
+        )
+    except Exception:  # the turn handler logs its own; this is what escaped it (token, connector)
+        reference = error_reference()
+        logger.exception(
+            "Activity %s could not be processed (ref %s)",
+            loggable(inbound.body.get("id")),
+            reference,
+        )
+        # Never a 5xx: the Bot Service would show the user an error or retry a turn that may
+        # already have changed something; the reference ties the log to any report.
+        return web.json_response({"error": "not processed", "reference": reference}, status=202)
+    if response.body is not None:
+        return web.json_response(
+            response.body, status=response.status_code, headers=response.headers
+        )
+    return web.Response(status=response.status_code, headers=response.headers)
+
+
+def add_message_route(app: web.Application, edge: Edge) -> None:
+    """Register `POST /api/messages` on `app`."""
+    app[EDGE] = edge
+    app.router.add_post("/api/messages", messages)

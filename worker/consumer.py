@@ -1,6 +1,6 @@
 """The ingest worker: queue message -> source -> SHA-256 -> regional blob -> exhibit -> card.
 
-Runs inside the bot process by default, or alone (`python -m bot worker`) when scaled out.
+Runs inside the bot process by default, or alone (`python -m exhibit worker`) when scaled out.
 A job is safe to run again at every step: the blob name is the job's, the commit is
 create-only, and recording the exhibit happens once per job. While it works, the worker keeps
 its queue message invisible; if it dies, the message reappears and another worker resumes.
@@ -19,19 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import replace
 
-from microsoft_agents.hosting.core import TurnContext
-
-from bot.receipts import finished, receipt_contents, reviewers
-from bot.replies import card_activity
-from bot.services import Services
-from cards.exhibits import ReceiptReviews, build_receipt_card, size_text
 from evidence.errors import (
     BlobExists,
     EvidenceRefused,
@@ -44,9 +36,10 @@ from evidence.intake import Received, complete_intake, fail_intake
 from evidence.model import Case, Exhibit, SourceKind
 from evidence.records import IntakeJob, JobStatus, RecordsUnit
 from evidence.stored_blob import StoredBlob
-from storage.evidence_store import BlobEvidenceStore
-from storage.queue import IngestQueue, Lease, QueueUnavailable
+from storage.queue import Lease, QueueUnavailable
 from storage.records import in_unit
+from worker.options import WorkerOptions
+from worker.ports import JobFailure, JobReports, SourceOpener, WorkerParts
 
 logger = logging.getLogger(__name__)
 
@@ -55,58 +48,12 @@ PROGRESS_EVERY_SECONDS = 3.0
 SLOW_SOURCE_ATTEMPTS = 2  # a source cut for sending too slowly is tried once more, no more
 
 
-class Download(Protocol):
-    """An open download: what the source says about it, and its bytes."""
-
-    @property
-    def declared_size(self) -> int | None: ...
-    @property
-    def content_type(self) -> str | None: ...
-    def chunks(self) -> AsyncIterator[bytes]: ...
-    async def aclose(self) -> None: ...
-
-
-class SourceOpener(Protocol):
-    """Opens the bytes of a job's file, wherever Teams put them."""
-
-    async def open(self, job: IntakeJob) -> Download:
-        """Start downloading; raise a `SourceError` (or a retryable one) when it cannot."""
-        ...
-
-
 class Permanent(Exception):
-    """A failure that trying again will not fix; `reason` is what the officer is told."""
+    """A failure that trying again will not fix; `failure` says why, for the officer."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerOptions:
-    """How the worker paces itself."""
-
-    hold_seconds: int = 60
-    max_attempts: int = 5
-    max_file_bytes: int = 10 << 30
-    poll_seconds: float = 1.0
-    backoff_seconds: int = 5
-    concurrency: int = 2
-    slots_per_officer: int = 0  # 0: half the slots, rounded up
-    busy_delay_seconds: int = 5
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.slots_per_officer < 0 or self.busy_delay_seconds < 0:
-            raise ValueError(
-                "concurrency must be positive, the officer slots and delay not negative"
-            )
-
-    @property
-    def officer_cap(self) -> int:
-        """Jobs of one officer this worker runs at once."""
-        if self.slots_per_officer:
-            return min(self.slots_per_officer, self.concurrency)
-        return math.ceil(self.concurrency / 2)
+    def __init__(self, failure: JobFailure) -> None:
+        super().__init__(type(failure.error).__name__ if failure.error else "permanent")
+        self.failure = failure
 
 
 class IntakeWorker:
@@ -114,17 +61,17 @@ class IntakeWorker:
 
     def __init__(
         self,
-        services: Services,
-        queue: IngestQueue,
-        store: BlobEvidenceStore,
+        parts: WorkerParts,
         sources: SourceOpener,
-        options: WorkerOptions = WorkerOptions(),
+        options: WorkerOptions | None = None,
     ) -> None:
-        self._services = services
-        self._queue = queue
-        self._store = store
+        self._parts = parts
+        self._records = parts.records
+        self._queue = parts.queue
+        self._store = parts.store
+        self._reports = parts.reports
         self._sources = sources
-        self._options = options
+        self._options = options or WorkerOptions()
         self._running: Counter[str] = Counter()  # jobs under way, by officer
         self._put_back: dict[str, deque[tuple[Lease, float]]] = {}  # by officer, with when
         self._wake = asyncio.Event()
@@ -176,7 +123,7 @@ class IntakeWorker:
     async def _take_officer_slot(self, lease: Lease) -> str | None:
         """The job's officer, now counted as running one more job; None when they are at the
         cap, in which case the message goes back to the queue for a while, untouched."""
-        job = await in_unit(self._services.records, lambda unit: unit.job(lease.job_id))
+        job = await in_unit(self._records, lambda unit: unit.job(lease.job_id))
         officer = job.officer_id if job is not None else ""
         # No await between the check and the count: concurrent jobs cannot both pass.
         if officer and self._running[officer] >= self._options.officer_cap:
@@ -208,8 +155,8 @@ class IntakeWorker:
 
     async def process(self, lease: Lease) -> None:
         """See one job through, or leave its message for a later attempt."""
-        records = self._services.records
-        now = self._services.now()
+        records = self._records
+        now = self._parts.now()
 
         async def claim(unit: RecordsUnit) -> tuple[IntakeJob | None, Case | None]:
             # Read, check and mark running in one unit: a run that finished meanwhile is
@@ -247,15 +194,13 @@ class IntakeWorker:
         # Extending the lease changes its pop receipt: act on the message with the newest.
         lease = held.lease
         if isinstance(failure, Permanent):
-            await self._fail(job, case, failure.reason)
+            await self._fail(job, case, failure.failure)
             await self._queue.delete(lease)
             return
         if failure is not None:  # anything else may be passing: try again, within limits
-            reason = _reason(failure)
+            reason = self._reports.failure_reason(JobFailure(error=failure))
             if job.attempts >= self._options.max_attempts:
-                await self._fail(
-                    job, case, f"gave up after {job.attempts} attempts ({reason}); send it again"
-                )
+                await self._fail(job, case, JobFailure(error=failure, attempts=job.attempts))
                 await self._queue.delete(lease)
                 return
             delay = min(300, self._options.backoff_seconds * 2 ** (job.attempts - 1))
@@ -266,21 +211,21 @@ class IntakeWorker:
                 await self._queue.retry_later(lease, delay)
             return
         logger.info("Job %s recorded as exhibit %s", job.id, exhibit.id if exhibit else None)
-        await self._update_receipt(job, case)
+        await self._reports.job_changed(job, case)
         await self._queue.delete(lease)
 
     async def _ingest(self, job: IntakeJob, case: Case) -> Exhibit:
         limit = self._options.max_file_bytes
         if job.declared_size is not None and job.declared_size > limit:
-            raise Permanent(f"the file is larger than the limit of {size_text(limit)}")
+            raise Permanent(JobFailure(size_limit=limit))
         try:
             download = await self._sources.open(job)
         except ExhibitError as err:
             if self._may_retry(err, job):
                 raise
-            raise Permanent(_reason(err)) from err
+            raise Permanent(JobFailure(error=err)) from err
         head = bytearray()
-        progress = _Progress(self, job, case)
+        progress = _Progress(self._reports, job, case)
 
         async def chunks() -> AsyncIterator[bytes]:
             async for chunk in download.chunks():
@@ -314,11 +259,11 @@ class IntakeWorker:
             stored = existing
             detected = detect_type(await self._head_of(case.region, blob_name))
         except (EvidenceRefused, StoreRejected) as err:
-            raise Permanent(_reason(err)) from err
+            raise Permanent(JobFailure(error=err)) from err
         except ExhibitError as err:
             if self._may_retry(err, job):
                 raise
-            raise Permanent(_reason(err)) from err
+            raise Permanent(JobFailure(error=err)) from err
         finally:
             await download.aclose()
         received = Received(
@@ -328,12 +273,12 @@ class IntakeWorker:
             initials=str((job.source_details or {}).get("initials") or "XX"),
             source_details=_source_details(job, stored),
         )
-        now = self._services.now()
+        now = self._parts.now()
 
         async def record(unit: RecordsUnit) -> Exhibit:
             return await complete_intake(unit, job, case, received, now=now)
 
-        exhibit = await in_unit(self._services.records, record)
+        exhibit = await in_unit(self._records, record)
         try:
             await self._store.add_tags(case.region, blob_name, {"exhibit": str(exhibit.ref)})
         except (ExhibitError, ValueError) as err:  # recorded already; tags only help searching
@@ -348,15 +293,16 @@ class IntakeWorker:
     async def _head_of(self, region: str, blob_name: str) -> bytes:
         return await self._store.read_head(region, blob_name, HEAD_BYTES)
 
-    async def _fail(self, job: IntakeJob, case: Case, reason: str) -> None:
-        now = self._services.now()
+    async def _fail(self, job: IntakeJob, case: Case, failure: JobFailure) -> None:
+        now = self._parts.now()
+        reason = self._reports.failure_reason(failure)
 
         async def record(unit: RecordsUnit) -> IntakeJob:
             return await fail_intake(unit, job, reason, now=now)
 
-        await in_unit(self._services.records, record)
+        await in_unit(self._records, record)
         logger.info("Job %s failed: %s", job.id, reason)
-        await self._update_receipt(job, case)
+        await self._reports.job_changed(job, case)
 
     async def _keep_invisible(self, held: _Held) -> None:
         hold = self._options.hold_seconds
@@ -370,31 +316,6 @@ class IntakeWorker:
             except QueueUnavailable:
                 logger.warning("Could not extend the lease of job %s", held.lease.job_id)
 
-    async def _update_receipt(
-        self, job: IntakeJob, case: Case, progress: dict[str, int] | None = None
-    ) -> None:
-        """Redraw the receipt card in place from the jobs' current state."""
-        if job.receipt_activity_id is None:
-            return
-        receipt = job.receipt_activity_id
-        services = self._services
-        jobs, exhibits = await in_unit(
-            services.records, lambda unit: receipt_contents(unit, receipt)
-        )
-
-        async def redraw(context: TurnContext) -> None:
-            review = None
-            if finished(jobs):  # reviews start on the card: refreshed for the case team
-                who = await reviewers(services, context, jobs)
-                review = ReceiptReviews(receipt=receipt, refresh_for=who)
-            card = build_receipt_card(case.reference, jobs, exhibits, progress, review)
-            await context.update_activity(card_activity(card).model_copy(update={"id": receipt}))
-
-        try:
-            await services.proactive.run(job.conversation_reference, redraw)
-        except Exception as err:  # the card is a courtesy: the record is what counts
-            logger.warning("Receipt card of job %s not updated: %s", job.id, type(err).__name__)
-
 
 class _Held:
     """The newest lease of a message being worked on (each extension gives a new receipt)."""
@@ -407,8 +328,8 @@ class _Held:
 class _Progress:
     """Shows bytes received on the receipt card, at most every few seconds."""
 
-    def __init__(self, worker: IntakeWorker, job: IntakeJob, case: Case) -> None:
-        self._worker = worker
+    def __init__(self, reports: JobReports, job: IntakeJob, case: Case) -> None:
+        self._reports = reports
         self._job = job
         self._case = case
         self._last = time.monotonic()
@@ -418,7 +339,7 @@ class _Progress:
         if now - self._last < PROGRESS_EVERY_SECONDS:
             return
         self._last = now
-        await self._worker._update_receipt(self._job, self._case, {self._job.id: received})
+        await self._reports.job_changed(self._job, self._case, {self._job.id: received})
 
 
 _DONE = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
@@ -454,23 +375,3 @@ def _retryable(err: BaseException) -> bool:
         "Conflict",
         "DirectoryUnavailable",
     }
-
-
-_PLAIN = {
-    "SourceExpired": "the download link from Teams has expired; please send the file again",
-    "SourceTooLarge": "the file is larger than the limit",
-    "EvidenceTooLarge": "the file is larger than the limit",
-    "SourceEmpty": "the file is empty (0 bytes)",
-    "EmptyEvidence": "the file is empty (0 bytes)",
-    "HostNotAllowed": "the file is at a location Exhibit does not download from",
-    "SourceTooSlow": "the file arrived too slowly and was stopped",
-}
-
-
-def _reason(err: BaseException) -> str:
-    """What the officer is told about a failure."""
-    plain = _PLAIN.get(type(err).__name__)
-    if plain:
-        return plain
-    reason = getattr(err, "reason", None) or getattr(err, "problem", None)
-    return str(reason) if reason else type(err).__name__

@@ -1,6 +1,6 @@
 """The local stack: Azurite, the bot and the Agents Playground, started and stopped together.
 
-`python -m bot.devstack` is what README command 1 ends in; the end-to-end tests start the same
+`python -m devtools.devstack` is what README command 1 ends in; the end-to-end tests start the same
 stack on free ports. Each child runs in its own process group, so stopping it stops whatever it
 spawned: Ctrl-C leaves no process behind.
 """
@@ -195,7 +195,7 @@ class DevStack:
         return self.children.dead()
 
     def _start_bot(self) -> None:
-        args = [sys.executable, "-m", "bot", "--env-file", os.devnull]  # only the stack's settings
+        args = [sys.executable, "-m", "exhibit", "--env-file", os.devnull]  # stack's settings only
         self.children.spawn("bot", args, self.bot_environment())
 
     def _start_playground(self) -> None:
@@ -323,7 +323,7 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
 def main(argv: list[str] | None = None) -> int:
     """Run the local stack in the foreground until Ctrl-C."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.devstack",
+        prog="python -m devtools.devstack",
         description="Run Exhibit locally: Azurite (two regions), the bot, and the Agents "
         "Playground as the Teams client. Ctrl-C stops everything.",
     )

@@ -1,4 +1,4 @@
-"""`python -m bot`: run Exhibit's bot service (see `python -m bot --help`)."""
+"""`python -m exhibit`: run Exhibit's bot service (see `python -m exhibit --help`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 from aiohttp import web
 from dotenv import dotenv_values
 
-from bot.log_config import configure_logging
-from bot.settings import SettingsError, load_settings
+from exhibit.log_config import configure_logging
+from exhibit.settings import SettingsError, load_settings
 
 DESCRIPTION = """\
 Run Exhibit's bot service: POST /api/messages (Teams, through the Azure Bot Service),
 GET /healthz (process up) and GET /readyz (database and storage reachable), with an
-ingest worker inside. `python -m bot worker` runs one more ingest worker on its own.
+ingest worker inside. `python -m exhibit worker` runs one more ingest worker on its own.
 
 Settings come from the environment, and from a .env file in the working directory if
 there is one (the environment wins). Every setting is listed in .env.example. The
@@ -28,7 +28,7 @@ service listens on EXHIBIT_HOST (default 127.0.0.1) and PORT (default 3978).
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, load settings and serve until interrupted."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot",
+        prog="python -m exhibit",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Exhibit cannot start: {err}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    from bot.composition import create_app, run_worker_alone  # SDKs load once settings are good
+    from exhibit.composition import create_app, run_worker_alone  # SDKs load once settings are good
 
     if args.role == "worker":
         asyncio.run(run_worker_alone(settings))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import logging
 import math
 import time
@@ -35,6 +34,8 @@ from evidence.model import Case, Exhibit
 from evidence.records import Records
 from evidence.shares import Share
 from evidence.sharing import token_hash
+from links.clients import client_ip
+from links.ratelimit import RateLimit, TokenBuckets
 from links.templates import render
 from storage.records import in_unit
 from storage.sas import MAX_LIFETIME, BlobSasSigner
@@ -60,19 +61,6 @@ SECURITY_HEADERS: Mapping[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
-class RateLimit:
-    """A token bucket per client IP: `per_minute` refill, up to `burst` requests at once."""
-
-    per_minute: int = 30
-    burst: int = 30
-    max_clients: int = 10_000  # buckets kept; beyond it, full (idle) ones are dropped
-
-    def __post_init__(self) -> None:
-        if self.per_minute <= 0 or self.burst <= 0 or self.max_clients <= 0:
-            raise ValueError("rate limits must be positive")
-
-
-@dataclass(frozen=True, slots=True)
 class SharePages:
     """What the link pages need."""
 
@@ -91,37 +79,6 @@ class SharePages:
             raise ValueError(f"sas_minutes must be 1 to {MAX_LIFETIME.seconds // 60}")
         if self.proxy_hops < 0:
             raise ValueError("proxy_hops cannot be negative")
-
-
-class TokenBuckets:
-    """Per-key token buckets (requests per minute with a burst)."""
-
-    def __init__(self, limit: RateLimit, monotonic: Callable[[], float]) -> None:
-        self._limit = limit
-        self._monotonic = monotonic
-        self._rate = limit.per_minute / 60.0
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
-
-    def take(self, key: str) -> float:
-        """Take one token for `key`: 0 if granted, else seconds until one is available."""
-        now = self._monotonic()
-        tokens, at = self._buckets.get(key, (float(self._limit.burst), now))
-        tokens = min(float(self._limit.burst), tokens + (now - at) * self._rate)
-        if tokens < 1:
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self._rate
-        self._buckets[key] = (tokens - 1, now)
-        if len(self._buckets) > self._limit.max_clients:
-            self._forget_idle(now)
-        return 0.0
-
-    def _forget_idle(self, now: float) -> None:
-        full = float(self._limit.burst)
-        for key, (tokens, at) in list(self._buckets.items()):
-            if tokens + (now - at) * self._rate >= full:
-                del self._buckets[key]
-        while len(self._buckets) > self._limit.max_clients:  # all busy: drop the oldest
-            del self._buckets[next(iter(self._buckets))]
 
 
 def add_share_routes(app: web.Application, deps: SharePages) -> None:
@@ -203,43 +160,6 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
 
     app.router.add_get("/s/{token}", limited(landing), allow_head=False)
     app.router.add_get("/s/{token}/{n}", limited(download), allow_head=False)
-
-
-def client_ip(request: web.Request, proxy_hops: int) -> str:
-    """The caller's address, as the rate limiter and the custody ledger see it.
-
-    With no trusted proxies (`proxy_hops` 0) it is the TCP peer and X-Forwarded-For is ignored.
-    Each trusted proxy appends the address it saw, so the client is the entry `proxy_hops` from
-    the right; entries further left are the client's own to forge and are never used. When the
-    header has fewer entries than `proxy_hops` (a proxy that was bypassed or does not append),
-    every entry there was still written by a trusted proxy, so the leftmost is used; with no
-    header at all, the peer.
-    """
-    if proxy_hops > 0:
-        forwarded = [
-            part.strip()
-            for header in request.headers.getall("X-Forwarded-For", [])
-            for part in header.split(",")
-            if part.strip()
-        ]
-        if forwarded:
-            return _address(forwarded[-min(proxy_hops, len(forwarded))])
-    return request.remote or "unknown"
-
-
-def _address(entry: str) -> str:
-    """An X-Forwarded-For entry as a bare IP (Azure Application Gateway appends `ip:port`)."""
-    candidates = [entry, entry.strip("[]")]
-    if entry.startswith("[") and "]" in entry:
-        candidates.append(entry[1 : entry.index("]")])
-    elif entry.count(":") == 1:
-        candidates.append(entry.split(":")[0])
-    for candidate in candidates:
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            continue
-    return "".join(ch if ch.isprintable() else "?" for ch in entry[:64])
 
 
 # -- requests ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`python -m bot.send_file PATH [--case REF]`: send a file to Exhibit in the running Playground.
+"""`python -m devtools.send_file PATH [--case REF]`: send a file to Exhibit in the Playground.
 
 The Agents Playground has no upload button. This does what Teams does for a file sent in a 1:1
 chat: it serves the file at a one-off download URL on this machine and injects a message with a
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import ClientSession, web
 
-from bot.devstack import free_port
+from devtools.devstack import free_port
 
 PERSONAL_CHAT = "a:exhibit-personal-chat"
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
@@ -81,7 +81,7 @@ async def send(path: Path, case: str, playground: str, wait_seconds: float) -> b
 
 def main(argv: list[str] | None = None) -> int:
     """Send one file to the running local stack."""
-    parser = argparse.ArgumentParser(prog="python -m bot.send_file", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.send_file", description=__doc__)
     parser.add_argument("path", type=Path, help="the file to send")
     parser.add_argument("--case", required=True, help="case reference, e.g. MET-24-0001")
     parser.add_argument("--playground", default="http://127.0.0.1:56150", help="Playground URL")

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
 from azure.identity.aio import DefaultAzureCredential
-from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import (
@@ -18,31 +17,27 @@ from microsoft_agents.hosting.core import (
     AgentAuthConfiguration,
     ConnectionManager,
     OutboundHostValidator,
-    TurnContext,
 )
 from microsoft_agents.hosting.core.authorization import AuthTypes
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
-from bot.agent import ExhibitAgent, error_reference
-from bot.background import Background
+from bot.agent import ExhibitAgent, on_turn_error
 from bot.case_teams import CaseTeams
-from bot.inbound import InboundPolicy, TokenValidator
-from bot.intake_sources import TeamsSources
+from bot.edge import Edge, InboundPolicy, TokenValidator, add_message_route
 from bot.proactive import Proactive
-from bot.services import Services
-from bot.settings import BotAuthType, GraphSettings, Settings
-from bot.share_pages import SharePages, add_share_routes
-from bot.web import RUNTIME, Probe, Runtime, add_routes
-from bot.worker import IntakeWorker, SourceOpener, WorkerOptions
+from bot.receipts import ReceiptReports
+from bot.services import BotSettings, Services
 from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
-from evidence.share_cases import expire_shares
+from exhibit.health import Probe, add_health_routes
+from exhibit.settings import BotAuthType, GraphSettings, Settings
 from graph.config import CredentialKind, GraphDirectoryConfig
 from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
 from graph.mail import open_graph_mailer
+from links.site import SharePages, add_share_routes
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
 from storage.evidence_store import BlobEvidenceStore
@@ -51,6 +46,12 @@ from storage.queue import IngestQueue
 from storage.records import SqlRecords
 from storage.sas import BlobSasSigner
 from storage.sources import HostAllowList, HttpSource, Pace
+from worker.background import Background
+from worker.consumer import IntakeWorker
+from worker.options import WorkerOptions
+from worker.ports import SourceOpener, WorkerParts
+from worker.sources import TeamsSources
+from worker.sweeper import sweep_shares
 
 logger = logging.getLogger(__name__)
 
@@ -107,55 +108,19 @@ def build_adapter(
         else None
     )
     adapter = CloudAdapter(connection_manager=connections, host_validator=validator)
-    adapter.on_turn_error = _on_turn_error
+    adapter.on_turn_error = on_turn_error
     return adapter
 
 
-async def _on_turn_error(context: TurnContext, error: Exception) -> None:
-    """Log the failure with a reference; tell the user only the reference, never the error."""
-    reference = error_reference()
-    activity = context.activity
-    logger.error(
-        "Turn failed (ref %s) for activity %s in conversation %s",
-        reference,
-        activity.id,
-        activity.conversation.id if activity.conversation else None,
-        exc_info=error,
-    )
-    if activity.type == ActivityTypes.invoke:
-        await context.send_activity(_invoke_error(reference))
-        return
-    if activity.type != ActivityTypes.message:
-        return  # proactive and other turns have nobody to tell
-    try:
-        await context.send_activity(
-            Activity(
-                type=ActivityTypes.message,
-                text=f"Sorry, something went wrong. Nothing was changed. Reference: {reference}.",
-            )
-        )
-    except Exception as apology_error:  # the connector that failed the turn may fail this too
-        logger.warning(
-            "Could not send the apology for ref %s: %s", reference, type(apology_error).__name__
-        )
-
-
-def _invoke_error(reference: str) -> Activity:
-    """The Universal Actions error answer: Teams shows it and keeps the card as it was."""
-    message = f"Something went wrong. Nothing was changed. Reference: {reference}."
-    return Activity(
-        type=ActivityTypes.invoke_response,
-        value=InvokeResponse(
-            status=200,
-            body={
-                "statusCode": 500,
-                "type": "application/vnd.microsoft.error",
-                "value": {
-                    "code": "InternalError",
-                    "message": message,
-                },
-            },
-        ),
+def bot_settings(settings: Settings) -> BotSettings:
+    """The part of the settings the conversation uses."""
+    return BotSettings(
+        share_domains=settings.share_domains,
+        share_organisation_types=settings.share_organisation_types,
+        share_days=settings.share_days,
+        verify_inline_bytes=settings.verify_inline_bytes,
+        public_url=settings.public_url,
+        classification=settings.classification,
     )
 
 
@@ -186,24 +151,25 @@ async def create_app(
             "EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS is on: requests WITHOUT a token are accepted. "
             "Never run like this outside a developer machine."
         )
-    closers: list[Callable[[], Awaitable[None]]] = []
+    # Closed last-opened first, each even when an earlier one fails to close.
+    resources = contextlib.AsyncExitStack()
     try:
         if directory is None:
             directory, close_directory = await open_directory(settings)
-            closers.append(close_directory)
+            resources.push_async_callback(close_directory)
         channel_creator = (
             directory
             if settings.create_case_channels and isinstance(directory, GraphDirectory)
             else None
         )
         engine = create_engine(settings.database_url.get_secret_value())
-        closers.append(engine.dispose)
+        resources.push_async_callback(engine.dispose)
         storage_identity = None
         if any(region.connection_string is None for region in settings.regions):
             # Regions reached by URL use the service's Entra identity (managed or workload
             # identity in Azure): Storage Blob Data Contributor + Storage Blob Delegator.
             storage_identity = DefaultAzureCredential()
-            closers.append(storage_identity.close)
+            resources.push_async_callback(storage_identity.close)
         blobs = RegionalBlobServices(
             {
                 region.name: blob_service(
@@ -219,34 +185,35 @@ async def create_app(
                 for region in settings.regions
             }
         )
-        closers.append(blobs.aclose)
+        resources.push_async_callback(blobs.aclose)
         store = BlobEvidenceStore(blobs)
         queue = IngestQueue.from_connection_string(
             settings.queue_connection_string.get_secret_value(), settings.queue_name
         )
-        closers.append(queue.aclose)
+        resources.push_async_callback(queue.aclose)
         # No cookie jar: one officer's download must never carry cookies from another's.
         session = ClientSession(
             timeout=ClientTimeout(total=None, sock_connect=15, sock_read=60),
             cookie_jar=DummyCookieJar(),
         )
-        closers.append(session.close)
+        resources.push_async_callback(session.close)
         probes = [Probe("database", lambda: ping(engine))]
         probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]
         await migrate(engine)
         adapter = build_adapter(settings, config, provider_factory)
-        teams_sources = await _teams_sources(settings, session, config, provider_factory, closers)
+        teams_sources = await _teams_sources(settings, session, config, provider_factory, resources)
         mailer = None
         if settings.graph is not None and settings.share_mail_from is not None:
             mailer = await open_graph_mailer(graph_config(settings.graph), settings.share_mail_from)
-            closers.append(mailer.aclose)
+            resources.push_async_callback(mailer.aclose)
         proactive = Proactive(
             adapter, settings.credentials.app_id if settings.credentials else None
         )
         background = Background()
-        closers.append(background.aclose)  # closed first: its work still needs the rest
+        # Closed first: its work still needs the rest.
+        resources.push_async_callback(background.aclose)
         services = Services(
-            settings=settings,
+            settings=bot_settings(settings),
             directory=directory,
             records=SqlRecords(engine),
             case_teams=CaseTeams(
@@ -270,9 +237,13 @@ async def create_app(
             background=background,
         )
         worker = IntakeWorker(
-            services,
-            queue,
-            store,
+            WorkerParts(
+                records=services.records,
+                queue=queue,
+                store=store,
+                reports=ReceiptReports(services),
+                now=services.now,
+            ),
             sources or teams_sources,
             WorkerOptions(
                 max_attempts=settings.intake_max_attempts,
@@ -284,7 +255,7 @@ async def create_app(
         )
 
         app = web.Application(client_max_size=settings.max_request_bytes)
-        app[RUNTIME] = Runtime(
+        edge = Edge(
             adapter=adapter,
             agent=ExhibitAgent(services),
             policy=InboundPolicy(
@@ -293,16 +264,13 @@ async def create_app(
                 allowed_tenants=settings.allowed_tenants,
                 issuers=token_issuers(settings),
             ),
-            probes=probes,
         )
     except BaseException:
-        for closer in reversed(closers):
-            await closer()
+        await resources.aclose()
         raise
 
     async def close(_app: web.Application) -> None:
-        for closer in reversed(closers):
-            await closer()
+        await resources.aclose()
 
     add_share_routes(
         app,
@@ -321,7 +289,8 @@ async def create_app(
     if start_worker:
         app.cleanup_ctx.append(_run_sweeper)
     app.on_cleanup.append(close)
-    add_routes(app)
+    add_message_route(app, edge)
+    add_health_routes(app, probes)
     return app
 
 
@@ -334,7 +303,7 @@ async def _teams_sources(
     session: ClientSession,
     config: AgentAuthConfiguration,
     provider_factory: ProviderFactory,
-    closers: list[Callable[[], Awaitable[None]]],
+    resources: contextlib.AsyncExitStack,
 ) -> TeamsSources:
     """Downloads restricted to the configured hosts; Graph for channel files when available."""
     allowed = HostAllowList.of(
@@ -344,7 +313,7 @@ async def _teams_sources(
     graph_files = None
     if settings.graph is not None:
         graph_files = await open_graph_file_source(graph_config(settings.graph), http)
-        closers.append(graph_files.aclose)
+        resources.push_async_callback(graph_files.aclose)
     provider = None if settings.credentials is None else provider_factory(config)
 
     async def bot_token() -> str | None:
@@ -374,26 +343,13 @@ async def _run_worker(app: web.Application) -> AsyncIterator[None]:
 
 
 SERVICES = web.AppKey("services", Services)
-SWEEP_SECONDS = 60.0
 
 
 async def _run_sweeper(app: web.Application) -> AsyncIterator[None]:
-    """Mark shares whose links have expired (links check expiry themselves; this records it)."""
+    """The share sweeper, stopped before resources close."""
     services = app[SERVICES]
     stop = asyncio.Event()
-
-    async def sweep() -> None:
-        while not stop.is_set():
-            try:
-                expired = await expire_shares(services.records, services.now())
-                if expired:
-                    logger.info("Marked %d share(s) expired", expired)
-            except Exception:  # a sweep that fails is tried again next time
-                logger.exception("Share sweep failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SWEEP_SECONDS)
-
-    task = asyncio.create_task(sweep())
+    task = asyncio.create_task(sweep_shares(services.records, services.now, stop))
     yield
     stop.set()
     await task

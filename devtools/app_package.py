@@ -1,17 +1,18 @@
 """Build Exhibit's Teams app package: fill the manifest template, validate it, zip it with icons.
 
-    .venv/bin/python -m bot.app_package [--out DIR] [--bot-app-id GUID] [--public-host HOST] ...
+    .venv/bin/python -m devtools.app_package [--out DIR] [--bot-app-id GUID] \
+        [--public-host HOST] ...
 
 Values come from `EXHIBIT_*` environment variables; each has an option that overrides it. The
 filled manifest is checked against Microsoft's schema bundled in node_modules (npm
 `@microsoft/app-manifest`) and against Teams' stricter bot command limits before any file is
-written. The manifest's bot `commandLists` are generated from `bot.commands.COMMANDS`: per scope,
-the commands offered there, available ones first, then the rest, each group in catalogue order,
-capped at 10.
+written. The manifest's bot `commandLists` are generated from
+`bot.commands.grammar.COMMANDS`: per scope, the commands offered there, available ones first,
+then the rest, each group in catalogue order, capped at 10.
 
-This module imports only the standard library, jsonschema, `bot.commands` and `bot.settings`
-(whose `TeamsAppSettings` declares the variables), so it runs without the bot's SDKs and
-without the service's own settings.
+This module imports only the standard library, jsonschema, `bot.commands.grammar` and
+`exhibit.settings` (whose `TeamsAppSettings` declares the variables), so it runs without the
+bot's SDKs and without the service's own settings.
 
 Errors (all carry fields, and their str is the message shown to the admin):
 
@@ -39,8 +40,8 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
 
-from bot.commands import COMMANDS, CommandSpec, Scope
-from bot.settings import load_teams_app_settings
+from bot.commands.grammar import COMMANDS, CommandSpec, Scope
+from exhibit.settings import load_teams_app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_PACKAGE_DIR = ROOT / "appPackage"
@@ -363,7 +364,7 @@ def build_package(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.app_package",
+        prog="python -m devtools.app_package",
         description="Build the Teams app package (manifest.json, color.png, outline.png) "
         "as DIR/exhibit-<version>.zip. Each option overrides the environment variable named "
         "in its help.",

@@ -1,4 +1,4 @@
-"""Logging for `python -m bot`: ids only, at any level.
+"""Logging for `python -m exhibit`: ids only, at any level.
 
 Two lines of defence. First, the chatty third-party loggers are pinned to WARNING whatever
 EXHIBIT_LOG_LEVEL says: at DEBUG/INFO they log request URLs (SAS and pre-authenticated download

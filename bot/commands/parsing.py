@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.commands import COMMANDS, RUNS_ON, CommandSpec
+from bot.commands.grammar import COMMANDS, RUNS_ON, CommandSpec
 
 _BY_LENGTH = sorted(COMMANDS, key=lambda c: len(c.words), reverse=True)
 MAX_TEXT = 2000

@@ -1,0 +1,199 @@
+"""`evidence list|show|verify`, and the review clicks on exhibit and receipt cards."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence, Set
+from typing import Any
+
+from microsoft_teams.cards import AdaptiveCard
+
+from bot.commands.case import conversation_channel_id, refusal_error, view_case
+from bot.proactive import reference_of
+from bot.receipts import receipt_view_for
+from bot.replies import card_activity
+from bot.services import Services, Turn
+from cards.common import Tone, build_notice_card
+from cards.exhibits import (
+    REVIEW,
+    build_exhibit_card,
+    build_exhibit_list_card,
+    build_verify_card,
+    size_text,
+)
+from evidence.cases import MembersOf, check_visible
+from evidence.custody import CustodyEntry
+from evidence.errors import CaseNotFound, EvidenceStoreError
+from evidence.exhibits import (
+    Found,
+    Verification,
+    compare,
+    find_exhibit,
+    read_exhibit_target,
+    record_verification,
+    record_view,
+)
+from evidence.model import Case, Exhibit
+from evidence.officers import Officer
+from evidence.policy import Decision, can_review
+from evidence.records import RecordsUnit
+from evidence.review import REVIEW_ACTIONS, Review, review_exhibit, reviews_of
+from storage.records import in_unit
+
+logger = logging.getLogger(__name__)
+
+
+async def evidence_list(turn: Turn) -> AdaptiveCard:
+    """The exhibits of the named case, or of the channel's case."""
+
+    async def exhibits_of(unit: RecordsUnit, case: Case) -> Sequence[Exhibit]:
+        return await unit.exhibits_of(case.id)
+
+    case, exhibits = await view_case(turn, exhibits_of, view="exhibits")
+    return build_exhibit_list_card(case.reference, exhibits)
+
+
+async def found_exhibit(turn: Turn) -> tuple[Case, Exhibit]:
+    """The exhibit the command names, its view recorded; refusals recorded and raised."""
+    services = turn.services
+    target = read_exhibit_target(turn.command.args)
+    channel_id = conversation_channel_id(turn.context.activity)
+    now = services.now()
+
+    async def work(unit: RecordsUnit, members_of: MembersOf) -> Found:
+        found = await find_exhibit(
+            unit, turn.officer, target, members_of, channel_id=channel_id, now=now
+        )
+        if found.exhibit is not None:
+            await record_view(unit, turn.officer, found.case, found.exhibit, now=now)
+        return found
+
+    found = await turn.in_unit(work)
+    if found.exhibit is None:
+        raise refusal_error(found.decision, target.case_reference)
+    return found.case, found.exhibit
+
+
+async def evidence_show(turn: Turn) -> AdaptiveCard:
+    """One exhibit: name, type, size, SHA-256, who and when, region, reviews."""
+    case, exhibit = await found_exhibit(turn)
+    return await exhibit_card_for(turn.services, turn.officer, case, exhibit)
+
+
+async def exhibit_card_for(
+    services: Services, officer: Officer, case: Case, exhibit: Exhibit, notice: str | None = None
+) -> AdaptiveCard:
+    """The exhibit card as `officer` should see it: review buttons if they may review."""
+
+    async def entries(unit: RecordsUnit) -> list[CustodyEntry]:
+        return list(await unit.custody_about(case.id, [exhibit.id], REVIEW_ACTIONS))
+
+    chain = await in_unit(services.records, entries)
+    members = await services.case_teams.members(case)
+    return build_exhibit_card(
+        exhibit,
+        case.reference,
+        reviews=reviews_of(exhibit.id, chain),
+        with_review_actions=can_review(officer, case, exhibit, members).allowed,
+        notice=notice,
+    )
+
+
+async def on_review_action(
+    services: Services, officer: Officer, verb: str, data: dict[str, Any]
+) -> AdaptiveCard:
+    """`Mark reviewed` / `Flag` from an exhibit card (Action.Execute); refusals recorded.
+
+    Raises `CaseNotFound` for an unknown exhibit and for a case the officer may not see (the
+    refusal then recorded), before anything of the case is read for a card.
+    """
+    exhibit_id = str(data.get("exhibitId") or "")[:64]
+    comment = str(data.get("comment") or "").strip()[:500] or None
+    review = Review.REVIEWED if verb == REVIEW else Review.FLAGGED
+    now = services.now()
+
+    async def load(unit: RecordsUnit) -> tuple[Case, Exhibit]:
+        exhibit = await unit.exhibit_by_id(exhibit_id) if exhibit_id else None
+        case = await unit.case_by_id(exhibit.case_id) if exhibit else None
+        if exhibit is None or case is None:
+            raise CaseNotFound(None)
+        return case, exhibit
+
+    case, exhibit = await in_unit(services.records, load)
+    members = await services.case_teams.members(case)
+
+    async def team(_case: Case) -> Set[str]:
+        return members
+
+    async def record(unit: RecordsUnit) -> Decision:
+        visible = await check_visible(
+            unit, officer, case, team, now=now, attempt={"attempt": review.value},
+            exhibit_id=exhibit.id,
+        )  # fmt: skip
+        if not visible.allowed:
+            return visible
+        return await review_exhibit(
+            unit, officer, case, exhibit, members, review, comment=comment, now=now
+        )
+
+    decision = await in_unit(services.records, record)
+    if decision.hides_case:
+        raise CaseNotFound(None)
+    notice = None if decision.allowed else f"Refused: {decision.reason}."
+    receipt = str(data.get("receipt") or "")
+    if receipt:  # clicked on a receipt card: answer with that card, for this officer
+        return await receipt_view_for(services, officer, receipt, notice=notice)
+    return await exhibit_card_for(services, officer, case, exhibit, notice)
+
+
+async def evidence_verify(turn: Turn) -> AdaptiveCard:
+    """Re-hash the stored blob (streaming) and compare it with the intake hash; record it.
+
+    Above `EXHIBIT_VERIFY_INLINE_BYTES` the officer is answered at once and the result is
+    posted to the same conversation when the re-hash is done: a turn should not keep Teams
+    waiting for minutes. The verification is recorded when it is done, as for small exhibits.
+    """
+    services = turn.services
+    case, exhibit = await found_exhibit(turn)
+    if exhibit.size <= services.settings.verify_inline_bytes:
+        return await _verify(services, turn.officer, case, exhibit)
+    reference = reference_of(turn.context.activity)
+    officer = turn.officer
+
+    async def verify_and_tell() -> None:
+        card = await _verify(services, officer, case, exhibit)
+        await services.proactive.send(reference, card_activity(card))
+
+    started = services.background.start(f"verify {exhibit.id} {officer.object_id}", verify_and_tell)
+    what = f"{case.reference} {exhibit.ref} ({size_text(exhibit.size)})"
+    if not started:
+        return build_notice_card(
+            "Already verifying", f"{what} is being verified; the result follows.", Tone.INFO
+        )
+    return build_notice_card(
+        "Verifying",
+        f"Re-hashing {what} and comparing it with its intake SHA-256; the result follows here.",
+        Tone.INFO,
+    )
+
+
+async def _verify(
+    services: Services, officer: Officer, case: Case, exhibit: Exhibit
+) -> AdaptiveCard:
+    store = services.evidence_store
+    try:
+        result = compare(exhibit, await store.rehash(exhibit.region, exhibit.blob_name))
+    except EvidenceStoreError as err:
+        if type(err).__name__ == "StoreUnavailable":
+            raise
+        result = compare(exhibit, None, f"the stored file cannot be read ({type(err).__name__})")
+    now = services.now()
+
+    async def record(unit: RecordsUnit) -> Verification:
+        await record_verification(unit, officer, case, result, now=now)
+        return result
+
+    await in_unit(services.records, record)
+    if not result.matches:
+        logger.error("Exhibit %s failed verification: %s", exhibit.id, result.problem)
+    return build_verify_card(case.reference, result)

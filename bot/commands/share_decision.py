@@ -1,0 +1,293 @@
+"""Approve, reject and refresh on an approval card: decided once, the link sent afterwards."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_teams.cards import AdaptiveCard
+
+from bot import wording
+from bot.commands.share_view import (
+    Loaded,
+    Seen,
+    as_of_now,
+    load_share,
+    officer_now,
+    visible_share,
+)
+from bot.link_delivery import (
+    link_card,
+    send_to_requester,
+)
+from bot.replies import card_activity
+from bot.services import Services
+from cards.common import Tone, build_notice_card
+from cards.exhibits import size_text
+from cards.sharing import (
+    APPROVE,
+    REJECT,
+    build_approval_card,
+)
+from evidence.errors import ExhibitError
+from evidence.exhibits import compare
+from evidence.model import Case, Exhibit
+from evidence.officers import Officer
+from evidence.policy import can_act_on_share, can_view_case
+from evidence.records import RecordsUnit
+from evidence.share_cases import DecisionOnShare, Outcome, decide_share
+from evidence.shares import Share, ShareAction, ShareStatus
+from evidence.sharing import LinkToken, new_link_token
+from storage.records import in_unit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """One click (or command) on a share, weighed once: the officer and the case team as of
+    the click, the time, and the policy's answer for the share as read."""
+
+    officer: Officer
+    members: frozenset[str]
+    now: datetime
+    decided: DecisionOnShare
+
+
+async def weigh(
+    services: Services, officer: Officer, seen: Seen, action: ShareAction, *, fresh: bool = True
+) -> Click:
+    """The policy's answer to this click, on the team read for it (`seen.members`).
+
+    `fresh`: with the officer as the directory has them now, past every cache; otherwise as
+    resolved for the click (to answer at once a click whose decision is taken later, afresh).
+    """
+    deciding = await officer_now(services, officer) if fresh else officer
+    now = services.now()
+    decision = can_act_on_share(deciding, action, seen.share, seen.case, seen.members, now)
+    return Click(deciding, seen.members, now, DecisionOnShare(seen.share, decision))
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What `decide` did, with the case and exhibits it was decided on.
+
+    `visible`: whether the officer could see the case at decision time (only then may the answer
+    show the share).
+    """
+
+    outcome: Outcome
+    case: Case
+    exhibits: list[Exhibit]
+    visible: bool
+
+
+async def decide(
+    services: Services,
+    officer: Officer,
+    share_id: str,
+    action: ShareAction,
+    note: str | None,
+    loaded: Loaded | None = None,
+    click: Click | None = None,
+) -> Decided:
+    """Decide and tell everyone; `loaded`: the share, case and exhibits if just read.
+
+    `click`: the decision as weighed for the click that asked, if it is being answered now;
+    without one (a background approval, minutes later) the officer's roles and the case team
+    are read afresh and the decision weighed again. An approval that goes through is weighed
+    once more after the exhibits are re-verified (which can take minutes).
+    """
+    if loaded is None:
+        loaded = await in_unit(services.records, lambda unit: load_share(unit, share_id))
+    current, case, exhibits = loaded
+    if click is None:
+        deciding, members = await as_of_now(services, officer, case)
+        now = services.now()
+        decision = can_act_on_share(deciding, action, current, case, members, now)
+        click = Click(deciding, members, now, DecisionOnShare(current, decision))
+    deciding, members, now, decided = click.officer, click.members, click.now, click.decided
+    problem = None
+    token = None
+    # Re-verify only when the approval would go through: hashing is the expensive part.
+    if action is ShareAction.APPROVE and decided.decision.allowed:
+        problem = await _integrity_problem(services, exhibits)
+        token = new_link_token()
+        deciding, members = await as_of_now(services, officer, case)
+        now = services.now()
+        decision = can_act_on_share(deciding, action, current, case, members, now)
+        decided = DecisionOnShare(current, decision)
+
+    async def decide(unit: RecordsUnit) -> Outcome:
+        return await decide_share(
+            unit, deciding, share_id, case, members, action,
+            note=note, token=token, integrity_problem=problem, now=now, decided=decided,
+        )  # fmt: skip
+
+    outcome = await in_unit(services.records, decide)
+    if outcome.changed and outcome.share.status is ShareStatus.APPROVED and token is not None:
+        await _send_link(services, outcome.share, case, token)
+    if outcome.changed and problem and case.channel is not None:
+        alert = build_notice_card(
+            f"Integrity alert: share {share_id} blocked",
+            f"Before sharing, Exhibit re-verified the exhibits: {problem}. Nothing was shared. "
+            "Tell your supervisor and professional standards.",
+            Tone.ATTENTION,
+        )
+        await services.proactive.send(case.channel.conversation_reference, card_activity(alert))
+    visible = can_view_case(deciding, case, members).allowed
+    return Decided(outcome, case, exhibits, visible)
+
+
+async def _send_link(services: Services, share: Share, case: Case, token: LinkToken) -> None:
+    """The new link to the requester in their 1:1 chat (and the recipient by e-mail, if on).
+
+    If the 1:1 chat cannot be reached, the conversation they asked in is told so — without the
+    link — and how to have it.
+    """
+    url = f"{services.settings.public_url}/s/{token.secret}"
+    card = await link_card(services, share, case_reference=case.reference, url=url, reissued=False)
+    if await send_to_requester(services, share, share.requester_reference, card):
+        return
+    notice = build_notice_card(
+        f"Share {share.id} approved",
+        f"Exhibit could not reach {share.requested_by_name} in a personal chat to give them the "
+        f"link. {share.requested_by_name}: open a chat with Exhibit and type "
+        f"`share link {share.id}` there.",
+        Tone.WARNING,
+    )
+    try:
+        await services.proactive.send(share.requester_reference, card_activity(notice))
+    except Exception as err:  # the record is what counts
+        logger.warning("Share %s: requester not told: %s", share.id, type(err).__name__)
+
+
+def _checked_in_background(services: Services, seen: Seen) -> bool:
+    """Whether the share's exhibits take too long to re-verify while the approver waits."""
+    return sum(exhibit.size for exhibit in seen.exhibits) > services.settings.verify_inline_bytes
+
+
+async def _approve_in_background(
+    services: Services, officer: Officer, seen: Seen, note: str | None
+) -> AdaptiveCard:
+    """Answer the click at once and approve after re-verifying, when that takes a while.
+
+    Teams gives an `Action.Execute` a few seconds; re-hashing gigabytes of video takes longer.
+    Above `EXHIBIT_VERIFY_INLINE_BYTES` the clicker is told the exhibits are being
+    checked, and the check and the decision (all of `decide`, re-checked from the record, with
+    the approver's roles and the case team read again when it decides) run in the background;
+    the channel card and the requester's link card follow. Nothing is recorded until the
+    decision, so if the service stops meanwhile the approver clicks again.
+    Only for an approval the policy allows as the click was resolved.
+    """
+    current, case, exhibits = seen.loaded
+    share_id = current.id
+    total = sum(exhibit.size for exhibit in exhibits)
+
+    async def approve() -> None:
+        decided = await decide(services, officer, share_id, ShareAction.APPROVE, note)
+        if decided.outcome.changed:
+            await redraw_channel_card(
+                services, decided.case, decided.outcome.share, decided.exhibits
+            )
+
+    started = services.background.start(f"approve {share_id}", approve)
+    what = f"{len(exhibits)} exhibit{'s' if len(exhibits) != 1 else ''} ({size_text(total)})"
+    notice = (
+        f"Checking {what} against their intake hashes before the link is made. This card "
+        "changes when that is done; the requester gets the link."
+        if started
+        else f"{what} are already being checked for this share. This card changes when done."
+    )
+    return build_approval_card(current, case.reference, exhibits, with_buttons=False, notice=notice)
+
+
+async def _integrity_problem(services: Services, exhibits: Sequence[Exhibit]) -> str | None:
+    """Re-hash every exhibit of the share; the first that differs from its intake hash."""
+    for exhibit in exhibits:
+        try:
+            stored = await services.evidence_store.rehash(exhibit.region, exhibit.blob_name)
+        except ExhibitError as err:
+            return f"exhibit {exhibit.ref} cannot be read ({type(err).__name__})"
+        result = compare(exhibit, stored)
+        if not result.matches:
+            return f"exhibit {exhibit.ref}: {result.problem}"
+    return None
+
+
+async def redraw_channel_card(
+    services: Services, case: Case, current: Share, exhibits: Sequence[Exhibit]
+) -> None:
+    """Update the approval card in the channel for everyone."""
+    if case.channel is None or not current.approval_activity_id:
+        return
+    card = build_approval_card(current, case.reference, exhibits, with_buttons=False)
+    try:
+        await services.proactive.update(
+            case.channel.conversation_reference, current.approval_activity_id, card_activity(card)
+        )
+    except Exception as err:  # the record is what counts; the card is a view of it
+        logger.warning("Approval card of %s not redrawn: %s", current.id, type(err).__name__)
+
+
+async def on_share_card(
+    context: TurnContext,
+    services: Services,
+    officer: Officer,
+    verb: str,
+    share_id: str,
+    data: dict[str, Any],
+) -> AdaptiveCard:
+    """Approve, reject or refresh, once the officer is known to see the share's case."""
+    kind = {APPROVE: ShareAction.APPROVE, REJECT: ShareAction.REJECT}.get(verb)
+    attempt = kind.value if kind else "view"
+    # A refresh is a view, asked by Teams each time the card is shown: the cached team will do.
+    seen = await visible_share(
+        services, officer, share_id, attempt, context=context, fresh=kind is not None
+    )
+    if seen is None:
+        return wording.no_share_card(share_id)
+    if kind is None:
+        return _view_for(services, officer, seen)
+    note = str(data.get("reason") or "").strip()[:500] or None
+    if kind is ShareAction.APPROVE and _checked_in_background(services, seen):
+        # The click is answered at once on the officer as resolved for it; the background
+        # approval reads the directory and the team again when it decides. A refusal here is
+        # weighed again below on the directory as it is now, then answered and recorded.
+        later = await weigh(services, officer, seen, kind, fresh=False)
+        if later.decided.decision.allowed:
+            return await _approve_in_background(services, officer, seen, note)
+    click = await weigh(services, officer, seen, kind)
+    decided = await decide(services, officer, share_id, kind, note, seen.loaded, click)
+    outcome = decided.outcome
+    if outcome.refused and not decided.visible:
+        return wording.no_share_card(share_id)
+    notice = None
+    if outcome.refused:
+        # A lost race is news, not a refusal: someone else decided a moment ago.
+        notice = (
+            wording.sentence(outcome.refused)
+            if outcome.lost_race
+            else f"Refused: {outcome.refused}."
+        )
+    card = build_approval_card(
+        outcome.share, decided.case.reference, decided.exhibits, with_buttons=False, notice=notice
+    )
+    if outcome.changed:
+        await redraw_channel_card(services, decided.case, outcome.share, decided.exhibits)
+    return card
+
+
+def _view_for(services: Services, officer: Officer, seen: Seen) -> AdaptiveCard:
+    """The card as this officer (who may see the case) should see it: buttons only for an
+    eligible approver."""
+    eligible = can_act_on_share(
+        officer, ShareAction.APPROVE, seen.share, seen.case, seen.members, services.now()
+    ).allowed
+    return build_approval_card(
+        seen.share, seen.case.reference, seen.exhibits, with_buttons=eligible
+    )

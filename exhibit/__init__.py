@@ -1,0 +1,1 @@
+"""The Exhibit service: settings, the composition root, the start command, health endpoints."""

@@ -1,0 +1,1 @@
+"""The intake worker: queue consumer, sources, background work, the share sweeper; never bot."""

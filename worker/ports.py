@@ -1,0 +1,69 @@
+"""What the worker needs from the rest of Exhibit, and how it reports jobs to officers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from evidence.model import Case
+from evidence.records import IntakeJob, Records
+from storage.evidence_store import BlobEvidenceStore
+from storage.queue import IngestQueue
+
+
+class Download(Protocol):
+    """An open download: what the source says about it, and its bytes."""
+
+    @property
+    def declared_size(self) -> int | None: ...
+    @property
+    def content_type(self) -> str | None: ...
+    def chunks(self) -> AsyncIterator[bytes]: ...
+    async def aclose(self) -> None: ...
+
+
+class SourceOpener(Protocol):
+    """Opens the bytes of a job's file, wherever Teams put them."""
+
+    async def open(self, job: IntakeJob) -> Download:
+        """Start downloading; raise a `SourceError` (or a retryable one) when it cannot."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailure:
+    """Why a job failed, for the wording the officer sees (the worker words nothing itself)."""
+
+    error: BaseException | None = None  # the error that ended it, when there was one
+    size_limit: int | None = None  # the file was announced larger than this many bytes
+    attempts: int | None = None  # given up after this many attempts
+
+
+class JobReports(Protocol):
+    """How the worker tells officers about their jobs; the Teams side implements it."""
+
+    async def job_changed(
+        self, job: IntakeJob, case: Case, progress: Mapping[str, int] | None = None
+    ) -> None:
+        """`job` moved on (bytes received, recorded, failed): redraw what the officer sees.
+
+        Never raises: the card is a courtesy, the record is what counts.
+        """
+        ...
+
+    def failure_reason(self, failure: JobFailure) -> str:
+        """What the officer is told about a failure (recorded with the job)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerParts:
+    """The adapters the worker works with, built by the composition root."""
+
+    records: Records
+    queue: IngestQueue
+    store: BlobEvidenceStore
+    reports: JobReports
+    now: Callable[[], datetime]
