@@ -11,15 +11,14 @@ import pytest
 from evidence.custody import (
     GENESIS,
     Action,
-    Actor,
     CustodyEntry,
     CustodyEvent,
     canonical,
     seal,
     verify_chain,
 )
+from tests.support.people import JANE
 
-JANE = Actor("1a7e2c3d-0001-4f00-8000-000000000001", "Jane Smith")
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
@@ -29,7 +28,7 @@ def _chain(length: int) -> list[CustodyEntry]:
     for n in range(1, length + 1):
         event = CustodyEvent(
             chain="case-1",
-            actor=JANE,
+            actor=JANE.actor(),
             action=Action.EXHIBIT_VIEWED,
             at=T0 + timedelta(minutes=n),
             case_id="case-1",
@@ -75,7 +74,7 @@ def test_a_rehashed_forgery_breaks_the_next_link() -> None:
     forged = dataclasses.replace(entries[1], details={"n": 2, "note": "forged"})
     entries[1] = seal(
         CustodyEvent(
-            chain=forged.chain, actor=JANE, action=forged.action, at=forged.at,
+            chain=forged.chain, actor=JANE.actor(), action=forged.action, at=forged.at,
             case_id=forged.case_id, exhibit_id=forged.exhibit_id, details=forged.details,
         ),
         2,
