@@ -2,7 +2,7 @@
 
 Each card is built from fixed domain objects and compared, as the JSON Teams receives, with
 tests/golden/<name>.json; a changed card shows as a diff of that file, reviewed like code.
-Regenerate after an intended change with `UPDATE_GOLDEN=1 pytest tests/test_card_snapshots.py`
+Regenerate after an intended change with `EXHIBIT_UPDATE_GOLDEN=1 pytest tests/test_card_snapshots.py`
 and read the diff. A missing golden file fails: nothing is written unless asked.
 (The help card's golden file, help_card.json, is checked by tests/test_conversation.py.)
 """
@@ -47,7 +47,7 @@ from evidence.sharing import Share, ShareStatus
 from tests.support.people import JANE, RAVI, SARAH
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+UPDATE = os.environ.get("EXHIBIT_UPDATE_GOLDEN") == "1"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 REFERENCE = "MET-26-0001"
 SHARE_URL = "https://exhibit.example.police.uk/s/" + "A" * 43
@@ -306,9 +306,9 @@ def test_card_matches_its_golden_file(name: str) -> None:
     actual = rendered(CARDS[name]())
     if UPDATE:
         golden.write_text(actual, encoding="utf-8")
-    assert golden.exists(), f"no golden file {golden.name}: run with UPDATE_GOLDEN=1 and review it"
+    assert golden.exists(), f"no {golden.name}: run with EXHIBIT_UPDATE_GOLDEN=1, review it"
     assert actual == golden.read_text(encoding="utf-8"), (
-        f"{name} changed: review, then regenerate with UPDATE_GOLDEN=1"
+        f"{name} changed: review, then regenerate with EXHIBIT_UPDATE_GOLDEN=1"
     )
 
 
