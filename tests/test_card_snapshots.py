@@ -2,9 +2,10 @@
 
 Each card is built from fixed domain objects and compared, as the JSON Teams receives, with
 tests/golden/<name>.json; a changed card shows as a diff of that file, reviewed like code.
-Regenerate after an intended change with
-`EXHIBIT_UPDATE_GOLDEN=1 pytest tests/test_card_snapshots.py` and read the diff. A missing golden file fails: nothing is written unless asked.
-(The help card's golden file, help_card.json, is checked by tests/test_conversation.py.)
+After an intended change, regenerate with
+`EXHIBIT_UPDATE_GOLDEN=1 pytest tests/test_card_snapshots.py` and read the diff. A missing
+golden file fails: nothing is written unless asked. (The help card's golden file,
+help_card.json, is checked by tests/test_conversation.py.)
 """
 
 from __future__ import annotations
