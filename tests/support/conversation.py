@@ -46,7 +46,7 @@ class Conversation:
     ) -> dict[str, Any]:
         """A message activity from `sender` (a person, or an object id no directory knows)."""
         where = where or self.where
-        activity = load_activity(where, self.url, id=activity_id or self.next_id("m"), **changes)
+        activity = load_activity(where, self.url, id=activity_id or self._new_id("m"), **changes)
         if where == CASE_CHANNEL and text is not None:
             text = f"<at>Exhibit</at> {text}"
         activity["text"] = text
@@ -56,7 +56,7 @@ class Conversation:
             activity["from"] = {"id": f"29:{sender}", "name": "Someone", "aadObjectId": sender}
         return activity
 
-    def next_id(self, prefix: str) -> str:
+    def _new_id(self, prefix: str) -> str:
         """A fresh activity id: unique across conversations sharing one connector, as replies are
         found by the id they answer."""
         return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -65,13 +65,13 @@ class Conversation:
         """Post a message activity the edge accepts (202); the bot's reply to it."""
         before = len(self.recorder.activities())
         assert (await self.client.post("/api/messages", json=activity)).status == 202
-        return await self.reply_to(activity["id"], after=before)
+        return await self._reply_to(activity["id"], after=before)
 
     async def replay(self, fixture: str, **changes: Any) -> dict[str, Any]:
         """Post a captured activity (tests/fixtures) as Teams sent it; the bot's reply."""
         return await self.post(load_activity(fixture, self.url, **changes))
 
-    async def reply_to(self, activity_id: str, *, after: int = 0) -> dict[str, Any]:
+    async def _reply_to(self, activity_id: str, *, after: int = 0) -> dict[str, Any]:
         """The bot's reply to one message (not a proactive post or a card update meanwhile)."""
         for _ in range(100):
             for body in self.recorder.activities()[after:]:
@@ -79,23 +79,6 @@ class Conversation:
                     return body
             await asyncio.sleep(0.05)
         raise AssertionError(f"no reply to {activity_id!r}")
-
-    async def reply(
-        self,
-        text: str | None,
-        *,
-        attachments: list[dict[str, Any]] | None = None,
-        sender: Person | str = JANE,
-        where: str | None = None,
-        activity_id: str | None = None,
-        **changes: Any,
-    ) -> dict[str, Any]:
-        """Send a message (with `attachments`: files); the bot's reply activity."""
-        activity = self.message(text, sender=sender, where=where, activity_id=activity_id,
-                                **changes)  # fmt: skip
-        if attachments:
-            activity["attachments"] = attachments
-        return await self.post(activity)
 
     async def say(
         self,
@@ -107,15 +90,18 @@ class Conversation:
         activity_id: str | None = None,
         **changes: Any,
     ) -> str:
-        """Send a message; the card the bot replied with, as text to look into."""
-        reply = await self.reply(text, attachments=attachments, sender=sender, where=where,
-                                 activity_id=activity_id, **changes)  # fmt: skip
-        return str(card_of(reply))
+        """Send a message (with `attachments`: files); the card the bot replied with, as text."""
+        activity = self.message(text, sender=sender, where=where, activity_id=activity_id,
+                                **changes)  # fmt: skip
+        if attachments:
+            activity["attachments"] = attachments
+        return str(card_of(await self.post(activity)))
 
-    async def invoke(self, verb: str, data: dict[str, Any], *, sender: Person | str,
-                     where: str = CASE_CHANNEL) -> dict[str, Any]:  # fmt: skip
-        """An Action.Execute click on one of the bot's cards, as `sender`; the invoke response."""
-        activity = self.message(None, sender=sender, where=where, activity_id=self.next_id("i"))
+    async def click(self, verb: str, data: dict[str, Any], *, sender: Person | str,
+                    where: str = CASE_CHANNEL) -> str:  # fmt: skip
+        """An Action.Execute click on one of the bot's cards, as `sender`, answered with a card
+        (the updated or the refusing card); that card as text."""
+        activity = self.message(None, sender=sender, where=where, activity_id=self._new_id("i"))
         activity.update(
             type="invoke",
             name="adaptiveCard/action",
@@ -125,13 +111,7 @@ class Conversation:
         )  # fmt: skip
         response = await self.client.post("/api/messages", json=activity)
         assert response.status == 200
-        body: dict[str, Any] = await response.json()
-        return body
-
-    async def click(self, verb: str, data: dict[str, Any], *, sender: Person | str,
-                    where: str = CASE_CHANNEL) -> str:  # fmt: skip
-        """A click answered with a card (the updated or refusing card); that card as text."""
-        body = await self.invoke(verb, data, sender=sender, where=where)
+        body = await response.json()
         assert body["statusCode"] == 200
         assert body["type"] == CARD
         return str(body["value"])
