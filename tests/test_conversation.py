@@ -51,9 +51,7 @@ async def test_help_in_personal_chat_lists_every_command(
     texts = _texts(card)
     for command in COMMANDS:
         assert command.usage.replace("<", "\u2039").replace(">", "\u203a") in texts
-    assert sum("not yet available" in t for t in texts) == sum(not c.available for c in COMMANDS)
     assert reply["conversation"]["id"] == "a:exhibit-personal-chat"
-    assert reply["replyToId"] == "1732570000001"
 
 
 async def test_help_after_a_mention_in_a_channel(
