@@ -7,7 +7,6 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -23,10 +22,9 @@ from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import Azurite, BotClientFactory
 from tests.support.connector import RecordingConnector
-from tests.support.conversation import Conversation
+from tests.support.conversation import Conversation, teams_file
 from tests.support.people import LIAM
 
-TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(300_000)
 PDF = b"%PDF-1.7\n" + os.urandom(50_000)
 
@@ -75,15 +73,6 @@ async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
     engine = create_engine(settings.database_url.value)
     yield SqlRecords(engine)
     await engine.dispose()
-
-
-def teams_file(name: str, url: str) -> dict[str, Any]:
-    return {
-        "contentType": TEAMS_FILE,
-        "name": name,
-        "contentUrl": "https://contoso.sharepoint.com/personal/jane/Documents/" + name,
-        "content": {"downloadUrl": url, "uniqueId": name, "fileType": name.rpartition(".")[2]},
-    }
 
 
 @pytest.fixture

@@ -40,9 +40,8 @@ from storage.evidence_store import BLOCK_SIZE, BlobEvidenceStore
 from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
 from tests.support.connector import RecordingConnector
-from tests.support.conversation import Conversation
+from tests.support.conversation import Conversation, teams_file
 from tests.support.slow_files import SlowFiles, serve_slow_files
-from tests.test_intake import teams_file
 
 PERSONAL_CHAT = "a:exhibit-personal-chat"  # the conversation of tests/fixtures/personal_message
 

@@ -22,9 +22,8 @@ from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import Azurite, BotClientFactory
 from tests.support.connector import RecordingConnector, personal_chat
-from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation
+from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation, teams_file
 from tests.support.people import JANE, LIAM, RAVI, SARAH, Person, channel_members
-from tests.test_intake import teams_file
 
 CHANNEL = "19:exhibit-case-channel@thread.tacv2"
 PDF = b"%PDF-1.7\n" + os.urandom(60_000)

@@ -20,9 +20,8 @@ from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
 from tests.support.connector import RecordingConnector
-from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation
+from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation, teams_file
 from tests.support.people import JANE, LIAM, RAVI, SARAH, channel_members
-from tests.test_intake import teams_file
 from tests.test_sharing import PDF
 
 REAL, ABSENT = "MET-24-0301", "MET-99-0001"

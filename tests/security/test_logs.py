@@ -25,9 +25,8 @@ from bot.settings import Settings
 from tests.conftest import BotClientFactory
 from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
-from tests.support.conversation import CASE_CHANNEL, Conversation
+from tests.support.conversation import CASE_CHANNEL, Conversation, teams_file
 from tests.support.people import JANE, RAVI, SARAH, channel_members
-from tests.test_intake import teams_file
 
 CHANNEL = "19:exhibit-case-channel@thread.tacv2"
 TITLE = "Assault on Wisteria Quennell"

@@ -32,10 +32,9 @@ from storage.sources import HostAllowList, HttpSource, Pace
 from tests.conftest import BotClientFactory
 from tests.fakes.tenant import Tls, fake_tenant
 from tests.support.connector import RecordingConnector
-from tests.support.conversation import Conversation
+from tests.support.conversation import Conversation, teams_file
 from tests.support.people import JANE, LIAM
 from tests.support.slow_files import serve_slow_files
-from tests.test_intake import teams_file
 
 T = TypeVar("T")
 LOCAL = HostAllowList.of(["127.0.0.1"], dangerously_allow_http_on_loopback=True)

@@ -21,6 +21,7 @@ from tests.support.people import JANE, Person
 PERSONAL_CHAT = "personal_message"
 CASE_CHANNEL = "channel_mention"
 CARD = "application/vnd.microsoft.card.adaptive"
+TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 
 Client = TestClient[web.Request, web.Application]
 
@@ -145,3 +146,13 @@ class Conversation:
 def card_of(activity: dict[str, Any]) -> Any:
     """The content of an activity's first attachment (None when it has none)."""
     return activity.get("attachments", [{}])[0].get("content")
+
+
+def teams_file(name: str, url: str) -> dict[str, Any]:
+    """A file sent in Teams, as the message's attachment: its pre-authenticated download URL."""
+    return {
+        "contentType": TEAMS_FILE,
+        "name": name,
+        "contentUrl": "https://contoso.sharepoint.com/personal/jane/Documents/" + name,
+        "content": {"downloadUrl": url, "uniqueId": name, "fileType": name.rpartition(".")[2]},
+    }

@@ -1,4 +1,4 @@
-"""The bot in Graph mode against the fake tenant: who is who, and the settings that say so."""
+"""The bot in Graph mode against the fake tenant: its role groups, the case team, the settings."""
 
 from __future__ import annotations
 
