@@ -28,6 +28,7 @@ from exhibit.composition import create_app
 from exhibit.settings import Settings, load_settings
 from tests.fakes.tenant import Tls, make_test_tls
 from tests.support.connector import RecordingConnector
+from tests.support.conversation import PERSONAL_CHAT, Conversation
 
 TENANT = tenant_id()
 BOT_APP_ID = "3f1d2c4b-5a69-4788-9b0a-1c2d3e4f5a6b"
@@ -138,6 +139,22 @@ async def bot_client() -> AsyncIterator[BotClientFactory]:
     yield start
     for client in clients:
         await client.close()
+
+
+ConversationFactory = Callable[..., Awaitable[Conversation]]
+
+
+@pytest.fixture
+def converse(
+    bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
+) -> ConversationFactory:
+    """Start the real app and talk to it: `await converse(settings, where=..., **app_parts)`."""
+
+    async def start(settings: Settings, *, where: str = PERSONAL_CHAT, **kw: Any) -> Conversation:
+        recorder, url = connector
+        return Conversation(await bot_client(settings, **kw), recorder, url, where=where)
+
+    return start
 
 
 @pytest.fixture(scope="session")

@@ -5,57 +5,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from evidence.custody import Action, verify_chain
 from exhibit.settings import Settings
 from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
-from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
+from tests.support.conversation import CASE_CHANNEL, Conversation
+from tests.support.people import JANE, LIAM, PRIYA, RAVI, SARAH, TOM, channel_members
 
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
-RAVI = "1a7e2c3d-0002-4f00-8000-000000000002"
-TOM = "1a7e2c3d-0004-4f00-8000-000000000004"  # auditor
-PRIYA = "1a7e2c3d-0005-4f00-8000-000000000005"  # admin
-LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"  # officer, not on the team
 CHANNEL = "19:exhibit-case-channel@thread.tacv2"
-
-
-class Chat:
-    """Say things to the bot as one of the mocked users; read back the card text."""
-
-    def __init__(self, client: TestClient[web.Request, web.Application],
-                 recorder: RecordingConnector, url: str) -> None:  # fmt: skip
-        self.client = client
-        self.recorder = recorder
-        self.url = url
-
-    async def say(self, text: str, *, sender: str = JANE, where: str = "personal_message") -> str:
-        before = len(self.recorder.activities())
-        activity = load_activity(where, self.url)
-        activity["text"] = f"<at>Exhibit</at> {text}" if where == "channel_mention" else text
-        activity["from"]["aadObjectId"] = sender
-        activity["id"] = f"msg-{before}"
-        assert (await self.client.post("/api/messages", json=activity)).status == 202
-        replies = await self.recorder.wait_for(before + 1)
-        return str(replies[before]["attachments"][0]["content"])
 
 
 @pytest.fixture
 async def chat(
     settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
-) -> Chat:
+) -> Conversation:
     recorder, url = connector
-    recorder.members[CHANNEL] = [
-        {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
-        {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
-        {"id": "29:user-sarah-okafor", "name": "Sarah Okafor",
-         "aadObjectId": "1a7e2c3d-0003-4f00-8000-000000000003"},
-    ]  # fmt: skip
-    return Chat(await bot_client(settings), recorder, url)
+    recorder.members[CHANNEL] = channel_members(JANE, RAVI, SARAH)
+    return Conversation(await bot_client(settings), recorder, url)
 
 
 @pytest.fixture
@@ -65,7 +34,7 @@ async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
     await engine.dispose()
 
 
-async def test_open_list_and_show_in_personal_chat(chat: Chat) -> None:
+async def test_open_list_and_show_in_personal_chat(chat: Conversation) -> None:
     opened = await chat.say("case open met-24-0001 Burglary at 12 High Street")
     assert "Case opened." in opened
     assert "MET-24-0001" in opened
@@ -77,7 +46,7 @@ async def test_open_list_and_show_in_personal_chat(chat: Chat) -> None:
     assert "Burglary at 12 High Street" in shown
 
 
-async def test_region_is_chosen_at_creation(chat: Chat) -> None:
+async def test_region_is_chosen_at_creation(chat: Conversation) -> None:
     opened = await chat.say("case open MET-24-0002 Fraud at the bank region ukwest")
     assert "ukwest" in opened
     assert "Fraud at the bank" in opened
@@ -95,24 +64,24 @@ async def test_region_is_chosen_at_creation(chat: Chat) -> None:
         ("case show", "this conversation is not bound"),
     ],
 )
-async def test_bad_input_is_explained(chat: Chat, text: str, problem: str) -> None:
+async def test_bad_input_is_explained(chat: Conversation, text: str, problem: str) -> None:
     assert problem in await chat.say(text)
 
 
-async def test_a_reference_cannot_be_opened_twice(chat: Chat) -> None:
+async def test_a_reference_cannot_be_opened_twice(chat: Conversation) -> None:
     await chat.say("case open MET-24-0004 Assault")
     assert "is already in use" in await chat.say("case open MET-24-0004 Assault again")
 
 
 async def test_opening_in_a_channel_binds_it_and_records_custody(
-    chat: Chat, records: SqlRecords
+    chat: Conversation, records: SqlRecords
 ) -> None:
-    opened = await chat.say("case open MET-24-0005 Arson", where="channel_mention")
+    opened = await chat.say("case open MET-24-0005 Arson", where=CASE_CHANNEL)
     assert "bound to this channel" in opened
     # Inside the channel, case-scoped commands default to its case.
-    assert "Arson" in await chat.say("case show", where="channel_mention")
+    assert "Arson" in await chat.say("case show", where=CASE_CHANNEL)
     assert "already bound to case MET-24-0005" in await chat.say(
-        "case open MET-24-0006 Another", where="channel_mention"
+        "case open MET-24-0006 Another", where=CASE_CHANNEL
     )
     async with records.unit() as unit:
         case = await unit.case_by_reference("MET-24-0005")
@@ -127,9 +96,9 @@ async def test_opening_in_a_channel_binds_it_and_records_custody(
 
 
 async def test_the_case_team_sees_the_case_and_nobody_else_does(
-    chat: Chat, records: SqlRecords
+    chat: Conversation, records: SqlRecords
 ) -> None:
-    await chat.say("case open MET-24-0007 Robbery", where="channel_mention")
+    await chat.say("case open MET-24-0007 Robbery", where=CASE_CHANNEL)
     # Ravi is a member of the channel (paged members, three pages of two): he sees it.
     assert "Robbery" in await chat.say("case show MET-24-0007", sender=RAVI)
     assert "MET-24-0007" in await chat.say("case list", sender=RAVI)
@@ -146,15 +115,15 @@ async def test_the_case_team_sees_the_case_and_nobody_else_does(
         entries = await unit.custody(case.id)
     refusals = [e for e in entries if e.action == Action.ACCESS_REFUSED]
     assert [(e.actor_id, e.details["reason"]) for e in refusals] == [
-        (LIAM, "you are not on the team of case MET-24-0007")
+        (LIAM.object_id, "you are not on the team of case MET-24-0007")
     ]
 
 
-async def test_members_are_read_page_by_page(chat: Chat) -> None:
-    await chat.say("case open MET-24-0008 Burglary", where="channel_mention")
+async def test_members_are_read_page_by_page(chat: Conversation) -> None:
+    await chat.say("case open MET-24-0008 Burglary", where=CASE_CHANNEL)
     pages = [r for r in chat.recorder.received if r.path.endswith("/pagedmembers")]
     assert len(pages) == 2  # three members, pages of two
 
 
-async def test_auditors_cannot_open_cases(chat: Chat) -> None:
+async def test_auditors_cannot_open_cases(chat: Conversation) -> None:
     assert "only officers can open cases" in await chat.say("case open MET-24-0009 X", sender=TOM)

@@ -11,7 +11,6 @@ import pytest
 from evidence.custody import (
     GENESIS,
     Action,
-    Actor,
     CustodyEntry,
     CustodyEvent,
     canonical,
@@ -19,8 +18,8 @@ from evidence.custody import (
     verify_chain,
 )
 from evidence.officers import Officer
+from tests.support.people import JANE
 
-JANE = Actor("1a7e2c3d-0001-4f00-8000-000000000001", "Jane Smith")
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
@@ -30,7 +29,7 @@ def _chain(length: int) -> list[CustodyEntry]:
     for n in range(1, length + 1):
         event = CustodyEvent(
             chain="case-1",
-            actor=JANE,
+            actor=JANE.actor(),
             action=Action.EXHIBIT_VIEWED,
             at=T0 + timedelta(minutes=n),
             case_id="case-1",
@@ -76,7 +75,7 @@ def test_a_rehashed_forgery_breaks_the_next_link() -> None:
     forged = dataclasses.replace(entries[1], details={"n": 2, "note": "forged"})
     entries[1] = seal(
         CustodyEvent(
-            chain=forged.chain, actor=JANE, action=forged.action, at=forged.at,
+            chain=forged.chain, actor=JANE.actor(), action=forged.action, at=forged.at,
             case_id=forged.case_id, exhibit_id=forged.exhibit_id, details=forged.details,
         ),
         2,
@@ -107,13 +106,13 @@ def test_an_entry_from_another_chain_is_named() -> None:
 
 
 def test_an_event_by_an_officer_is_on_the_case_chain_named_as_the_directory_names_them() -> None:
-    officer = Officer(JANE.id, JANE.name)
+    officer = Officer(JANE.object_id, JANE.name)
     made = CustodyEvent.by(
         officer, Action.EXHIBIT_VIEWED, "case-1", T0, {"n": 1}, exhibit_id="exhibit-1"
     )
     by_hand = CustodyEvent(
         chain="case-1",
-        actor=JANE,
+        actor=JANE.actor(),
         action=Action.EXHIBIT_VIEWED,
         at=T0,
         case_id="case-1",

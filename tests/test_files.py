@@ -295,7 +295,7 @@ def test_detection_never_raises_on_short_or_odd_heads() -> None:
         b"MZ",
         b"\x1a\x45",
     ):
-        assert isinstance(detect_type(head), str)
+        assert "/" in detect_type(head)  # a MIME type, never an exception
 
 
 # --- types_agree ---------------------------------------------------------------------------

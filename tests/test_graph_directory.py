@@ -25,6 +25,7 @@ from graph.users import USER_FIELDS
 from tests.fakes.graph_server import FakeGraph, Fault
 from tests.fakes.tenant import CLIENT_ID, TENANT_ID, FakeTenant, Tls, fake_tenant
 from tests.fakes.token_server import make_client_certificate
+from tests.support.people import JANE
 
 OFFICERS = "5e0a0000-0000-4000-8000-0000000000a1"
 APPROVERS = "5e0a0000-0000-4000-8000-0000000000a2"
@@ -37,7 +38,6 @@ ROLE_GROUPS = {
     AUDITORS: Role.AUDITOR,
     ADMINS: Role.ADMIN,
 }
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
 TEAM = "7b3f9e21-4c5d-4e6f-8a7b-9c0d1e2f3a4b"
 CHANNEL = "19:exhibit-case-channel@thread.tacv2"
 
@@ -66,7 +66,7 @@ Opener = Callable[..., Awaitable[GraphDirectory]]
 async def tenant(tls: Tls) -> AsyncIterator[FakeTenant]:
     async with fake_tenant(tls) as running:
         running.graph.add_user(
-            JANE,
+            JANE.object_id,
             "Jane Smith",
             givenName="Jane",
             surname="Smith",
@@ -115,11 +115,11 @@ async def test_a_client_secret_token_reaches_graph(
 ) -> None:
     directory = await open_directory()
 
-    jane = await directory.officer(JANE)
-    again = await directory.officer(JANE.upper())
+    jane = await directory.officer(JANE.object_id)
+    again = await directory.officer(JANE.object_id.upper())
 
     assert jane == Officer(
-        object_id=JANE,
+        object_id=JANE.object_id,
         display_name="Jane Smith",
         given_name="Jane",
         surname="Smith",
@@ -147,7 +147,7 @@ async def test_a_refused_secret_is_unavailable_and_graph_never_called(
     directory = await open_directory(client_secret="not-the-secret")
 
     with pytest.raises(DirectoryUnavailable, match="no Graph token"):
-        await directory.officer(JANE)
+        await directory.officer(JANE.object_id)
 
     assert tenant.tokens.refused >= 1
     assert tenant.graph.total_http == 0
@@ -160,7 +160,7 @@ async def test_a_token_graph_does_not_accept_is_unavailable(
     directory = await open_directory()
 
     with pytest.raises(DirectoryUnavailable) as caught:
-        await directory.officer(JANE)
+        await directory.officer(JANE.object_id)
 
     assert caught.value.status == 401
 
@@ -168,7 +168,7 @@ async def test_a_token_graph_does_not_accept_is_unavailable(
 async def test_a_certificate_credential_signs_its_assertion(tls: Tls, tmp_path: Path) -> None:
     certificate = await asyncio.to_thread(make_client_certificate, tmp_path, CLIENT_ID)
     async with fake_tenant(tls, client_certificate=certificate.certificate) as tenant:
-        tenant.graph.add_user(JANE, "Jane Smith", groups=[OFFICERS])
+        tenant.graph.add_user(JANE.object_id, "Jane Smith", groups=[OFFICERS])
         config = tenant.config(
             credential_kind=CredentialKind.CERTIFICATE,
             client_secret=None,
@@ -176,7 +176,7 @@ async def test_a_certificate_credential_signs_its_assertion(tls: Tls, tmp_path: 
             role_groups=ROLE_GROUPS,
         )
         async with await open_graph_directory(config) as directory:
-            jane = await directory.officer(JANE)
+            jane = await directory.officer(JANE.object_id)
 
         assert jane is not None
         assert jane.roles == {Role.OFFICER}
@@ -187,14 +187,14 @@ async def test_a_workload_identity_presents_its_federated_token(tls: Tls, tmp_pa
     token_file = tmp_path / "federated-token"
     token_file.write_text("kubernetes-service-account-token", encoding="utf-8")
     async with fake_tenant(tls, federated_token="kubernetes-service-account-token") as tenant:
-        tenant.graph.add_user(JANE, "Jane Smith")
+        tenant.graph.add_user(JANE.object_id, "Jane Smith")
         config = tenant.config(
             credential_kind=CredentialKind.WORKLOAD_IDENTITY,
             client_secret=None,
             federated_token_file=token_file,
         )
         async with await open_graph_directory(config) as directory:
-            assert await directory.officer(JANE) is not None
+            assert await directory.officer(JANE.object_id) is not None
 
         assert tenant.tokens.grants == {"federated_token": 1}
 
@@ -203,7 +203,7 @@ async def test_an_app_service_managed_identity_gets_its_token(
     tls: Tls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with fake_tenant(tls, identity_header="app-service-secret") as tenant:
-        tenant.graph.add_user(JANE, "Jane Smith")
+        tenant.graph.add_user(JANE.object_id, "Jane Smith")
         monkeypatch.setenv("IDENTITY_ENDPOINT", f"{tenant.tokens.origin}/msi/token")
         monkeypatch.setenv("IDENTITY_HEADER", "app-service-secret")
         config = tenant.config(
@@ -214,7 +214,7 @@ async def test_an_app_service_managed_identity_gets_its_token(
             authority_host=None,
         )
         async with await open_graph_directory(config) as directory:
-            assert await directory.officer(JANE) is not None
+            assert await directory.officer(JANE.object_id) is not None
 
         assert tenant.tokens.grants == {"managed_identity": 1}
 
@@ -388,9 +388,9 @@ async def test_concurrent_lookups_of_one_officer_share_one_request(
 ) -> None:
     directory = await open_directory()
 
-    answers = await asyncio.gather(*(directory.officer(JANE) for _ in range(50)))
+    answers = await asyncio.gather(*(directory.officer(JANE.object_id) for _ in range(50)))
 
-    assert {answer.object_id if answer else None for answer in answers} == {JANE}
+    assert {answer.object_id if answer else None for answer in answers} == {JANE.object_id}
     # One HTTP request: a $batch with the user and their memberships.
     assert tenant.graph.http_requests == {"POST /$batch": 1}
     assert sum(tenant.graph.batched_requests.values()) == 2
@@ -426,7 +426,7 @@ async def test_a_throttled_batch_waits_for_retry_after(
     directory = await open_directory()
 
     started = time.monotonic()
-    jane = await directory.officer(JANE)
+    jane = await directory.officer(JANE.object_id)
 
     assert jane is not None
     assert time.monotonic() - started >= 1.0
@@ -440,7 +440,7 @@ async def test_a_throttled_request_inside_a_batch_is_sent_again(
     directory = await open_directory()
 
     started = time.monotonic()
-    jane = await directory.officer(JANE)
+    jane = await directory.officer(JANE.object_id)
 
     assert jane is not None
     assert jane.roles == {Role.OFFICER}
@@ -455,7 +455,7 @@ async def test_errors_beyond_the_retries_are_unavailable(
     directory = await open_directory(max_retries=1)
 
     with pytest.raises(DirectoryUnavailable) as caught:
-        await directory.officer(JANE)
+        await directory.officer(JANE.object_id)
 
     assert caught.value.status == 503
     assert tenant.graph.http_requests == {"POST /$batch": 2}
@@ -465,15 +465,15 @@ async def test_a_stale_answer_is_served_while_graph_fails_within_the_window(
     tenant: FakeTenant, open_directory: Opener, clock: ManualClock
 ) -> None:
     directory = await open_directory(cache_ttl=60, stale_if_error=300, max_retries=0)
-    jane = await directory.officer(JANE)
+    jane = await directory.officer(JANE.object_id)
     tenant.graph.faults.append(Fault(503, times=10))
 
     clock.advance(200)
-    assert await directory.officer(JANE) == jane
+    assert await directory.officer(JANE.object_id) == jane
 
     clock.advance(200)
     with pytest.raises(DirectoryUnavailable):
-        await directory.officer(JANE)
+        await directory.officer(JANE.object_id)
     assert tenant.graph.http_requests == {"POST /$batch": 3}
 
 
@@ -502,7 +502,7 @@ async def test_a_slow_graph_times_out(tenant: FakeTenant, open_directory: Opener
 
     started = time.monotonic()
     with pytest.raises(DirectoryUnavailable, match="in time"):
-        await directory.officer(JANE)
+        await directory.officer(JANE.object_id)
 
     assert time.monotonic() - started < 0.5
 
@@ -532,7 +532,7 @@ async def test_paging_that_leaves_graph_is_refused(
     directory = await open_directory()
 
     with pytest.raises(DirectoryUnavailable, match="unreadable answer"):
-        await directory.officer(JANE)
+        await directory.officer(JANE.object_id)
 
 
 async def test_a_disabled_account_and_no_role_groups(
@@ -586,7 +586,7 @@ async def test_an_unknown_channel_has_no_members_and_is_remembered(
 
 
 async def test_create_a_channel(tenant: FakeTenant, open_directory: Opener) -> None:
-    tenant.graph.add_channel(TEAM, CHANNEL, [JANE])
+    tenant.graph.add_channel(TEAM, CHANNEL, [JANE.object_id])
     directory = await open_directory()
 
     channel_id = await directory.create_channel(TEAM, "MET-24-0001 Burglary", "Case channel")
@@ -604,7 +604,7 @@ async def test_create_a_channel(tenant: FakeTenant, open_directory: Opener) -> N
 async def test_channel_creation_refusals_are_invalid_input(
     tenant: FakeTenant, open_directory: Opener
 ) -> None:
-    tenant.graph.add_channel(TEAM, CHANNEL, [JANE])
+    tenant.graph.add_channel(TEAM, CHANNEL, [JANE.object_id])
     directory = await open_directory()
     await directory.create_channel(TEAM, "MET-24-0001", "")
     before = tenant.graph.total_http

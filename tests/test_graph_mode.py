@@ -6,53 +6,50 @@ an HTTPS token endpoint and a fake Graph speaking its documented JSON.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
 
 import pytest
 
 from evidence.officers import Officer
-from evidence.ports import Directory
 from exhibit.settings import Settings, load_settings
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine
 from storage.records import SqlRecords, inside_unit
-from tests.conftest import BotClientFactory
+from tests.conftest import ConversationFactory
 from tests.fakes.graph_server import Fault, reference_attachment
 from tests.fakes.tenant import (
     FakeTenant,
     Tls,
     fake_tenant,
 )
-from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
+from tests.support.conversation import CASE_CHANNEL, card_of
 from tests.support.graph_mode import (
     APPROVERS_GROUP,
     CHANNEL,
-    JANE,
-    LIAM,
     OFFICERS_GROUP,
-    RAVI,
     ROLE_GROUPS,
     TEAM,
     graph_env,
 )
+from tests.support.people import JANE, LIAM, RAVI
 
 
 @pytest.fixture
 async def tenant(tls: Tls) -> AsyncIterator[FakeTenant]:
     async with fake_tenant(tls) as running:
         graph = running.graph
-        graph.add_user(JANE, "Jane Smith", givenName="Jane", surname="Smith",
+        graph.add_user(JANE.object_id, "Jane Smith", givenName="Jane", surname="Smith",
                        jobTitle="Police Constable", department="Lambeth CID",
                        mail="jane.smith@met.example", groups=[OFFICERS_GROUP])  # fmt: skip
-        graph.add_user(RAVI, "Ravi Patel", jobTitle="Detective Sergeant",
+        graph.add_user(RAVI.object_id, "Ravi Patel", jobTitle="Detective Sergeant",
                        groups=[OFFICERS_GROUP, APPROVERS_GROUP])  # fmt: skip
-        graph.add_user(LIAM, "Liam Walsh", jobTitle="Police Constable", groups=[OFFICERS_GROUP])
-        graph.add_channel(TEAM, CHANNEL, [JANE, RAVI])
+        graph.add_user(
+            LIAM.object_id, "Liam Walsh", jobTitle="Police Constable", groups=[OFFICERS_GROUP]
+        )
+        graph.add_channel(TEAM, CHANNEL, [JANE.object_id, RAVI.object_id])
         yield running
 
 
@@ -67,33 +64,13 @@ def _graph_settings(base_env: dict[str, str], **extra: str) -> Settings:
     return load_settings(graph_env(base_env, **extra))
 
 
-async def _say(
-    bot_client: BotClientFactory,
-    connector: tuple[RecordingConnector, str],
-    settings: Settings,
-    directory: Directory,
-    text: str,
-    *,
-    sender: str = JANE,
-    where: str = "personal_message",
-) -> list[dict[str, Any]]:
-    recorder, url = connector
-    client = await bot_client(settings, directory=directory)
-    before = len(recorder.activities())
-    activity = load_activity(where, url, text=text, id=f"m{before}")
-    activity["from"]["aadObjectId"] = sender
-    assert (await client.post("/api/messages", json=activity)).status == 202
-    return (await recorder.wait_for(before + 1))[before:]
-
-
 async def test_whoami_comes_from_entra(
     base_env: dict[str, str],
-    bot_client: BotClientFactory,
-    connector: tuple[RecordingConnector, str],
+    converse: ConversationFactory,
     directory: GraphDirectory,
 ) -> None:
-    (reply,) = await _say(bot_client, connector, _graph_settings(base_env), directory, "whoami")
-    card = str(reply["attachments"][0]["content"])
+    talk = await converse(_graph_settings(base_env), directory=directory)
+    card = await talk.say("whoami")
     assert "Jane Smith" in card
     assert "Police Constable" in card
     assert "Entra ID (Microsoft Graph)" in card
@@ -101,38 +78,40 @@ async def test_whoami_comes_from_entra(
 
 async def test_graph_down_gives_a_clear_card_and_no_exception(
     base_env: dict[str, str],
-    bot_client: BotClientFactory,
-    connector: tuple[RecordingConnector, str],
+    converse: ConversationFactory,
     tenant: FakeTenant,
     directory: GraphDirectory,
 ) -> None:
     tenant.graph.faults.append(Fault(503, times=50))
-    (reply,) = await _say(bot_client, connector, _graph_settings(base_env), directory, "whoami")
-    card = str(reply["attachments"][0]["content"])
+    talk = await converse(_graph_settings(base_env), directory=directory)
+    card = await talk.say("whoami")
     assert "Directory unavailable" in card
     assert "Nothing was changed" in card
 
 
 async def test_case_team_comes_from_graph_channel_members(
     base_env: dict[str, str],
-    bot_client: BotClientFactory,
-    connector: tuple[RecordingConnector, str],
+    converse: ConversationFactory,
     directory: GraphDirectory,
 ) -> None:
     settings = _graph_settings(base_env)
-    await _say(bot_client, connector, settings, directory, "case open MET-24-0100 Theft",
-               where="channel_mention")  # fmt: skip
-    (ravi,) = await _say(bot_client, connector, settings, directory, "case show MET-24-0100",
-                         sender=RAVI)  # fmt: skip
-    assert "Theft" in str(ravi["attachments"][0]["content"])
-    (liam,) = await _say(bot_client, connector, settings, directory, "case show MET-24-0100",
-                         sender=LIAM)  # fmt: skip
-    assert "that you can see" in str(liam["attachments"][0]["content"])
+    # Each message to a freshly started bot: nothing cached from the one before.
+    await (await converse(settings, directory=directory)).say(
+        "case open MET-24-0100 Theft", where=CASE_CHANNEL
+    )
+    ravi = await (await converse(settings, directory=directory)).say(
+        "case show MET-24-0100", sender=RAVI
+    )
+    assert "Theft" in ravi
+    liam = await (await converse(settings, directory=directory)).say(
+        "case show MET-24-0100", sender=LIAM
+    )
+    assert "that you can see" in liam
 
 
 async def test_case_open_can_create_a_dedicated_channel(
     base_env: dict[str, str],
-    bot_client: BotClientFactory,
+    converse: ConversationFactory,
     connector: tuple[RecordingConnector, str],
     tenant: FakeTenant,
     directory: GraphDirectory,
@@ -140,7 +119,8 @@ async def test_case_open_can_create_a_dedicated_channel(
     recorder, _url = connector
     settings = _graph_settings(base_env, EXHIBIT_CREATE_CASE_CHANNELS="true")
     text = "case open MET-24-0101 Burglary: 12 High St."
-    replies = await _say(bot_client, connector, settings, directory, text, where="channel_mention")
+    talk = await converse(settings, directory=directory)
+    answer = await talk.say(text, where=CASE_CHANNEL)
     (created,) = tenant.graph.created_channels
     assert created["displayName"] == "MET-24-0101 Burglary 12 High St"
     new_channel = created["id"]
@@ -149,7 +129,6 @@ async def test_case_open_can_create_a_dedicated_channel(
     ]
     assert len(posts) == 1
     assert "MET-24-0101" in str(posts[0].body["attachments"][0]["content"])
-    answer = str(replies[-1]["attachments"][0]["content"])
     assert "Case opened in its own channel" in answer
 
 
@@ -163,13 +142,11 @@ def test_channel_creation_needs_the_graph_directory(base_env: dict[str, str]) ->
 
 async def test_a_file_posted_in_a_channel_is_read_through_graph_with_quick_xor(
     base_env: dict[str, str],
-    bot_client: BotClientFactory,
-    connector: tuple[RecordingConnector, str],
+    converse: ConversationFactory,
     tenant: FakeTenant,
     directory: GraphDirectory,
     tls: Tls,
 ) -> None:
-    recorder, url = connector
     settings = _graph_settings(
         base_env,
         EXHIBIT_GRAPH_AUTHORITY_HOST=tenant.tokens.authority,
@@ -183,26 +160,17 @@ async def test_a_file_posted_in_a_channel_is_read_through_graph_with_quick_xor(
         file_url, "statement.pdf", content, mime_type="application/pdf",
         drive_id=tenant.graph.channel_drive(TEAM, CHANNEL),
     )  # fmt: skip
-    await _say(bot_client, connector, settings, directory, "case open MET-24-0102 Theft",
-               where="channel_mention")  # fmt: skip
+    talk = await converse(settings, directory=directory)
+    await talk.say("case open MET-24-0102 Theft", where=CASE_CHANNEL)
     root = "1732570000777"
     tenant.graph.add_channel_message(
         TEAM, CHANNEL, root, attachments=[reference_attachment("statement.pdf", file_url)]
     )
-    client = await bot_client(settings, directory=directory)
-    activity = load_activity("channel_mention", url, text="<at>Exhibit</at> add", id=root)
+    activity = talk.message("add", where=CASE_CHANNEL, activity_id=root)
     activity["conversation"]["id"] = f"{CHANNEL};messageid={root}"
-    before = len(recorder.activities())
-    assert (await client.post("/api/messages", json=activity)).status == 202
-    (receipt,) = (await recorder.wait_for(before + 1))[before:]
-    assert "Receiving 1 file for MET-24-0102" in str(receipt["attachments"][0]["content"])
-    for _ in range(150):
-        updates = [str(r.body) for r in recorder.received if r.method == "PUT"]
-        if any("Exhibit JS/1" in u for u in updates):
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("the receipt never became an exhibit")
+    receipt = await talk.post(activity)
+    assert "Receiving 1 file for MET-24-0102" in str(card_of(receipt))
+    await talk.wait_for_update("Exhibit JS/1", attempts=150)
     engine = create_engine(settings.database_url.get_secret_value())
     try:
         async with SqlRecords(engine).unit() as unit:
@@ -240,8 +208,7 @@ class WatchedDirectory:
 
 async def test_case_teams_are_looked_up_outside_units_of_work(
     base_env: dict[str, str],
-    bot_client: BotClientFactory,
-    connector: tuple[RecordingConnector, str],
+    converse: ConversationFactory,
     tenant: FakeTenant,
     directory: GraphDirectory,
     caplog: pytest.LogCaptureFixture,
@@ -249,20 +216,19 @@ async def test_case_teams_are_looked_up_outside_units_of_work(
     """A Graph call inside a unit would hold SQLite's write lock for as long as Graph takes."""
     watched = WatchedDirectory(directory)
     settings = _graph_settings(base_env, EXHIBIT_CASE_TEAM_SECONDS="0")  # every command asks
-    await _say(bot_client, connector, settings, watched, "case open MET-24-0110 Theft",
-               where="channel_mention")  # fmt: skip
-    await _say(bot_client, connector, settings, watched, "case open MET-24-0111 Fraud")  # 1:1
+    talk = await converse(settings, directory=watched)
+    await talk.say("case open MET-24-0110 Theft", where=CASE_CHANNEL)
+    await talk.say("case open MET-24-0111 Fraud")  # 1:1
     tenant.graph.delay = 0.3  # slow enough that a lookup inside a unit would be felt
 
-    (ravi,) = await _say(bot_client, connector, settings, watched, "case show MET-24-0110",
-                         sender=RAVI)  # fmt: skip
-    (listed,) = await _say(bot_client, connector, settings, watched, "case list", sender=RAVI)
-    (liam,) = await _say(bot_client, connector, settings, watched, "case list", sender=LIAM)
+    ravi = await talk.say("case show MET-24-0110", sender=RAVI)
+    listed = await talk.say("case list", sender=RAVI)
+    liam = await talk.say("case list", sender=LIAM)
 
-    assert "Theft" in str(ravi["attachments"][0]["content"])
-    assert "MET-24-0110" in str(listed["attachments"][0])
-    assert "MET-24-0111" not in str(listed)  # Jane's own, in no channel
-    assert "MET-24-0110" not in str(liam["attachments"][0]["content"])
+    assert "Theft" in ravi
+    assert "MET-24-0110" in listed
+    assert "MET-24-0111" not in listed  # Jane's own, in no channel
+    assert "MET-24-0110" not in liam
     assert watched.lookups_inside_a_unit
     assert not any(watched.lookups_inside_a_unit)
     assert "inside a unit of work" not in caplog.text

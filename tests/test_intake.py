@@ -7,11 +7,10 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from azure.storage.blob.aio import BlobServiceClient
 
 from evidence.custody import Action, verify_chain
@@ -22,12 +21,10 @@ from storage.blobs import API_VERSION
 from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import Azurite, BotClientFactory
-from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
+from tests.support.conversation import Conversation, teams_file
+from tests.support.people import LIAM
 
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
-LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"
-TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(300_000)
 PDF = b"%PDF-1.7\n" + os.urandom(50_000)
 
@@ -78,67 +75,12 @@ async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
     await engine.dispose()
 
 
-class Officer:
-    """Talks to the bot as one mocked user, with files."""
-
-    def __init__(self, client: TestClient[web.Request, web.Application],
-                 recorder: RecordingConnector, url: str) -> None:  # fmt: skip
-        self.client = client
-        self.recorder = recorder
-        self.url = url
-        self.count = 0
-
-    async def send(
-        self,
-        text: str,
-        attachments: list[dict[str, Any]] | None = None,
-        *,
-        sender: str = JANE,
-        activity_id: str | None = None,
-    ) -> str:
-        self.count += 1
-        activity = load_activity("personal_message", self.url, text=text)
-        activity["id"] = activity_id or f"msg-{self.count}"
-        activity["from"]["aadObjectId"] = sender
-        if attachments:
-            activity["attachments"] = attachments
-        before = len(self.recorder.activities())
-        assert (await self.client.post("/api/messages", json=activity)).status == 202
-        # The reply to this message, not a card update the worker made meanwhile.
-        for _ in range(100):
-            for body in self.recorder.activities()[before:]:
-                if body.get("replyToId") == activity["id"] and body.get("attachments"):
-                    return str(body["attachments"][0]["content"])
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no reply to {text!r}")
-
-    async def wait_for_update(self, contains: str, attempts: int = 100) -> str:
-        """The receipt card, once an update contains `contains`."""
-        for _ in range(attempts):
-            updates = [r for r in self.recorder.received if r.method == "PUT"]
-            for update in reversed(updates):
-                text = str(update.body.get("attachments", [{}])[0].get("content"))
-                if contains in text:
-                    return text
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"no card update containing {contains!r}")
-
-
-def teams_file(name: str, url: str) -> dict[str, Any]:
-    return {
-        "contentType": TEAMS_FILE,
-        "name": name,
-        "contentUrl": "https://contoso.sharepoint.com/personal/jane/Documents/" + name,
-        "content": {"downloadUrl": url, "uniqueId": name, "fileType": name.rpartition(".")[2]},
-    }
-
-
 @pytest.fixture
 async def officer(
     settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
-) -> Officer:
+) -> Conversation:
     recorder, url = connector
-    return Officer(await bot_client(settings), recorder, url)
+    return Conversation(await bot_client(settings), recorder, url)
 
 
 async def _exhibits(records: SqlRecords, reference: str) -> tuple[Case, list[Exhibit]]:
@@ -149,10 +91,10 @@ async def _exhibits(records: SqlRecords, reference: str) -> tuple[Case, list[Exh
 
 
 async def test_a_file_becomes_an_exhibit_with_its_hash_and_custody(
-    officer: Officer, files: Files, records: SqlRecords, azurite: Azurite
+    officer: Conversation, files: Files, records: SqlRecords, azurite: Azurite
 ) -> None:
-    await officer.send("case open MET-24-0001 Burglary")
-    receipt = await officer.send(
+    await officer.say("case open MET-24-0001 Burglary")
+    receipt = await officer.say(
         "add MET-24-0001", [teams_file("door.jpg", files.link("door.jpg", JPEG))]
     )
     assert "Receiving 1 file for MET-24-0001" in receipt
@@ -192,10 +134,10 @@ async def _blob_regions(azurite: Azurite, blob_name: str) -> list[str]:
 
 
 async def test_a_case_in_the_second_region_keeps_its_bytes_there(
-    officer: Officer, files: Files, records: SqlRecords, azurite: Azurite
+    officer: Conversation, files: Files, records: SqlRecords, azurite: Azurite
 ) -> None:
-    await officer.send("case open MET-24-0002 Fraud region ukwest")
-    await officer.send("add MET-24-0002", [teams_file("a.pdf", files.link("a.pdf", PDF))])
+    await officer.say("case open MET-24-0002 Fraud region ukwest")
+    await officer.say("add MET-24-0002", [teams_file("a.pdf", files.link("a.pdf", PDF))])
     await officer.wait_for_update("Exhibit JS/1")
     _case, (exhibit,) = await _exhibits(records, "MET-24-0002")
     assert exhibit.region == "ukwest"
@@ -203,15 +145,15 @@ async def test_a_case_in_the_second_region_keeps_its_bytes_there(
 
 
 async def test_the_same_activity_three_times_makes_one_exhibit(
-    officer: Officer, files: Files, records: SqlRecords
+    officer: Conversation, files: Files, records: SqlRecords
 ) -> None:
-    await officer.send("case open MET-24-0003 Theft")
+    await officer.say("case open MET-24-0003 Theft")
     attachment = [teams_file("x.pdf", files.link("x.pdf", PDF))]
-    await officer.send("add MET-24-0003", attachment, activity_id="same")
+    await officer.say("add MET-24-0003", attachment, activity_id="same")
     await officer.wait_for_update("Exhibit JS/1")
-    again = await officer.send("add MET-24-0003", attachment, activity_id="same")
+    again = await officer.say("add MET-24-0003", attachment, activity_id="same")
     assert "Already receiving" in again
-    await officer.send("add MET-24-0003", attachment, activity_id="same")
+    await officer.say("add MET-24-0003", attachment, activity_id="same")
     case, exhibits = await _exhibits(records, "MET-24-0003")
     assert len(exhibits) == 1
     async with records.unit() as unit:
@@ -220,15 +162,15 @@ async def test_the_same_activity_three_times_makes_one_exhibit(
 
 
 async def test_many_files_get_gap_free_references(
-    officer: Officer, files: Files, records: SqlRecords
+    officer: Conversation, files: Files, records: SqlRecords
 ) -> None:
-    await officer.send("case open MET-24-0004 Riot")
+    await officer.say("case open MET-24-0004 Riot")
     first = [teams_file(f"a{n}.pdf", files.link(f"a{n}.pdf", PDF + bytes([n]))) for n in range(3)]
     second = [
         teams_file(f"b{n}.pdf", files.link(f"b{n}.pdf", PDF + bytes([9, n]))) for n in range(3)
     ]
     await asyncio.gather(
-        officer.send("add MET-24-0004", first), officer.send("add MET-24-0004", second)
+        officer.say("add MET-24-0004", first), officer.say("add MET-24-0004", second)
     )
     for _ in range(100):
         _case, exhibits = await _exhibits(records, "MET-24-0004")
@@ -243,10 +185,10 @@ async def test_many_files_get_gap_free_references(
     [(b"", "the file is empty"), (None, "download link from Teams has expired")],
 )
 async def test_bad_files_are_refused_with_the_reason(
-    officer: Officer, files: Files, records: SqlRecords, content: bytes | None, reason: str
+    officer: Conversation, files: Files, records: SqlRecords, content: bytes | None, reason: str
 ) -> None:
-    await officer.send("case open MET-24-0005 Damage")
-    await officer.send("add MET-24-0005", [teams_file("bad.jpg", files.link("bad.jpg", content))])
+    await officer.say("case open MET-24-0005 Damage")
+    await officer.say("add MET-24-0005", [teams_file("bad.jpg", files.link("bad.jpg", content))])
     card = await officer.wait_for_update("could not be recorded")
     assert reason in card
     case, exhibits = await _exhibits(records, "MET-24-0005")
@@ -257,21 +199,21 @@ async def test_bad_files_are_refused_with_the_reason(
 
 
 async def test_a_file_from_a_host_not_allowed_is_refused(
-    officer: Officer, records: SqlRecords
+    officer: Conversation, records: SqlRecords
 ) -> None:
-    await officer.send("case open MET-24-0006 Fraud")
+    await officer.say("case open MET-24-0006 Fraud")
     attachment = teams_file("x.jpg", "https://attacker.example/x.jpg")
-    await officer.send("add MET-24-0006", [attachment])
+    await officer.say("add MET-24-0006", [attachment])
     card = await officer.wait_for_update("could not be recorded")
     assert "does not download from" in card
 
 
 async def test_a_file_for_a_case_the_officer_is_not_on_is_refused_and_recorded(
-    officer: Officer, files: Files, records: SqlRecords
+    officer: Conversation, files: Files, records: SqlRecords
 ) -> None:
-    await officer.send("case open MET-24-0007 Arson")
+    await officer.say("case open MET-24-0007 Arson")
     attachment = [teams_file("x.pdf", files.link("x.pdf", PDF))]
-    refusal = await officer.send("add MET-24-0007", attachment, sender=LIAM)
+    refusal = await officer.say("add MET-24-0007", attachment, sender=LIAM)
     assert "No case MET-24-0007 that you can see" in refusal  # as if there were none
     case, exhibits = await _exhibits(records, "MET-24-0007")
     assert exhibits == []
@@ -281,23 +223,23 @@ async def test_a_file_for_a_case_the_officer_is_not_on_is_refused_and_recorded(
     assert files.requests == []
 
 
-async def test_files_without_a_case_are_explained(officer: Officer, files: Files) -> None:
-    answer = await officer.send("", [teams_file("x.pdf", files.link("x.pdf", PDF))])
+async def test_files_without_a_case_are_explained(officer: Conversation, files: Files) -> None:
+    answer = await officer.say("", [teams_file("x.pdf", files.link("x.pdf", PDF))])
     assert "this conversation is not bound" in answer
 
 
 async def test_list_show_verify_and_custody(
-    officer: Officer, files: Files, records: SqlRecords, azurite: Azurite
+    officer: Conversation, files: Files, records: SqlRecords, azurite: Azurite
 ) -> None:
-    await officer.send("case open MET-24-0008 Assault")
-    await officer.send("add MET-24-0008", [teams_file("cctv.pdf", files.link("c.pdf", PDF))])
+    await officer.say("case open MET-24-0008 Assault")
+    await officer.say("add MET-24-0008", [teams_file("cctv.pdf", files.link("c.pdf", PDF))])
     await officer.wait_for_update("Exhibit JS/1")
     digest = hashlib.sha256(PDF).hexdigest()
-    assert "cctv.pdf" in await officer.send("evidence list MET-24-0008")
-    shown = await officer.send("evidence show MET-24-0008 JS/1")
+    assert "cctv.pdf" in await officer.say("evidence list MET-24-0008")
+    shown = await officer.say("evidence show MET-24-0008 JS/1")
     assert digest in shown
-    assert "Verified: the stored file matches" in await officer.send("evidence verify JS/1")
-    custody = await officer.send("custody MET-24-0008 JS/1")
+    assert "Verified: the stored file matches" in await officer.say("evidence verify JS/1")
+    custody = await officer.say("custody MET-24-0008 JS/1")
     assert "Chain of custody verified" in custody
     assert "intake.completed" in custody
     # Someone alters the stored bytes behind Exhibit's back: verify says so.
@@ -307,9 +249,9 @@ async def test_list_show_verify_and_custody(
     ) as service:
         blob = service.get_blob_client("evidence", exhibit.blob_name)
         await blob.upload_blob(b"tampered", overwrite=True)
-    assert "NOT VERIFIED" in await officer.send("evidence verify MET-24-0008 JS/1")
-    assert "There is no exhibit JS/9" in await officer.send("evidence show MET-24-0008 JS/9")
-    assert "Check the exhibit reference" in await officer.send("evidence show nonsense")
+    assert "NOT VERIFIED" in await officer.say("evidence verify MET-24-0008 JS/1")
+    assert "There is no exhibit JS/9" in await officer.say("evidence show MET-24-0008 JS/9")
+    assert "Check the exhibit reference" in await officer.say("evidence show nonsense")
 
 
 async def test_a_large_exhibit_is_verified_after_the_answer(
@@ -321,14 +263,14 @@ async def test_a_large_exhibit_is_verified_after_the_answer(
 ) -> None:
     """Re-hashing gigabytes takes minutes: the officer is answered at once, the result follows."""
     recorder, url = connector
-    officer = Officer(
+    officer = Conversation(
         await bot_client(settings.model_copy(update={"verify_inline_bytes": 0})), recorder, url
     )
-    await officer.send("case open MET-24-0011 Assault")
-    await officer.send("add MET-24-0011", [teams_file("cctv.pdf", files.link("c.pdf", PDF))])
+    await officer.say("case open MET-24-0011 Assault")
+    await officer.say("add MET-24-0011", [teams_file("cctv.pdf", files.link("c.pdf", PDF))])
     await officer.wait_for_update("Exhibit JS/1")
 
-    answer = await officer.send("evidence verify MET-24-0011 JS/1")
+    answer = await officer.say("evidence verify MET-24-0011 JS/1")
     await officer.client.app[SERVICES].background.wait()
 
     assert "Re-hashing MET-24-0011 JS/1" in answer
@@ -348,9 +290,9 @@ async def test_the_limit_refuses_large_files(
 ) -> None:
     recorder, url = connector
     settings = load_settings({**base_env, "EXHIBIT_MAX_FILE_BYTES": "1000"})
-    small = Officer(await bot_client(settings), recorder, url)
-    await small.send("case open MET-24-0009 Big")
-    await small.send("add MET-24-0009", [teams_file("big.pdf", files.link("big.pdf", PDF))])
+    small = Conversation(await bot_client(settings), recorder, url)
+    await small.say("case open MET-24-0009 Big")
+    await small.say("add MET-24-0009", [teams_file("big.pdf", files.link("big.pdf", PDF))])
     assert "larger than the limit" in await small.wait_for_update("could not be recorded")
 
 
@@ -363,11 +305,11 @@ async def test_a_passing_failure_is_retried_and_a_lasting_one_reported(
 ) -> None:
     recorder, url = connector
     settings = load_settings({**base_env, "EXHIBIT_INTAKE_MAX_ATTEMPTS": "2"})
-    officer = Officer(await bot_client(settings), recorder, url)
-    await officer.send("case open MET-24-0010 Flaky")
+    officer = Conversation(await bot_client(settings), recorder, url)
+    await officer.say("case open MET-24-0010 Flaky")
     files.failures["once.pdf"] = 1
     files.failures["never.pdf"] = 99
-    await officer.send(
+    await officer.say(
         "add MET-24-0010",
         [
             teams_file("once.pdf", files.link("once.pdf", PDF)),
@@ -382,10 +324,10 @@ async def test_a_passing_failure_is_retried_and_a_lasting_one_reported(
 
 
 async def test_a_declared_type_that_the_bytes_contradict_is_recorded(
-    officer: Officer, files: Files, records: SqlRecords
+    officer: Conversation, files: Files, records: SqlRecords
 ) -> None:
-    await officer.send("case open MET-24-0011 Forgery")
-    await officer.send("add MET-24-0011", [teams_file("photo.jpg", files.link("p.jpg", PDF))])
+    await officer.say("case open MET-24-0011 Forgery")
+    await officer.say("add MET-24-0011", [teams_file("photo.jpg", files.link("p.jpg", PDF))])
     await officer.wait_for_update("Exhibit JS/1")
     case, (exhibit,) = await _exhibits(records, "MET-24-0011")
     assert (exhibit.declared_type, exhibit.detected_type) == ("image/jpeg", "application/pdf")

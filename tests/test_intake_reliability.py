@@ -40,8 +40,8 @@ from storage.evidence_store import BLOCK_SIZE, BlobEvidenceStore
 from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
 from tests.support.connector import RecordingConnector
+from tests.support.conversation import Conversation, teams_file
 from tests.support.slow_files import SlowFiles, serve_slow_files
-from tests.test_intake import Officer, teams_file
 
 PERSONAL_CHAT = "a:exhibit-personal-chat"  # the conversation of tests/fixtures/personal_message
 
@@ -73,7 +73,7 @@ class Rig:
     """The in-process bot (no worker), worker processes, and views into what they recorded."""
 
     env: dict[str, str]
-    officer: Officer
+    officer: Conversation
     files: SlowFiles
     records: SqlRecords
     store: BlobEvidenceStore
@@ -100,7 +100,7 @@ class Rig:
 
     async def open_case(self, reference: str) -> Case:
         """Open a case through the bot and return it as recorded."""
-        await self.officer.send(f"case open {reference} Reliability")
+        await self.officer.say(f"case open {reference} Reliability")
         async with self.records.unit() as unit:
             case = await unit.case_by_reference(reference)
         assert case is not None, f"case {reference} was not opened"
@@ -110,7 +110,7 @@ class Rig:
         """Send `text`; the bot's reply (a post, never a worker's late redraw of a receipt)."""
         recorder = self.officer.recorder
         before = len(recorder.received)
-        await self.officer.send(text)
+        await self.officer.say(text)
 
         async def reply() -> str | None:
             posts = [r for r in recorder.received[before:] if r.method == "POST"]
@@ -120,7 +120,7 @@ class Rig:
 
     async def send_file(self, case: Case, name: str, content: bytes, activity_id: str) -> str:
         """Send one file to the case; the id of the intake job it became."""
-        receipt = await self.officer.send(
+        receipt = await self.officer.say(
             f"add {case.reference}",
             [teams_file(name, self.files.link(name, content))],
             activity_id=activity_id,
@@ -228,7 +228,7 @@ async def rig(
     full = {**env, "EXHIBIT_RUN_WORKER": "false", "EXHIBIT_INTAKE_HOLD_SECONDS": str(HOLD_SECONDS)}
     settings = load_settings(full)
     recorder, url = connector
-    officer = Officer(await bot_client(settings), recorder, url)
+    officer = Conversation(await bot_client(settings), recorder, url)
     engine = create_engine(settings.database_url.get_secret_value())
     blobs = RegionalBlobServices(
         {

@@ -11,9 +11,9 @@ import yaml
 
 from evidence.officers import Role
 from graph.local import DirectoryFileError, LocalDirectory
+from tests.support.people import JANE
 
 ROOT = Path(__file__).resolve().parents[1]
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
 
 GOOD = """\
 groups:
@@ -66,7 +66,7 @@ def test_the_dev_directory_matches_the_playground_users() -> None:
 async def test_reads_officers_roles_and_channels(tmp_path: Path) -> None:
     directory = await LocalDirectory.load(write(tmp_path, GOOD))
 
-    jane = await directory.officer(JANE)
+    jane = await directory.officer(JANE.object_id)
     assert jane is not None
     assert (jane.rank, jane.unit, jane.email) == (
         "Police Constable",
@@ -83,7 +83,7 @@ async def test_reads_officers_roles_and_channels(tmp_path: Path) -> None:
     members = await directory.channel_members(
         "7B3F9E21-4C5D-4E6F-8A7B-9C0D1E2F3A4B", "19:case@thread.tacv2"
     )
-    assert members == {JANE}
+    assert members == {JANE.object_id}
 
 
 async def test_unknown_and_malformed_ids_are_none(tmp_path: Path) -> None:
@@ -91,14 +91,14 @@ async def test_unknown_and_malformed_ids_are_none(tmp_path: Path) -> None:
 
     assert await directory.officer("1a7e2c3d-0009-4f00-8000-000000000009") is None
     assert await directory.officer("jane") is None
-    found = await directory.officers([JANE.upper(), "nobody", JANE])
-    assert set(found) == {JANE.upper(), JANE}
+    found = await directory.officers([JANE.object_id.upper(), "nobody", JANE.object_id])
+    assert set(found) == {JANE.object_id.upper(), JANE.object_id}
     assert await directory.channel_members("7b3f9e21-4c5d-4e6f-8a7b-9c0d1e2f3a4b", "19:x") == set()
 
 
 BAD_FILES: dict[str, tuple[str, str | None, str | None, str]] = {
     "duplicate officer id": (
-        GOOD.replace("1a7e2c3d-0002-4f00-8000-000000000002", JANE),
+        GOOD.replace("1a7e2c3d-0002-4f00-8000-000000000002", JANE.object_id),
         "officers[1] (1a7e2c3d-0001-4f00-8000-000000000001)",
         "id",
         "duplicate officer id",

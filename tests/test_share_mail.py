@@ -29,17 +29,17 @@ from tests.fakes.tenant import (
     fake_tenant,
 )
 from tests.support.connector import RecordingConnector
+from tests.support.conversation import CASE_CHANNEL, Conversation
 from tests.support.graph_mode import (
     APPROVERS_GROUP,
     CHANNEL,
-    JANE,
     OFFICERS_GROUP,
-    RAVI,
     ROLE_GROUPS,
     TEAM,
     graph_env,
 )
-from tests.test_sharing import Team, _case_with_exhibit, _share_id, channel_members
+from tests.support.people import JANE, RAVI, channel_members
+from tests.test_sharing import _case_with_exhibit, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
 
 SENDER = "exhibit-noreply@met.example"
@@ -50,7 +50,7 @@ def a_share(**changes: object) -> Share:
         "id": "S-0123456789",
         "case_id": "case-1",
         "exhibit_ids": ("e1", "e2"),
-        "requested_by": JANE,
+        "requested_by": JANE.object_id,
         "requested_by_name": "Jane <b>Smith</b>",
         "recipient": "lawyer@cps.gov.uk",
         "organisation_type": "prosecutor",
@@ -59,7 +59,7 @@ def a_share(**changes: object) -> Share:
         "status": ShareStatus.APPROVED,
         "created_at": datetime(2026, 11, 1, tzinfo=UTC),
         "request_expires_at": datetime(2026, 11, 8, tzinfo=UTC),
-        "decided_by": RAVI,
+        "decided_by": RAVI.object_id,
         "decided_by_name": "Ravi Patel",
         "link_expires_at": datetime(2026, 11, 8, 9, 30, tzinfo=UTC),
     }
@@ -108,10 +108,12 @@ async def tenant(tls: Tls) -> AsyncIterator[FakeTenant]:
     async with fake_tenant(tls) as running:
         graph = running.graph
         graph.mailboxes.add(SENDER)
-        graph.add_user(JANE, "Jane Smith", jobTitle="Police Constable", groups=[OFFICERS_GROUP])
-        graph.add_user(RAVI, "Ravi Patel", jobTitle="Detective Sergeant",
+        graph.add_user(
+            JANE.object_id, "Jane Smith", jobTitle="Police Constable", groups=[OFFICERS_GROUP]
+        )
+        graph.add_user(RAVI.object_id, "Ravi Patel", jobTitle="Detective Sergeant",
                        groups=[OFFICERS_GROUP, APPROVERS_GROUP])  # fmt: skip
-        graph.add_channel(TEAM, CHANNEL, [JANE, RAVI])
+        graph.add_channel(TEAM, CHANNEL, [JANE.object_id, RAVI.object_id])
         yield running
 
 
@@ -223,10 +225,12 @@ async def team(
     bot_client: BotClientFactory,
     connector: tuple[RecordingConnector, str],
     directory: GraphDirectory,
-) -> Team:
+) -> Conversation:
     recorder, url = connector
     recorder.members[CHANNEL] = channel_members(JANE, RAVI)
-    return Team(await bot_client(mail_settings, directory=directory), recorder, url)
+    return Conversation(
+        await bot_client(mail_settings, directory=directory), recorder, url, where=CASE_CHANNEL
+    )
 
 
 async def _custody(settings: Settings, share_id: str) -> list[tuple[str, dict[str, object]]]:
@@ -242,12 +246,12 @@ async def _custody(settings: Settings, share_id: str) -> list[tuple[str, dict[st
 
 
 async def test_an_approved_link_is_emailed_and_recorded(
-    team: Team, file_url: str, tenant: FakeTenant, mail_settings: Settings
+    team: Conversation, file_url: str, tenant: FakeTenant, mail_settings: Settings
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0300")
     share_id = _share_id(await team.say("share JS/1 with lawyer@cps.gov.uk reason trial bundle"))
 
-    assert "Approved" in await team.click("share.approve", share_id, sender=RAVI)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=RAVI)
 
     (mail,) = tenant.graph.sent_mail
     assert mail["from"] == SENDER
@@ -262,18 +266,18 @@ async def test_an_approved_link_is_emailed_and_recorded(
     emailed = [d for a, d in await _custody(mail_settings, share_id) if a == Action.SHARE_EMAILED]
     assert emailed == [{"share": share_id, "recipient": "lawyer@cps.gov.uk", "from": SENDER}]
     # A second click changes nothing and sends nothing.
-    assert "Approved" in await team.click("share.approve", share_id, sender=RAVI)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=RAVI)
     assert len(tenant.graph.sent_mail) == 1
 
 
 async def test_a_refused_mail_leaves_the_share_approved_and_says_so(
-    team: Team, file_url: str, tenant: FakeTenant, mail_settings: Settings
+    team: Conversation, file_url: str, tenant: FakeTenant, mail_settings: Settings
 ) -> None:
     tenant.graph.mail_refused.add(SENDER)
     await _case_with_exhibit(team, file_url, "MET-24-0301")
     share_id = _share_id(await team.say("share JS/1 with lawyer@cps.gov.uk reason trial bundle"))
 
-    assert "Approved" in await team.click("share.approve", share_id, sender=RAVI)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=RAVI)
 
     assert tenant.graph.sent_mail == []
     cards = [str(r.body) for r in team.recorder.received if "Share approved" in str(r.body)]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from azure.storage.blob.aio import BlobServiceClient
 
 from evidence.custody import Action
@@ -22,26 +20,12 @@ from storage.blobs import API_VERSION
 from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import Azurite, BotClientFactory
-from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector, personal_chat
-from tests.test_intake import teams_file
+from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation, teams_file
+from tests.support.people import JANE, LIAM, RAVI, SARAH, Person, channel_members
 
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"  # officer
-RAVI = "1a7e2c3d-0002-4f00-8000-000000000002"  # approver
-SARAH = "1a7e2c3d-0003-4f00-8000-000000000003"  # approver
-LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"  # officer, not on the case
 CHANNEL = "19:exhibit-case-channel@thread.tacv2"
 PDF = b"%PDF-1.7\n" + os.urandom(60_000)
-ACCOUNTS = {
-    JANE: {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
-    RAVI: {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
-    SARAH: {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH},
-}
-
-
-def channel_members(*object_ids: str) -> list[dict[str, str]]:
-    """The connector's members of the case channel (Teams user ids and Entra object ids)."""
-    return [dict(ACCOUNTS[object_id]) for object_id in object_ids]
 
 
 @pytest.fixture
@@ -57,64 +41,13 @@ async def file_url() -> AsyncIterator[str]:
     await server.close()
 
 
-class Team:
-    """The case channel's people, talking to the bot and clicking its cards."""
-
-    def __init__(self, client: TestClient[web.Request, web.Application],
-                 recorder: RecordingConnector, url: str) -> None:  # fmt: skip
-        self.client = client
-        self.recorder = recorder
-        self.url = url
-        self.count = 0
-
-    async def say(self, text: str, *, sender: str = JANE, where: str = "channel_mention",
-                  attachments: list[dict[str, Any]] | None = None) -> str:  # fmt: skip
-        self.count += 1
-        activity = load_activity(where, self.url, id=f"m{self.count}")
-        activity["text"] = f"<at>Exhibit</at> {text}" if where == "channel_mention" else text
-        activity["from"] = dict(ACCOUNTS.get(sender) or {"id": f"29:{sender}", "name": "Someone",
-                                                         "aadObjectId": sender})  # fmt: skip
-        if attachments:
-            activity["attachments"] = attachments
-        assert (await self.client.post("/api/messages", json=activity)).status == 202
-        for _ in range(100):  # the reply to this message (proactive posts may come first)
-            for body in self.recorder.activities():
-                if body.get("replyToId") == activity["id"]:
-                    return str(body.get("attachments", [{}])[0].get("content"))
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no reply to {text!r}")
-
-    async def click(self, verb: str, share_id: str, *, sender: str, **inputs: str) -> str:
-        return await self.act(verb, {"shareId": share_id, **inputs}, sender=sender)
-
-    async def act(self, verb: str, data: dict[str, str], *, sender: str) -> str:
-        """An Action.Execute click on one of the bot's cards, as `sender`."""
-        self.count += 1
-        activity = load_activity("channel_mention", self.url, id=f"i{self.count}")
-        activity.update(
-            type="invoke",
-            name="adaptiveCard/action",
-            text=None,
-            replyToId="approval-card",
-            value={"action": {"type": "Action.Execute", "verb": verb, "data": data},
-                   "trigger": "manual"},
-        )  # fmt: skip
-        activity["from"]["aadObjectId"] = sender
-        response = await self.client.post("/api/messages", json=activity)
-        assert response.status == 200
-        body = await response.json()
-        assert body["statusCode"] == 200
-        assert body["type"] == "application/vnd.microsoft.card.adaptive"
-        return str(body["value"])
-
-
 @pytest.fixture
 async def team(
     settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
-) -> Team:
+) -> Conversation:
     recorder, url = connector
     recorder.members[CHANNEL] = channel_members(JANE, RAVI, SARAH)
-    return Team(await bot_client(settings), recorder, url)
+    return Conversation(await bot_client(settings), recorder, url, where=CASE_CHANNEL)
 
 
 @pytest.fixture
@@ -124,14 +57,10 @@ async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
     await engine.dispose()
 
 
-async def _case_with_exhibit(team: Team, file_url: str, reference: str) -> None:
+async def _case_with_exhibit(team: Conversation, file_url: str, reference: str) -> None:
     await team.say(f"case open {reference} Burglary")
-    await team.say(f"add {reference}", attachments=[teams_file("statement.pdf", file_url)])
-    for _ in range(100):
-        if any("Exhibit JS/1" in str(r.body) for r in team.recorder.received if r.method == "PUT"):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the exhibit was not recorded")
+    await team.say(f"add {reference}", [teams_file("statement.pdf", file_url)])
+    await team.wait_for_update("Exhibit JS/1")
 
 
 def _share_id(text: str) -> str:
@@ -141,7 +70,7 @@ def _share_id(text: str) -> str:
 
 
 async def test_request_approve_link_list_revoke(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0201")
     requested = await team.say("share JS/1 with Lawyer@cps.gov.uk for 7d reason trial bundle")
@@ -154,11 +83,11 @@ async def test_request_approve_link_list_revoke(
     assert card["refresh"]["userIds"] == ["29:user-ravi-patel", "29:user-sarah-okafor"]
     assert share_id in str(card)
     # Sarah approves: the card updates for her, and in the channel for everyone.
-    approved = await team.click("share.approve", share_id, sender=SARAH)
+    approved = await team.click_share("share.approve", share_id, sender=SARAH)
     assert "Approved" in approved
     assert "Sarah Okafor" in approved
     # The requester gets the link in a personal chat; nothing of it reaches the channel.
-    links = [str(b) for b in team.recorder.posted_to(personal_chat("29:user-jane-smith"))]
+    links = [str(b) for b in team.recorder.posted_to(personal_chat(JANE.teams_id))]
     assert not any("/s/" in str(b) for b in team.recorder.posted_to(CHANNEL))
     match = re.search(r"/s/[A-Za-z0-9_-]{43,}", links[0])
     assert match is not None
@@ -172,7 +101,7 @@ async def test_request_approve_link_list_revoke(
     async with ClientSession() as browser, browser.get(download.headers["Location"]) as blob:
         assert hashlib.sha256(await blob.read()).hexdigest() == hashlib.sha256(PDF).hexdigest()
     # A double click gives the same answer and no second event.
-    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=SARAH)
     listed = await team.say("share list")
     assert "lawyer@cps.gov.uk" in listed
     assert "Approved" in listed
@@ -201,11 +130,16 @@ async def test_request_approve_link_list_revoke(
     ],
 )  # fmt: skip
 async def test_refused_decisions_are_answered_and_recorded(
-    team: Team, file_url: str, records: SqlRecords, sender: str, answered: str, reason: str
+    team: Conversation,
+    file_url: str,
+    records: SqlRecords,
+    sender: Person,
+    answered: str,
+    reason: str,
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0202")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason disclosure"))
-    answer = await team.click("share.approve", share_id, sender=sender)
+    answer = await team.click_share("share.approve", share_id, sender=sender)
     assert answered in answer
     async with records.unit() as unit:
         share = await unit.share(share_id)
@@ -217,32 +151,34 @@ async def test_refused_decisions_are_answered_and_recorded(
 
 
 async def test_four_eyes_an_approver_cannot_approve_their_own_request(
-    team: Team, file_url: str
+    team: Conversation, file_url: str
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0203")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x", sender=RAVI))
-    answer = await team.click("share.approve", share_id, sender=RAVI)
+    answer = await team.click_share("share.approve", share_id, sender=RAVI)
     assert "nobody may decide their own share request" in answer
-    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
-    assert "already approved" in await team.click("share.reject", share_id, sender=SARAH,
-                                                  reason="changed my mind")  # fmt: skip
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=SARAH)
+    assert "already approved" in await team.click_share(
+        "share.reject", share_id, sender=SARAH, reason="changed my mind"
+    )
 
 
 async def test_reject_needs_a_note_and_unknown_shares_are_refused(
-    team: Team, file_url: str
+    team: Conversation, file_url: str
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0204")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
-    assert "needs a note" in await team.click("share.reject", share_id, sender=SARAH)
-    assert "Rejected" in await team.click("share.reject", share_id, sender=SARAH,
-                                          reason="not relevant")  # fmt: skip
-    assert "There is no share S-0000000000 that you can act on" in await team.click(
+    assert "needs a note" in await team.click_share("share.reject", share_id, sender=SARAH)
+    assert "Rejected" in await team.click_share(
+        "share.reject", share_id, sender=SARAH, reason="not relevant"
+    )
+    assert "There is no share S-0000000000 that you can act on" in await team.click_share(
         "share.approve", "S-0000000000", sender=SARAH
     )
 
 
 async def test_a_tampered_exhibit_blocks_the_share_and_alerts_the_channel(
-    team: Team, file_url: str, records: SqlRecords, azurite: Azurite
+    team: Conversation, file_url: str, records: SqlRecords, azurite: Azurite
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0205")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
@@ -256,7 +192,7 @@ async def test_a_tampered_exhibit_blocks_the_share_and_alerts_the_channel(
         await service.get_blob_client("evidence", exhibit.blob_name).upload_blob(
             b"altered", overwrite=True
         )
-    answer = await team.click("share.approve", share_id, sender=SARAH)
+    answer = await team.click_share("share.approve", share_id, sender=SARAH)
     assert "Rejected" in answer
     assert "blocked" in answer
     alerts = [str(r.body) for r in team.recorder.received if "Integrity alert" in str(r.body)]
@@ -265,13 +201,13 @@ async def test_a_tampered_exhibit_blocks_the_share_and_alerts_the_channel(
 
 
 async def test_the_requester_can_have_a_new_link_and_the_old_one_stops(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     """A link lost on the way (a crash before the card, a deleted e-mail) is not a dead end."""
     await _case_with_exhibit(team, file_url, "MET-24-0207")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
     assert "New link" not in await team.say(f"share link {share_id}")  # still pending
-    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=SARAH)
     (first,) = [str(r.body) for r in team.recorder.received if "Share approved" in str(r.body)]
     old = re.search(r"/s/[A-Za-z0-9_-]{43,}", first)
     assert old is not None
@@ -284,7 +220,7 @@ async def test_the_requester_can_have_a_new_link_and_the_old_one_stops(
     # In the channel: a notice only; the new link is in Jane's personal chat.
     assert "New link sent to you" in renewed
     assert "/s/" not in renewed
-    personal = [str(b) for b in team.recorder.posted_to(personal_chat("29:user-jane-smith"))]
+    personal = [str(b) for b in team.recorder.posted_to(personal_chat(JANE.teams_id))]
     assert "New link for the share" in personal[-1]
     assert "The previous link no longer works" in personal[-1]
     assert not any("/s/" in str(b) for b in team.recorder.posted_to(CHANNEL))
@@ -306,7 +242,7 @@ async def test_the_requester_can_have_a_new_link_and_the_old_one_stops(
 
 
 async def test_a_share_asked_by_someone_off_the_case_is_refused_and_recorded(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0209")
 
@@ -321,10 +257,10 @@ async def test_a_share_asked_by_someone_off_the_case_is_refused_and_recorded(
         entries = await unit.custody(case.id)
         assert await unit.shares_of(case.id) == []
     refusals = [e for e in entries if e.action == Action.ACCESS_REFUSED]
-    assert [e.actor_id for e in refusals] == [LIAM]
+    assert [e.actor_id for e in refusals] == [LIAM.object_id]
 
 
-async def test_share_requests_are_checked(team: Team, file_url: str) -> None:
+async def test_share_requests_are_checked(team: Conversation, file_url: str) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0206")
     assert "not on the list of organisations" in await team.say(
         "share JS/1 with someone@gmail.com reason x"
@@ -333,25 +269,17 @@ async def test_share_requests_are_checked(team: Team, file_url: str) -> None:
     assert "give a reason" in await team.say("share JS/1 with a@cps.gov.uk")
 
 
-async def test_the_share_form(team: Team, file_url: str, records: SqlRecords) -> None:
+async def test_the_share_form(team: Conversation, file_url: str, records: SqlRecords) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0207")
     form = await team.say("share JS/1")
     assert "Request an external share" in form
     assert "'value': 'JS/1'" in form
     # Submitting the form (Action.Submit) sends its fields as the message's value.
-    team.count += 1
-    activity = load_activity("channel_mention", team.url, id="form-1", text=None)
-    activity["from"]["aadObjectId"] = JANE
+    activity = team.message(None, activity_id="form-1")
     activity["value"] = {"exhibitAction": "share.form", "exhibits": "JS/1",
                          "recipient": "clerk@justice.gov.uk", "organisation": "court",
                          "days": "10", "reason": "hearing on Monday"}  # fmt: skip
-    assert (await team.client.post("/api/messages", json=activity)).status == 202
-    for _ in range(100):
-        replies = [b for b in team.recorder.activities() if b.get("replyToId") == "form-1"]
-        if replies:
-            break
-        await asyncio.sleep(0.05)
-    assert "Share requested" in str(replies[0])
+    assert "Share requested" in str(await team.post(activity))
     async with records.unit() as unit:
         case = await unit.case_by_reference("MET-24-0207")
         assert case is not None
@@ -361,7 +289,7 @@ async def test_the_share_form(team: Team, file_url: str, records: SqlRecords) ->
 
 
 async def test_the_case_team_reviews_and_flags_exhibits(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0208")
     async with records.unit() as unit:
@@ -373,13 +301,13 @@ async def test_the_case_team_reviews_and_flags_exhibits(
     shown = await team.say("evidence show JS/1", sender=RAVI)
     assert "Mark reviewed" in shown
     assert "Not reviewed yet" in shown
-    reviewed = await team.act("exhibit.review", {"exhibitId": exhibit.id}, sender=RAVI)
+    reviewed = await team.click("exhibit.review", {"exhibitId": exhibit.id}, sender=RAVI)
     assert "Reviewed by Ravi Patel" in reviewed
-    own = await team.act("exhibit.review", {"exhibitId": exhibit.id}, sender=JANE)
+    own = await team.click("exhibit.review", {"exhibitId": exhibit.id}, sender=JANE)
     assert "the officer who produced an exhibit cannot review it" in own
-    bare = await team.act("exhibit.flag", {"exhibitId": exhibit.id}, sender=SARAH)
+    bare = await team.click("exhibit.flag", {"exhibitId": exhibit.id}, sender=SARAH)
     assert "a flag needs a comment" in bare
-    flagged = await team.act(
+    flagged = await team.click(
         "exhibit.flag", {"exhibitId": exhibit.id, "comment": "faces not redacted"}, sender=SARAH
     )
     assert "Flagged by Sarah Okafor" in flagged
@@ -392,7 +320,7 @@ async def test_the_case_team_reviews_and_flags_exhibits(
 
 
 async def test_the_channel_receipt_carries_reviews_for_the_case_team(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0210")
     finals = [
@@ -412,11 +340,11 @@ async def test_the_channel_receipt_carries_reviews_for_the_case_team(
         assert case is not None
         (exhibit,) = await unit.exhibits_of(case.id)
 
-    ravi = await team.act("exhibit.refresh", {"receipt": receipt}, sender=RAVI)
-    jane = await team.act("exhibit.refresh", {"receipt": receipt}, sender=JANE)
-    liam = await team.act("exhibit.refresh", {"receipt": receipt}, sender=LIAM)
-    forged = await team.act("exhibit.refresh", {"receipt": "no-such-card"}, sender=RAVI)
-    reviewed = await team.act(
+    ravi = await team.click("exhibit.refresh", {"receipt": receipt}, sender=RAVI)
+    jane = await team.click("exhibit.refresh", {"receipt": receipt}, sender=JANE)
+    liam = await team.click("exhibit.refresh", {"receipt": receipt}, sender=LIAM)
+    forged = await team.click("exhibit.refresh", {"receipt": "no-such-card"}, sender=RAVI)
+    reviewed = await team.click(
         "exhibit.review", {"exhibitId": exhibit.id, "receipt": receipt}, sender=RAVI
     )
 
@@ -432,7 +360,7 @@ async def test_the_channel_receipt_carries_reviews_for_the_case_team(
         entries = await unit.custody(case.id)
     actions = [e.action for e in entries]
     assert actions.count(Action.EXHIBIT_REVIEWED) == 1
-    assert [e.actor_id for e in entries if e.action == Action.ACCESS_REFUSED] == [LIAM]
+    assert [e.actor_id for e in entries if e.action == Action.ACCESS_REFUSED] == [LIAM.object_id]
     assert Action.CASE_VIEWED not in actions  # refreshes are not recorded as case views
 
 
@@ -442,16 +370,15 @@ async def test_a_case_team_is_known_from_a_personal_chat_without_graph(
     """No Graph, nothing cached (a restarted bot): the connector is asked for the channel."""
     recorder, url = connector
     recorder.members[CHANNEL] = channel_members(JANE, RAVI)
-    opened_by = Team(await bot_client(settings), recorder, url)
+    opened_by = Conversation(await bot_client(settings), recorder, url, where=CASE_CHANNEL)
     await opened_by.say("case open MET-24-0211 Robbery")
     # Sarah joins the channel later; the bot restarts and remembers no team.
     recorder.members[CHANNEL] += channel_members(SARAH)
-    restarted = Team(await bot_client(settings), recorder, url)
-    restarted.count = opened_by.count  # message ids go on: replies are found by them
+    restarted = Conversation(await bot_client(settings), recorder, url, where=CASE_CHANNEL)
 
-    ravi = await restarted.say("case show MET-24-0211", sender=RAVI, where="personal_message")
-    listed = await restarted.say("case list", sender=SARAH, where="personal_message")
-    liam = await restarted.say("case show MET-24-0211", sender=LIAM, where="personal_message")
+    ravi = await restarted.say("case show MET-24-0211", sender=RAVI, where=PERSONAL_CHAT)
+    listed = await restarted.say("case list", sender=SARAH, where=PERSONAL_CHAT)
+    liam = await restarted.say("case show MET-24-0211", sender=LIAM, where=PERSONAL_CHAT)
 
     assert "Robbery" in ravi
     assert "MET-24-0211" in listed
@@ -469,11 +396,11 @@ async def test_large_shares_are_checked_after_the_click_is_answered(
     recorder, url = connector
     recorder.members[CHANNEL] = channel_members(JANE, SARAH)
     every_share_is_large = settings.model_copy(update={"verify_inline_bytes": 0})
-    team = Team(await bot_client(every_share_is_large), recorder, url)
+    team = Conversation(await bot_client(every_share_is_large), recorder, url, where=CASE_CHANNEL)
     await _case_with_exhibit(team, file_url, "MET-24-0212")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
 
-    answer = await team.click("share.approve", share_id, sender=SARAH)
+    answer = await team.click_share("share.approve", share_id, sender=SARAH)
     await team.client.app[SERVICES].background.wait()
 
     assert "Checking 1 exhibit" in answer
@@ -490,4 +417,4 @@ async def test_large_shares_are_checked_after_the_click_is_answered(
         entries = await unit.custody(share.case_id)
     assert share.status is ShareStatus.APPROVED
     assert [e.action for e in entries].count(Action.SHARE_APPROVED) == 1
-    assert "Checking" not in str(await team.click("share.approve", share_id, sender=SARAH))
+    assert "Checking" not in str(await team.click_share("share.approve", share_id, sender=SARAH))

@@ -21,20 +21,18 @@ from exhibit.settings import Settings, load_settings
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine
 from storage.records import SqlRecords
-from tests.conftest import BotClientFactory
+from tests.conftest import ConversationFactory
 from tests.fakes.graph_server import reference_attachment
 from tests.fakes.tenant import FakeTenant, Tls, fake_tenant
-from tests.support.activities import load_activity
-from tests.support.connector import RecordingConnector
+from tests.support.conversation import CASE_CHANNEL, card_of
 from tests.support.graph_mode import (
     CHANNEL,
-    JANE,
     OFFICERS_GROUP,
-    RAVI,
     ROLE_GROUPS,
     TEAM,
     graph_env,
 )
+from tests.support.people import JANE, RAVI
 
 OTHER_TEAM = "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
 OTHER_CHANNEL = "19:another-teams-channel@thread.tacv2"
@@ -46,11 +44,11 @@ CONTENT = b"%PDF-1.7\n" + os.urandom(20_000)
 async def tenant(tls: Tls) -> AsyncIterator[FakeTenant]:
     async with fake_tenant(tls) as running:
         graph = running.graph
-        graph.add_user(JANE, "Jane Smith", givenName="Jane", surname="Smith",
+        graph.add_user(JANE.object_id, "Jane Smith", givenName="Jane", surname="Smith",
                        groups=[OFFICERS_GROUP])  # fmt: skip
-        graph.add_user(RAVI, "Ravi Patel", groups=[OFFICERS_GROUP])
-        graph.add_channel(TEAM, CHANNEL, [JANE, RAVI])
-        graph.add_channel(OTHER_TEAM, OTHER_CHANNEL, [JANE])
+        graph.add_user(RAVI.object_id, "Ravi Patel", groups=[OFFICERS_GROUP])
+        graph.add_channel(TEAM, CHANNEL, [JANE.object_id, RAVI.object_id])
+        graph.add_channel(OTHER_TEAM, OTHER_CHANNEL, [JANE.object_id])
         yield running
 
 
@@ -74,22 +72,13 @@ def graph_settings(base_env: dict[str, str], tenant: FakeTenant, tls: Tls) -> Se
     )
 
 
-async def _post(
-    client: Any, recorder: RecordingConnector, url: str, activity: dict[str, Any]
-) -> str:
-    before = len(recorder.activities())
-    assert (await client.post("/api/messages", json=activity)).status == 202
-    (reply,) = (await recorder.wait_for(before + 1))[before:]
-    return str(reply["attachments"][0]["content"])
-
-
 def _drive(tenant: FakeTenant, where: str) -> str:
     graph = tenant.graph
     drives = {
         "case channel": graph.channel_drive(TEAM, CHANNEL),
         "another team's channel": graph.channel_drive(OTHER_TEAM, OTHER_CHANNEL),
-        "the sender's OneDrive": graph.user_drive(JANE),
-        "a colleague's OneDrive": graph.user_drive(RAVI),
+        "the sender's OneDrive": graph.user_drive(JANE.object_id),
+        "a colleague's OneDrive": graph.user_drive(RAVI.object_id),
     }
     return drives[where]
 
@@ -121,26 +110,20 @@ async def _records_of(settings: Settings) -> tuple[list[dict[str, Any]], int]:
 )
 async def test_only_files_where_the_case_keeps_them_are_fetched(
     graph_settings: Settings,
-    bot_client: BotClientFactory,
-    connector: tuple[RecordingConnector, str],
+    converse: ConversationFactory,
     tenant: FakeTenant,
     directory: GraphDirectory,
     conversation: str,
     lives_in: str,
     taken: bool,
 ) -> None:
-    recorder, url = connector
-    client = await bot_client(graph_settings, directory=directory)
-    opened = load_activity("channel_mention", url, id="1732570000100",
-                           text="<at>Exhibit</at> case open MET-24-0400 Theft")  # fmt: skip
-    assert "Case opened" in await _post(client, recorder, url, opened)
+    talk = await converse(graph_settings, directory=directory, where=CASE_CHANNEL)
+    assert "Case opened" in await talk.say("case open MET-24-0400 Theft")
     file_url = "https://met.sharepoint.com/sites/Elsewhere/Shared Documents/payroll.pdf"
     tenant.graph.add_drive_item(file_url, "payroll.pdf", CONTENT, drive_id=_drive(tenant, lives_in))
     message_id = "1732570000200"
     attachment = reference_attachment("payroll.pdf", file_url)
-    activity = load_activity(
-        "channel_mention", url, id=message_id, text="<at>Exhibit</at> add MET-24-0400"
-    )
+    activity = talk.message("add MET-24-0400", activity_id=message_id)
     if conversation == "channel":
         tenant.graph.add_channel_message(TEAM, CHANNEL, message_id, attachments=[attachment])
         activity["conversation"]["id"] = f"{CHANNEL};messageid={message_id}"
@@ -152,7 +135,7 @@ async def test_only_files_where_the_case_keeps_them_are_fetched(
         }  # fmt: skip
         activity["channelData"] = {"tenant": activity["channelData"]["tenant"]}
 
-    answer = await _post(client, recorder, url, activity)
+    answer = str(card_of(await talk.post(activity)))
 
     if taken:
         assert "Receiving 1 file for MET-24-0400" in answer

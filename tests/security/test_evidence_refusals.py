@@ -14,21 +14,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from evidence.custody import Action, Actor, CustodyEvent
+from evidence.custody import Action, CustodyEvent
 from exhibit.settings import Settings
 from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
 from tests.support.connector import RecordingConnector
-from tests.test_intake import teams_file
-from tests.test_sharing import PDF, Team, channel_members
+from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation, teams_file
+from tests.support.people import JANE, LIAM, RAVI, SARAH, channel_members
+from tests.test_sharing import PDF
 
-JANE, RAVI, SARAH = (
-    "1a7e2c3d-0001-4f00-8000-000000000001",
-    "1a7e2c3d-0002-4f00-8000-000000000002",
-    "1a7e2c3d-0003-4f00-8000-000000000003",
-)
-LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"  # officer, on no case team
 REAL, ABSENT = "MET-24-0301", "MET-99-0001"
 TITLE = "Burglary at 12 High Street"
 PLACEHOLDER = "<REF>"
@@ -60,10 +55,10 @@ async def file_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def team(
     settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
-) -> Team:
+) -> Conversation:
     recorder, url = connector
     recorder.members["19:exhibit-case-channel@thread.tacv2"] = channel_members(JANE, RAVI, SARAH)
-    return Team(await bot_client(settings), recorder, url)
+    return Conversation(await bot_client(settings), recorder, url, where=CASE_CHANNEL)
 
 
 @pytest.fixture
@@ -73,10 +68,10 @@ async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
     await engine.dispose()
 
 
-async def _real_case(team: Team, file_url: str) -> str:
+async def _real_case(team: Conversation, file_url: str) -> str:
     """Jane's case in the channel, with one exhibit; the receipt card's activity id."""
     await team.say(f"case open {REAL} {TITLE}")
-    await team.say(f"add {REAL}", attachments=[teams_file("statement.pdf", file_url)])
+    await team.say(f"add {REAL}", [teams_file("statement.pdf", file_url)])
     for _ in range(100):
         for request in team.recorder.received:
             if request.method == "PUT" and "Exhibit JS/1" in str(request.body):
@@ -97,13 +92,14 @@ async def _refusals(records: SqlRecords) -> list[str]:
         return [
             str(e.details.get("attempt", "view"))
             for e in await unit.custody(case.id)
-            if e.actor_id == LIAM and e.action in {Action.ACCESS_REFUSED, Action.INTAKE_REFUSED}
+            if e.actor_id == LIAM.object_id
+            and e.action in {Action.ACCESS_REFUSED, Action.INTAKE_REFUSED}
         ]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 async def test_a_command_on_a_case_not_yours_reads_as_on_no_case(
-    team: Team, file_url: str, records: SqlRecords, command: str
+    team: Conversation, file_url: str, records: SqlRecords, command: str
 ) -> None:
     await _real_case(team, file_url)
     async with records.unit() as unit:
@@ -114,7 +110,7 @@ async def test_a_command_on_a_case_not_yours_reads_as_on_no_case(
     answers = {}
     for ref in (ABSENT, REAL):
         answers[ref] = await team.say(
-            command.format(ref=ref), sender=LIAM, where="personal_message", attachments=files
+            command.format(ref=ref), sender=LIAM, where=PERSONAL_CHAT, attachments=files
         )
     absent = answers[ABSENT].replace(ABSENT, PLACEHOLDER)
     real = answers[REAL].replace(REAL, PLACEHOLDER)
@@ -134,7 +130,7 @@ CLICKS = [
 
 @pytest.mark.parametrize(("verb", "extra"), CLICKS)
 async def test_a_click_on_a_case_not_yours_returns_a_bare_notice(
-    team: Team, file_url: str, records: SqlRecords, verb: str, extra: dict[str, str]
+    team: Conversation, file_url: str, records: SqlRecords, verb: str, extra: dict[str, str]
 ) -> None:
     receipt = await _real_case(team, file_url)
     async with records.unit() as unit:
@@ -145,7 +141,7 @@ async def test_a_click_on_a_case_not_yours_returns_a_bare_notice(
             # A flag by Ravi with a comment: what a refused click used to show back.
             CustodyEvent(
                 case.id,
-                Actor(RAVI, "Ravi Patel"),
+                RAVI.actor(),
                 Action.EXHIBIT_FLAGGED,
                 case.created_at,
                 case.id,
@@ -158,8 +154,8 @@ async def test_a_click_on_a_case_not_yours_returns_a_bare_notice(
         filled = {k: v.format(receipt=receipt_id) for k, v in extra.items()}
         return {"exhibitId": exhibit_id, **filled} if verb != "exhibit.refresh" else filled
 
-    forged = await team.act(verb, data("no-such-exhibit", "no-such-receipt"), sender=LIAM)
-    refused = await team.act(verb, data(exhibit.id, receipt), sender=LIAM)
+    forged = await team.click(verb, data("no-such-exhibit", "no-such-receipt"), sender=LIAM)
+    refused = await team.click(verb, data(exhibit.id, receipt), sender=LIAM)
 
     assert refused == forged
     assert "This card is not available to you." in refused
@@ -171,12 +167,10 @@ async def test_a_click_on_a_case_not_yours_returns_a_bare_notice(
 
 
 async def test_opening_a_taken_reference_says_only_that_it_is_taken(
-    team: Team, file_url: str
+    team: Conversation, file_url: str
 ) -> None:
     await _real_case(team, file_url)
-    answer = await team.say(
-        f"case open {REAL} Something else", sender=LIAM, where="personal_message"
-    )
+    answer = await team.say(f"case open {REAL} Something else", sender=LIAM, where=PERSONAL_CHAT)
     assert f"The case reference {REAL} is already in use" in answer
     assert TITLE not in answer
     assert "uksouth" not in answer

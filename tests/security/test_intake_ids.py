@@ -16,23 +16,17 @@ import pytest
 
 from evidence.intake import IncomingFile, Received, complete_intake, idempotency_key, start_intake
 from evidence.model import Case, SourceKind
-from evidence.officers import Officer, Role
 from evidence.records import IntakeJob
 from evidence.stored_blob import StoredBlob
 from storage.database import create_engine
 from storage.migrate import migrate
 from storage.records import SqlRecords
+from tests.support import people
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-JANE = Officer(
-    "1a7e2c3d-0001-4f00-8000-000000000001",
-    "Jane Smith",
-    given_name="Jane",
-    surname="Smith",
-    roles=frozenset({Role.OFFICER}),
-)
+JANE = people.JANE.officer()
 MESSAGE_ID = "1732570000001"
 FILES = [
     IncomingFile(SourceKind.TEAMS_FILE, "https://files.example/a", "a.jpg", "image/jpeg"),

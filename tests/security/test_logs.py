@@ -10,40 +10,30 @@ every captured record (message, arguments and exception text) is searched for ea
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from exhibit.log_config import QUIET_LOGGERS, RedactingFilter, quiet_third_party_loggers, redact
 from exhibit.settings import Settings
 from tests.conftest import BotClientFactory
 from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
-from tests.test_intake import teams_file
+from tests.support.conversation import CASE_CHANNEL, Conversation, teams_file
+from tests.support.people import JANE, RAVI, SARAH, channel_members
 
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"  # officer
-RAVI = "1a7e2c3d-0002-4f00-8000-000000000002"  # approver
-SARAH = "1a7e2c3d-0003-4f00-8000-000000000003"  # approver
 CHANNEL = "19:exhibit-case-channel@thread.tacv2"
-MEMBERS = [
-    {"id": "29:user-jane-smith", "name": "Jane Smith", "aadObjectId": JANE},
-    {"id": "29:user-ravi-patel", "name": "Ravi Patel", "aadObjectId": RAVI},
-    {"id": "29:user-sarah-okafor", "name": "Sarah Okafor", "aadObjectId": SARAH},
-]
 TITLE = "Assault on Wisteria Quennell"
 FILE_NAME = "Statement of Peregrine Ashdown.pdf"
 RECIPIENT = "marigold.fenwick@cps.gov.uk"
 TEMPAUTH = "tempauth-" + uuid.uuid4().hex
 FORGED_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJmb3JnZWQifQ." + uuid.uuid4().hex
-Client = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
@@ -73,61 +63,20 @@ async def file_url() -> AsyncIterator[str]:
     await server.close()
 
 
-class Channel:
-    """The case channel: messages and card clicks as its members."""
-
-    def __init__(self, client: Client, recorder: RecordingConnector, url: str) -> None:
-        self.client, self.recorder, self.url = client, recorder, url
-
-    async def say(self, text: str, *, sender: str = JANE, **extra: Any) -> str:
-        activity = load_activity("channel_mention", self.url, id=uuid.uuid4().hex[:12], **extra)
-        activity["text"] = f"<at>Exhibit</at> {text}"
-        activity["from"]["aadObjectId"] = sender
-        assert (await self.client.post("/api/messages", json=activity)).status == 202
-        return await self.reply_to(activity["id"])
-
-    async def reply_to(self, activity_id: str) -> str:
-        for _ in range(100):
-            for body in self.recorder.activities():
-                if body.get("replyToId") == activity_id:
-                    return str(body)
-            await asyncio.sleep(0.05)
-        raise AssertionError("no reply")
-
-    async def click(self, verb: str, data: dict[str, str], *, sender: str) -> str:
-        activity = load_activity("channel_mention", self.url, id=uuid.uuid4().hex[:12])
-        activity.update(type="invoke", name="adaptiveCard/action", text=None,
-                        replyToId="approval-card",
-                        value={"action": {"type": "Action.Execute", "verb": verb, "data": data},
-                               "trigger": "manual"})  # fmt: skip
-        activity["from"]["aadObjectId"] = sender
-        response = await self.client.post("/api/messages", json=activity)
-        assert response.status == 200
-        return str(await response.json())
-
-    async def wait_for(self, text: str) -> str:
-        for _ in range(200):
-            found = [str(r.body) for r in self.recorder.received if text in str(r.body)]
-            if found:
-                return found[-1]
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"never sent: {text}")
-
-
-async def _run_the_flow(channel: Channel, file_url: str) -> list[str]:
+async def _run_the_flow(channel: Conversation, file_url: str) -> list[str]:
     """Everything a secret could leak from; returns the secrets the flow handed out."""
     reference = f"MET-26-{uuid.uuid4().int % 10000:04d}"
     await channel.say(f"case open {reference} {TITLE}")
     attachment = teams_file(FILE_NAME, file_url)
-    await channel.say(f"add {reference}", attachments=[attachment])
-    await channel.wait_for("Exhibit JS/1")
+    await channel.say(f"add {reference}", [attachment])
+    await channel.sent("Exhibit JS/1")
     requested = await channel.say(f"share JS/1 with {RECIPIENT} for 7d reason trial bundle")
     share_id = re.search(r"S-[0-9A-F]{10}", requested)
     assert share_id is not None, requested
     assert "Approved" in await channel.click(
         "share.approve", {"shareId": share_id.group(0)}, sender=SARAH
     )
-    link = re.search(r"/s/[A-Za-z0-9_-]{43,}", await channel.wait_for("/s/"))
+    link = re.search(r"/s/[A-Za-z0-9_-]{43,}", await channel.sent("/s/"))
     assert link is not None
     assert (await channel.client.get(link.group(0))).status == 200
     download = await channel.client.get(f"{link.group(0)}/1", allow_redirects=False)
@@ -165,8 +114,8 @@ async def test_a_full_flow_at_debug_logs_no_secret_and_no_personal_detail(
         caplog.handler.addFilter(RedactingFilter())
     caplog.set_level(logging.DEBUG)
     recorder, url = connector
-    recorder.members[CHANNEL] = MEMBERS
-    channel = Channel(await bot_client(settings), recorder, url)
+    recorder.members[CHANNEL] = channel_members(JANE, RAVI, SARAH)
+    channel = Conversation(await bot_client(settings), recorder, url, where=CASE_CHANNEL)
     secrets = await _run_the_flow(channel, file_url)
     assert len(caplog.records) > 10, "the flow logged at DEBUG"
     leaks = [

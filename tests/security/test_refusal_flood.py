@@ -15,23 +15,15 @@ import pytest
 from evidence.cases import check_visible
 from evidence.custody import Action, verify_chain
 from evidence.model import Case, ChannelBinding
-from evidence.officers import Officer, Role
 from evidence.records import RecordsUnit
 from evidence.refusals import LISTED_PER_WINDOW, WINDOW, record_refusal, refused_attempts
 from storage.records import SqlRecords, in_unit
+from tests.support import people
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-JANE = Officer(
-    "1a7e2c3d-0001-4f00-8000-000000000001", "Jane Smith", roles=frozenset({Role.OFFICER})
-)
-LIAM = Officer(
-    "1a7e2c3d-0006-4f00-8000-000000000006", "Liam Walsh", roles=frozenset({Role.OFFICER})
-)
-SARAH = Officer(
-    "1a7e2c3d-0003-4f00-8000-000000000003", "Sarah Okafor", roles=frozenset({Role.OFFICER})
-)
+JANE, LIAM, SARAH = (people.JANE.officer(), people.LIAM.officer(), people.SARAH.officer())
 REFUSAL_ACTIONS = {Action.ACCESS_REFUSED, Action.REFUSALS_SUPPRESSED}
 
 

@@ -26,17 +26,17 @@ from tests.conftest import BotClientFactory
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.tenant import FakeTenant, Tls, fake_tenant
 from tests.support.connector import RecordingConnector
+from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation
 from tests.support.graph_mode import (
     APPROVERS_GROUP,
     CHANNEL,
-    JANE,
     OFFICERS_GROUP,
-    RAVI,
     ROLE_GROUPS,
     TEAM,
     graph_env,
 )
-from tests.test_sharing import SARAH, Team, _case_with_exhibit, _share_id, channel_members
+from tests.support.people import JANE, RAVI, SARAH, channel_members
+from tests.test_sharing import _case_with_exhibit, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
 from tests.test_sharing import records as records  # the fixture
 from tests.test_sharing import team as team  # the fixture
@@ -56,35 +56,35 @@ async def recorded(records: SqlRecords, share_id: str) -> tuple[ShareStatus, lis
 
 
 async def test_an_approver_removed_from_the_channel_cannot_approve(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0601")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))  # team cached
     team.recorder.members[CHANNEL] = channel_members(JANE, SARAH)  # Ravi has left
 
-    answer = await team.click("share.approve", share_id, sender=RAVI)
+    answer = await team.click_share("share.approve", share_id, sender=RAVI)
 
     assert "Approved" not in answer
     status, about = await recorded(records, share_id)
     assert status is ShareStatus.PENDING
-    assert (Action.SHARE_REFUSED, RAVI) in about
+    assert (Action.SHARE_REFUSED, RAVI.object_id) in about
     assert Action.SHARE_APPROVED not in [action for action, _ in about]
 
 
 async def test_an_approver_removed_from_the_channel_cannot_revoke(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0602")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
-    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=SARAH)
     team.recorder.members[CHANNEL] = channel_members(JANE, RAVI)  # Sarah has left
 
-    answer = await team.say(f"share revoke {share_id}", sender=SARAH, where="personal_message")
+    answer = await team.say(f"share revoke {share_id}", sender=SARAH, where=PERSONAL_CHAT)
 
     assert "Share revoked" not in answer
     status, about = await recorded(records, share_id)
     assert status is ShareStatus.APPROVED
-    assert (Action.SHARE_REFUSED, SARAH) in about
+    assert (Action.SHARE_REFUSED, SARAH.object_id) in about
 
 
 # --- the approver's directory entry, between the click and the background decision ---------
@@ -94,10 +94,10 @@ async def test_an_approver_removed_from_the_channel_cannot_revoke(
 async def tenant(tls: Tls) -> AsyncIterator[FakeTenant]:
     async with fake_tenant(tls) as running:
         graph = running.graph
-        graph.add_user(JANE, "Jane Smith", givenName="Jane", surname="Smith",
+        graph.add_user(JANE.object_id, "Jane Smith", givenName="Jane", surname="Smith",
                        groups=[OFFICERS_GROUP])  # fmt: skip
-        graph.add_user(RAVI, "Ravi Patel", groups=[OFFICERS_GROUP, APPROVERS_GROUP])
-        graph.add_channel(TEAM, CHANNEL, [JANE, RAVI])
+        graph.add_user(RAVI.object_id, "Ravi Patel", groups=[OFFICERS_GROUP, APPROVERS_GROUP])
+        graph.add_channel(TEAM, CHANNEL, [JANE.object_id, RAVI.object_id])
         yield running
 
 
@@ -124,15 +124,15 @@ def graph_settings(base_env: dict[str, str], tenant: FakeTenant, tls: Tls) -> Se
 
 
 def role_removed(graph: FakeGraph) -> None:
-    graph.memberships[RAVI.lower()] = [OFFICERS_GROUP.lower()]
+    graph.memberships[RAVI.object_id.lower()] = [OFFICERS_GROUP.lower()]
 
 
 def account_disabled(graph: FakeGraph) -> None:
-    graph.users[RAVI.lower()]["accountEnabled"] = False
+    graph.users[RAVI.object_id.lower()]["accountEnabled"] = False
 
 
 def left_the_channel(graph: FakeGraph) -> None:
-    graph.add_channel(TEAM, CHANNEL, [JANE])
+    graph.add_channel(TEAM, CHANNEL, [JANE.object_id])
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ async def test_a_background_approval_decides_on_the_directory_as_it_is_then(
     recorder, url = connector
     recorder.members[CHANNEL] = channel_members(JANE, RAVI)
     client = await bot_client(graph_settings, directory=directory)
-    team = Team(client, recorder, url)
+    team = Conversation(client, recorder, url, where=CASE_CHANNEL)
     await _case_with_exhibit(team, file_url, "MET-24-0610")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
     assert "Ravi Patel" in await team.say("whoami", sender=RAVI)  # Ravi is in the cache
@@ -164,7 +164,7 @@ async def test_a_background_approval_decides_on_the_directory_as_it_is_then(
     held = asyncio.Event()
     tenant.graph.gates["POST /$batch"] = held
 
-    answer = await team.click("share.approve", share_id, sender=RAVI)
+    answer = await team.click_share("share.approve", share_id, sender=RAVI)
     change(tenant.graph)
     held.set()
     await client.app[SERVICES].background.wait()

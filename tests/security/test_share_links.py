@@ -12,20 +12,15 @@ from typing import Any
 from evidence.custody import Action
 from storage.records import SqlRecords
 from tests.support.connector import personal_chat
-from tests.test_sharing import (
-    CHANNEL,
-    JANE,
-    SARAH,
-    Team,
-    _case_with_exhibit,
-    _share_id,
-)
+from tests.support.conversation import PERSONAL_CHAT, Conversation
+from tests.support.people import JANE, SARAH
+from tests.test_sharing import CHANNEL, _case_with_exhibit, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
 from tests.test_sharing import records as records  # the fixture
 from tests.test_sharing import team as team  # the fixture
 
 LINK = re.compile(r"/s/[A-Za-z0-9_-]{43,}")
-JANES_CHAT = personal_chat("29:user-jane-smith")
+JANES_CHAT = personal_chat(JANE.teams_id)
 PERSONAL_FIXTURE_CHAT = "a:exhibit-personal-chat"  # tests/fixtures/personal_message.json
 
 
@@ -42,12 +37,12 @@ async def custody(records: SqlRecords, share_id: str) -> list[tuple[str, dict[st
 
 
 async def test_a_share_asked_in_the_channel_sends_its_link_to_a_personal_chat(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0501")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason trial bundle"))
 
-    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=SARAH)
 
     (opened,) = [r for r in team.recorder.received if r.path == "/v3/conversations"]
     assert opened.body["isGroup"] is False
@@ -58,18 +53,18 @@ async def test_a_share_asked_in_the_channel_sends_its_link_to_a_personal_chat(
     assert (await team.client.get(link)).status == 200
     (delivered,) = [d for a, d in await custody(records, share_id)
                     if a == Action.SHARE_LINK_DELIVERED]  # fmt: skip
-    assert delivered == {"share": share_id, "to": JANE, "via": "personal chat"}
+    assert delivered == {"share": share_id, "to": JANE.object_id, "via": "personal chat"}
 
 
 async def test_a_share_asked_in_a_personal_chat_gets_its_link_there(
-    team: Team, file_url: str
+    team: Conversation, file_url: str
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0502")
     share_id = _share_id(
-        await team.say("share JS/1 with a@cps.gov.uk reason x", where="personal_message")
+        await team.say("share JS/1 with a@cps.gov.uk reason x", where=PERSONAL_CHAT)
     )
 
-    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=SARAH)
 
     assert len(links_in(team.recorder.posted_to(PERSONAL_FIXTURE_CHAT))) == 1
     assert not [r for r in team.recorder.received if r.path == "/v3/conversations"]
@@ -77,11 +72,11 @@ async def test_a_share_asked_in_a_personal_chat_gets_its_link_there(
 
 
 async def test_share_link_typed_in_the_channel_answers_there_with_a_notice_only(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     await _case_with_exhibit(team, file_url, "MET-24-0503")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
-    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=SARAH)
 
     answer = await team.say(f"share link {share_id}")
 
@@ -93,20 +88,20 @@ async def test_share_link_typed_in_the_channel_answers_there_with_a_notice_only(
     assert (await team.client.get(renewed)).status == 200
     entries = await custody(records, share_id)
     (reissued,) = [d for a, d in entries if a == Action.SHARE_LINK_REISSUED]
-    assert reissued["requested_by"] == JANE
+    assert reissued["requested_by"] == JANE.object_id
     deliveries = [d for a, d in entries if a == Action.SHARE_LINK_DELIVERED]
     assert [d["via"] for d in deliveries] == ["personal chat", "personal chat"]
     assert LINK.search(str(entries)) is None  # the ledger never holds a link
 
 
 async def test_a_requester_who_cannot_be_reached_is_told_in_the_thread_without_the_link(
-    team: Team, file_url: str, records: SqlRecords
+    team: Conversation, file_url: str, records: SqlRecords
 ) -> None:
     team.recorder.unreachable.add("29:user-jane-smith")
     await _case_with_exhibit(team, file_url, "MET-24-0504")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
 
-    assert "Approved" in await team.click("share.approve", share_id, sender=SARAH)
+    assert "Approved" in await team.click_share("share.approve", share_id, sender=SARAH)
 
     channel = [str(body) for body in team.recorder.posted_to(CHANNEL)]
     assert any(f"share link {share_id}" in body for body in channel)

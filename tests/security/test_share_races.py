@@ -21,7 +21,7 @@ import pytest
 from evidence.custody import Action
 from evidence.links import LinkState, link_state
 from evidence.model import Case
-from evidence.officers import Officer, Role
+from evidence.officers import Officer
 from evidence.records import RecordsUnit
 from evidence.share_cases import Outcome, decide_share, reissue_link
 from evidence.shares import Share, ShareAction, ShareStatus
@@ -29,7 +29,9 @@ from evidence.sharing import new_link_token
 from exhibit.settings import Settings
 from storage.database import create_engine
 from storage.records import SqlRecords, in_unit
-from tests.test_sharing import Team, _case_with_exhibit, _share_id
+from tests.support import people
+from tests.support.conversation import Conversation
+from tests.test_sharing import _case_with_exhibit, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
 from tests.test_sharing import team as team  # the fixture
 
@@ -37,15 +39,7 @@ pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1)
-JANE = Officer(
-    "1a7e2c3d-0001-4f00-8000-000000000001", "Jane Smith", roles=frozenset({Role.OFFICER})
-)
-RAVI = Officer(
-    "1a7e2c3d-0002-4f00-8000-000000000002", "Ravi Patel", roles=frozenset({Role.APPROVER})
-)
-SARAH = Officer(
-    "1a7e2c3d-0003-4f00-8000-000000000003", "Sarah Okafor", roles=frozenset({Role.APPROVER})
-)
+JANE, RAVI, SARAH = (people.JANE.officer(), people.RAVI.officer(), people.SARAH.officer())
 MEMBERS = frozenset({JANE.object_id, RAVI.object_id, SARAH.object_id})
 ITERATIONS = 15
 POSTGRES_ONLY = pytest.mark.parametrize(
@@ -321,15 +315,15 @@ async def assert_dead(records: SqlRecords, share: Share) -> None:
 
 
 async def test_two_approvers_clicking_together_give_one_link(
-    team: Team, file_url: str, settings: Settings
+    team: Conversation, file_url: str, settings: Settings
 ) -> None:
     """Through the bot (SQLite): one approval, one link card, the other approver told."""
     await _case_with_exhibit(team, file_url, "MET-24-0701")
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
 
     answers = await asyncio.gather(
-        team.click("share.approve", share_id, sender=RAVI.object_id),
-        team.click("share.approve", share_id, sender=SARAH.object_id),
+        team.click_share("share.approve", share_id, sender=people.RAVI),
+        team.click_share("share.approve", share_id, sender=people.SARAH),
     )
 
     engine = create_engine(settings.database_url.get_secret_value())

@@ -32,8 +32,9 @@ from storage.sources import HostAllowList, HttpSource, Pace
 from tests.conftest import BotClientFactory
 from tests.fakes.tenant import Tls, fake_tenant
 from tests.support.connector import RecordingConnector
+from tests.support.conversation import Conversation, teams_file
+from tests.support.people import JANE, LIAM
 from tests.support.slow_files import serve_slow_files
-from tests.test_intake import JANE, LIAM, Officer, teams_file
 
 T = TypeVar("T")
 LOCAL = HostAllowList.of(["127.0.0.1"], dangerously_allow_http_on_loopback=True)
@@ -201,9 +202,9 @@ async def records(base_env: dict[str, str]) -> AsyncIterator[SqlRecords]:
 
 async def start(
     env: dict[str, str], bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
-) -> Officer:
+) -> Conversation:
     recorder, url = connector
-    return Officer(await bot_client(load_settings(env)), recorder, url)
+    return Conversation(await bot_client(load_settings(env)), recorder, url)
 
 
 async def test_a_drip_fails_the_job_with_the_reason_after_one_retry(
@@ -218,11 +219,11 @@ async def test_a_drip_fails_the_job_with_the_reason_after_one_retry(
         "EXHIBIT_DOWNLOAD_RATE_WINDOW_SECONDS": "1",
     }
     officer = await start(env, bot_client, connector)
-    await officer.send("case open MET-26-0101 Drip")
+    await officer.say("case open MET-26-0101 Drip")
     async with serve_slow_files(pause=0.2) as drip:
         drip.piece_bytes = 10  # 50 bytes a second
         link = drip.link("drip.jpg", os.urandom(200_000))
-        await officer.send("add MET-26-0101", [teams_file("drip.jpg", link)])
+        await officer.say("add MET-26-0101", [teams_file("drip.jpg", link)])
         # One cut, the 5 s back-off, a second cut: then final.
         card = await officer.wait_for_update("could not be recorded", attempts=200)
         transfers = drip.of("drip.jpg")
@@ -251,13 +252,13 @@ async def test_one_officers_drips_leave_a_slot_for_another_officer(
         "EXHIBIT_DOWNLOAD_RATE_WINDOW_SECONDS": "60",
     }
     officer = await start(env, bot_client, connector)
-    await officer.send("case open MET-26-0102 Drips")
-    await officer.send("case open MET-26-0103 Quick", sender=LIAM)
+    await officer.say("case open MET-26-0102 Drips")
+    await officer.say("case open MET-26-0103 Quick", sender=LIAM)
     async with serve_slow_files(pause=0.2) as drip, serve_slow_files() as quick:
         drip.piece_bytes = 100
         first = teams_file("a1.jpg", drip.link("a1.jpg", os.urandom(100_000)))
         second = teams_file("a2.jpg", drip.link("a2.jpg", os.urandom(100_000)))
-        await officer.send("add MET-26-0102", [first, second], sender=JANE)
+        await officer.say("add MET-26-0102", [first, second], sender=JANE)
 
         async def dripping() -> bool | None:
             return True if drip.transfers else None
@@ -266,7 +267,7 @@ async def test_one_officers_drips_leave_a_slot_for_another_officer(
         await asyncio.sleep(1.0)  # time enough for the worker to take A's second job too
         content = os.urandom(50_000)
         link = quick.link("b.jpg", content)
-        await officer.send("add MET-26-0103", [teams_file("b.jpg", link)], sender=LIAM)
+        await officer.say("add MET-26-0103", [teams_file("b.jpg", link)], sender=LIAM)
 
         async def recorded() -> str | None:
             async with records.unit() as unit:

@@ -1,12 +1,9 @@
-"""The bot in Graph mode against the fake tenant: who is who, and the settings that say so."""
+"""The bot in Graph mode against the fake tenant: its role groups, the case team, the settings."""
 
 from __future__ import annotations
 
 from tests.fakes.tenant import CLIENT_ID, CLIENT_SECRET, TENANT_ID
 
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"  # officer
-RAVI = "1a7e2c3d-0002-4f00-8000-000000000002"  # officer and approver
-LIAM = "1a7e2c3d-0006-4f00-8000-000000000006"  # officer, on no case team
 OFFICERS_GROUP = "5e0a0000-0000-4000-8000-0000000000a1"
 APPROVERS_GROUP = "5e0a0000-0000-4000-8000-0000000000a2"
 ROLE_GROUPS = {OFFICERS_GROUP: "officer", APPROVERS_GROUP: "approver"}
