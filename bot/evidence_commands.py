@@ -57,10 +57,9 @@ from evidence.intake import (
 from evidence.model import Case, Exhibit, SourceKind
 from evidence.officers import Officer
 from evidence.policy import Decision, can_add_evidence
-from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit
 from evidence.review import REVIEW_ACTIONS, Review, can_review, review_exhibit, reviews_of
 from graph.files import GraphFileSource
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ async def _found(turn: Turn) -> tuple[Case, Exhibit]:
             await record_view(unit, turn.officer, found.case, found.exhibit, now=now)
         return found
 
-    found = await turn.in_unit(work)
+    found = await turn.run_unit_with_teams(work)
     if found.exhibit is None:
         raise refusal_error(found.decision, target.case_reference)
     return found.case, found.exhibit
@@ -113,7 +112,7 @@ async def exhibit_card_for(
     async def entries(unit: RecordsUnit) -> list[CustodyEntry]:
         return list(await unit.custody_about(case.id, [exhibit.id], REVIEW_ACTIONS))
 
-    chain = await in_unit(services.records, entries)
+    chain = await run_unit(services.records, entries)
     members = await services.case_teams.members(case)
     return build_exhibit_card(
         exhibit,
@@ -177,7 +176,7 @@ async def on_review_action(
             raise CaseNotFound(None)
         return case, exhibit
 
-    case, exhibit = await in_unit(services.records, load)
+    case, exhibit = await run_unit(services.records, load)
     members = await services.case_teams.members(case)
 
     async def team(_case: Case) -> Set[str]:
@@ -194,7 +193,7 @@ async def on_review_action(
             unit, officer, case, exhibit, members, review, comment=comment, now=now
         )
 
-    decision = await in_unit(services.records, record)
+    decision = await run_unit(services.records, record)
     if decision.hides_case:
         raise CaseNotFound(None)
     notice = None if decision.allowed else f"Refused: {decision.reason}."
@@ -251,7 +250,7 @@ async def _verify(
         await record_verification(unit, officer, case, result, now=now)
         return result
 
-    await in_unit(services.records, record)
+    await run_unit(services.records, record)
     if not result.matches:
         logger.error("Exhibit %s failed verification: %s", exhibit.id, result.problem)
     return build_verify_card(case.reference, result)
@@ -266,7 +265,7 @@ async def custody(turn: Turn) -> AdaptiveCard:
     async def work(unit: RecordsUnit) -> CustodyView:
         return await read_custody(unit, turn.officer, case, exhibit, now=now)
 
-    return build_custody_card(await in_unit(services.records, work))
+    return build_custody_card(await run_unit(services.records, work))
 
 
 def incoming_files(activity: Activity) -> list[IncomingFile]:
@@ -348,7 +347,7 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
         existing = [job for key in keys if (job := await unit.job_by_idempotency_key(key))]
         return case, await members_of(case), existing
 
-    case, members, existing = await turn.in_unit(find)
+    case, members, existing = await turn.run_unit_with_teams(find)
     allowed = can_add_evidence(turn.officer, case, members)
     if existing and allowed.allowed:
         # The same activity again (Teams retries): its jobs exist; say so, record nothing.
@@ -381,7 +380,7 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
             now=now,
         )
 
-    jobs, decision = await in_unit(services.records, start)
+    jobs, decision = await run_unit(services.records, start)
     if not decision.allowed:
         raise refusal_error(decision, reference)
     for job in jobs:
@@ -408,7 +407,7 @@ async def _check_files_are_the_cases(
     async def record(unit: RecordsUnit) -> None:
         await refuse_files(unit, turn.officer, case, files, decision, now=now)
 
-    await in_unit(turn.services.records, record)
+    await run_unit(turn.services.records, record)
     logger.warning("Files for case %s refused: not in the case's drive", case.id)
     raise AccessRefused(decision.reason)
 

@@ -25,9 +25,8 @@ from evidence.errors import CaseNotFound, DirectoryUnavailable, InvalidInput
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer, Role
 from evidence.policy import Decision
-from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit
 from evidence.review import REVIEW_ACTIONS, can_review, reviews_of
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ async def receipt_view_for(
             raise InvalidInput("receipt", "that card is not known")
         return case, jobs, exhibits
 
-    case, jobs, exhibits = await in_unit(services.records, load)
+    case, jobs, exhibits = await run_unit(services.records, load)
     members = await services.case_teams.members(case)
     now = services.now()
 
@@ -120,7 +119,7 @@ async def receipt_view_for(
             return decision, []
         return decision, list(await unit.custody_about(case.id, list(exhibits), REVIEW_ACTIONS))
 
-    decision, chain = await in_unit(services.records, check)
+    decision, chain = await run_unit(services.records, check)
     if not decision.allowed:
         raise CaseNotFound(None)  # the caller answers as for an unknown card: nothing of the case
     review = ReceiptReviews(

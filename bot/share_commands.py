@@ -44,7 +44,7 @@ from evidence.exhibits import ExhibitTarget, Found, compare, find_exhibit
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer, Role
 from evidence.policy import can_view_case
-from evidence.records import RecordsUnit
+from evidence.records import RecordsUnit, run_unit
 from evidence.share_cases import (
     Outcome,
     decide_share,
@@ -62,7 +62,6 @@ from evidence.sharing import (
     new_link_token,
     read_share_request,
 )
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ async def share(turn: Turn) -> AdaptiveCard:
             channel_id=channel_id, now=now,
         )  # fmt: skip
 
-    found = await turn.in_unit(locate)
+    found = await turn.run_unit_with_teams(locate)
     if found.exhibit is None:
         raise refusal_error(found.decision, found.case.reference)
     case = found.case
@@ -121,7 +120,7 @@ async def share(turn: Turn) -> AdaptiveCard:
         )  # fmt: skip
         return made, await _exhibits(unit, made)
 
-    requested, exhibits = await in_unit(services.records, record)
+    requested, exhibits = await run_unit(services.records, record)
     await post_approval_card(services, case, requested, exhibits)
     return build_notice_card(
         "Share requested",
@@ -145,7 +144,7 @@ async def post_approval_card(
         card = build_approval_card(requested, case.reference, exhibits, approvers=approvers)
         sent = await post_new(context, card_activity(card))
         if sent:
-            await in_unit(services.records, lambda unit: _remember_card(unit, requested.id, sent))
+            await run_unit(services.records, lambda unit: _remember_card(unit, requested.id, sent))
 
     await services.proactive.run(channel.conversation_reference, post)
 
@@ -203,7 +202,7 @@ async def share_link(turn: Turn) -> AdaptiveCard:
             unit, officer, share_id, seen.case, seen.members, token=token, now=now
         )
 
-    outcome = await in_unit(services.records, reissue)
+    outcome = await run_unit(services.records, reissue)
     if outcome.refused:
         raise AccessRefused(outcome.refused)
     url = f"{services.settings.public_url}/s/{token.secret}"
@@ -293,7 +292,7 @@ async def visible_share(
     it exists. An attempt on an existing share of a case they may not see is recorded.
     `fresh`: the case team asked now (for decisions), not as cached.
     """
-    loaded = await in_unit(services.records, lambda unit: _find(unit, share_id))
+    loaded = await run_unit(services.records, lambda unit: _find(unit, share_id))
     if loaded is None:
         return None
     share, case, exhibits = loaded
@@ -302,7 +301,7 @@ async def visible_share(
     if decision.allowed:
         return Seen(share, case, exhibits, members)
     now = services.now()
-    await in_unit(
+    await run_unit(
         services.records,
         lambda unit: record_share_refusal(
             unit, officer, case, share.id, attempt, decision.reason, now
@@ -361,7 +360,7 @@ async def _decide(
     exhibits are re-verified (which can take minutes).
     """
     if loaded is None:
-        loaded = await in_unit(services.records, lambda unit: _load(unit, share_id))
+        loaded = await run_unit(services.records, lambda unit: _load(unit, share_id))
     current, case, exhibits = loaded
     deciding, members = await _as_of_now(services, officer, case)
     problem = None
@@ -382,7 +381,7 @@ async def _decide(
             note=note, token=token, integrity_problem=problem, now=now,
         )  # fmt: skip
 
-    outcome = await in_unit(services.records, decide)
+    outcome = await run_unit(services.records, decide)
     if outcome.changed and outcome.share.status is ShareStatus.APPROVED and token is not None:
         await _send_link(services, outcome.share, case, token)
     if outcome.changed and problem and case.channel is not None:

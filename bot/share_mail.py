@@ -16,9 +16,9 @@ from bot.services import Services
 from cards.text import clean
 from evidence.errors import InvalidInput, MailNotSent
 from evidence.ports import MailMessage
+from evidence.records import run_unit
 from evidence.share_cases import record_share_mail
 from evidence.sharing import Share
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ async def mail_link(
         problem = str(err)
         logger.warning("Share %s: link not e-mailed: %s", share.id, type(err).__name__)
     now = services.now()
-    await in_unit(
+    await run_unit(
         services.records,
         lambda unit: record_share_mail(unit, share, sender=mailer.sender, problem=problem, now=now),
     )

@@ -31,9 +31,8 @@ from evidence.custody import Action, CustodyEvent
 from evidence.errors import EvidenceStoreError
 from evidence.files import sanitize_file_name
 from evidence.model import Case, Exhibit
-from evidence.records import Records, RecordsUnit
+from evidence.records import Records, RecordsUnit, run_unit
 from evidence.sharing import Share, link_state, recipient_actor, token_hash
-from storage.records import in_unit
 from storage.sas import MAX_LIFETIME, BlobSasSigner
 
 logger = logging.getLogger(__name__)
@@ -199,7 +198,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
             )
             return _Landing(share, case, exhibits, None)
 
-        found = await in_unit(deps.records, work)
+        found = await run_unit(deps.records, work)
         if found is None:
             return _not_found()
         if found.state is not None or found.case is None:
@@ -231,7 +230,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
                 return _Checked(share, None, state)
             return _Checked(share, exhibit, None)
 
-        checked = await in_unit(deps.records, check)
+        checked = await run_unit(deps.records, check)
         if checked is None or checked.state == "missing":
             return _not_found()
         if checked.exhibit is None:
@@ -266,7 +265,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
             await unit.append_custody(event)
             return taken, None
 
-        taken, state = await in_unit(deps.records, take)
+        taken, state = await run_unit(deps.records, take)
         if taken is None:
             return _gone(state or "unavailable")
         return web.Response(status=302, headers={**SECURITY_HEADERS, "Location": signed.url})

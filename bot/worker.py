@@ -34,18 +34,24 @@ from bot.services import Services
 from cards.exhibits import ReceiptReviews, build_receipt_card, size_text
 from evidence.errors import (
     BlobExists,
+    EmptyEvidence,
     EvidenceRefused,
+    EvidenceTooLarge,
     ExhibitError,
+    HostNotAllowed,
+    SourceEmpty,
+    SourceExpired,
+    SourceTooLarge,
     SourceTooSlow,
     StoreRejected,
+    Transient,
 )
 from evidence.files import detect_type, sanitize_file_name
 from evidence.intake import Received, complete_intake, fail_intake
 from evidence.model import Case, Exhibit, SourceKind, StoredBlob
-from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit
 from storage.evidence_store import BlobEvidenceStore
 from storage.queue import IngestQueue, Lease, QueueUnavailable
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +181,7 @@ class IntakeWorker:
     async def _take_officer_slot(self, lease: Lease) -> str | None:
         """The job's officer, now counted as running one more job; None when they are at the
         cap, in which case the message goes back to the queue for a while, untouched."""
-        job = await in_unit(self._services.records, lambda unit: unit.job(lease.job_id))
+        job = await run_unit(self._services.records, lambda unit: unit.job(lease.job_id))
         officer = job.officer_id if job is not None else ""
         # No await between the check and the count: concurrent jobs cannot both pass.
         if officer and self._running[officer] >= self._options.officer_cap:
@@ -222,7 +228,7 @@ class IntakeWorker:
             await unit.save_job(running)
             return running, case
 
-        job, case = await in_unit(records, claim)
+        job, case = await run_unit(records, claim)
         if job is None or case is None:
             logger.warning("Message for unknown job %s dropped", lease.job_id)
             await self._queue.delete(lease)
@@ -332,7 +338,7 @@ class IntakeWorker:
         async def record(unit: RecordsUnit) -> Exhibit:
             return await complete_intake(unit, job, case, received, now=now)
 
-        exhibit = await in_unit(self._services.records, record)
+        exhibit = await run_unit(self._services.records, record)
         try:
             await self._store.add_tags(case.region, blob_name, {"exhibit": str(exhibit.ref)})
         except (ExhibitError, ValueError) as err:  # recorded already; tags only help searching
@@ -342,7 +348,7 @@ class IntakeWorker:
     def _may_retry(self, err: ExhibitError, job: IntakeJob) -> bool:
         if isinstance(err, SourceTooSlow):
             return job.attempts < min(SLOW_SOURCE_ATTEMPTS, self._options.max_attempts)
-        return _retryable(err)
+        return isinstance(err, Transient)
 
     async def _head_of(self, region: str, blob_name: str) -> bytes:
         return await self._store.read_head(region, blob_name, HEAD_BYTES)
@@ -353,7 +359,7 @@ class IntakeWorker:
         async def record(unit: RecordsUnit) -> IntakeJob:
             return await fail_intake(unit, job, reason, now=now)
 
-        await in_unit(self._services.records, record)
+        await run_unit(self._services.records, record)
         logger.info("Job %s failed: %s", job.id, reason)
         await self._update_receipt(job, case)
 
@@ -377,7 +383,7 @@ class IntakeWorker:
             return
         receipt = job.receipt_activity_id
         services = self._services
-        jobs, exhibits = await in_unit(
+        jobs, exhibits = await run_unit(
             services.records, lambda unit: receipt_contents(unit, receipt)
         )
 
@@ -445,30 +451,20 @@ def _source_details(job: IntakeJob, stored: StoredBlob) -> dict[str, object]:
     return details
 
 
-def _retryable(err: BaseException) -> bool:
-    return type(err).__name__ in {
-        "SourceUnavailable",
-        "StoreUnavailable",
-        "QueueUnavailable",
-        "Conflict",
-        "DirectoryUnavailable",
-    }
-
-
-_PLAIN = {
-    "SourceExpired": "the download link from Teams has expired; please send the file again",
-    "SourceTooLarge": "the file is larger than the limit",
-    "EvidenceTooLarge": "the file is larger than the limit",
-    "SourceEmpty": "the file is empty (0 bytes)",
-    "EmptyEvidence": "the file is empty (0 bytes)",
-    "HostNotAllowed": "the file is at a location Exhibit does not download from",
-    "SourceTooSlow": "the file arrived too slowly and was stopped",
+_PLAIN: dict[type[BaseException], str] = {
+    SourceExpired: "the download link from Teams has expired; please send the file again",
+    SourceTooLarge: "the file is larger than the limit",
+    EvidenceTooLarge: "the file is larger than the limit",
+    SourceEmpty: "the file is empty (0 bytes)",
+    EmptyEvidence: "the file is empty (0 bytes)",
+    HostNotAllowed: "the file is at a location Exhibit does not download from",
+    SourceTooSlow: "the file arrived too slowly and was stopped",
 }
 
 
 def _reason(err: BaseException) -> str:
     """What the officer is told about a failure."""
-    plain = _PLAIN.get(type(err).__name__)
+    plain = _PLAIN.get(type(err))
     if plain:
         return plain
     reason = getattr(err, "reason", None) or getattr(err, "problem", None)

@@ -18,20 +18,17 @@ every other change of a share is `UPDATE ... WHERE status = <as read> AND token 
 
 Errors::
 
-    Conflict   the unit lost a race (deadlock, serialization failure, lock timeout):
-               nothing was written; run the whole unit again (`in_unit` does)
+    Conflict   (evidence.errors) the unit lost a race (deadlock, serialization failure, lock
+               timeout): nothing was written; run the whole unit again (`run_unit` does)
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Row, Table, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,8 +36,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from evidence.custody import GENESIS, CustodyEntry, CustodyEvent, seal
+from evidence.errors import Conflict
 from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, SourceKind
-from evidence.records import DuplicateCase, IntakeJob, JobStatus, Records, RecordsUnit
+from evidence.records import DuplicateCase, IntakeJob, JobStatus, unit_scope
 from evidence.sharing import Share, ShareStatus
 from storage.tables import (
     cases,
@@ -53,33 +51,11 @@ from storage.tables import (
     shares,
 )
 
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
 # SQLSTATEs that mean "lost a race, try again": serialization_failure, deadlock_detected,
 # lock_not_available.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 # sqlite3 result codes SQLITE_BUSY and SQLITE_LOCKED, with any extended code.
 RETRYABLE_SQLITE_CODES = frozenset({5, 6})
-FIRST_BACKOFF_SECONDS = 0.02
-
-# Set while a task (or a task it started) is inside a unit. A nested unit is a second
-# transaction that could wait forever on the first one's locks (always, on SQLite).
-_inside_unit: ContextVar[bool] = ContextVar("inside_unit", default=False)
-
-
-def inside_unit() -> bool:
-    """Whether the running task is inside a unit of work (and so may hold the write lock)."""
-    return _inside_unit.get()
-
-
-class Conflict(Exception):
-    """The unit lost a race with another one and was rolled back; running it again is safe."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class SqlRecords:
@@ -99,44 +75,15 @@ class SqlRecords:
         Units do not nest: opening one inside another (or in a task started inside one) raises
         `RuntimeError`.
         """
-        if _inside_unit.get():
-            raise RuntimeError("a records unit was opened inside another one")
-        entered = _inside_unit.set(True)
-        try:
-            async with self._writer, self._engine.begin() as connection:
-                yield SqlRecordsUnit(connection)
-        except DBAPIError as err:
-            reason = _retryable(err)
-            if reason is None:
-                raise
-            raise Conflict(reason) from err
-        finally:
-            _inside_unit.reset(entered)
-
-
-async def in_unit(
-    records: Records, work: Callable[[RecordsUnit], Awaitable[T]], attempts: int = 5
-) -> T:
-    """Run `work` in a unit of `records`, again in a fresh unit after a `Conflict`.
-
-    `work` may run more than once: it should do nothing but records calls. Waits a random,
-    doubling delay between attempts; the last attempt's `Conflict` propagates.
-    """
-    delay = FIRST_BACKOFF_SECONDS
-    for attempt in range(1, attempts):
-        try:
-            return await _run_once(records, work)
-        except Conflict as conflict:
-            logger.info("Unit conflict (%s), attempt %d of %d", conflict.reason, attempt, attempts)
-        await asyncio.sleep(random.uniform(0, delay))  # noqa: S311 (jitter, not a secret)
-        delay *= 2
-    return await _run_once(records, work)
-
-
-async def _run_once(records: Records, work: Callable[[RecordsUnit], Awaitable[T]]) -> T:
-    async with records.unit() as unit:
-        result = await work(unit)
-    return result
+        with unit_scope():
+            try:
+                async with self._writer, self._engine.begin() as connection:
+                    yield SqlRecordsUnit(connection)
+            except DBAPIError as err:
+                reason = _retryable(err)
+                if reason is None:
+                    raise
+                raise Conflict(reason) from err
 
 
 def _retryable(err: DBAPIError) -> str | None:

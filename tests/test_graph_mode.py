@@ -17,9 +17,10 @@ import pytest
 from bot.settings import Settings, load_settings
 from evidence.officers import Officer
 from evidence.ports import Directory
+from evidence.records import inside_unit
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine
-from storage.records import SqlRecords, inside_unit
+from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
 from tests.fakes.graph_server import Fault, reference_attachment
 from tests.fakes.tenant import (

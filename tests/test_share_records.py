@@ -11,9 +11,9 @@ import pytest
 
 from evidence.custody import Action, verify_chain
 from evidence.model import Case
-from evidence.records import RecordsUnit
+from evidence.records import RecordsUnit, run_unit
 from evidence.sharing import Share, ShareStatus, expire_shares, new_link_token
-from storage.records import SqlRecords, in_unit
+from storage.records import SqlRecords
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
@@ -188,7 +188,7 @@ async def test_concurrent_downloads_never_exceed_the_limit(records: SqlRecords, 
     async def download(unit: RecordsUnit) -> Share | None:
         return await unit.take_download(share.id, T0 + timedelta(days=1))
 
-    results = await asyncio.gather(*(in_unit(records, download) for _ in range(20)))
+    results = await asyncio.gather(*(run_unit(records, download) for _ in range(20)))
     taken = sorted(r.downloads for r in results if r is not None)
     assert taken == [1, 2, 3, 4, 5]
     stored = await read(records, share.id)

@@ -22,11 +22,11 @@ from bot.settings import Settings
 from evidence.custody import Action
 from evidence.model import Case
 from evidence.officers import Officer, Role
-from evidence.records import RecordsUnit
+from evidence.records import RecordsUnit, run_unit
 from evidence.share_cases import Outcome, decide_share, reissue_link
 from evidence.sharing import Share, ShareAction, ShareStatus, link_state, new_link_token
 from storage.database import create_engine
-from storage.records import SqlRecords, in_unit
+from storage.records import SqlRecords
 from tests.test_sharing import Team, _case_with_exhibit, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
 from tests.test_sharing import team as team  # the fixture
@@ -182,8 +182,8 @@ async def test_two_approvals_at_once_approve_once(records: SqlRecords, case: Cas
     for _ in range(ITERATIONS):
         share = await a_share(records, case)
         outcomes = await asyncio.gather(
-            in_unit(records, approve(RAVI, share, case)),
-            in_unit(records, approve(SARAH, share, case)),
+            run_unit(records, approve(RAVI, share, case)),
+            run_unit(records, approve(SARAH, share, case)),
         )
         after, actions = await stored(records, share)
         (winner,) = [o for o in outcomes if o.changed]
@@ -243,8 +243,8 @@ async def test_revoke_racing_new_links_always_ends_revoked(records: SqlRecords, 
     for _ in range(ITERATIONS):
         share = await a_share(records, case, approved=True)
         revoked, renewed = await asyncio.gather(
-            in_unit(records, decide(JANE, ShareAction.REVOKE, share, case)),
-            in_unit(records, reissue(share, case)),
+            run_unit(records, decide(JANE, ShareAction.REVOKE, share, case)),
+            run_unit(records, reissue(share, case)),
         )
         await assert_dead(records, share)
         _after, actions = await stored(records, share)
