@@ -14,6 +14,7 @@ from html import escape
 
 from bot.services import Services
 from cards.text import clean
+from cards.time import when
 from evidence.errors import InvalidInput, MailNotSent
 from evidence.ports import MailMessage
 from evidence.records import run_unit
@@ -41,7 +42,7 @@ def share_mail(share: Share, *, case_reference: str, url: str, classification: s
     """The message for `share`'s recipient, with the link `url`."""
     count = len(share.exhibit_ids)
     exhibits = f"{count} exhibit" + ("" if count == 1 else "s")
-    expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
+    expires = when(share.link_expires_at) if share.link_expires_at else ""
     marking = f"<p><strong>{_shown(classification)}</strong></p>"
     who = _shown(share.requested_by_name)
     approver = _shown(share.decided_by_name or "a second officer")
