@@ -38,7 +38,7 @@ from evidence.errors import (
 )
 from evidence.exhibits import (
     CustodyView,
-    Found,
+    ExhibitLookup,
     Verification,
     compare,
     find_exhibit,
@@ -84,7 +84,7 @@ async def _found(turn: Turn) -> tuple[Case, Exhibit]:
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
 
-    async def work(unit: RecordsUnit, members_of: MembersOf) -> Found:
+    async def work(unit: RecordsUnit, members_of: MembersOf) -> ExhibitLookup:
         found = await find_exhibit(
             unit, turn.officer, target, members_of, channel_id=channel_id, now=now
         )

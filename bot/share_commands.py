@@ -40,13 +40,13 @@ from cards.sharing import (
 )
 from evidence.cases import MembersOf
 from evidence.errors import AccessRefused, DirectoryUnavailable, ExhibitError, InvalidInput
-from evidence.exhibits import ExhibitTarget, Found, compare, find_exhibit
+from evidence.exhibits import ExhibitLookup, ExhibitTarget, compare, find_exhibit
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer, Role
 from evidence.policy import can_view_case
 from evidence.records import RecordsUnit, run_unit
 from evidence.share_cases import (
-    Outcome,
+    ShareDecision,
     decide_share,
     record_share_refusal,
     reissue_link,
@@ -95,7 +95,7 @@ async def share(turn: Turn) -> AdaptiveCard:
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
 
-    async def locate(unit: RecordsUnit, members_of: MembersOf) -> Found:
+    async def locate(unit: RecordsUnit, members_of: MembersOf) -> ExhibitLookup:
         return await find_exhibit(
             unit, turn.officer, ExhibitTarget(None, first), members_of,
             channel_id=channel_id, now=now,
@@ -197,7 +197,7 @@ async def share_link(turn: Turn) -> AdaptiveCard:
     token = new_link_token()
     now = services.now()
 
-    async def reissue(unit: RecordsUnit) -> Outcome:
+    async def reissue(unit: RecordsUnit) -> ShareDecision:
         return await reissue_link(
             unit, officer, share_id, seen.case, seen.members, token=token, now=now
         )
@@ -266,7 +266,7 @@ class Seen:
     members: frozenset[str]
 
     @property
-    def loaded(self) -> Loaded:
+    def loaded(self) -> LoadedShare:
         """The share, case and exhibits as one tuple."""
         return self.share, self.case, self.exhibits
 
@@ -340,7 +340,7 @@ class Decided:
     show the share).
     """
 
-    outcome: Outcome
+    outcome: ShareDecision
     case: Case
     exhibits: list[Exhibit]
     visible: bool
@@ -352,7 +352,7 @@ async def _decide(
     share_id: str,
     action: ShareAction,
     note: str | None,
-    loaded: Loaded | None = None,
+    loaded: LoadedShare | None = None,
 ) -> Decided:
     """Decide and tell everyone; `loaded`: the share, case and exhibits if just read.
 
@@ -375,7 +375,7 @@ async def _decide(
         deciding, members = await _as_of_now(services, officer, case)
     now = services.now()
 
-    async def decide(unit: RecordsUnit) -> Outcome:
+    async def decide(unit: RecordsUnit) -> ShareDecision:
         return await decide_share(
             unit, deciding, share_id, case, members, action,
             note=note, token=token, integrity_problem=problem, now=now,
@@ -602,10 +602,10 @@ async def _exhibits(unit: RecordsUnit, found: Share) -> list[Exhibit]:
     return exhibits
 
 
-Loaded = tuple[Share, Case, list[Exhibit]]  # a share, its case and its exhibits, as read
+LoadedShare = tuple[Share, Case, list[Exhibit]]  # a share, its case and its exhibits, as read
 
 
-async def _find(unit: RecordsUnit, share_id: str) -> Loaded | None:
+async def _find(unit: RecordsUnit, share_id: str) -> LoadedShare | None:
     """A share, its case and its exhibits; None for an unknown (or forged) id."""
     found = await unit.share(share_id)
     case = await unit.case_by_id(found.case_id) if found else None
@@ -614,7 +614,7 @@ async def _find(unit: RecordsUnit, share_id: str) -> Loaded | None:
     return found, case, await _exhibits(unit, found)
 
 
-async def _load(unit: RecordsUnit, share_id: str) -> Loaded:
+async def _load(unit: RecordsUnit, share_id: str) -> LoadedShare:
     """As `_find`, for a share known to exist; `InvalidInput` if it has gone meanwhile."""
     found = await _find(unit, share_id)
     if found is None:

@@ -23,7 +23,7 @@ from evidence.custody import Action
 from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.records import RecordsUnit, run_unit
-from evidence.share_cases import Outcome, decide_share, reissue_link
+from evidence.share_cases import ShareDecision, decide_share, reissue_link
 from evidence.sharing import Share, ShareAction, ShareStatus, link_state, new_link_token
 from storage.database import create_engine
 from storage.records import SqlRecords
@@ -91,8 +91,8 @@ async def a_share(records: SqlRecords, case: Case, *, approved: bool = False) ->
 
 def approve(
     officer: Officer, share: Share, case: Case
-) -> Callable[[RecordsUnit], Awaitable[Outcome]]:
-    async def work(unit: RecordsUnit) -> Outcome:
+) -> Callable[[RecordsUnit], Awaitable[ShareDecision]]:
+    async def work(unit: RecordsUnit) -> ShareDecision:
         return await decide_share(
             unit, officer, share.id, case, MEMBERS, ShareAction.APPROVE,
             note=None, token=new_link_token(), integrity_problem=None, now=NOW,
@@ -103,8 +103,8 @@ def approve(
 
 def decide(
     officer: Officer, action: ShareAction, share: Share, case: Case, note: str | None = None
-) -> Callable[[RecordsUnit], Awaitable[Outcome]]:
-    async def work(unit: RecordsUnit) -> Outcome:
+) -> Callable[[RecordsUnit], Awaitable[ShareDecision]]:
+    async def work(unit: RecordsUnit) -> ShareDecision:
         return await decide_share(
             unit, officer, share.id, case, MEMBERS, action,
             note=note, token=None, integrity_problem=None, now=NOW,
@@ -113,8 +113,8 @@ def decide(
     return work
 
 
-def reissue(share: Share, case: Case) -> Callable[[RecordsUnit], Awaitable[Outcome]]:
-    async def work(unit: RecordsUnit) -> Outcome:
+def reissue(share: Share, case: Case) -> Callable[[RecordsUnit], Awaitable[ShareDecision]]:
+    async def work(unit: RecordsUnit) -> ShareDecision:
         return await reissue_link(
             unit, JANE, share.id, case, MEMBERS, token=new_link_token(), now=NOW
         )
@@ -156,20 +156,20 @@ class Interleaved:
 
 async def read_both_then_write(
     records: SqlRecords,
-    first: Callable[[RecordsUnit], Awaitable[Outcome]],
-    second: Callable[[RecordsUnit], Awaitable[Outcome]],
-) -> tuple[Outcome, Outcome]:
+    first: Callable[[RecordsUnit], Awaitable[ShareDecision]],
+    second: Callable[[RecordsUnit], Awaitable[ShareDecision]],
+) -> tuple[ShareDecision, ShareDecision]:
     """Both units read the share; `first` writes and commits; then `second` writes."""
     barrier = asyncio.Barrier(2)
     first_committed = asyncio.Event()
 
-    async def run_first() -> Outcome:
+    async def run_first() -> ShareDecision:
         async with records.unit() as unit:
             outcome = await first(cast(RecordsUnit, Interleaved(unit, barrier, None)))
         first_committed.set()
         return outcome
 
-    async def run_second() -> Outcome:
+    async def run_second() -> ShareDecision:
         async with records.unit() as unit:
             return await second(cast(RecordsUnit, Interleaved(unit, barrier, first_committed)))
 
