@@ -1,45 +1,33 @@
-"""`Records` on SQL (SQLite or PostgreSQL): cases, exhibits, intake jobs and the custody ledger.
-
-A unit is one connection and one transaction. Numbers and custody sequences are allocated
-under a lock that the transaction holds until it ends, so concurrent units queue instead of
-colliding, and a unit that rolls back gives its number back. An exhibit number is one upsert
-(`INSERT ... ON CONFLICT DO UPDATE SET last_number = last_number + 1 RETURNING`); a custody
-append reads the chain's head row, seals the entry, inserts it and moves the head. A share's
-download is one conditional `UPDATE ... SET downloads = downloads + 1 WHERE <usable> RETURNING`;
-every other change of a share is `UPDATE ... WHERE status = <as read> AND token = <as read>`.
-
-- PostgreSQL: the upsert locks the counter row, the head is read `FOR UPDATE`; row locks last
-  until commit. Units that take two such locks in opposite orders can deadlock: PostgreSQL
-  aborts one, which surfaces as `Conflict`.
-- SQLite: every transaction begins `IMMEDIATE` (see `storage.database`), so writers are
-  serialized by the database lock; within one process (one `SqlRecords`) they also queue on
-  an asyncio lock instead of polling SQLite's busy handler. A unit that waits longer than the
-  busy timeout (another process holding the lock) surfaces as `Conflict`.
-
-Errors::
-
-    Conflict   (evidence.errors) the unit lost a race (deadlock, serialization failure, lock
-               timeout): nothing was written; run the whole unit again (`run_unit` does)
-"""
+"""What one unit of work on SQL reads and writes: cases, exhibits, jobs, shares, custody."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, func, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evidence.custody import GENESIS, CustodyEntry, CustodyEvent, seal
 from evidence.errors import Conflict
-from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, SourceKind
-from evidence.records import DuplicateCase, IntakeJob, JobStatus, unit_scope
+from evidence.model import Case, ChannelBinding, Exhibit
+from evidence.records import DuplicateCase, IntakeJob
 from evidence.sharing import Share, ShareStatus
+from storage.records.rows import (
+    _case,
+    _case_row,
+    _channel_row,
+    _entry,
+    _entry_row,
+    _exhibit,
+    _exhibit_row,
+    _job,
+    _job_row,
+    _share,
+    _share_row,
+)
 from storage.tables import (
     cases,
     custody_entries,
@@ -50,52 +38,6 @@ from storage.tables import (
     refusal_tallies,
     shares,
 )
-
-# SQLSTATEs that mean "lost a race, try again": serialization_failure, deadlock_detected,
-# lock_not_available.
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
-# sqlite3 result codes SQLITE_BUSY and SQLITE_LOCKED, with any extended code.
-RETRYABLE_SQLITE_CODES = frozenset({5, 6})
-
-
-class SqlRecords:
-    """Records kept in a SQL database through an async SQLAlchemy engine."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        # SQLite admits one writer: let this process's units queue here rather than poll.
-        self._writer: AbstractAsyncContextManager[object] = (
-            asyncio.Lock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
-
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[SqlRecordsUnit]:
-        """A unit of work: commits on normal exit, rolls back on an exception.
-
-        Units do not nest: opening one inside another (or in a task started inside one) raises
-        `RuntimeError`.
-        """
-        with unit_scope():
-            try:
-                async with self._writer, self._engine.begin() as connection:
-                    yield SqlRecordsUnit(connection)
-            except DBAPIError as err:
-                reason = _retryable(err)
-                if reason is None:
-                    raise
-                raise Conflict(reason) from err
-
-
-def _retryable(err: DBAPIError) -> str | None:
-    """Why `err` is a lost race, or None when it is a real error."""
-    orig: Any = err.orig
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if sqlstate in RETRYABLE_SQLSTATES:
-        return f"SQLSTATE {sqlstate}"
-    code = getattr(orig, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF in RETRYABLE_SQLITE_CODES:
-        return getattr(orig, "sqlite_errorname", None) or f"SQLite error {code}"
-    return None
 
 
 class SqlRecordsUnit:
@@ -414,228 +356,3 @@ class SqlRecordsUnit:
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         return postgresql.insert(table) if self._postgres else sqlite.insert(table)
-
-
-# -- rows <-> domain ---------------------------------------------------------------------
-
-
-def _channel_row(channel: ChannelBinding | None) -> dict[str, Any]:
-    return {
-        "channel_id": channel.channel_id if channel else None,
-        "team_id": channel.team_id if channel else None,
-        "graph_team_id": channel.graph_team_id if channel else None,
-        "conversation_reference": channel.conversation_reference if channel else None,
-        "tenant_id": channel.tenant_id if channel else None,
-    }
-
-
-def _case_row(case: Case) -> dict[str, Any]:
-    return {
-        "id": case.id,
-        "reference": case.reference,
-        "title": case.title,
-        "region": case.region,
-        "created_by": case.created_by,
-        "created_at": case.created_at,
-        **_channel_row(case.channel),
-    }
-
-
-def _case(row: Row[Any]) -> Case:
-    channel = None
-    if row.channel_id is not None:
-        channel = ChannelBinding(
-            team_id=row.team_id,
-            channel_id=row.channel_id,
-            graph_team_id=row.graph_team_id,
-            conversation_reference=row.conversation_reference,
-            tenant_id=row.tenant_id,
-        )
-    return Case(
-        id=row.id,
-        reference=row.reference,
-        title=row.title,
-        region=row.region,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        channel=channel,
-    )
-
-
-def _exhibit_row(exhibit: Exhibit) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": exhibit.id,
-        "case_id": exhibit.case_id,
-        "initials": exhibit.ref.initials,
-        "number": exhibit.ref.number,
-        "produced_by": exhibit.produced_by,
-        "produced_by_name": exhibit.produced_by_name,
-        "original_name": exhibit.original_name,
-        "stored_name": exhibit.stored_name,
-        "declared_type": exhibit.declared_type,
-        "detected_type": exhibit.detected_type,
-        "size": exhibit.size,
-        "sha256": exhibit.sha256,
-        "region": exhibit.region,
-        "blob_name": exhibit.blob_name,
-        "source": str(exhibit.source),
-        "source_details": dict(exhibit.source_details),
-    }
-    if exhibit.created_at is not None:  # otherwise the database's CURRENT_TIMESTAMP
-        row["created_at"] = exhibit.created_at
-    return row
-
-
-def _exhibit(row: Row[Any]) -> Exhibit:
-    return Exhibit(
-        id=row.id,
-        case_id=row.case_id,
-        ref=ExhibitRef(row.initials, row.number),
-        produced_by=row.produced_by,
-        produced_by_name=row.produced_by_name,
-        original_name=row.original_name,
-        stored_name=row.stored_name,
-        declared_type=row.declared_type,
-        detected_type=row.detected_type,
-        size=row.size,
-        sha256=row.sha256,
-        region=row.region,
-        blob_name=row.blob_name,
-        source=SourceKind(row.source),
-        source_details=row.source_details,
-        created_at=row.created_at,
-    )
-
-
-def _job_row(job: IntakeJob) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "case_id": job.case_id,
-        "officer_id": job.officer_id,
-        "officer_name": job.officer_name,
-        "source_kind": job.source_kind,
-        "source_url": job.source_url,
-        "file_name": job.file_name,
-        "declared_type": job.declared_type,
-        "declared_size": job.declared_size,
-        "status": str(job.status),
-        "attempts": job.attempts,
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-        "conversation_reference": job.conversation_reference,
-        "receipt_activity_id": job.receipt_activity_id,
-        "exhibit_id": job.exhibit_id,
-        "error": job.error,
-        "source_details": None if job.source_details is None else dict(job.source_details),
-        "idempotency_key": job.idempotency_key,
-    }
-
-
-def _job(row: Row[Any]) -> IntakeJob:
-    return IntakeJob(
-        id=row.id,
-        case_id=row.case_id,
-        officer_id=row.officer_id,
-        officer_name=row.officer_name,
-        source_kind=row.source_kind,
-        source_url=row.source_url,
-        file_name=row.file_name,
-        declared_type=row.declared_type,
-        declared_size=row.declared_size,
-        status=JobStatus(row.status),
-        attempts=row.attempts,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        conversation_reference=row.conversation_reference,
-        receipt_activity_id=row.receipt_activity_id,
-        exhibit_id=row.exhibit_id,
-        error=row.error,
-        source_details=row.source_details,
-        idempotency_key=row.idempotency_key,
-    )
-
-
-def _entry_row(entry: CustodyEntry) -> dict[str, Any]:
-    return {
-        "chain": entry.chain,
-        "sequence": entry.sequence,
-        "at": entry.at,
-        "actor_id": entry.actor_id,
-        "actor_name": entry.actor_name,
-        "case_id": entry.case_id,
-        "exhibit_id": entry.exhibit_id,
-        "action": entry.action,
-        "details": dict(entry.details),
-        "previous_hash": entry.previous_hash,
-        "hash": entry.hash,
-    }
-
-
-def _entry(row: Row[Any]) -> CustodyEntry:
-    return CustodyEntry(
-        chain=row.chain,
-        sequence=row.sequence,
-        at=row.at,
-        actor_id=row.actor_id,
-        actor_name=row.actor_name,
-        case_id=row.case_id,
-        exhibit_id=row.exhibit_id,
-        action=row.action,
-        details=row.details,
-        previous_hash=row.previous_hash,
-        hash=row.hash,
-    )
-
-
-def _share_row(share: Share) -> dict[str, Any]:
-    return {
-        "id": share.id,
-        "case_id": share.case_id,
-        "exhibit_ids": list(share.exhibit_ids),
-        "requested_by": share.requested_by,
-        "requested_by_name": share.requested_by_name,
-        "recipient": share.recipient,
-        "organisation_type": share.organisation_type,
-        "reason": share.reason,
-        "days": share.days,
-        "status": share.status.value,
-        "created_at": share.created_at,
-        "request_expires_at": share.request_expires_at,
-        "decided_by": share.decided_by,
-        "decided_by_name": share.decided_by_name,
-        "decided_at": share.decided_at,
-        "decision_reason": share.decision_reason,
-        "token_sha256": share.token_sha256,
-        "link_expires_at": share.link_expires_at,
-        "max_downloads": share.max_downloads,
-        "downloads": share.downloads,
-        "requester_reference": share.requester_reference,
-        "approval_activity_id": share.approval_activity_id,
-    }
-
-
-def _share(row: Row[Any]) -> Share:
-    return Share(
-        id=row.id,
-        case_id=row.case_id,
-        exhibit_ids=tuple(row.exhibit_ids),
-        requested_by=row.requested_by,
-        requested_by_name=row.requested_by_name,
-        recipient=row.recipient,
-        organisation_type=row.organisation_type,
-        reason=row.reason,
-        days=row.days,
-        status=ShareStatus(row.status),
-        created_at=row.created_at,
-        request_expires_at=row.request_expires_at,
-        decided_by=row.decided_by,
-        decided_by_name=row.decided_by_name,
-        decided_at=row.decided_at,
-        decision_reason=row.decision_reason,
-        token_sha256=row.token_sha256,
-        link_expires_at=row.link_expires_at,
-        max_downloads=row.max_downloads,
-        downloads=row.downloads,
-        requester_reference=row.requester_reference,
-        approval_activity_id=row.approval_activity_id,
-    )
