@@ -16,17 +16,17 @@ from evidence.model import Case, ChannelBinding, Exhibit
 from evidence.records import DuplicateCase, IntakeJob
 from evidence.sharing import Share, ShareStatus
 from storage.records.rows import (
-    _case,
-    _case_row,
-    _channel_row,
-    _entry,
-    _entry_row,
-    _exhibit,
-    _exhibit_row,
-    _job,
-    _job_row,
-    _share,
-    _share_row,
+    case_from_row,
+    case_row,
+    channel_row,
+    entry_from_row,
+    entry_row,
+    exhibit_from_row,
+    exhibit_row,
+    job_from_row,
+    job_row,
+    share_from_row,
+    share_row,
 )
 from storage.tables import (
     cases,
@@ -54,7 +54,7 @@ class SqlRecordsUnit:
         # ON CONFLICT instead of catching the error: the transaction stays usable.
         inserted = await self._connection.execute(
             self._insert(cases)
-            .values(_case_row(case))
+            .values(case_row(case))
             .on_conflict_do_nothing(index_elements=[cases.c.reference])
             .returning(cases.c.id)
         )
@@ -64,7 +64,7 @@ class SqlRecordsUnit:
     async def bind_channel(self, case_id: str, channel: ChannelBinding) -> None:
         """Bind the case to a Teams channel; `LookupError` if there is no such case."""
         updated = await self._connection.execute(
-            update(cases).where(cases.c.id == case_id).values(_channel_row(channel))
+            update(cases).where(cases.c.id == case_id).values(channel_row(channel))
         )
         if updated.rowcount != 1:
             raise LookupError(case_id)
@@ -86,11 +86,11 @@ class SqlRecordsUnit:
         rows = await self._connection.execute(
             select(cases).order_by(cases.c.created_at.desc(), cases.c.id).limit(limit)
         )
-        return [_case(row) for row in rows]
+        return [case_from_row(row) for row in rows]
 
     async def _one_case(self, condition: Any) -> Case | None:
         row = (await self._connection.execute(select(cases).where(condition))).first()
-        return None if row is None else _case(row)
+        return None if row is None else case_from_row(row)
 
     # -- exhibits ------------------------------------------------------------------------
 
@@ -109,14 +109,14 @@ class SqlRecordsUnit:
 
     async def add_exhibit(self, exhibit: Exhibit) -> None:
         """Store a new exhibit."""
-        await self._connection.execute(exhibits.insert().values(_exhibit_row(exhibit)))
+        await self._connection.execute(exhibits.insert().values(exhibit_row(exhibit)))
 
     async def exhibit_by_id(self, exhibit_id: str) -> Exhibit | None:
         """The exhibit with this id."""
         row = (
             await self._connection.execute(select(exhibits).where(exhibits.c.id == exhibit_id))
         ).first()
-        return None if row is None else _exhibit(row)
+        return None if row is None else exhibit_from_row(row)
 
     async def exhibit_by_ref(self, case_id: str, initials: str, number: int) -> Exhibit | None:
         """The exhibit `initials/number` of the case."""
@@ -126,7 +126,7 @@ class SqlRecordsUnit:
             exhibits.c.number == number,
         )
         row = (await self._connection.execute(query)).first()
-        return None if row is None else _exhibit(row)
+        return None if row is None else exhibit_from_row(row)
 
     async def exhibits_of(self, case_id: str) -> Sequence[Exhibit]:
         """The case's exhibits, in the order they were recorded."""
@@ -135,7 +135,7 @@ class SqlRecordsUnit:
             .where(exhibits.c.case_id == case_id)
             .order_by(exhibits.c.created_at, exhibits.c.initials, exhibits.c.number)
         )
-        return [_exhibit(row) for row in await self._connection.execute(query)]
+        return [exhibit_from_row(row) for row in await self._connection.execute(query)]
 
     # -- intake jobs ---------------------------------------------------------------------
 
@@ -143,7 +143,7 @@ class SqlRecordsUnit:
         """Store a new job; False (and nothing changed) if a job with its id exists."""
         inserted = await self._connection.execute(
             self._insert(intake_jobs)
-            .values(_job_row(job))
+            .values(job_row(job))
             .on_conflict_do_nothing()  # the id or the idempotency key
             .returning(intake_jobs.c.id)
         )
@@ -153,17 +153,17 @@ class SqlRecordsUnit:
         """The job with this id."""
         query = select(intake_jobs).where(intake_jobs.c.id == job_id)
         row = (await self._connection.execute(query)).first()
-        return None if row is None else _job(row)
+        return None if row is None else job_from_row(row)
 
     async def jobs_with_receipt(self, receipt_activity_id: str) -> Sequence[IntakeJob]:
         """The jobs announced by one receipt card."""
         query = select(intake_jobs).where(intake_jobs.c.receipt_activity_id == receipt_activity_id)
-        return [_job(row) for row in (await self._connection.execute(query)).all()]
+        return [job_from_row(row) for row in (await self._connection.execute(query)).all()]
 
     async def save_job(self, job: IntakeJob) -> None:
         """Replace a job's state; `LookupError` if there is no such job."""
         updated = await self._connection.execute(
-            update(intake_jobs).where(intake_jobs.c.id == job.id).values(_job_row(job))
+            update(intake_jobs).where(intake_jobs.c.id == job.id).values(job_row(job))
         )
         if updated.rowcount != 1:
             raise LookupError(job.id)
@@ -172,7 +172,7 @@ class SqlRecordsUnit:
 
     async def add_share(self, share: Share) -> None:
         """Store a new share."""
-        await self._connection.execute(shares.insert().values(_share_row(share)))
+        await self._connection.execute(shares.insert().values(share_row(share)))
 
     async def share(self, share_id: str) -> Share | None:
         """The share with this id."""
@@ -189,7 +189,7 @@ class SqlRecordsUnit:
             .where(shares.c.case_id == case_id)
             .order_by(shares.c.created_at.desc(), shares.c.id)
         )
-        return [_share(row) for row in await self._connection.execute(query)]
+        return [share_from_row(row) for row in await self._connection.execute(query)]
 
     async def update_share(self, share: Share, *, expected: Share) -> bool:
         """Replace a share's state but `downloads` if its status and token are still `expected`'s.
@@ -200,7 +200,7 @@ class SqlRecordsUnit:
         """
         if share.id != expected.id:
             raise ValueError("a share is updated from a copy of itself")
-        row = _share_row(share)
+        row = share_row(share)
         del row["downloads"]  # moved by take_download only: no lost update from a stale copy
         token = shares.c.token_sha256
         updated = await self._connection.execute(
@@ -225,7 +225,7 @@ class SqlRecordsUnit:
             .order_by(shares.c.link_expires_at, shares.c.id)
             .with_for_update()
         )
-        return [_share(row) for row in await self._connection.execute(query)]
+        return [share_from_row(row) for row in await self._connection.execute(query)]
 
     async def take_download(self, share_id: str, now: datetime) -> Share | None:
         """Count one download if the link is still usable, in one conditional UPDATE."""
@@ -243,11 +243,11 @@ class SqlRecordsUnit:
             .returning(*shares.c)
         )
         row = taken.first()
-        return None if row is None else _share(row)
+        return None if row is None else share_from_row(row)
 
     async def _one_share(self, condition: Any) -> Share | None:
         row = (await self._connection.execute(select(shares).where(condition))).first()
-        return None if row is None else _share(row)
+        return None if row is None else share_from_row(row)
 
     # -- custody -------------------------------------------------------------------------
 
@@ -255,7 +255,7 @@ class SqlRecordsUnit:
         """Seal `event` onto the end of its chain and store it."""
         sequence, previous_hash = await self._lock_head(event.chain)
         entry = seal(event, sequence + 1, previous_hash)
-        await self._connection.execute(custody_entries.insert().values(_entry_row(entry)))
+        await self._connection.execute(custody_entries.insert().values(entry_row(entry)))
         # The lock makes this guard redundant; it is what keeps the chain linear if the lock
         # were ever lost (another isolation level, a hand-written writer).
         moved = await self._connection.execute(
@@ -275,7 +275,7 @@ class SqlRecordsUnit:
             .where(custody_entries.c.chain == chain)
             .order_by(custody_entries.c.sequence)
         )
-        return [_entry(row) for row in await self._connection.execute(query)]
+        return [entry_from_row(row) for row in await self._connection.execute(query)]
 
     async def custody_about(
         self, chain: str, exhibit_ids: Sequence[str], actions: Sequence[str]
@@ -292,7 +292,7 @@ class SqlRecordsUnit:
             )
             .order_by(custody_entries.c.sequence)
         )
-        return [_entry(row) for row in await self._connection.execute(query)]
+        return [entry_from_row(row) for row in await self._connection.execute(query)]
 
     async def custody_head(self, chain: str) -> tuple[int, str] | None:
         """The (sequence, hash) of the chain's last entry, as recorded."""
@@ -327,7 +327,7 @@ class SqlRecordsUnit:
         """The job recorded for this idempotency key, if any."""
         query = select(intake_jobs).where(intake_jobs.c.idempotency_key == key)
         row = (await self._connection.execute(query)).first()
-        return None if row is None else _job(row)
+        return None if row is None else job_from_row(row)
 
     async def tally_refusal(self, chain: str, actor_id: str, window_start: datetime) -> int:
         """Count one refused attempt in the window (one upsert); the window's total."""

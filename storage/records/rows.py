@@ -12,7 +12,8 @@ from evidence.records import IntakeJob, JobStatus
 from evidence.sharing import Share, ShareStatus
 
 
-def _channel_row(channel: ChannelBinding | None) -> dict[str, Any]:
+def channel_row(channel: ChannelBinding | None) -> dict[str, Any]:
+    """The cases columns of a channel binding (all None when unbound)."""
     return {
         "channel_id": channel.channel_id if channel else None,
         "team_id": channel.team_id if channel else None,
@@ -22,7 +23,8 @@ def _channel_row(channel: ChannelBinding | None) -> dict[str, Any]:
     }
 
 
-def _case_row(case: Case) -> dict[str, Any]:
+def case_row(case: Case) -> dict[str, Any]:
+    """The case as column values."""
     return {
         "id": case.id,
         "reference": case.reference,
@@ -30,11 +32,12 @@ def _case_row(case: Case) -> dict[str, Any]:
         "region": case.region,
         "created_by": case.created_by,
         "created_at": case.created_at,
-        **_channel_row(case.channel),
+        **channel_row(case.channel),
     }
 
 
-def _case(row: Row[Any]) -> Case:
+def case_from_row(row: Row[Any]) -> Case:
+    """The case a row holds."""
     channel = None
     if row.channel_id is not None:
         channel = ChannelBinding(
@@ -55,7 +58,8 @@ def _case(row: Row[Any]) -> Case:
     )
 
 
-def _exhibit_row(exhibit: Exhibit) -> dict[str, Any]:
+def exhibit_row(exhibit: Exhibit) -> dict[str, Any]:
+    """The exhibit as column values."""
     row: dict[str, Any] = {
         "id": exhibit.id,
         "case_id": exhibit.case_id,
@@ -79,7 +83,8 @@ def _exhibit_row(exhibit: Exhibit) -> dict[str, Any]:
     return row
 
 
-def _exhibit(row: Row[Any]) -> Exhibit:
+def exhibit_from_row(row: Row[Any]) -> Exhibit:
+    """The exhibit a row holds."""
     return Exhibit(
         id=row.id,
         case_id=row.case_id,
@@ -100,7 +105,8 @@ def _exhibit(row: Row[Any]) -> Exhibit:
     )
 
 
-def _job_row(job: IntakeJob) -> dict[str, Any]:
+def job_row(job: IntakeJob) -> dict[str, Any]:
+    """The intake job as column values."""
     return {
         "id": job.id,
         "case_id": job.case_id,
@@ -124,7 +130,8 @@ def _job_row(job: IntakeJob) -> dict[str, Any]:
     }
 
 
-def _job(row: Row[Any]) -> IntakeJob:
+def job_from_row(row: Row[Any]) -> IntakeJob:
+    """The intake job a row holds."""
     return IntakeJob(
         id=row.id,
         case_id=row.case_id,
@@ -148,7 +155,8 @@ def _job(row: Row[Any]) -> IntakeJob:
     )
 
 
-def _entry_row(entry: CustodyEntry) -> dict[str, Any]:
+def entry_row(entry: CustodyEntry) -> dict[str, Any]:
+    """The custody entry as column values."""
     return {
         "chain": entry.chain,
         "sequence": entry.sequence,
@@ -164,7 +172,8 @@ def _entry_row(entry: CustodyEntry) -> dict[str, Any]:
     }
 
 
-def _entry(row: Row[Any]) -> CustodyEntry:
+def entry_from_row(row: Row[Any]) -> CustodyEntry:
+    """The custody entry a row holds."""
     return CustodyEntry(
         chain=row.chain,
         sequence=row.sequence,
@@ -180,7 +189,8 @@ def _entry(row: Row[Any]) -> CustodyEntry:
     )
 
 
-def _share_row(share: Share) -> dict[str, Any]:
+def share_row(share: Share) -> dict[str, Any]:
+    """The share as column values."""
     return {
         "id": share.id,
         "case_id": share.case_id,
@@ -207,7 +217,8 @@ def _share_row(share: Share) -> dict[str, Any]:
     }
 
 
-def _share(row: Row[Any]) -> Share:
+def share_from_row(row: Row[Any]) -> Share:
+    """The share a row holds."""
     return Share(
         id=row.id,
         case_id=row.case_id,
