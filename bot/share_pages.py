@@ -29,7 +29,7 @@ from aiohttp import web
 from cards.text import SHORT, TITLE, clean
 from evidence.custody import Action, CustodyEvent
 from evidence.errors import EvidenceStoreError
-from evidence.files import sanitize_file_name
+from evidence.file_names import sanitize_file_name
 from evidence.model import Case, Exhibit
 from evidence.records import Records, RecordsUnit, run_unit
 from evidence.sharing import Share, link_state, recipient_actor, token_hash

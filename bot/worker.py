@@ -46,7 +46,8 @@ from evidence.errors import (
     StoreRejected,
     Transient,
 )
-from evidence.files import detect_type, sanitize_file_name
+from evidence.file_names import sanitize_file_name
+from evidence.file_types import detect_type
 from evidence.intake import Received, complete_intake, fail_intake
 from evidence.model import Case, Exhibit, SourceKind, StoredBlob
 from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit

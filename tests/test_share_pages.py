@@ -23,7 +23,7 @@ from playwright.async_api import async_playwright
 
 from bot.share_pages import RateLimit, SharePages, add_share_routes
 from evidence.custody import Action, CustodyEntry, verify_chain
-from evidence.files import sanitize_file_name
+from evidence.file_names import sanitize_file_name
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.sharing import Share, ShareStatus, new_link_token
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
