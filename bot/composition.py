@@ -46,11 +46,12 @@ from graph.mail import open_graph_mailer
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
 from storage.evidence_store import BlobEvidenceStore
+from storage.host_allow_list import HostAllowList
 from storage.migrate import migrate
 from storage.queue import IngestQueue
 from storage.records import SqlRecords
 from storage.sas import BlobSasSigner
-from storage.sources import HostAllowList, HttpSource, Pace
+from storage.sources import HttpSource, Pace
 
 logger = logging.getLogger(__name__)
 
