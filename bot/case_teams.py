@@ -20,7 +20,7 @@ from microsoft_agents.hosting.core import ConnectorClientBase, TurnContext
 from evidence.errors import DirectoryUnavailable
 from evidence.model import Case, ChannelBinding
 from evidence.ports import Directory
-from storage.records import inside_unit
+from evidence.records import inside_unit
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from bot.replies import card_activity
 from bot.services import Services
 from bot.share_mail import mail_link
 from cards.sharing import build_link_card
+from evidence.records import run_unit
 from evidence.share_cases import record_link_delivery
 from evidence.shares import Share
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ async def record_delivery(
 ) -> None:
     """Put on the record where the requester's link card went."""
     now = services.now()
-    await in_unit(
+    await run_unit(
         services.records,
         lambda unit: record_link_delivery(unit, share, via=via, problem=problem, now=now),
     )

@@ -27,9 +27,8 @@ from evidence.errors import CaseNotFound, DirectoryUnavailable, InvalidInput
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer, Role
 from evidence.policy import Decision, can_review
-from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit
 from evidence.review import REVIEW_ACTIONS, reviews_of
-from storage.records import in_unit
 from worker.ports import JobFailure
 
 logger = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ async def receipt_view_for(
             raise InvalidInput("receipt", "that card is not known")
         return case, jobs, exhibits
 
-    case, jobs, exhibits = await in_unit(services.records, load)
+    case, jobs, exhibits = await run_unit(services.records, load)
     members = await services.case_teams.members(case)
     now = services.now()
 
@@ -123,7 +122,7 @@ async def receipt_view_for(
             return decision, []
         return decision, list(await unit.custody_about(case.id, list(exhibits), REVIEW_ACTIONS))
 
-    decision, chain = await in_unit(services.records, check)
+    decision, chain = await run_unit(services.records, check)
     if not decision.allowed:
         raise CaseNotFound(None)  # the caller answers as for an unknown card: nothing of the case
     review = ReceiptReviews(
@@ -157,7 +156,7 @@ class ReceiptReports:
             return
         receipt = job.receipt_activity_id
         services = self._services
-        jobs, exhibits = await in_unit(
+        jobs, exhibits = await run_unit(
             services.records, lambda unit: receipt_contents(unit, receipt)
         )
 

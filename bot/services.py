@@ -25,8 +25,7 @@ from evidence.ports import (
     IntakeQueue,
     Mailer,
 )
-from evidence.records import Records, RecordsUnit
-from storage.records import in_unit
+from evidence.records import Records, RecordsUnit, run_unit
 from worker.background import Background
 
 T = TypeVar("T")
@@ -83,13 +82,15 @@ class Turn:
         """The case team, asking Teams through this turn when the turn is in its channel."""
         return await self.services.case_teams.members(case, self.context)
 
-    async def in_unit(self, work: Callable[[RecordsUnit, MembersOf], Awaitable[T]]) -> T:
+    async def run_unit_with_teams(
+        self, work: Callable[[RecordsUnit, MembersOf], Awaitable[T]]
+    ) -> T:
         """Run `work` in a unit of the records, with case teams looked up outside the unit.
 
         A team lookup may go to Graph or the Teams connector; inside a unit it would hold the
         database's write lock (SQLite) for as long as the network takes. Teams in the cache are
         answered at once; for any other the unit is rolled back, the missing teams are fetched
-        (at most 8 at a time), and `work` runs again with them — so, as for `in_unit`, `work`
+        (at most 8 at a time), and `work` runs again with them — so, as for `run_unit`, `work`
         must do nothing but records calls. After a few rounds (teams keep expiring or new cases
         keep appearing) the last round looks teams up as it goes.
         """
@@ -104,12 +105,12 @@ class Turn:
             missing: dict[str, Case] = {}
             attempt = _with_known_teams(work, self.services.case_teams, known, missing)
             try:
-                return await in_unit(self.services.records, attempt)
+                return await run_unit(self.services.records, attempt)
             except _TeamsNeeded:
                 pass
             found = await asyncio.gather(*(bounded(case) for case in missing.values()))
             known.update(zip(missing, found, strict=True))
-        return await in_unit(self.services.records, lambda unit: work(unit, self.members_of))
+        return await run_unit(self.services.records, lambda unit: work(unit, self.members_of))
 
 
 class _TeamsNeeded(Exception):

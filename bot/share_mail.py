@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from bot.services import Services
 from cards.text import clean
+from cards.time import when
 from evidence.errors import InvalidInput, MailNotSent
 from evidence.ports import MailMessage
+from evidence.records import run_unit
 from evidence.share_cases import record_share_mail
 from evidence.shares import Share
 from links.templates import render
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def share_mail(share: Share, *, case_reference: str, url: str, classification: s
     """The message for `share`'s recipient, with the link `url`."""
     count = len(share.exhibit_ids)
     exhibits = f"{count} exhibit" + ("" if count == 1 else "s")
-    expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
+    expires = when(share.link_expires_at) if share.link_expires_at else ""
     reference = clean(case_reference)
     html = render(
         "share_mail.html",
@@ -80,7 +81,7 @@ async def mail_link(
         problem = str(err)
         logger.warning("Share %s: link not e-mailed: %s", share.id, type(err).__name__)
     now = services.now()
-    await in_unit(
+    await run_unit(
         services.records,
         lambda unit: record_share_mail(unit, share, sender=mailer.sender, problem=problem, now=now),
     )

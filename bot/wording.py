@@ -13,9 +13,16 @@ from evidence.errors import (
     AccessRefused,
     CaseNotFound,
     DirectoryUnavailable,
+    EmptyEvidence,
+    EvidenceTooLarge,
+    HostNotAllowed,
     InvalidInput,
     NotEnrolled,
+    SourceEmpty,
     SourceError,
+    SourceExpired,
+    SourceTooLarge,
+    SourceTooSlow,
 )
 from evidence.exhibits import ExhibitNotFound
 from evidence.records import DuplicateCase
@@ -183,14 +190,14 @@ def action_failed_text(reference: str) -> str:
 # -- intake outcomes -------------------------------------------------------------------------
 
 # Intake failures whose error type says enough: the officer gets a sentence, not a class name.
-_PLAIN_FAILURES = {
-    "SourceExpired": "the download link from Teams has expired; please send the file again",
-    "SourceTooLarge": "the file is larger than the limit",
-    "EvidenceTooLarge": "the file is larger than the limit",
-    "SourceEmpty": "the file is empty (0 bytes)",
-    "EmptyEvidence": "the file is empty (0 bytes)",
-    "HostNotAllowed": "the file is at a location Exhibit does not download from",
-    "SourceTooSlow": "the file arrived too slowly and was stopped",
+_PLAIN_FAILURES: dict[type[BaseException], str] = {
+    SourceExpired: "the download link from Teams has expired; please send the file again",
+    SourceTooLarge: "the file is larger than the limit",
+    EvidenceTooLarge: "the file is larger than the limit",
+    SourceEmpty: "the file is empty (0 bytes)",
+    EmptyEvidence: "the file is empty (0 bytes)",
+    HostNotAllowed: "the file is at a location Exhibit does not download from",
+    SourceTooSlow: "the file arrived too slowly and was stopped",
 }
 
 
@@ -207,7 +214,7 @@ def job_failure_text(failure: JobFailure) -> str:
 def _error_text(err: BaseException | None) -> str:
     if err is None:
         return "unknown"
-    plain = _PLAIN_FAILURES.get(type(err).__name__)
+    plain = _PLAIN_FAILURES.get(type(err))
     if plain:
         return plain
     reason = getattr(err, "reason", None) or getattr(err, "problem", None)

@@ -7,11 +7,8 @@ from collections.abc import Sequence
 from microsoft_teams.cards import AdaptiveCard, CardElement, Container, Fact, FactSet, TextBlock
 
 from cards.text import TITLE, plain, wording
+from cards.time import when
 from evidence.model import Case
-
-
-def _when(case: Case) -> str:
-    return case.created_at.strftime("%d %b %Y %H:%M UTC")
 
 
 def build_case_card(
@@ -28,7 +25,7 @@ def build_case_card(
             facts=[
                 Fact(title="Region", value=plain(case.region)),
                 Fact(title="Channel", value="bound" if case.channel else "not bound"),
-                Fact(title="Opened", value=_when(case)),
+                Fact(title="Opened", value=when(case.created_at)),
                 Fact(title="Exhibits", value=str(exhibits)),
                 Fact(title="Open shares", value=str(open_shares)),
             ]
@@ -59,7 +56,7 @@ def build_case_list_card(cases: Sequence[Case], *, limit: int = 50) -> AdaptiveC
                         wrap=True,
                     ),
                     TextBlock(
-                        text=f"{plain(case.region)} \u00b7 opened {_when(case)}",
+                        text=f"{plain(case.region)} \u00b7 opened {when(case.created_at)}",
                         is_subtle=True,
                         wrap=True,
                     ),

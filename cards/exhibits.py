@@ -19,6 +19,7 @@ from microsoft_teams.cards import (
 )
 
 from cards.text import LONG, SHORT, TITLE, plain, wording
+from cards.time import when
 from evidence.exhibits import CustodyView, Verification
 from evidence.model import Exhibit
 from evidence.records import IntakeJob, JobStatus
@@ -48,9 +49,7 @@ def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
         Fact(title="Region", value=plain(exhibit.region)),
     ]
     if exhibit.created_at is not None:
-        facts.append(
-            Fact(title="Recorded", value=exhibit.created_at.strftime("%d %b %Y %H:%M UTC"))
-        )
+        facts.append(Fact(title="Recorded", value=when(exhibit.created_at)))
     if exhibit.declared_type and exhibit.declared_type != exhibit.detected_type:
         facts.append(Fact(title="Declared type", value=plain(exhibit.declared_type)))
     return Container(
@@ -117,8 +116,7 @@ def _review_lines(reviews: Sequence[ReviewMark]) -> list[CardElement]:
         return [TextBlock(text="Not reviewed yet", is_subtle=True, wrap=True)]
     lines = []
     for mark in reviews:
-        when = mark.at.strftime("%d %b %Y %H:%M UTC")
-        text = f"{mark.review.value.capitalize()} by {plain(mark.by)}, {when}"
+        text = f"{mark.review.value.capitalize()} by {plain(mark.by)}, {when(mark.at)}"
         comment = plain(mark.comment or "", limit=LONG, multiline=True)
         lines.append(f"{text}: {comment}" if comment else text)
     flagged = any(mark.review is Review.FLAGGED for mark in reviews)
@@ -315,8 +313,7 @@ def build_custody_card(view: CustodyView) -> AdaptiveCard:
                         wrap=True,
                     ),
                     TextBlock(
-                        text=f"{entry.at.strftime('%d %b %Y %H:%M:%S UTC')} \u00b7 "
-                        f"hash {entry.hash[:16]}\u2026",
+                        text=f"{when(entry.at, seconds=True)} \u00b7 hash {entry.hash[:16]}\u2026",
                         is_subtle=True,
                         wrap=True,
                     ),

@@ -22,6 +22,7 @@ from microsoft_teams.cards import (
 )
 
 from cards.text import LONG, plain, wording
+from cards.time import when
 from evidence.model import Exhibit
 from evidence.shares import Share, ShareStatus
 
@@ -37,10 +38,6 @@ _STATUS = {
 }
 
 
-def _when(share: Share) -> str:
-    return share.created_at.strftime("%d %b %Y %H:%M UTC")
-
-
 def _summary(share: Share, case_reference: str, exhibits: Sequence[Exhibit]) -> list[CardElement]:
     status, color = _STATUS[share.status]
     facts = [
@@ -51,14 +48,17 @@ def _summary(share: Share, case_reference: str, exhibits: Sequence[Exhibit]) -> 
             value=f"{plain(share.recipient)} ({plain(share.organisation_type)})",
         ),
         Fact(title="Link lasts", value=f"{share.days} days"),
-        Fact(title="Requested by", value=f"{plain(share.requested_by_name)}, {_when(share)}"),
+        Fact(
+            title="Requested by",
+            value=f"{plain(share.requested_by_name)}, {when(share.created_at)}",
+        ),
         Fact(title="Reason", value=plain(share.reason, limit=LONG, multiline=True)),
         Fact(title="Share id", value=plain(share.id)),
     ]
     if share.decided_by_name:
         decided = plain(share.decided_by_name)
         if share.decided_at is not None:
-            decided += share.decided_at.strftime(", %d %b %Y %H:%M UTC")
+            decided += f", {when(share.decided_at)}"
         facts.append(Fact(title="Decided by", value=decided))
     if share.decision_reason:
         note = plain(share.decision_reason, limit=LONG, multiline=True)
@@ -129,7 +129,7 @@ def build_link_card(
     `mailed_from` is the mailbox the link was e-mailed from; with `mail_problem`, why that failed.
     `reissued`: a new link for a share approved earlier, replacing the old one.
     """
-    expires = share.link_expires_at.strftime("%d %b %Y %H:%M UTC") if share.link_expires_at else ""
+    expires = when(share.link_expires_at) if share.link_expires_at else ""
     recipient, sender = plain(share.recipient), plain(mailed_from or "")
     if mailed_from is None:
         what = f"Send this link to {recipient}."
@@ -191,7 +191,7 @@ def build_share_list_card(case_reference: str, shares: Sequence[Share]) -> Adapt
                     ),
                     TextBlock(
                         text=f"{plain(share.id)} \u00b7 {len(share.exhibit_ids)} exhibit(s) \u00b7 "
-                        f"{share.downloads} download(s) \u00b7 requested {_when(share)}",
+                        f"{share.downloads} download(s) \u00b7 requested {when(share.created_at)}",
                         is_subtle=True,
                         wrap=True,
                     ),

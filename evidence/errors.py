@@ -1,15 +1,15 @@
 """Domain errors.
 
-Tree::
+Tree (`*`: also `Transient`)::
 
     ExhibitError
     ├── NotEnrolled            the officer is not in the directory, or the account is disabled
-    ├── DirectoryUnavailable   the directory could not answer and no fresh-enough value is cached
+    ├── DirectoryUnavailable * the directory could not answer and no fresh-enough value is cached
     ├── InvalidInput           a command or value a user gave does not make sense
     ├── AccessRefused          the policy refused the officer; `reason` says why
     ├── CaseNotFound           no case with that reference (or none bound to this channel)
     ├── EvidenceStoreError     the evidence store (regional blob storage) could not do as asked
-    │   ├── StoreUnavailable   storage did not answer or failed transiently: retry later
+    │   ├── StoreUnavailable * storage did not answer or failed transiently: retry later
     │   ├── StoreRejected      storage refused in a way retrying will not fix (configuration)
     │   ├── BlobExists         a create-only put met a committed blob of that name
     │   ├── BlobMissing        no committed blob of that name
@@ -17,14 +17,29 @@ Tree::
     │   └── EvidenceRefused    the stream itself is not acceptable; nothing was committed
     │       ├── EvidenceTooLarge   more bytes than the limit
     │       └── EmptyEvidence      no bytes at all
-    └── SourceError            a file's bytes could not be fetched from where Teams left them
-        ├── HostNotAllowed     the URL's host or scheme is not allowed: nothing was sent
-        ├── SourceExpired      the link was refused or is gone (401/403/404/410): send it again
-        ├── SourceForbidden    Graph refused Exhibit itself (401/403): a permission is missing
-        ├── SourceUnavailable  timeout, connection failure, 408/429/5xx: retry later
-        ├── SourceInvalid      an answer Exhibit cannot use (redirect loop, a folder): no retry
-        ├── SourceTooLarge     more bytes than the limit, declared or streamed
-        └── SourceEmpty        no bytes at all
+    ├── SourceError            a file's bytes could not be fetched from where Teams left them
+    │   ├── HostNotAllowed     the URL's host or scheme is not allowed: nothing was sent
+    │   ├── SourceExpired      the link was refused or is gone (401/403/404/410): send it again
+    │   ├── SourceForbidden    Graph refused Exhibit itself (401/403): a permission is missing
+    │   ├── SourceUnavailable * timeout, connection failure, 408/429/5xx: retry later
+    │   ├── SourceTooSlow      under the minimum rate or past the total time
+    │   ├── SourceInvalid      an answer Exhibit cannot use (redirect loop, a folder): no retry
+    │   ├── SourceTooLarge     more bytes than the limit, declared or streamed
+    │   └── SourceEmpty        no bytes at all
+    └── MailNotSent            the mail service did not accept a message
+
+    Transient                  may pass by itself: the same work, run again later, may succeed
+    ├── Conflict               a records unit lost a race (deadlock, serialization failure, lock
+    │                          timeout): nothing was written; run the whole unit again
+    ├── QueueUnavailable       (storage.queue) the ingest queue did not answer
+    └── DirectoryUnavailable, StoreUnavailable, SourceUnavailable (above)
+
+`Transient` is a marker, not a branch of `ExhibitError`: whoever can run the work again (the
+intake worker, `run_unit`) decides with `isinstance(err, Transient)`. Timeouts are transient
+through their translation: a storage, Graph or source timeout arrives as one of the
+`...Unavailable` errors. Not transient on purpose: `SourceTooSlow` (a drip is more likely broken
+or hostile than passing; the worker tries it once more, no more), `MailNotSent` (a 403 or 404
+from the mail service stays), and everything that describes the request or the data.
 
 Source errors name the host only, never the URL: download URLs carry their own credentials.
 
@@ -40,6 +55,22 @@ class ExhibitError(Exception):
     """Root of every error the domain raises on purpose."""
 
 
+class Transient(Exception):
+    """An error that may pass by itself: running the same work again later may succeed.
+
+    A marker base next to `ExhibitError` (not under it), so marking an error transient never
+    changes what catches it as a domain error.
+    """
+
+
+class Conflict(Transient):
+    """A unit of work lost a race with another one and was rolled back; running it again is safe."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class NotEnrolled(ExhibitError):
     """The officer is not in the directory or the account is disabled."""
 
@@ -49,7 +80,7 @@ class NotEnrolled(ExhibitError):
         self.disabled = disabled
 
 
-class DirectoryUnavailable(ExhibitError):
+class DirectoryUnavailable(ExhibitError, Transient):
     """The directory did not answer and no fresh-enough cached value exists.
 
     `status` is the directory service's HTTP status when there was one (429, 503, ...).
@@ -95,7 +126,7 @@ class EvidenceStoreError(ExhibitError):
         self.blob_name = blob_name
 
 
-class StoreUnavailable(EvidenceStoreError):
+class StoreUnavailable(EvidenceStoreError, Transient):
     """Storage did not answer, or failed in a way that may pass: the caller may retry later.
 
     `status` is the storage service's HTTP status when there was one (429, 503, ...).
@@ -207,7 +238,7 @@ class SourceForbidden(SourceError):
         self.code = code
 
 
-class SourceUnavailable(SourceError):
+class SourceUnavailable(SourceError, Transient):
     """The source did not answer, or failed in a way that may pass: the caller may retry later.
 
     `status` is the HTTP status when there was one (408, 429, 5xx); `retry_after` the seconds the

@@ -43,7 +43,7 @@ def read_exhibit_target(words: Sequence[str]) -> ExhibitTarget:
 
 
 @dataclass(frozen=True, slots=True)
-class Found:
+class ExhibitLookup:
     """An exhibit the officer asked for, or the refusal to show it."""
 
     case: Case
@@ -59,7 +59,7 @@ async def find_exhibit(
     *,
     channel_id: str | None,
     now: datetime,
-) -> Found:
+) -> ExhibitLookup:
     """The exhibit in the named case, the channel's case, or the one visible case that has it.
 
     A refusal is recorded in the case's chain; the caller commits, then raises.
@@ -68,11 +68,11 @@ async def find_exhibit(
         case = await find_case(unit, target.case_reference, channel_id)
         decision = await check_visible(unit, officer, case, members_of, now=now)
         if not decision.allowed:
-            return Found(case, None, decision)
+            return ExhibitLookup(case, None, decision)
         exhibit = await unit.exhibit_by_ref(case.id, target.ref.initials, target.ref.number)
         if exhibit is None:
             raise ExhibitNotFound(case.reference, str(target.ref))
-        return Found(case, exhibit, decision)
+        return ExhibitLookup(case, exhibit, decision)
     matches = []
     for case in await unit.cases():
         exhibit = await unit.exhibit_by_ref(case.id, target.ref.initials, target.ref.number)
@@ -86,7 +86,7 @@ async def find_exhibit(
             "exhibit reference", f"{target.ref} exists in several cases ({cases}): name the case"
         )
     case, exhibit = matches[0]
-    return Found(case, exhibit, Decision(True))
+    return ExhibitLookup(case, exhibit, Decision(True))
 
 
 async def record_view(

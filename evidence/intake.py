@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from evidence.custody import Action, Actor, CustodyEvent
-from evidence.files import types_agree
+from evidence.file_types import types_agree
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.officers import Officer
 from evidence.policy import ALLOWED, Decision, can_add_evidence, refused

@@ -3,21 +3,42 @@
 A `Records` store hands out units of work; everything done through one `RecordsUnit` commits
 together or not at all. Exhibit numbers and custody sequences are allocated inside the unit, so
 a unit that fails leaves no gap and no half-written entry.
+
+A unit that loses a race with another one is rolled back and raises `Conflict`
+(`evidence.errors`); `run_unit(records, work)` runs `work` in a unit and again in a fresh one
+after a `Conflict`. Units do not nest: an implementation opens its units in `unit_scope()`,
+which refuses a unit inside another and lets `inside_unit()` tell code that must not do slow
+work while a unit holds the database's locks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from evidence.custody import CustodyEntry, CustodyEvent
-from evidence.errors import ExhibitError
+from evidence.errors import Conflict, ExhibitError
 from evidence.model import Case, ChannelBinding, Exhibit
 from evidence.shares import Share
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+UNIT_ATTEMPTS = 5
+FIRST_BACKOFF_SECONDS = 0.02
+
+# Set while a task (or a task it started) is inside a unit. A nested unit is a second
+# transaction that could wait forever on the first one's locks (always, on SQLite).
+_inside_unit: ContextVar[bool] = ContextVar("inside_unit", default=False)
 
 
 class DuplicateCase(ExhibitError):
@@ -206,5 +227,51 @@ class Records(Protocol):
     """Where records are kept (SQL)."""
 
     def unit(self) -> AbstractAsyncContextManager[RecordsUnit]:
-        """A unit of work: commits on normal exit, rolls back on an exception."""
+        """A unit of work: commits on normal exit, rolls back on an exception.
+
+        Raises `Conflict` when the unit lost a race and was rolled back (run it again: see
+        `run_unit`), `RuntimeError` when opened inside another unit (see `unit_scope`).
+        """
         ...
+
+
+def inside_unit() -> bool:
+    """Whether the running task is inside a unit of work (and so may hold the write lock)."""
+    return _inside_unit.get()
+
+
+@contextmanager
+def unit_scope() -> Iterator[None]:
+    """Mark the running task as inside a unit; `RuntimeError` if it already is."""
+    if _inside_unit.get():
+        raise RuntimeError("a records unit was opened inside another one")
+    entered = _inside_unit.set(True)
+    try:
+        yield
+    finally:
+        _inside_unit.reset(entered)
+
+
+async def run_unit(
+    records: Records, work: Callable[[RecordsUnit], Awaitable[T]], attempts: int = UNIT_ATTEMPTS
+) -> T:
+    """Run `work` in a unit of `records`, again in a fresh unit after a `Conflict`.
+
+    `work` may run more than once: it should do nothing but records calls. Waits a random,
+    doubling delay between attempts; the last attempt's `Conflict` propagates.
+    """
+    delay = FIRST_BACKOFF_SECONDS
+    for attempt in range(1, attempts):
+        try:
+            return await _run_once(records, work)
+        except Conflict as conflict:
+            logger.info("Unit conflict (%s), attempt %d of %d", conflict.reason, attempt, attempts)
+        await asyncio.sleep(random.uniform(0, delay))  # noqa: S311 (jitter, not a secret)
+        delay *= 2
+    return await _run_once(records, work)
+
+
+async def _run_once(records: Records, work: Callable[[RecordsUnit], Awaitable[T]]) -> T:
+    async with records.unit() as unit:
+        result = await work(unit)
+    return result

@@ -93,7 +93,7 @@ async def request_share(
 
 
 @dataclass(frozen=True, slots=True)
-class DecisionOnShare:
+class PolicyAnswer:
     """What `can_act_on_share` answered for one officer, team and action on `share` as read.
 
     Handed to `decide_share` so that a click is weighed once: the unit weighs it again only if
@@ -105,7 +105,7 @@ class DecisionOnShare:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class ShareDecision:
     """What a decision attempt did: the share as it now stands, and the refusal, if any.
 
     `lost_race`: someone else changed the share between this attempt's read and its write;
@@ -130,8 +130,8 @@ async def decide_share(
     token: LinkToken | None,
     integrity_problem: str | None,
     now: datetime,
-    decided: DecisionOnShare | None = None,
-) -> Outcome:
+    decided: PolicyAnswer | None = None,
+) -> ShareDecision:
     """Approve, reject or revoke, re-checking everything against the stored share.
 
     A repeat of a decision already taken by the same officer (a double click, a replay)
@@ -144,16 +144,16 @@ async def decide_share(
     if share is None:
         raise InvalidInput("share", f"there is no share {share_id}")
     if _is_repeat(share, officer, action):
-        return Outcome(share)
+        return ShareDecision(share)
     if decided is not None and decided.share == share:
         decision = decided.decision
     else:
         decision = can_act_on_share(officer, action, share, case, members, now)
     if not decision.allowed:
         await _record_refusal(unit, officer, case, share_id, action.value, decision.reason, now)
-        return Outcome(share, decision.reason)
+        return ShareDecision(share, decision.reason)
     if action is ShareAction.REJECT and not (note or "").strip():
-        return Outcome(share, "a rejection needs a note saying why")
+        return ShareDecision(share, "a rejection needs a note saying why")
     if action is ShareAction.APPROVE and integrity_problem:
         action, note = ShareAction.REJECT, f"blocked: {integrity_problem}"
     seen = share
@@ -162,7 +162,7 @@ async def decide_share(
         current = await unit.share(share_id) or share
         # A new link made meanwhile changes nothing about what a revocation stops.
         if not (action is ShareAction.REVOKE and current.status is ShareStatus.APPROVED):
-            return Outcome(current, lost_race_reason(seen, current), lost_race=True)
+            return ShareDecision(current, lost_race_reason(seen, current), lost_race=True)
         share = current
         updated = _decided(share, officer, action, note, token, now)
     await unit.append_custody(
@@ -174,7 +174,7 @@ async def decide_share(
             {"share": share.id, "note": note, "recipient": share.recipient},
         )
     )
-    return Outcome(updated, changed=True)
+    return ShareDecision(updated, changed=True)
 
 
 async def reissue_link(
@@ -186,7 +186,7 @@ async def reissue_link(
     *,
     token: LinkToken,
     now: datetime,
-) -> Outcome:
+) -> ShareDecision:
     """Give an approved share a new link token; the old link stops working at once.
 
     A refusal is recorded (`share.refused`) and returned, not raised, so that it is committed.
@@ -197,7 +197,7 @@ async def reissue_link(
     decision = can_reissue_link(officer, share, case, members, now)
     if not decision.allowed:
         await _record_refusal(unit, officer, case, share_id, "new link", decision.reason, now)
-        return Outcome(share, decision.reason)
+        return ShareDecision(share, decision.reason)
     updated = replace(share, token_sha256=token.sha256)
     if not await unit.update_share(updated, expected=share):
         return await _lost_race(unit, share)
@@ -214,7 +214,7 @@ async def reissue_link(
             },
         )
     )
-    return Outcome(updated, changed=True)
+    return ShareDecision(updated, changed=True)
 
 
 async def record_share_mail(
@@ -289,10 +289,10 @@ async def expire_shares(records: Records, now: datetime) -> int:
     return expired
 
 
-async def _lost_race(unit: RecordsUnit, seen: Share) -> Outcome:
+async def _lost_race(unit: RecordsUnit, seen: Share) -> ShareDecision:
     """The answer to an attempt whose share changed after it was read: what happened instead."""
     current = await unit.share(seen.id) or seen
-    return Outcome(current, lost_race_reason(seen, current), lost_race=True)
+    return ShareDecision(current, lost_race_reason(seen, current), lost_race=True)
 
 
 def lost_race_reason(seen: Share, current: Share) -> str:

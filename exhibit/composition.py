@@ -41,11 +41,12 @@ from links.site import SharePages, add_share_routes
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
 from storage.evidence_store import BlobEvidenceStore
+from storage.host_allow_list import HostAllowList
 from storage.migrate import migrate
 from storage.queue import IngestQueue
 from storage.records import SqlRecords
 from storage.sas import BlobSasSigner
-from storage.sources import HostAllowList, HttpSource, Pace
+from storage.sources import HttpSource, Pace
 from worker.background import Background
 from worker.consumer import IntakeWorker
 from worker.options import WorkerOptions

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from evidence.officers import Role
 from graph.ids import canonical_id
-from storage.sources import is_loopback
+from storage.host_allow_list import is_loopback
 
 GRAPH_V1 = "https://graph.microsoft.com/v1.0"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"

@@ -28,16 +28,15 @@ from aiohttp import web
 
 from cards.text import TITLE, clean
 from evidence.errors import EvidenceStoreError
-from evidence.files import sanitize_file_name
+from evidence.file_names import sanitize_file_name
 from evidence.links import LinkState, check_download, open_link, take_download
 from evidence.model import Case, Exhibit
-from evidence.records import Records
+from evidence.records import Records, run_unit
 from evidence.shares import Share
 from evidence.sharing import token_hash
 from links.clients import client_ip
 from links.ratelimit import RateLimit, TokenBuckets
 from links.templates import render
-from storage.records import in_unit
 from storage.sas import MAX_LIFETIME, BlobSasSigner
 
 logger = logging.getLogger(__name__)
@@ -116,7 +115,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
     async def landing(request: web.Request, client: str) -> web.StreamResponse:
         digest = _digest(request.match_info["token"])
         visit = _visit(request, client)
-        view = await in_unit(deps.records, lambda unit: open_link(unit, digest, deps.now(), visit))
+        view = await run_unit(deps.records, lambda unit: open_link(unit, digest, deps.now(), visit))
         if view.state is LinkState.UNKNOWN:
             return _not_found()
         if view.state is not LinkState.ACTIVE or view.share is None or view.case is None:
@@ -132,7 +131,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
         n_text = request.match_info["n"]
         n = int(n_text) if n_text.isdigit() and len(n_text) <= 4 else 0
         visit = {**_visit(request, client), "n": n_text[:8]}
-        checked = await in_unit(
+        checked = await run_unit(
             deps.records, lambda unit: check_download(unit, digest, n, deps.now(), visit)
         )
         if checked.state in (LinkState.UNKNOWN, LinkState.NO_SUCH_EXHIBIT):
@@ -148,7 +147,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
             lifetime=timedelta(minutes=deps.sas_minutes),
             filename=sanitize_file_name(exhibit.stored_name),
         )
-        state = await in_unit(
+        state = await run_unit(
             deps.records,
             lambda unit: take_download(
                 unit, share, exhibit, deps.now(), visit, url_expires_at=signed.expires_at

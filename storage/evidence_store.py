@@ -15,12 +15,10 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
@@ -34,13 +32,12 @@ from evidence.errors import (
     BlobMissing,
     EmptyEvidence,
     EvidenceTooLarge,
-    StoreRejected,
-    StoreUnavailable,
     UnrecognisedBlob,
 )
 from evidence.hashing import Digests
 from evidence.ports import Progress
 from evidence.stored_blob import StoredBlob
+from storage.blob_errors import error_code, translated
 from storage.blobs import RegionalBlobServices
 
 logger = logging.getLogger(__name__)
@@ -61,9 +58,6 @@ MAX_TAGS = 10
 _TAG_TEXT = re.compile(r"[A-Za-z0-9 +\-./:=_]*")
 _METADATA_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a C# identifier
 _METADATA_VALUE = re.compile(r"[\x20-\x7e]*")  # sent as an HTTP header: printable ASCII
-
-# Statuses after which the same request may well succeed later.
-_TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class BlobEvidenceStore:
@@ -119,13 +113,13 @@ class BlobEvidenceStore:
         _check_metadata(metadata)
         _check_tags(tags)
         blob = self._blob(region, blob_name)
-        with _translated(region, blob_name):
+        with translated(region, blob_name):
             await self._ensure_container(region)
             if await blob.exists():  # fail before reading a byte; the commit checks again
                 raise BlobExists(region, blob_name, attempted=None)
         staged = await self._stage_all(region, blob, chunks, quick_xor, max_size, on_progress)
         stored = StoredBlob(region, blob_name, staged.size, staged.sha256, staged.quick_xor_hash)
-        with _translated(region, blob_name):
+        with translated(region, blob_name):
             try:
                 await blob.commit_block_list(
                     [BlobBlock(block_id) for block_id in staged.block_ids],
@@ -139,7 +133,7 @@ class BlobEvidenceStore:
             except HttpResponseError as err:
                 # A blob committed meanwhile drops our uncommitted blocks; the service may then
                 # report the block list rather than the condition.
-                if _code(err) == "InvalidBlockList" and await blob.exists():
+                if error_code(err) == "InvalidBlockList" and await blob.exists():
                     raise BlobExists(region, blob_name, attempted=stored) from err
                 raise
         logger.info("committed blob %s in %s: %d bytes", blob_name, region, stored.size)
@@ -150,7 +144,7 @@ class BlobEvidenceStore:
 
         Size and hashes come from the metadata written on commit; `rehash` measures them anew.
         """
-        with _translated(region, blob_name):
+        with translated(region, blob_name):
             try:
                 properties = await self._blob(region, blob_name).get_blob_properties()
             except ResourceNotFoundError:
@@ -172,7 +166,7 @@ class BlobEvidenceStore:
     async def rehash(self, region: str, blob_name: str, *, quick_xor: bool = False) -> StoredBlob:
         """Read the stored bytes again, chunk by chunk, and hash them now."""
         digests = Digests(quick_xor=quick_xor)
-        with _translated(region, blob_name):
+        with translated(region, blob_name):
             try:
                 # the downloader pins the blob's ETag: a change mid-read fails, never mixes
                 download = await self._blob(region, blob_name).download_blob(max_concurrency=1)
@@ -184,7 +178,7 @@ class BlobEvidenceStore:
 
     async def read_head(self, region: str, blob_name: str, length: int) -> bytes:
         """The first `length` bytes of a committed blob (to sniff its type)."""
-        with _translated(region, blob_name):
+        with translated(region, blob_name):
             try:
                 download = await self._blob(region, blob_name).download_blob(
                     offset=0, length=length
@@ -197,7 +191,7 @@ class BlobEvidenceStore:
         """Add index tags to a committed blob (tags may change after commit; metadata cannot)."""
         _check_tags(tags)
         blob = self._blob(region, blob_name)
-        with _translated(region, blob_name):
+        with translated(region, blob_name):
             merged = {**await blob.get_blob_tags(), **tags}
             if len(merged) > MAX_TAGS:
                 raise ValueError(f"{blob_name} would have more than {MAX_TAGS} index tags")
@@ -205,7 +199,7 @@ class BlobEvidenceStore:
 
     async def exists(self, region: str, blob_name: str) -> bool:
         """Whether a committed blob has this name in this region."""
-        with _translated(region, blob_name):
+        with translated(region, blob_name):
             return bool(await self._blob(region, blob_name).exists())
 
     async def locate(self, blob_name: str) -> tuple[str, ...]:
@@ -221,7 +215,7 @@ class BlobEvidenceStore:
         anything was done. Do not call it while another put of the same name may be running.
         """
         blob = self._blob(region, blob_name)
-        with _translated(region, blob_name):
+        with translated(region, blob_name):
             try:
                 created = await blob.commit_block_list(
                     [], match_condition=MatchConditions.IfMissing
@@ -335,7 +329,7 @@ async def _stage_block(
 ) -> int:
     # As a stream, aiohttp sends the block 64 KiB at a time; as bytes, the event loop's transport
     # would copy the unsent part of every block in flight (and aiohttp warns about it).
-    with _translated(region, blob.blob_name):
+    with translated(region, blob.blob_name):
         await blob.stage_block(block_id, body, length=size)
     return size
 
@@ -394,25 +388,3 @@ def _check_tags(tags: Mapping[str, str]) -> None:
             raise ValueError(
                 f"index tag {key!r}: value of 0-256 of A-Z a-z 0-9 space + - . / : = _"
             )
-
-
-@contextlib.contextmanager
-def _translated(region: str, blob_name: str) -> Iterator[None]:
-    """Turn the SDK's errors into the store's (`raise ... from err`)."""
-    try:
-        yield
-    except ClientAuthenticationError as err:
-        raise StoreRejected(region, blob_name, status=err.status_code, code=_code(err)) from err
-    except HttpResponseError as err:
-        if err.status_code is not None and err.status_code not in _TRANSIENT_STATUSES:
-            raise StoreRejected(region, blob_name, status=err.status_code, code=_code(err)) from err
-        raise StoreUnavailable(
-            region, blob_name, _code(err) or "error", status=err.status_code
-        ) from err
-    except AzureError as err:  # no answer: connection refused or reset, timeout, cut-off body
-        raise StoreUnavailable(region, blob_name, type(err).__name__) from err
-
-
-def _code(err: HttpResponseError) -> str | None:
-    code = getattr(err, "error_code", None)
-    return None if code is None else str(code)

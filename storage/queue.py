@@ -19,12 +19,13 @@ from azure.core.exceptions import (
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
+from evidence.errors import Transient
 from storage.blobs import API_VERSION
 
 logger = logging.getLogger(__name__)
 
 
-class QueueUnavailable(Exception):
+class QueueUnavailable(Transient):
     """The queue service did not answer; try again later."""
 
 

@@ -11,12 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from evidence.files import (
-    SNIFF_LENGTH,
-    detect_type,
-    sanitize_file_name,
-    types_agree,
-)
+from evidence.file_names import sanitize_file_name
+from evidence.file_types import SNIFF_LENGTH, detect_type, types_agree
 
 # --- sanitize_file_name --------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ from evidence.errors import (
 )
 from evidence.hashing import QuickXorHash
 from graph.files import DriveItem, GraphFileSource, Reference, open_graph_file_source, share_id
-from storage.sources import HostAllowList, HttpSource
+from storage.host_allow_list import HostAllowList
+from storage.sources import HttpSource
 from tests.fakes.graph_server import Fault, reference_attachment
 from tests.fakes.tenant import FakeTenant, Tls, fake_tenant
 

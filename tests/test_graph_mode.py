@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 import pytest
 
 from evidence.officers import Officer
+from evidence.records import inside_unit
 from exhibit.settings import Settings, load_settings
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from storage.database import create_engine
-from storage.records import SqlRecords, inside_unit
+from storage.records import SqlRecords
 from tests.conftest import ConversationFactory
 from tests.fakes.graph_server import Fault, reference_attachment
 from tests.fakes.tenant import (

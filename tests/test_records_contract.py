@@ -30,11 +30,12 @@ from evidence.custody import (
     CustodyEvent,
     verify_chain,
 )
+from evidence.errors import Conflict
 from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, SourceKind
-from evidence.records import DuplicateCase, IntakeJob, JobStatus, Records, RecordsUnit
+from evidence.records import DuplicateCase, IntakeJob, JobStatus, Records, RecordsUnit, run_unit
 from storage.database import create_engine
 from storage.migrate import current_revision, head_revision, migrate
-from storage.records import Conflict, SqlRecords, in_unit
+from storage.records import SqlRecords
 from storage.tables import custody_entries, custody_heads, metadata
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
@@ -319,7 +320,7 @@ async def test_concurrent_units_number_exhibits_without_gaps(records: SqlRecords
         await unit.add_exhibit(make_exhibit(case, "JS", number))
         return number
 
-    numbers = await asyncio.gather(*(in_unit(records, intake) for _ in range(20)))
+    numbers = await asyncio.gather(*(run_unit(records, intake) for _ in range(20)))
     assert sorted(numbers) == list(range(1, 21))
     async with records.unit() as unit:
         stored = sorted(e.ref.number for e in await unit.exhibits_of(case.id))
@@ -339,7 +340,7 @@ async def test_a_rolled_back_allocation_leaves_no_gap(records: SqlRecords) -> No
 async def test_opposite_lock_orders_complete_through_retries(
     records: SqlRecords, engine: AsyncEngine
 ) -> None:
-    """Two units lock two counters in opposite orders: PostgreSQL kills one, `in_unit` reruns it."""
+    """Two units lock two counters in opposite orders: PostgreSQL kills one, `run_unit` reruns."""
     case = await stored_case(records)
     holding = {"AA": asyncio.Event(), "BB": asyncio.Event()}
     attempts: list[str] = []
@@ -357,7 +358,7 @@ async def test_opposite_lock_orders_complete_through_retries(
         return work
 
     results = await asyncio.gather(
-        in_unit(records, crossing("AA", "BB")), in_unit(records, crossing("BB", "AA"))
+        run_unit(records, crossing("AA", "BB")), run_unit(records, crossing("BB", "AA"))
     )
     assert sorted(results) == [1, 2]
     if engine.dialect.name == "postgresql":
@@ -367,7 +368,7 @@ async def test_opposite_lock_orders_complete_through_retries(
         assert await unit.next_exhibit_number(case.id, "BB") == 3
 
 
-async def test_in_unit_reruns_on_conflict_and_gives_up_after_the_attempts(
+async def test_run_unit_reruns_on_conflict_and_gives_up_after_the_attempts(
     records: SqlRecords,
 ) -> None:
     calls: list[int] = []
@@ -379,7 +380,7 @@ async def test_in_unit_reruns_on_conflict_and_gives_up_after_the_attempts(
             raise Conflict("simulated")
         return "done"
 
-    assert await in_unit(records, flaky) == "done"
+    assert await run_unit(records, flaky) == "done"
     async with records.unit() as unit:
         assert [c.reference for c in await unit.cases()] == ["MET-26-0003"]
 
@@ -389,7 +390,7 @@ async def test_in_unit_reruns_on_conflict_and_gives_up_after_the_attempts(
 
     calls.clear()
     with pytest.raises(Conflict, match="always"):
-        await in_unit(records, hopeless, attempts=2)
+        await run_unit(records, hopeless, attempts=2)
     assert len(calls) == 2
 
 
@@ -596,7 +597,7 @@ async def test_concurrent_appends_to_one_chain_stay_linear(records: SqlRecords) 
 
         return append
 
-    sequences = await asyncio.gather(*(in_unit(records, appending(n)) for n in range(50)))
+    sequences = await asyncio.gather(*(run_unit(records, appending(n)) for n in range(50)))
     assert sorted(sequences) == list(range(1, 51))
     await assert_chain_verifies(records, chain, 50)
 
@@ -608,7 +609,7 @@ async def test_appends_from_two_engines_stay_linear(records: SqlRecords, databas
     try:
         stores = (records, SqlRecords(second_engine))
         await asyncio.gather(
-            *(in_unit(stores[n % 2], appending(make_event(chain, n))) for n in range(30))
+            *(run_unit(stores[n % 2], appending(make_event(chain, n))) for n in range(30))
         )
     finally:
         await second_engine.dispose()

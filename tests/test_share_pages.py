@@ -22,7 +22,7 @@ from azure.storage.blob import UserDelegationKey
 from playwright.async_api import async_playwright
 
 from evidence.custody import Action, CustodyEntry, verify_chain
-from evidence.files import sanitize_file_name
+from evidence.file_names import sanitize_file_name
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.shares import Share, ShareStatus
 from evidence.sharing import new_link_token

@@ -13,11 +13,11 @@ from evidence.custody import Action, verify_chain
 from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.policy import ALLOWED
-from evidence.records import RecordsUnit
-from evidence.share_cases import DecisionOnShare, Outcome, decide_share, expire_shares
+from evidence.records import RecordsUnit, run_unit
+from evidence.share_cases import PolicyAnswer, ShareDecision, decide_share, expire_shares
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import new_link_token
-from storage.records import SqlRecords, in_unit
+from storage.records import SqlRecords
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
@@ -192,7 +192,7 @@ async def test_concurrent_downloads_never_exceed_the_limit(records: SqlRecords, 
     async def download(unit: RecordsUnit) -> Share | None:
         return await unit.take_download(share.id, T0 + timedelta(days=1))
 
-    results = await asyncio.gather(*(in_unit(records, download) for _ in range(20)))
+    results = await asyncio.gather(*(run_unit(records, download) for _ in range(20)))
     taken = sorted(r.downloads for r in results if r is not None)
     assert taken == [1, 2, 3, 4, 5]
     stored = await read(records, share.id)
@@ -248,15 +248,15 @@ async def test_a_decision_weighed_on_a_share_that_changed_is_weighed_again(
     approver = Officer("approver-oid", "DS Sam Patel", roles=frozenset({Role.APPROVER}))
     members = frozenset({"approver-oid"})
     # Weighed on a copy read before the request lapsed: a stale "allowed".
-    stale = DecisionOnShare(replace(pending, request_expires_at=T0 + timedelta(days=30)), ALLOWED)
+    stale = PolicyAnswer(replace(pending, request_expires_at=T0 + timedelta(days=30)), ALLOWED)
 
-    async def reject(unit: RecordsUnit) -> Outcome:
+    async def reject(unit: RecordsUnit) -> ShareDecision:
         return await decide_share(
             unit, approver, pending.id, case, members, ShareAction.REJECT,
             note="not needed", token=None, integrity_problem=None,
             now=T0 + timedelta(days=8), decided=stale,
         )  # fmt: skip
 
-    outcome = await in_unit(records, reject)
+    outcome = await run_unit(records, reject)
     assert outcome.refused == "the request has expired"
     assert not outcome.changed

@@ -24,7 +24,8 @@ from evidence.errors import (
     SourceTooLarge,
     SourceUnavailable,
 )
-from storage.sources import DEFAULT_CHUNK_SIZE, Download, HostAllowList, HttpSource
+from storage.host_allow_list import HostAllowList
+from storage.sources import DEFAULT_CHUNK_SIZE, Download, HttpSource
 from tests.fakes import serve
 
 MIB = 1024 * 1024

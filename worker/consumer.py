@@ -30,14 +30,15 @@ from evidence.errors import (
     ExhibitError,
     SourceTooSlow,
     StoreRejected,
+    Transient,
 )
-from evidence.files import detect_type, sanitize_file_name
+from evidence.file_names import sanitize_file_name
+from evidence.file_types import detect_type
 from evidence.intake import Received, complete_intake, fail_intake
 from evidence.model import Case, Exhibit, SourceKind
-from evidence.records import IntakeJob, JobStatus, RecordsUnit
+from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit
 from evidence.stored_blob import StoredBlob
 from storage.queue import Lease, QueueUnavailable
-from storage.records import in_unit
 from worker.options import WorkerOptions
 from worker.ports import JobFailure, JobReports, SourceOpener, WorkerParts
 
@@ -123,7 +124,7 @@ class IntakeWorker:
     async def _take_officer_slot(self, lease: Lease) -> str | None:
         """The job's officer, now counted as running one more job; None when they are at the
         cap, in which case the message goes back to the queue for a while, untouched."""
-        job = await in_unit(self._records, lambda unit: unit.job(lease.job_id))
+        job = await run_unit(self._records, lambda unit: unit.job(lease.job_id))
         officer = job.officer_id if job is not None else ""
         # No await between the check and the count: concurrent jobs cannot both pass.
         if officer and self._running[officer] >= self._options.officer_cap:
@@ -170,7 +171,7 @@ class IntakeWorker:
             await unit.save_job(running)
             return running, case
 
-        job, case = await in_unit(records, claim)
+        job, case = await run_unit(records, claim)
         if job is None or case is None:
             logger.warning("Message for unknown job %s dropped", lease.job_id)
             await self._queue.delete(lease)
@@ -278,7 +279,7 @@ class IntakeWorker:
         async def record(unit: RecordsUnit) -> Exhibit:
             return await complete_intake(unit, job, case, received, now=now)
 
-        exhibit = await in_unit(self._records, record)
+        exhibit = await run_unit(self._records, record)
         try:
             await self._store.add_tags(case.region, blob_name, {"exhibit": str(exhibit.ref)})
         except (ExhibitError, ValueError) as err:  # recorded already; tags only help searching
@@ -288,7 +289,7 @@ class IntakeWorker:
     def _may_retry(self, err: ExhibitError, job: IntakeJob) -> bool:
         if isinstance(err, SourceTooSlow):
             return job.attempts < min(SLOW_SOURCE_ATTEMPTS, self._options.max_attempts)
-        return _retryable(err)
+        return isinstance(err, Transient)
 
     async def _head_of(self, region: str, blob_name: str) -> bytes:
         return await self._store.read_head(region, blob_name, HEAD_BYTES)
@@ -300,7 +301,7 @@ class IntakeWorker:
         async def record(unit: RecordsUnit) -> IntakeJob:
             return await fail_intake(unit, job, reason, now=now)
 
-        await in_unit(self._records, record)
+        await run_unit(self._records, record)
         logger.info("Job %s failed: %s", job.id, reason)
         await self._reports.job_changed(job, case)
 
@@ -365,13 +366,3 @@ def _source_details(job: IntakeJob, stored: StoredBlob) -> dict[str, object]:
         if key in extra:
             details[key] = extra[key]
     return details
-
-
-def _retryable(err: BaseException) -> bool:
-    return type(err).__name__ in {
-        "SourceUnavailable",
-        "StoreUnavailable",
-        "QueueUnavailable",
-        "Conflict",
-        "DirectoryUnavailable",
-    }

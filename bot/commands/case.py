@@ -31,8 +31,7 @@ from evidence.errors import AccessRefused, CaseNotFound, ExhibitError
 from evidence.model import Case, ChannelBinding
 from evidence.policy import Decision
 from evidence.ports import ChannelCreator
-from evidence.records import RecordsUnit
-from storage.records import in_unit
+from evidence.records import RecordsUnit, run_unit
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,7 +64,7 @@ async def _record_case(turn: Turn, request: CaseRequest, channel: ChannelBinding
             unit, turn.officer, request, case_id=case_id, now=now, channel=channel
         )
 
-    return await in_unit(turn.services.records, work)
+    return await run_unit(turn.services.records, work)
 
 
 async def _open_in_new_channel(
@@ -110,7 +109,7 @@ async def case_list(turn: Turn) -> AdaptiveCard:
     async def work(unit: RecordsUnit, members_of: MembersOf) -> list[Case]:
         return await cases_visible_to(unit, turn.officer, members_of)
 
-    return build_case_list_card(await turn.in_unit(work))
+    return build_case_list_card(await turn.run_unit_with_teams(work))
 
 
 async def case_show(turn: Turn) -> AdaptiveCard:
@@ -143,7 +142,7 @@ async def view_case(
         await record_case_view(unit, turn.officer, case, now=now, view=view)
         return case, await read(unit, case), decision
 
-    case, found, decision = await turn.in_unit(work)
+    case, found, decision = await turn.run_unit_with_teams(work)
     if not decision.allowed:
         raise refusal_error(decision, reference)
     return case, cast(T, found)

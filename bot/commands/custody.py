@@ -8,8 +8,7 @@ from bot.commands.evidence import found_exhibit
 from bot.services import Turn
 from cards.exhibits import build_custody_card
 from evidence.exhibits import CustodyView, read_custody
-from evidence.records import RecordsUnit
-from storage.records import in_unit
+from evidence.records import RecordsUnit, run_unit
 
 
 async def custody(turn: Turn) -> AdaptiveCard:
@@ -21,4 +20,4 @@ async def custody(turn: Turn) -> AdaptiveCard:
     async def work(unit: RecordsUnit) -> CustodyView:
         return await read_custody(unit, turn.officer, case, exhibit, now=now)
 
-    return build_custody_card(await in_unit(services.records, work))
+    return build_custody_card(await run_unit(services.records, work))

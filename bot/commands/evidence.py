@@ -25,7 +25,7 @@ from evidence.cases import MembersOf, check_visible
 from evidence.custody import CustodyEntry
 from evidence.errors import CaseNotFound, EvidenceStoreError
 from evidence.exhibits import (
-    Found,
+    ExhibitLookup,
     Verification,
     compare,
     find_exhibit,
@@ -36,9 +36,8 @@ from evidence.exhibits import (
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
 from evidence.policy import Decision, can_review
-from evidence.records import RecordsUnit
+from evidence.records import RecordsUnit, run_unit
 from evidence.review import REVIEW_ACTIONS, Review, review_exhibit, reviews_of
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ async def found_exhibit(turn: Turn) -> tuple[Case, Exhibit]:
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
 
-    async def work(unit: RecordsUnit, members_of: MembersOf) -> Found:
+    async def work(unit: RecordsUnit, members_of: MembersOf) -> ExhibitLookup:
         found = await find_exhibit(
             unit, turn.officer, target, members_of, channel_id=channel_id, now=now
         )
@@ -68,7 +67,7 @@ async def found_exhibit(turn: Turn) -> tuple[Case, Exhibit]:
             await record_view(unit, turn.officer, found.case, found.exhibit, now=now)
         return found
 
-    found = await turn.in_unit(work)
+    found = await turn.run_unit_with_teams(work)
     if found.exhibit is None:
         raise refusal_error(found.decision, target.case_reference)
     return found.case, found.exhibit
@@ -88,7 +87,7 @@ async def exhibit_card_for(
     async def entries(unit: RecordsUnit) -> list[CustodyEntry]:
         return list(await unit.custody_about(case.id, [exhibit.id], REVIEW_ACTIONS))
 
-    chain = await in_unit(services.records, entries)
+    chain = await run_unit(services.records, entries)
     members = await services.case_teams.members(case)
     return build_exhibit_card(
         exhibit,
@@ -119,7 +118,7 @@ async def on_review_action(
             raise CaseNotFound(None)
         return case, exhibit
 
-    case, exhibit = await in_unit(services.records, load)
+    case, exhibit = await run_unit(services.records, load)
     members = await services.case_teams.members(case)
 
     async def team(_case: Case) -> Set[str]:
@@ -136,7 +135,7 @@ async def on_review_action(
             unit, officer, case, exhibit, members, review, comment=comment, now=now
         )
 
-    decision = await in_unit(services.records, record)
+    decision = await run_unit(services.records, record)
     if decision.hides_case:
         raise CaseNotFound(None)
     notice = None if decision.allowed else f"Refused: {decision.reason}."
@@ -193,7 +192,7 @@ async def _verify(
         await record_verification(unit, officer, case, result, now=now)
         return result
 
-    await in_unit(services.records, record)
+    await run_unit(services.records, record)
     if not result.matches:
         logger.error("Exhibit %s failed verification: %s", exhibit.id, result.problem)
     return build_verify_card(case.reference, result)

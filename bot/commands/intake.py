@@ -27,8 +27,7 @@ from evidence.intake import (
 from evidence.model import Case, SourceKind
 from evidence.policy import Decision, can_add_evidence
 from evidence.ports import FileSource
-from evidence.records import IntakeJob, JobStatus, RecordsUnit
-from storage.records import in_unit
+from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit
 
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 MAX_FILES = 10  # Teams sends at most 10 files in one message
@@ -115,7 +114,7 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
         existing = [job for key in keys if (job := await unit.job_by_idempotency_key(key))]
         return case, await members_of(case), existing
 
-    case, members, existing = await turn.in_unit(find)
+    case, members, existing = await turn.run_unit_with_teams(find)
     allowed = can_add_evidence(turn.officer, case, members)
     if existing and allowed.allowed:
         # The same activity again (Teams retries): its jobs exist; say so, record nothing.
@@ -148,7 +147,7 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
             now=now,
         )
 
-    jobs, decision = await in_unit(services.records, start)
+    jobs, decision = await run_unit(services.records, start)
     if not decision.allowed:
         raise refusal_error(decision, reference)
     for job in jobs:
@@ -175,7 +174,7 @@ async def _check_files_are_the_cases(
     async def record(unit: RecordsUnit) -> None:
         await refuse_files(unit, turn.officer, case, files, decision, now=now)
 
-    await in_unit(turn.services.records, record)
+    await run_unit(turn.services.records, record)
     logger.warning("Files for case %s refused: not in the case's drive", case.id)
     raise AccessRefused(decision.reason)
 

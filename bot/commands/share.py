@@ -34,18 +34,17 @@ from cards.sharing import (
 )
 from evidence.cases import MembersOf
 from evidence.errors import AccessRefused, InvalidInput
-from evidence.exhibits import ExhibitTarget, Found, find_exhibit
+from evidence.exhibits import ExhibitLookup, ExhibitTarget, find_exhibit
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Role
-from evidence.records import RecordsUnit
+from evidence.records import RecordsUnit, run_unit
 from evidence.share_cases import (
-    Outcome,
+    ShareDecision,
     reissue_link,
     request_share,
 )
 from evidence.shares import Share, ShareAction
 from evidence.sharing import ShareRules, check_share_request, new_link_token
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +78,13 @@ async def share(turn: Turn) -> AdaptiveCard:
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
 
-    async def locate(unit: RecordsUnit, members_of: MembersOf) -> Found:
+    async def locate(unit: RecordsUnit, members_of: MembersOf) -> ExhibitLookup:
         return await find_exhibit(
             unit, turn.officer, ExhibitTarget(None, first), members_of,
             channel_id=channel_id, now=now,
         )  # fmt: skip
 
-    found = await turn.in_unit(locate)
+    found = await turn.run_unit_with_teams(locate)
     if found.exhibit is None:
         raise refusal_error(found.decision, found.case.reference)
     case = found.case
@@ -104,7 +103,7 @@ async def share(turn: Turn) -> AdaptiveCard:
         )  # fmt: skip
         return made, await share_exhibits(unit, made)
 
-    requested, exhibits = await in_unit(services.records, record)
+    requested, exhibits = await run_unit(services.records, record)
     await post_approval_card(services, case, requested, exhibits)
     return build_notice_card(
         "Share requested",
@@ -128,7 +127,7 @@ async def post_approval_card(
         card = build_approval_card(requested, case.reference, exhibits, approvers=approvers)
         sent = await post_new(context, card_activity(card))
         if sent:
-            await in_unit(services.records, lambda unit: _remember_card(unit, requested.id, sent))
+            await run_unit(services.records, lambda unit: _remember_card(unit, requested.id, sent))
 
     await services.proactive.run(channel.conversation_reference, post)
 
@@ -181,12 +180,12 @@ async def share_link(turn: Turn) -> AdaptiveCard:
     token = new_link_token()
     now = services.now()
 
-    async def reissue(unit: RecordsUnit) -> Outcome:
+    async def reissue(unit: RecordsUnit) -> ShareDecision:
         return await reissue_link(
             unit, officer, share_id, seen.case, seen.members, token=token, now=now
         )
 
-    outcome = await in_unit(services.records, reissue)
+    outcome = await run_unit(services.records, reissue)
     if outcome.refused:
         raise AccessRefused(outcome.refused)
     url = f"{services.settings.public_url}/s/{token.secret}"

@@ -13,7 +13,7 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
 from bot.commands.share_view import (
-    Loaded,
+    LoadedShare,
     Seen,
     as_of_now,
     load_share,
@@ -38,11 +38,10 @@ from evidence.exhibits import compare
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
 from evidence.policy import can_act_on_share, can_view_case
-from evidence.records import RecordsUnit
-from evidence.share_cases import DecisionOnShare, Outcome, decide_share
+from evidence.records import RecordsUnit, run_unit
+from evidence.share_cases import PolicyAnswer, ShareDecision, decide_share
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import LinkToken, new_link_token
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class Click:
     officer: Officer
     members: frozenset[str]
     now: datetime
-    decided: DecisionOnShare
+    decided: PolicyAnswer
 
 
 async def weigh(
@@ -69,7 +68,7 @@ async def weigh(
     deciding = await officer_now(services, officer) if fresh else officer
     now = services.now()
     decision = can_act_on_share(deciding, action, seen.share, seen.case, seen.members, now)
-    return Click(deciding, seen.members, now, DecisionOnShare(seen.share, decision))
+    return Click(deciding, seen.members, now, PolicyAnswer(seen.share, decision))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +79,7 @@ class Decided:
     show the share).
     """
 
-    outcome: Outcome
+    outcome: ShareDecision
     case: Case
     exhibits: list[Exhibit]
     visible: bool
@@ -92,7 +91,7 @@ async def decide(
     share_id: str,
     action: ShareAction,
     note: str | None,
-    loaded: Loaded | None = None,
+    loaded: LoadedShare | None = None,
     click: Click | None = None,
 ) -> Decided:
     """Decide and tell everyone; `loaded`: the share, case and exhibits if just read.
@@ -103,13 +102,13 @@ async def decide(
     once more after the exhibits are re-verified (which can take minutes).
     """
     if loaded is None:
-        loaded = await in_unit(services.records, lambda unit: load_share(unit, share_id))
+        loaded = await run_unit(services.records, lambda unit: load_share(unit, share_id))
     current, case, exhibits = loaded
     if click is None:
         deciding, members = await as_of_now(services, officer, case)
         now = services.now()
         decision = can_act_on_share(deciding, action, current, case, members, now)
-        click = Click(deciding, members, now, DecisionOnShare(current, decision))
+        click = Click(deciding, members, now, PolicyAnswer(current, decision))
     deciding, members, now, decided = click.officer, click.members, click.now, click.decided
     problem = None
     token = None
@@ -120,15 +119,15 @@ async def decide(
         deciding, members = await as_of_now(services, officer, case)
         now = services.now()
         decision = can_act_on_share(deciding, action, current, case, members, now)
-        decided = DecisionOnShare(current, decision)
+        decided = PolicyAnswer(current, decision)
 
-    async def decide(unit: RecordsUnit) -> Outcome:
+    async def decide(unit: RecordsUnit) -> ShareDecision:
         return await decide_share(
             unit, deciding, share_id, case, members, action,
             note=note, token=token, integrity_problem=problem, now=now, decided=decided,
         )  # fmt: skip
 
-    outcome = await in_unit(services.records, decide)
+    outcome = await run_unit(services.records, decide)
     if outcome.changed and outcome.share.status is ShareStatus.APPROVED and token is not None:
         await _send_link(services, outcome.share, case, token)
     if outcome.changed and problem and case.channel is not None:

@@ -13,12 +13,11 @@ from evidence.errors import InvalidInput
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
 from evidence.policy import can_view_case
-from evidence.records import RecordsUnit
+from evidence.records import RecordsUnit, run_unit
 from evidence.share_cases import (
     record_share_refusal,
 )
 from evidence.shares import Share
-from storage.records import in_unit
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class Seen:
     members: frozenset[str]
 
     @property
-    def loaded(self) -> Loaded:
+    def loaded(self) -> LoadedShare:
         """The share, case and exhibits as one tuple."""
         return self.share, self.case, self.exhibits
 
@@ -54,7 +53,7 @@ async def visible_share(
     it exists. An attempt on an existing share of a case they may not see is recorded.
     `fresh`: the case team asked now (for decisions), not as cached.
     """
-    loaded = await in_unit(services.records, lambda unit: _find(unit, share_id))
+    loaded = await run_unit(services.records, lambda unit: _find(unit, share_id))
     if loaded is None:
         return None
     share, case, exhibits = loaded
@@ -63,7 +62,7 @@ async def visible_share(
     if decision.allowed:
         return Seen(share, case, exhibits, members)
     now = services.now()
-    await in_unit(
+    await run_unit(
         services.records,
         lambda unit: record_share_refusal(
             unit, officer, case, share.id, attempt, decision.reason, now
@@ -103,10 +102,10 @@ async def share_exhibits(unit: RecordsUnit, found: Share) -> list[Exhibit]:
     return exhibits
 
 
-Loaded = tuple[Share, Case, list[Exhibit]]  # a share, its case and its exhibits, as read
+LoadedShare = tuple[Share, Case, list[Exhibit]]  # a share, its case and its exhibits, as read
 
 
-async def _find(unit: RecordsUnit, share_id: str) -> Loaded | None:
+async def _find(unit: RecordsUnit, share_id: str) -> LoadedShare | None:
     """A share, its case and its exhibits; None for an unknown (or forged) id."""
     found = await unit.share(share_id)
     case = await unit.case_by_id(found.case_id) if found else None
@@ -115,7 +114,7 @@ async def _find(unit: RecordsUnit, share_id: str) -> Loaded | None:
     return found, case, await share_exhibits(unit, found)
 
 
-async def load_share(unit: RecordsUnit, share_id: str) -> Loaded:
+async def load_share(unit: RecordsUnit, share_id: str) -> LoadedShare:
     """As `_find`, for a share known to exist; `InvalidInput` if it has gone meanwhile."""
     found = await _find(unit, share_id)
     if found is None:

@@ -46,7 +46,7 @@ from cards.sharing import build_approval_card, build_link_card, build_share_list
 from cards.text import SHORT, clean, plain
 from evidence.custody import ChainReport, CustodyEntry
 from evidence.exhibits import CustodyView, Verification
-from evidence.files import sanitize_file_name
+from evidence.file_names import sanitize_file_name
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.officers import Officer, Role
 from evidence.records import IntakeJob, JobStatus

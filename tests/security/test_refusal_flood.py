@@ -15,9 +15,9 @@ import pytest
 from evidence.cases import check_visible
 from evidence.custody import Action, verify_chain
 from evidence.model import Case, ChannelBinding
-from evidence.records import RecordsUnit
+from evidence.records import RecordsUnit, run_unit
 from evidence.refusals import LISTED_PER_WINDOW, WINDOW, record_refusal, refused_attempts
-from storage.records import SqlRecords, in_unit
+from storage.records import SqlRecords
 from tests.support import people
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
@@ -136,7 +136,7 @@ async def test_concurrent_refusals_are_all_counted_and_still_capped(records: Sql
         async def work(unit: RecordsUnit) -> bool:
             return await record_refusal(unit, LIAM, case.id, Action.ACCESS_REFUSED, {"n": n}, T0)
 
-        await in_unit(records, work)
+        await run_unit(records, work)
 
     await asyncio.gather(*(click(n) for n in range(30)))
     async with records.unit() as unit:

@@ -22,13 +22,13 @@ from evidence.custody import Action
 from evidence.links import LinkState, link_state
 from evidence.model import Case
 from evidence.officers import Officer
-from evidence.records import RecordsUnit
-from evidence.share_cases import Outcome, decide_share, reissue_link
+from evidence.records import RecordsUnit, run_unit
+from evidence.share_cases import ShareDecision, decide_share, reissue_link
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import new_link_token
 from exhibit.settings import Settings
 from storage.database import create_engine
-from storage.records import SqlRecords, in_unit
+from storage.records import SqlRecords
 from tests.support import people
 from tests.support.conversation import Conversation
 from tests.test_sharing import _case_with_exhibit, _share_id
@@ -87,8 +87,8 @@ async def a_share(records: SqlRecords, case: Case, *, approved: bool = False) ->
 
 def approve(
     officer: Officer, share: Share, case: Case
-) -> Callable[[RecordsUnit], Awaitable[Outcome]]:
-    async def work(unit: RecordsUnit) -> Outcome:
+) -> Callable[[RecordsUnit], Awaitable[ShareDecision]]:
+    async def work(unit: RecordsUnit) -> ShareDecision:
         return await decide_share(
             unit, officer, share.id, case, MEMBERS, ShareAction.APPROVE,
             note=None, token=new_link_token(), integrity_problem=None, now=NOW,
@@ -99,8 +99,8 @@ def approve(
 
 def decide(
     officer: Officer, action: ShareAction, share: Share, case: Case, note: str | None = None
-) -> Callable[[RecordsUnit], Awaitable[Outcome]]:
-    async def work(unit: RecordsUnit) -> Outcome:
+) -> Callable[[RecordsUnit], Awaitable[ShareDecision]]:
+    async def work(unit: RecordsUnit) -> ShareDecision:
         return await decide_share(
             unit, officer, share.id, case, MEMBERS, action,
             note=note, token=None, integrity_problem=None, now=NOW,
@@ -109,8 +109,8 @@ def decide(
     return work
 
 
-def reissue(share: Share, case: Case) -> Callable[[RecordsUnit], Awaitable[Outcome]]:
-    async def work(unit: RecordsUnit) -> Outcome:
+def reissue(share: Share, case: Case) -> Callable[[RecordsUnit], Awaitable[ShareDecision]]:
+    async def work(unit: RecordsUnit) -> ShareDecision:
         return await reissue_link(
             unit, JANE, share.id, case, MEMBERS, token=new_link_token(), now=NOW
         )
@@ -152,20 +152,20 @@ class Interleaved:
 
 async def read_both_then_write(
     records: SqlRecords,
-    first: Callable[[RecordsUnit], Awaitable[Outcome]],
-    second: Callable[[RecordsUnit], Awaitable[Outcome]],
-) -> tuple[Outcome, Outcome]:
+    first: Callable[[RecordsUnit], Awaitable[ShareDecision]],
+    second: Callable[[RecordsUnit], Awaitable[ShareDecision]],
+) -> tuple[ShareDecision, ShareDecision]:
     """Both units read the share; `first` writes and commits; then `second` writes."""
     barrier = asyncio.Barrier(2)
     first_committed = asyncio.Event()
 
-    async def run_first() -> Outcome:
+    async def run_first() -> ShareDecision:
         async with records.unit() as unit:
             outcome = await first(cast(RecordsUnit, Interleaved(unit, barrier, None)))
         first_committed.set()
         return outcome
 
-    async def run_second() -> Outcome:
+    async def run_second() -> ShareDecision:
         async with records.unit() as unit:
             return await second(cast(RecordsUnit, Interleaved(unit, barrier, first_committed)))
 
@@ -178,8 +178,8 @@ async def test_two_approvals_at_once_approve_once(records: SqlRecords, case: Cas
     for _ in range(ITERATIONS):
         share = await a_share(records, case)
         outcomes = await asyncio.gather(
-            in_unit(records, approve(RAVI, share, case)),
-            in_unit(records, approve(SARAH, share, case)),
+            run_unit(records, approve(RAVI, share, case)),
+            run_unit(records, approve(SARAH, share, case)),
         )
         after, actions = await stored(records, share)
         (winner,) = [o for o in outcomes if o.changed]
@@ -239,8 +239,8 @@ async def test_revoke_racing_new_links_always_ends_revoked(records: SqlRecords, 
     for _ in range(ITERATIONS):
         share = await a_share(records, case, approved=True)
         revoked, renewed = await asyncio.gather(
-            in_unit(records, decide(JANE, ShareAction.REVOKE, share, case)),
-            in_unit(records, reissue(share, case)),
+            run_unit(records, decide(JANE, ShareAction.REVOKE, share, case)),
+            run_unit(records, reissue(share, case)),
         )
         await assert_dead(records, share)
         _after, actions = await stored(records, share)

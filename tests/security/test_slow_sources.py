@@ -27,8 +27,9 @@ from evidence.records import JobStatus
 from exhibit.settings import load_settings
 from graph.files import GraphFileSource, open_graph_file_source
 from storage.database import create_engine
+from storage.host_allow_list import HostAllowList
 from storage.records import SqlRecords
-from storage.sources import HostAllowList, HttpSource, Pace
+from storage.sources import HttpSource, Pace
 from tests.conftest import BotClientFactory
 from tests.fakes.tenant import Tls, fake_tenant
 from tests.support.connector import RecordingConnector

@@ -1,0 +1,358 @@
+"""What one unit of work on SQL reads and writes: cases, exhibits, jobs, shares, custody."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from evidence.custody import GENESIS, CustodyEntry, CustodyEvent, seal
+from evidence.errors import Conflict
+from evidence.model import Case, ChannelBinding, Exhibit
+from evidence.records import DuplicateCase, IntakeJob
+from evidence.shares import Share, ShareStatus
+from storage.records.rows import (
+    case_from_row,
+    case_row,
+    channel_row,
+    entry_from_row,
+    entry_row,
+    exhibit_from_row,
+    exhibit_row,
+    job_from_row,
+    job_row,
+    share_from_row,
+    share_row,
+)
+from storage.tables import (
+    cases,
+    custody_entries,
+    custody_heads,
+    exhibit_counters,
+    exhibits,
+    intake_jobs,
+    refusal_tallies,
+    shares,
+)
+
+
+class SqlRecordsUnit:
+    """One transaction's view of the records."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self._postgres = connection.dialect.name == "postgresql"
+
+    # -- cases ---------------------------------------------------------------------------
+
+    async def add_case(self, case: Case) -> None:
+        """Store a new case; raise `DuplicateCase` if its reference is taken."""
+        # ON CONFLICT instead of catching the error: the transaction stays usable.
+        inserted = await self._connection.execute(
+            self._insert(cases)
+            .values(case_row(case))
+            .on_conflict_do_nothing(index_elements=[cases.c.reference])
+            .returning(cases.c.id)
+        )
+        if inserted.first() is None:
+            raise DuplicateCase(case.reference)
+
+    async def bind_channel(self, case_id: str, channel: ChannelBinding) -> None:
+        """Bind the case to a Teams channel; `LookupError` if there is no such case."""
+        updated = await self._connection.execute(
+            update(cases).where(cases.c.id == case_id).values(channel_row(channel))
+        )
+        if updated.rowcount != 1:
+            raise LookupError(case_id)
+
+    async def case_by_id(self, case_id: str) -> Case | None:
+        """The case with this id."""
+        return await self._one_case(cases.c.id == case_id)
+
+    async def case_by_reference(self, reference: str) -> Case | None:
+        """The case with this reference (exact, as stored upper-case)."""
+        return await self._one_case(cases.c.reference == reference)
+
+    async def case_by_channel(self, channel_id: str) -> Case | None:
+        """The case bound to this Teams channel."""
+        return await self._one_case(cases.c.channel_id == channel_id)
+
+    async def cases(self, limit: int = 500) -> Sequence[Case]:
+        """The newest cases first."""
+        rows = await self._connection.execute(
+            select(cases).order_by(cases.c.created_at.desc(), cases.c.id).limit(limit)
+        )
+        return [case_from_row(row) for row in rows]
+
+    async def _one_case(self, condition: Any) -> Case | None:
+        row = (await self._connection.execute(select(cases).where(condition))).first()
+        return None if row is None else case_from_row(row)
+
+    # -- exhibits ------------------------------------------------------------------------
+
+    async def next_exhibit_number(self, case_id: str, initials: str) -> int:
+        """The next number for `initials` in the case: 1, 2, ... gap-free once committed."""
+        # One statement: insert 1 or increment, and keep the row locked until the unit ends.
+        upsert = self._insert(exhibit_counters).values(
+            case_id=case_id, initials=initials, last_number=1
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[exhibit_counters.c.case_id, exhibit_counters.c.initials],
+            set_={"last_number": exhibit_counters.c.last_number + 1},
+        )
+        result = await self._connection.execute(upsert.returning(exhibit_counters.c.last_number))
+        return int(result.scalar_one())
+
+    async def add_exhibit(self, exhibit: Exhibit) -> None:
+        """Store a new exhibit."""
+        await self._connection.execute(exhibits.insert().values(exhibit_row(exhibit)))
+
+    async def exhibit_by_id(self, exhibit_id: str) -> Exhibit | None:
+        """The exhibit with this id."""
+        row = (
+            await self._connection.execute(select(exhibits).where(exhibits.c.id == exhibit_id))
+        ).first()
+        return None if row is None else exhibit_from_row(row)
+
+    async def exhibit_by_ref(self, case_id: str, initials: str, number: int) -> Exhibit | None:
+        """The exhibit `initials/number` of the case."""
+        query = select(exhibits).where(
+            exhibits.c.case_id == case_id,
+            exhibits.c.initials == initials,
+            exhibits.c.number == number,
+        )
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else exhibit_from_row(row)
+
+    async def exhibits_of(self, case_id: str) -> Sequence[Exhibit]:
+        """The case's exhibits, in the order they were recorded."""
+        query = (
+            select(exhibits)
+            .where(exhibits.c.case_id == case_id)
+            .order_by(exhibits.c.created_at, exhibits.c.initials, exhibits.c.number)
+        )
+        return [exhibit_from_row(row) for row in await self._connection.execute(query)]
+
+    # -- intake jobs ---------------------------------------------------------------------
+
+    async def add_job(self, job: IntakeJob) -> bool:
+        """Store a new job; False (and nothing changed) if a job with its id exists."""
+        inserted = await self._connection.execute(
+            self._insert(intake_jobs)
+            .values(job_row(job))
+            .on_conflict_do_nothing()  # the id or the idempotency key
+            .returning(intake_jobs.c.id)
+        )
+        return inserted.first() is not None
+
+    async def job(self, job_id: str) -> IntakeJob | None:
+        """The job with this id."""
+        query = select(intake_jobs).where(intake_jobs.c.id == job_id)
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else job_from_row(row)
+
+    async def jobs_with_receipt(self, receipt_activity_id: str) -> Sequence[IntakeJob]:
+        """The jobs announced by one receipt card."""
+        query = select(intake_jobs).where(intake_jobs.c.receipt_activity_id == receipt_activity_id)
+        return [job_from_row(row) for row in (await self._connection.execute(query)).all()]
+
+    async def save_job(self, job: IntakeJob) -> None:
+        """Replace a job's state; `LookupError` if there is no such job."""
+        updated = await self._connection.execute(
+            update(intake_jobs).where(intake_jobs.c.id == job.id).values(job_row(job))
+        )
+        if updated.rowcount != 1:
+            raise LookupError(job.id)
+
+    # -- shares --------------------------------------------------------------------------
+
+    async def add_share(self, share: Share) -> None:
+        """Store a new share."""
+        await self._connection.execute(shares.insert().values(share_row(share)))
+
+    async def share(self, share_id: str) -> Share | None:
+        """The share with this id."""
+        return await self._one_share(shares.c.id == share_id)
+
+    async def share_by_token(self, token_sha256: str) -> Share | None:
+        """The share whose link token hashes to `token_sha256`."""
+        return await self._one_share(shares.c.token_sha256 == token_sha256)
+
+    async def shares_of(self, case_id: str) -> Sequence[Share]:
+        """The case's shares, newest first."""
+        query = (
+            select(shares)
+            .where(shares.c.case_id == case_id)
+            .order_by(shares.c.created_at.desc(), shares.c.id)
+        )
+        return [share_from_row(row) for row in await self._connection.execute(query)]
+
+    async def update_share(self, share: Share, *, expected: Share) -> bool:
+        """Replace a share's state but `downloads` if its status and token are still `expected`'s.
+
+        One conditional UPDATE: on PostgreSQL a concurrent writer holds the row until it
+        commits, and the WHERE is then re-evaluated on the row it left, so the later of two
+        racing decisions matches nothing (rowcount 0) instead of overwriting the first.
+        """
+        if share.id != expected.id:
+            raise ValueError("a share is updated from a copy of itself")
+        row = share_row(share)
+        del row["downloads"]  # moved by take_download only: no lost update from a stale copy
+        token = shares.c.token_sha256
+        updated = await self._connection.execute(
+            update(shares)
+            .where(shares.c.id == share.id)
+            .where(shares.c.status == expected.status.value)
+            .where(
+                token.is_(None) if expected.token_sha256 is None else token == expected.token_sha256
+            )
+            .values(row)
+        )
+        return bool(updated.rowcount == 1)
+
+    async def shares_due_to_expire(self, now: datetime) -> Sequence[Share]:
+        """Approved shares whose link expired at or before `now`, locked until the unit ends."""
+        # FOR UPDATE (PostgreSQL): a second sweeper waits, then re-checks the status and skips
+        # what the first one expired; a download waiting on the row then finds it expired.
+        query = (
+            select(shares)
+            .where(shares.c.status == ShareStatus.APPROVED.value)
+            .where(shares.c.link_expires_at <= now)
+            .order_by(shares.c.link_expires_at, shares.c.id)
+            .with_for_update()
+        )
+        return [share_from_row(row) for row in await self._connection.execute(query)]
+
+    async def take_download(self, share_id: str, now: datetime) -> Share | None:
+        """Count one download if the link is still usable, in one conditional UPDATE."""
+        # PostgreSQL re-evaluates the WHERE on the row a concurrent UPDATE left, so racing
+        # downloads queue on the row lock and the last ones find the limit reached.
+        taken = await self._connection.execute(
+            update(shares)
+            .where(shares.c.id == share_id)
+            .where(shares.c.status == ShareStatus.APPROVED.value)
+            .where(or_(shares.c.link_expires_at.is_(None), shares.c.link_expires_at > now))
+            .where(
+                or_(shares.c.max_downloads.is_(None), shares.c.downloads < shares.c.max_downloads)
+            )
+            .values(downloads=shares.c.downloads + 1)
+            .returning(*shares.c)
+        )
+        row = taken.first()
+        return None if row is None else share_from_row(row)
+
+    async def _one_share(self, condition: Any) -> Share | None:
+        row = (await self._connection.execute(select(shares).where(condition))).first()
+        return None if row is None else share_from_row(row)
+
+    # -- custody -------------------------------------------------------------------------
+
+    async def append_custody(self, event: CustodyEvent) -> CustodyEntry:
+        """Seal `event` onto the end of its chain and store it."""
+        sequence, previous_hash = await self._lock_head(event.chain)
+        entry = seal(event, sequence + 1, previous_hash)
+        await self._connection.execute(custody_entries.insert().values(entry_row(entry)))
+        # The lock makes this guard redundant; it is what keeps the chain linear if the lock
+        # were ever lost (another isolation level, a hand-written writer).
+        moved = await self._connection.execute(
+            update(custody_heads)
+            .where(custody_heads.c.chain == entry.chain)
+            .where(custody_heads.c.last_sequence == sequence)
+            .values(last_sequence=entry.sequence, last_hash=entry.hash)
+        )
+        if moved.rowcount != 1:
+            raise Conflict(f"custody chain {entry.chain!r} moved past {sequence}")
+        return entry
+
+    async def custody(self, chain: str) -> Sequence[CustodyEntry]:
+        """Every entry of a chain, in sequence order."""
+        query = (
+            select(custody_entries)
+            .where(custody_entries.c.chain == chain)
+            .order_by(custody_entries.c.sequence)
+        )
+        return [entry_from_row(row) for row in await self._connection.execute(query)]
+
+    async def custody_about(
+        self, chain: str, exhibit_ids: Sequence[str], actions: Sequence[str]
+    ) -> Sequence[CustodyEntry]:
+        """The chain's entries about these exhibits with these actions, in sequence order."""
+        if not exhibit_ids or not actions:
+            return []
+        query = (
+            select(custody_entries)
+            .where(
+                custody_entries.c.chain == chain,
+                custody_entries.c.exhibit_id.in_(list(exhibit_ids)),
+                custody_entries.c.action.in_(list(actions)),
+            )
+            .order_by(custody_entries.c.sequence)
+        )
+        return [entry_from_row(row) for row in await self._connection.execute(query)]
+
+    async def custody_head(self, chain: str) -> tuple[int, str] | None:
+        """The (sequence, hash) of the chain's last entry, as recorded."""
+        query = select(custody_heads.c.last_sequence, custody_heads.c.last_hash).where(
+            custody_heads.c.chain == chain
+        )
+        row = (await self._connection.execute(query)).first()
+        return None if row is None or row.last_sequence == 0 else (row[0], row[1])
+
+    async def _lock_head(self, chain: str) -> tuple[int, str]:
+        """The chain's (last sequence, last hash), locked until the unit ends."""
+        locked = (
+            select(custody_heads.c.last_sequence, custody_heads.c.last_hash)
+            .where(custody_heads.c.chain == chain)
+            .with_for_update()  # rendered on PostgreSQL only; SQLite already holds its lock
+        )
+        row = (await self._connection.execute(locked)).first()
+        if row is None:
+            # A new chain: create its head at GENESIS. A concurrent creator makes this wait
+            # for its commit and then do nothing; either way there is a row to lock now.
+            await self._connection.execute(
+                self._insert(custody_heads)
+                .values(chain=chain, last_sequence=0, last_hash=GENESIS)
+                .on_conflict_do_nothing(index_elements=[custody_heads.c.chain])
+            )
+            row = (await self._connection.execute(locked)).one()
+        return int(row[0]), str(row[1])
+
+    # -- idempotent intake and refusal tallies ----------------------------------------------
+
+    async def job_by_idempotency_key(self, key: str) -> IntakeJob | None:
+        """The job recorded for this idempotency key, if any."""
+        query = select(intake_jobs).where(intake_jobs.c.idempotency_key == key)
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else job_from_row(row)
+
+    async def tally_refusal(self, chain: str, actor_id: str, window_start: datetime) -> int:
+        """Count one refused attempt in the window (one upsert); the window's total."""
+        upsert = self._insert(refusal_tallies).values(
+            chain=chain, actor_id=actor_id, window_start=window_start, attempts=1
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[
+                refusal_tallies.c.chain,
+                refusal_tallies.c.actor_id,
+                refusal_tallies.c.window_start,
+            ],
+            set_={"attempts": refusal_tallies.c.attempts + 1},
+        )
+        result = await self._connection.execute(upsert.returning(refusal_tallies.c.attempts))
+        return int(result.scalar_one())
+
+    async def refused_attempts(self, chain: str, actor_id: str, since: datetime) -> int:
+        """Refused attempts counted in windows starting at or after `since`."""
+        query = select(func.coalesce(func.sum(refusal_tallies.c.attempts), 0)).where(
+            refusal_tallies.c.chain == chain,
+            refusal_tallies.c.actor_id == actor_id,
+            refusal_tallies.c.window_start >= since,
+        )
+        return int((await self._connection.execute(query)).scalar_one())
+
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        return postgresql.insert(table) if self._postgres else sqlite.insert(table)

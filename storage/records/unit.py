@@ -1,0 +1,61 @@
+"""The unit of work on SQL: one connection, one transaction, a lost race surfaced as `Conflict`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from evidence.errors import Conflict
+from evidence.records import unit_scope
+from storage.records.queries import SqlRecordsUnit
+
+# SQLSTATEs that mean "lost a race, try again": serialization_failure, deadlock_detected,
+# lock_not_available.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+# sqlite3 result codes SQLITE_BUSY and SQLITE_LOCKED, with any extended code.
+RETRYABLE_SQLITE_CODES = frozenset({5, 6})
+
+
+class SqlRecords:
+    """Records kept in a SQL database through an async SQLAlchemy engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        # SQLite admits one writer: let this process's units queue here rather than poll.
+        self._writer: AbstractAsyncContextManager[object] = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[SqlRecordsUnit]:
+        """A unit of work: commits on normal exit, rolls back on an exception.
+
+        Units do not nest: opening one inside another (or in a task started inside one) raises
+        `RuntimeError`.
+        """
+        with unit_scope():
+            try:
+                async with self._writer, self._engine.begin() as connection:
+                    yield SqlRecordsUnit(connection)
+            except DBAPIError as err:
+                reason = _retryable(err)
+                if reason is None:
+                    raise
+                raise Conflict(reason) from err
+
+
+def _retryable(err: DBAPIError) -> str | None:
+    """Why `err` is a lost race, or None when it is a real error."""
+    orig: Any = err.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return f"SQLSTATE {sqlstate}"
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in RETRYABLE_SQLITE_CODES:
+        return getattr(orig, "sqlite_errorname", None) or f"SQLite error {code}"
+    return None
