@@ -20,6 +20,7 @@ from evidence.cases import CaseRules, read_case_open
 from evidence.errors import InvalidInput
 from evidence.exhibits import read_exhibit_target
 from evidence.sharing import ShareDraft, ShareRules, check_share_request
+from tests.support.card_text import text_blocks
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RULES = ShareRules(frozenset({"cps.gov.uk", "justice.gov.uk"}), ("prosecutor", "court"), 1, 30, 14)
@@ -115,20 +116,7 @@ def test_reason_is_required_and_organisation_optional_for_share() -> None:
 
 
 def _card_texts(card: Any) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card.model_dump(mode="json", by_alias=True, exclude_none=True))
-    return found
+    return text_blocks(card.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
 def _shown(usage: str) -> str:

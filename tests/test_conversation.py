@@ -14,6 +14,7 @@ from bot.commands.parsing import parse_command
 from cards.help import build_help_card
 from exhibit.settings import Settings
 from tests.conftest import ConversationFactory
+from tests.support.card_text import text_blocks
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -26,20 +27,7 @@ def _card(reply: dict[str, Any]) -> dict[str, Any]:
 
 
 def _texts(card: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return found
+    return text_blocks(card)
 
 
 async def test_help_in_personal_chat_lists_every_command(
