@@ -19,7 +19,7 @@ from jsonschema import Draft4Validator, Draft7Validator
 from PIL import Image
 
 from bot.commands.grammar import COMMANDS, CommandSpec, Scope
-from devtools.app_package import (
+from devtools.app_package.build import (
     ManifestInvalid,
     PackageSettings,
     SettingError,

@@ -43,7 +43,7 @@ from jsonschema import Draft7Validator
 from bot.commands.grammar import COMMANDS, CommandSpec, Scope
 from exhibit.settings import load_teams_app_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP_PACKAGE_DIR = ROOT / "appPackage"
 SCHEMAS_DIR = ROOT / "node_modules" / "@microsoft" / "app-manifest" / "build" / "json-schemas"
 ICONS = {"color.png": (192, 192), "outline.png": (32, 32)}

@@ -1,0 +1,1 @@
+"""Exhibit's Teams app package builder: `python -m devtools.app_package --help`."""
