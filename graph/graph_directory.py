@@ -3,7 +3,7 @@
 Request economy (docs/directory.md has the measurements):
 - users: `GET /users/{id}` for one officer, `GET /users?$filter=id in (...)` for up to 15 ids
   (Graph's limit for `in`) when there are more;
-- roles, whichever costs fewer requests:
+- roles (graph/roles.py), whichever costs fewer requests:
   - per officer: `GET /users/{id}/transitiveMemberOf` (strongly consistent; one officer, or a
     few officers against many role groups);
   - per role group: `GET /groups/{g}/transitiveMembers/graph.user?$filter=id in (...)` for the
@@ -20,7 +20,6 @@ from then on.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -28,36 +27,27 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from kiota_abstractions.request_information import RequestInformation
-from msgraph.generated.groups.item.transitive_members.graph_user.graph_user_request_builder import (
-    GraphUserRequestBuilder,
-)
 from msgraph.generated.models.aad_user_conversation_member import AadUserConversationMember
 from msgraph.generated.models.channel import Channel
 from msgraph.generated.models.channel_membership_type import ChannelMembershipType
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.users.item.transitive_member_of import (
-    transitive_member_of_request_builder as member_of,
-)
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
-from evidence.errors import DirectoryUnavailable, InvalidInput
-from evidence.officers import Officer, Role
-from graph.batch import BatchItem, BatchResult, BatchRunner, send_for_bytes
+from evidence.errors import InvalidInput
+from evidence.officers import Officer
+from graph.batch import BatchItem, BatchRunner
 from graph.cache import Failed, SingleFlightCache
 from graph.client import GraphConnection, connect
 from graph.config import GraphDirectoryConfig
 from graph.credentials import build_credential
 from graph.errors import GraphProtocolError, odata_code, translated
 from graph.ids import canonical_id
-from graph.users import USER_FIELDS, group_ids, officer_from, roles_from, user_id
+from graph.roles import IN_FILTER_MAX, MAX_PAGES, RoleLookup, failed_answer, id_in
+from graph.users import USER_FIELDS, officer_from, roles_from, user_id
 
 logger = logging.getLogger(__name__)
 
-IN_FILTER_MAX = 15  # Graph allows at most 15 values in an `in` filter on directory objects
-MEMBERSHIP_PAGE = 999  # the largest page transitiveMemberOf returns
-MAX_PAGES = 50
 BULK_SLICE = 200  # ids per load: 14 chunks x (1 user list + 4 role groups) = 4 batches
 _CHANNEL_ID = re.compile(r"^19:[^/?#;\s]+$")
 _CHANNEL_NAME_FORBIDDEN = re.compile(r"[~#%&*{}+/\\:<>?|'\"]")
@@ -99,7 +89,7 @@ class GraphDirectory:
             clock=clock,
         )
         self._base = config.base_url.rstrip("/") + "/"
-        self._ask_groups = True  # cleared for good if Graph refuses the group query
+        self._roles = RoleLookup(connection, self._base, config.role_groups)
 
     @property
     def source(self) -> str:
@@ -196,13 +186,13 @@ class GraphDirectory:
     async def _resolve(self, ids: list[str]) -> dict[str, Officer | Failed | None]:
         chunks = [ids[start : start + IN_FILTER_MAX] for start in range(0, len(ids), IN_FILTER_MAX)]
         user_items = self._user_requests(ids, chunks)
-        by_group = self._by_group(ids, chunks)
-        if not self._role_groups:
+        by_group = self._roles.by_group(ids, chunks)
+        if not self._roles.role_groups:
             role_items: list[BatchItem] = []
         elif by_group:
-            role_items = self._group_requests(chunks)
+            role_items = self._roles.group_requests(chunks)
         else:
-            role_items = self._role_requests(ids)
+            role_items = self._roles.officer_requests(ids)
         answers = await self._batch.run([item for item, _ in user_items] + role_items)
         results: dict[str, Officer | Failed | None] = dict.fromkeys(ids)
         users: dict[str, dict[str, Any]] = {}
@@ -211,17 +201,17 @@ class GraphDirectory:
             if answer.status == 200:
                 users.update(_users_in(answer.body, covered))
             elif answer.status != 404:
-                failed = _failed("user lookup", answer)
+                failed = failed_answer("user lookup", answer)
                 results.update(dict.fromkeys(covered, failed))
         if by_group and role_items:
-            members = await self._group_members(chunks, answers)
+            members = await self._roles.group_members(chunks, answers)
             if members is None:
                 return await self._resolve(ids)  # the group query was refused: ask per officer
             for object_id, user in users.items():
                 results[object_id] = self._officer(user, members.get(object_id, frozenset()))
         else:
             for object_id, user in users.items():
-                groups = await self._groups_of(object_id, answers) if role_items else []
+                groups = await self._roles.groups_of(object_id, answers) if role_items else []
                 results[object_id] = self._officer(user, groups)
         return results
 
@@ -230,15 +220,7 @@ class GraphDirectory:
     ) -> Officer | Failed | None:
         if groups is None or isinstance(groups, Failed):
             return groups
-        return officer_from(user, roles_from(groups, self._role_groups))
-
-    def _by_group(self, ids: list[str], chunks: list[list[str]]) -> bool:
-        """Whether asking each role group about each chunk costs fewer requests."""
-        return self._ask_groups and len(chunks) * len(self._role_groups) < len(ids)
-
-    @property
-    def _role_groups(self) -> Mapping[str, Role]:
-        return self._config.role_groups
+        return officer_from(user, roles_from(groups, self._roles.role_groups))
 
     def _user_requests(
         self, ids: list[str], chunks: list[list[str]]
@@ -255,112 +237,13 @@ class GraphDirectory:
         items = []
         for number, chunk in enumerate(chunks):
             list_query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-                filter=_id_in(chunk), select=list(USER_FIELDS), top=IN_FILTER_MAX
+                filter=id_in(chunk), select=list(USER_FIELDS), top=IN_FILTER_MAX
             )
             request = users.to_get_request_information(
                 RequestConfiguration(query_parameters=list_query)
             )
             items.append((BatchItem(f"users-{number}", request), chunk))
         return items
-
-    def _group_requests(self, chunks: list[list[str]]) -> list[BatchItem]:
-        items = []
-        for group in self._role_groups:
-            builder = self._client.groups.by_group_id(group).transitive_members.graph_user
-            for number, chunk in enumerate(chunks):
-                query = GraphUserRequestBuilder.GraphUserRequestBuilderGetQueryParameters(
-                    filter=_id_in(chunk), select=["id"], count=True, top=IN_FILTER_MAX
-                )
-                config = RequestConfiguration(query_parameters=query)
-                config.headers.add("ConsistencyLevel", "eventual")
-                request = builder.to_get_request_information(config)
-                items.append(BatchItem(f"members-{group}-{number}", request))
-        return items
-
-    async def _group_members(
-        self, chunks: list[list[str]], answers: Mapping[str, BatchResult]
-    ) -> dict[str, frozenset[str] | Failed] | None:
-        """Each officer's role groups, from the per-group answers; None if Graph refused them."""
-        found: dict[str, set[str]] = {}
-        failed: dict[str, Failed] = {}
-        for group in self._role_groups:
-            for number, chunk in enumerate(chunks):
-                answer = answers[f"members-{group}-{number}"]
-                if answer.status == 404:
-                    logger.warning("graph: role group %s does not exist; it grants nothing", group)
-                    continue
-                if answer.status in (400, 403):
-                    # 400: Graph does not take the query; 403: no GroupMember.Read.All. Asking
-                    # per officer needs only User.Read.All, so that still works.
-                    logger.warning(
-                        "graph: the group member query was refused (%s, HTTP %s); asking per "
-                        "officer from now on",
-                        _error_code(answer.body),
-                        answer.status,
-                    )
-                    self._ask_groups = False
-                    return None
-                if answer.status != 200:
-                    failed.update(dict.fromkeys(chunk, _failed("membership lookup", answer)))
-                    continue
-                wanted = set(chunk)
-                for member in await self._member_pages(group, answer.body):
-                    if member in wanted:
-                        found.setdefault(member, set()).add(group)
-        members: dict[str, frozenset[str] | Failed] = {
-            member: frozenset(groups) for member, groups in found.items()
-        }
-        members.update(failed)
-        return members
-
-    async def _member_pages(self, group: str, body: Any) -> list[str]:
-        builder = self._client.groups.by_group_id(group).transitive_members.graph_user
-
-        def page(link: str) -> RequestInformation:
-            request = builder.with_url(link).to_get_request_information()
-            request.headers.add("ConsistencyLevel", "eventual")
-            return request
-
-        return await self._all_ids(body, page)
-
-    async def _all_ids(self, body: Any, page: Callable[[str], RequestInformation]) -> list[str]:
-        """The object ids of a list's first page (`body`) and of every page after it."""
-        found, next_link = group_ids(body)
-        pages = 1
-        while next_link is not None:
-            if not next_link.startswith(self._base) or pages >= MAX_PAGES:
-                raise GraphProtocolError("paging left Graph or did not end")
-            raw = await send_for_bytes(self._connection.adapter, page(next_link))
-            more, next_link = group_ids(_json(raw))
-            found.extend(more)
-            pages += 1
-        return found
-
-    def _role_requests(self, ids: list[str]) -> list[BatchItem]:
-        query = member_of.TransitiveMemberOfRequestBuilder.TransitiveMemberOfRequestBuilderGetQueryParameters(  # noqa: E501
-            select=["id"], top=MEMBERSHIP_PAGE
-        )
-        config = RequestConfiguration(query_parameters=query)
-        items = []
-        for object_id in ids:
-            builder = self._client.users.by_user_id(object_id).transitive_member_of
-            items.append(
-                BatchItem(f"groups-{object_id}", builder.to_get_request_information(config))
-            )
-        return items
-
-    async def _groups_of(
-        self, object_id: str, answers: Mapping[str, BatchResult]
-    ) -> list[str] | Failed | None:
-        answer = answers[f"groups-{object_id}"]
-        if answer.status == 404:
-            return None  # deleted between the two requests
-        if answer.status != 200:
-            return _failed("membership lookup", answer)
-        builder = self._client.users.by_user_id(object_id).transitive_member_of
-        return await self._all_ids(
-            answer.body, lambda link: builder.with_url(link).to_get_request_information()
-        )
 
     async def _load_channels(
         self, keys: list[ChannelKey]
@@ -447,26 +330,3 @@ def _users_in(body: Any, covered: list[str]) -> dict[str, dict[str, Any]]:
         if object_id in wanted:
             found[object_id] = user
     return found
-
-
-def _id_in(chunk: list[str]) -> str:
-    # Only canonical GUIDs reach this filter: nothing can break out of the quotes.
-    listed = ",".join(f"'{object_id}'" for object_id in chunk)
-    return f"id in ({listed})"
-
-
-def _error_code(body: Any) -> str:
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) else "no code"
-
-
-def _failed(what: str, answer: BatchResult) -> Failed:
-    return Failed(DirectoryUnavailable(f"{what}: Graph answered", status=answer.status))
-
-
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError as err:
-        raise GraphProtocolError("page is not JSON") from err

@@ -19,17 +19,11 @@ from jsonschema import Draft4Validator, Draft7Validator
 from PIL import Image
 
 from bot.commands.grammar import COMMANDS, CommandSpec, Scope
-from devtools.app_package import (
-    ManifestInvalid,
-    PackageSettings,
-    SettingError,
-    TemplateError,
-    build_package,
-    commands_for,
-    load_package_settings,
-    main,
-    manifest_problems,
-)
+from devtools.app_package.build import build_package
+from devtools.app_package.cli import main
+from devtools.app_package.errors import ManifestInvalid, SettingError, TemplateError
+from devtools.app_package.manifest import commands_for, manifest_problems
+from devtools.app_package.settings import PackageSettings, load_package_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_PACKAGE = ROOT / "appPackage"

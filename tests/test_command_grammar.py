@@ -15,7 +15,7 @@ from bot.commands.parsing import parse_command
 from bot.commands.share_grammar import asks_for_form, read_share_form, read_share_words
 from cards.help import build_help_card
 from cards.sharing import SHARE_FORM
-from devtools.app_package import command_lists
+from devtools.app_package.manifest import command_lists
 from evidence.cases import CaseRules, read_case_open
 from evidence.errors import InvalidInput
 from evidence.exhibits import read_exhibit_target

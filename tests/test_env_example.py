@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_every_setting_read_is_documented() -> None:
     read = set(variable_names())
-    source = ROOT / "devtools" / "app_package.py"
-    read |= set(re.findall(r'"((?:EXHIBIT|PORT)[A-Z0-9_]*)"', source.read_text("utf-8")))
+    for source in sorted((ROOT / "devtools" / "app_package").glob("*.py")):
+        read |= set(re.findall(r'"((?:EXHIBIT|PORT)[A-Z0-9_]*)"', source.read_text("utf-8")))
     read = {name for name in read if not name.endswith("_")}
     documented = set(re.findall(r"^(?:# )?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(
         "utf-8"), re.MULTILINE))  # fmt: skip
