@@ -11,17 +11,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
 from azure.identity.aio import DefaultAzureCredential
 from microsoft_agents.authentication.msal import MsalAuth
-from microsoft_agents.hosting.aiohttp import CloudAdapter
-from microsoft_agents.hosting.core import (
-    AccessTokenProviderBase,
-    AgentAuthConfiguration,
-    ConnectionManager,
-    OutboundHostValidator,
-)
-from microsoft_agents.hosting.core.authorization import AuthTypes
+from microsoft_agents.hosting.core import AgentAuthConfiguration
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
-from bot.agent import ExhibitAgent, on_turn_error
+from bot.agent import ExhibitAgent
 from bot.case_teams import CaseTeams
 from bot.edge import Edge, InboundPolicy, TokenValidator, add_message_route
 from bot.proactive import Proactive
@@ -30,8 +23,9 @@ from bot.services import BotSettings, Services
 from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
+from exhibit.bot_auth import ProviderFactory, auth_configuration, build_adapter, token_issuers
 from exhibit.health import Probe, add_health_routes
-from exhibit.settings import BotAuthType, GraphSettings, Settings
+from exhibit.settings import GraphSettings, Settings
 from graph.config import CredentialKind, GraphDirectoryConfig
 from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory
@@ -55,62 +49,6 @@ from worker.sources import TeamsSources
 from worker.sweeper import sweep_shares
 
 logger = logging.getLogger(__name__)
-
-ProviderFactory = Callable[[AgentAuthConfiguration], AccessTokenProviderBase]
-
-_AUTH_TYPES = {
-    BotAuthType.CLIENT_SECRET: AuthTypes.client_secret,
-    BotAuthType.CERTIFICATE: AuthTypes.certificate,
-    BotAuthType.USER_MANAGED_IDENTITY: AuthTypes.user_managed_identity,
-    BotAuthType.SYSTEM_MANAGED_IDENTITY: AuthTypes.system_managed_identity,
-    BotAuthType.WORKLOAD_IDENTITY: AuthTypes.workload_identity,
-}
-
-
-def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
-    """The Agents SDK's view of the bot's identity: only the Bot Framework issues its tokens."""
-    credentials = settings.credentials
-    if credentials is None:
-        return AgentAuthConfiguration(anonymous_allowed=True)
-    return AgentAuthConfiguration(
-        auth_type=_AUTH_TYPES[credentials.auth_type],
-        client_id=credentials.app_id,
-        tenant_id=credentials.tenant_id,
-        client_secret=credentials.client_secret.get_secret_value()
-        if credentials.client_secret
-        else None,
-        cert_pfx_file=str(credentials.certificate_path) if credentials.certificate_path else None,
-        authority=credentials.authority,
-        # Off by default in the SDK: a correctly signed token from another issuer would pass.
-        validate_issuer=True,
-        # Without an explicit list the SDK also trusts the tenant's own Entra issuers, so any
-        # app-only or user token of the tenant for the bot's audience would be Teams traffic.
-        issuers=[credentials.issuer],
-    )
-
-
-def token_issuers(settings: Settings) -> frozenset[str]:
-    """Issuers whose tokens the edge accepts (none in anonymous mode, which has no audience)."""
-    if settings.credentials is None:
-        return frozenset()
-    return frozenset({settings.credentials.issuer.lower()})
-
-
-def build_adapter(
-    settings: Settings, config: AgentAuthConfiguration, provider_factory: ProviderFactory
-) -> CloudAdapter:
-    """The Agents SDK adapter: outbound tokens, and outbound host checks whenever it has any."""
-    connections = ConnectionManager(provider_factory, {"SERVICE_CONNECTION": config})
-    # Real credentials mean a real token on every reply: it must never go to an unchecked host,
-    # whatever the environment. Only anonymous mode (no token to leak) talks to any host.
-    validator = (
-        OutboundHostValidator(list(settings.allowed_service_url_hosts), enabled=True)
-        if settings.production or settings.credentials is not None
-        else None
-    )
-    adapter = CloudAdapter(connection_manager=connections, host_validator=validator)
-    adapter.on_turn_error = on_turn_error
-    return adapter
 
 
 def bot_settings(settings: Settings) -> BotSettings:

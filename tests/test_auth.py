@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from exhibit.composition import auth_configuration
+from exhibit.bot_auth import auth_configuration
 from exhibit.settings import Settings, load_settings
 from tests.conftest import BOT_APP_ID, TENANT, BotClientFactory, StaticTokenProvider
 from tests.fakes.tenant import Tls

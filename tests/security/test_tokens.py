@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from exhibit.__main__ import main
-from exhibit.composition import auth_configuration
+from exhibit.bot_auth import auth_configuration
 from exhibit.settings import Settings, SettingsError, load_settings
 from storage.database import create_engine
 from storage.records import SqlRecords
