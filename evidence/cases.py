@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
+from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,22 +38,26 @@ class CaseRequest:
     region: str
 
 
-def read_case_open(words: Sequence[str], rules: CaseRules) -> CaseRequest:
-    """Check the words after `case open`; raise `InvalidInput` naming what is wrong."""
-    if not words:
-        raise InvalidInput("case reference", "type `case open <case-ref> <title...>`")
-    reference = words[0].upper()
-    rest = list(words[1:])
-    region = rules.default_region
-    if len(rest) >= 2 and rest[-2].lower() == "region":
-        region = rest[-1].lower()
-        rest = rest[:-2]
+@dataclass(frozen=True, slots=True)
+class CaseDraft:
+    """`case open` as typed: the reference and title, and the region if one was named."""
+
+    reference: str
+    title: str
+    region: str | None = None
+
+
+def check_case_open(draft: CaseDraft, rules: CaseRules) -> CaseRequest:
+    """Hold a case draft to the force's rules; raise `InvalidInput` naming what is wrong."""
+    reference = draft.reference.upper()
+    region = rules.default_region if draft.region is None else draft.region.lower()
     if not rules.reference_pattern.fullmatch(reference):
         raise InvalidInput(
             "case reference",
-            f"{words[0]!r} does not follow the force's pattern ({rules.reference_pattern.pattern})",
+            f"{draft.reference!r} does not follow the force's pattern "
+            f"({rules.reference_pattern.pattern})",
         )
-    title = " ".join(rest).strip()
+    title = draft.title.strip()
     if not title:
         raise InvalidInput("case title", "give the case a title after its reference")
     if len(title) > rules.title_max:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,15 +30,6 @@ class ExhibitTarget:
 
     case_reference: str | None
     ref: ExhibitRef
-
-
-def read_exhibit_target(words: Sequence[str]) -> ExhibitTarget:
-    """`JS/1` or `MET-24-0001 JS/1`; raise `InvalidInput` otherwise."""
-    if len(words) == 1:
-        return ExhibitTarget(None, ExhibitRef.parse(words[0]))
-    if len(words) == 2:
-        return ExhibitTarget(words[0].upper(), ExhibitRef.parse(words[1]))
-    raise InvalidInput("exhibit reference", "type it like JS/1, or MET-24-0001 JS/1")
 
 
 @dataclass(frozen=True, slots=True)

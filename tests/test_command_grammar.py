@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
+from bot.commands.case_grammar import read_case_words, read_exhibit_target
 from bot.commands.grammar import COMMANDS, RUNS_ON, SHARE, Argument, CommandSpec, Kind
 from bot.commands.parsing import parse_command
 from bot.commands.share_grammar import asks_for_form, read_share_form, read_share_words
 from cards.help import build_help_card
 from cards.sharing import SHARE_FORM
 from devtools.app_package.manifest import command_lists
-from evidence.cases import CaseRules, read_case_open
+from evidence.cases import CaseRules, check_case_open
 from evidence.errors import InvalidInput
-from evidence.exhibits import read_exhibit_target
 from evidence.sharing import ShareDraft, ShareRules, check_share_request
 from tests.support.card_text import text_blocks
 
@@ -45,7 +45,7 @@ def _read_share(words: Sequence[str]) -> object:
 # The readers that take each command's words apart, as its handler calls them. The other
 # commands' handlers read their one optional word themselves (`args[0] if args else None`).
 READERS: dict[str, Callable[[Sequence[str]], object]] = {
-    "case open": lambda words: read_case_open(words, CASE_RULES),
+    "case open": lambda words: check_case_open(read_case_words(words), CASE_RULES),
     "evidence show": read_exhibit_target,
     "evidence verify": read_exhibit_target,
     "custody": read_exhibit_target,

@@ -8,9 +8,62 @@ from datetime import datetime
 from typing import Protocol
 
 from evidence.model import Case
+from evidence.ports import Progress
 from evidence.records import IntakeJob, Records
-from storage.evidence_store import BlobEvidenceStore
-from storage.queue import IngestQueue
+from evidence.stored_blob import StoredBlob
+from storage.queue import Lease  # the queue's value type; the adapter class is not named here
+
+
+class JobQueue(Protocol):
+    """The intake queue as the worker uses it; each call raises `QueueUnavailable` when down."""
+
+    async def receive(self, *, hold_seconds: int, limit: int = 1) -> list[Lease]:
+        """Up to `limit` messages, each invisible to others for `hold_seconds`."""
+        ...
+
+    async def extend(self, lease: Lease, hold_seconds: int) -> Lease:
+        """Keep the message invisible for another `hold_seconds` (a new pop receipt)."""
+        ...
+
+    async def retry_later(self, lease: Lease, delay_seconds: int) -> None:
+        """Let the message reappear after `delay_seconds` (a backoff)."""
+        ...
+
+    async def delete(self, lease: Lease) -> None:
+        """The job is finished: remove its message."""
+        ...
+
+
+class IntakeStore(Protocol):
+    """The evidence store as the worker uses it (a part of `evidence.ports.EvidenceStore`)."""
+
+    async def put(
+        self,
+        region: str,
+        blob_name: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        tags: Mapping[str, str],
+        quick_xor: bool = False,
+        max_size: int | None = None,
+        on_progress: Progress | None = None,
+    ) -> StoredBlob:
+        """Stream `chunks` into a new blob, hashing on the way; commit only if none exists."""
+        ...
+
+    async def describe(self, region: str, blob_name: str) -> StoredBlob | None:
+        """What was recorded when the blob was committed, or None if there is no such blob."""
+        ...
+
+    async def read_head(self, region: str, blob_name: str, length: int) -> bytes:
+        """The first `length` bytes of a committed blob (to sniff its type)."""
+        ...
+
+    async def add_tags(self, region: str, blob_name: str, tags: Mapping[str, str]) -> None:
+        """Add index tags to a committed blob."""
+        ...
 
 
 class Download(Protocol):
@@ -63,7 +116,7 @@ class WorkerParts:
     """The adapters the worker works with, built by the composition root."""
 
     records: Records
-    queue: IngestQueue
-    store: BlobEvidenceStore
+    queue: JobQueue
+    store: IntakeStore
     reports: JobReports
     now: Callable[[], datetime]

@@ -14,6 +14,7 @@ from microsoft_agents.activity import Activity
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import connector_members
+from bot.commands.case_grammar import read_case_words
 from bot.replies import card_activity
 from bot.services import Turn
 from cards.cases import build_case_card, build_case_list_card
@@ -21,10 +22,10 @@ from evidence.cases import (
     CaseRequest,
     MembersOf,
     cases_visible_to,
+    check_case_open,
     check_visible,
     find_case,
     open_case,
-    read_case_open,
     record_case_view,
 )
 from evidence.errors import AccessRefused, CaseNotFound, ExhibitError
@@ -40,7 +41,7 @@ T = TypeVar("T")
 async def case_open(turn: Turn) -> AdaptiveCard:
     """Open a case; in a team channel, bind that channel (or a new one, if so configured)."""
     services = turn.services
-    request = read_case_open(turn.command.args, services.case_rules)
+    request = check_case_open(read_case_words(turn.command.args), services.case_rules)
     channel = channel_binding(turn.context.activity)
     creator = services.channel_creator
     if channel is not None and creator is not None and channel.graph_team_id:

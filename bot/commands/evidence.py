@@ -9,6 +9,7 @@ from typing import Any
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.commands.case import conversation_channel_id, refusal_error, view_case
+from bot.commands.case_grammar import read_exhibit_target
 from bot.proactive import reference_of
 from bot.receipts import receipt_view_for
 from bot.replies import card_activity
@@ -29,7 +30,6 @@ from evidence.exhibits import (
     Verification,
     compare,
     find_exhibit,
-    read_exhibit_target,
     record_verification,
     record_view,
 )

@@ -32,15 +32,14 @@ from storage.tables import cases, custody_entries
 from tests.conftest import BotClientFactory
 from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
-
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
+from tests.support.people import JANE
 
 
 def _case_open(url: str, **changes: Any) -> dict[str, Any]:
     """A channel message that would open a case (and so write records) if it got through."""
     activity = load_activity("channel_mention", url, id=f"m-{uuid.uuid4().hex[:8]}")
     activity["text"] = f"<at>Exhibit</at> case open MET-26-{uuid.uuid4().int % 10000:04d} Theft"
-    activity["from"]["aadObjectId"] = JANE
+    activity["from"]["aadObjectId"] = JANE.object_id
     for path, value in changes.items():
         _set(activity, path, value)
     return activity
@@ -85,7 +84,7 @@ LONG = 100_000
         ("replyToId", "1" * 513, "activity.replyToId"),
         ("conversation.id", "19:" + "c" * 600, "activity.conversation.id"),
         ("from.id", "29:" + "u" * 600, "activity.from.id"),
-        ("from.aadObjectId", JANE + "0" * 40, "activity.from.aadObjectId"),
+        ("from.aadObjectId", JANE.object_id + "0" * 40, "activity.from.aadObjectId"),
         ("from.name", "Jane " * 100, "activity.from.name"),
         ("recipient.id", "28:" + "b" * 600, "activity.recipient.id"),
         ("serviceUrl", "https://smba.trafficmanager.net/" + "uk/" * 200, "activity.serviceUrl"),
@@ -183,7 +182,7 @@ async def test_an_undeliverable_reply_is_logged_with_a_reference_not_a_500(
 ) -> None:
     client = await bot_client(settings)
     activity = load_activity("personal_message", failing_connector, text=text, id="1" * 512)
-    activity["from"]["aadObjectId"] = JANE
+    activity["from"]["aadObjectId"] = JANE.object_id
     with caplog.at_level(logging.WARNING):
         response = await client.post("/api/messages", json=activity)
     assert 200 <= response.status < 300

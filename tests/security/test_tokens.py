@@ -29,12 +29,12 @@ from tests.conftest import BOT_APP_ID, TENANT, BotClientFactory
 from tests.fakes.tenant import Tls
 from tests.support.activities import load_activity
 from tests.support.connector import RecordingConnector
+from tests.support.people import JANE
 from tests.support.tls_connector import https_connector
 from tests.support.tokens import LocalKeyValidator, SigningKey, bot_framework_claims
 
 KEY = SigningKey()
 SECOND_TENANT = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"  # also allowed: a force with two tenants
-JANE = "1a7e2c3d-0001-4f00-8000-000000000001"
 SOME_APP = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"  # any app registration in the tenant
 TEAMS_SERVICE_URL = "https://smba.trafficmanager.net/uk/"
 
@@ -82,8 +82,9 @@ def entra_app_only_v2(_url: str) -> str:
 
 
 def entra_user(_url: str) -> str:
-    return KEY.mint(_entra(f"https://sts.windows.net/{TENANT}/", oid=JANE, upn="jane@force.example",
-                           scp="access_as_user", appid=SOME_APP, ver="1.0"))  # fmt: skip
+    return KEY.mint(_entra(f"https://sts.windows.net/{TENANT}/", oid=JANE.object_id,
+                           upn="jane@force.example", scp="access_as_user", appid=SOME_APP,
+                           ver="1.0"))  # fmt: skip
 
 
 def entra_app_only_with_serviceurl(url: str) -> str:
@@ -155,7 +156,7 @@ async def _post(
         auth_configuration(settings), [KEY]))  # fmt: skip
     activity = load_activity("channel_mention", url, id=f"m-{uuid.uuid4().hex[:8]}")
     activity["text"] = f"<at>Exhibit</at> case open {reference} Burglary"
-    activity["from"]["aadObjectId"] = JANE
+    activity["from"]["aadObjectId"] = JANE.object_id
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     response = await client.post("/api/messages", json=activity, headers=headers)
     return response.status
