@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Protocol
 
 from evidence.model import Case
-from evidence.ports import Progress
+from evidence.ports import EvidenceStore
 from evidence.records import IntakeJob, Records
-from evidence.stored_blob import StoredBlob
 from storage.queue import Lease  # the queue's value type; the adapter class is not named here
 
 
@@ -31,38 +30,6 @@ class JobQueue(Protocol):
 
     async def delete(self, lease: Lease) -> None:
         """The job is finished: remove its message."""
-        ...
-
-
-class IntakeStore(Protocol):
-    """The evidence store as the worker uses it (a part of `evidence.ports.EvidenceStore`)."""
-
-    async def put(
-        self,
-        region: str,
-        blob_name: str,
-        chunks: AsyncIterator[bytes],
-        *,
-        content_type: str,
-        metadata: Mapping[str, str],
-        tags: Mapping[str, str],
-        quick_xor: bool = False,
-        max_size: int | None = None,
-        on_progress: Progress | None = None,
-    ) -> StoredBlob:
-        """Stream `chunks` into a new blob, hashing on the way; commit only if none exists."""
-        ...
-
-    async def describe(self, region: str, blob_name: str) -> StoredBlob | None:
-        """What was recorded when the blob was committed, or None if there is no such blob."""
-        ...
-
-    async def read_head(self, region: str, blob_name: str, length: int) -> bytes:
-        """The first `length` bytes of a committed blob (to sniff its type)."""
-        ...
-
-    async def add_tags(self, region: str, blob_name: str, tags: Mapping[str, str]) -> None:
-        """Add index tags to a committed blob."""
         ...
 
 
@@ -117,6 +84,6 @@ class WorkerParts:
 
     records: Records
     queue: JobQueue
-    store: IntakeStore
+    store: EvidenceStore
     reports: JobReports
     now: Callable[[], datetime]
