@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -226,18 +226,9 @@ async def record_share_mail(
     now: datetime,
 ) -> None:
     """Record that Exhibit e-mailed a share's link to its recipient, or why it could not."""
-    details: dict[str, object] = {"share": share.id, "recipient": share.recipient, "from": sender}
-    if problem is not None:
-        details["problem"] = problem
-    await unit.append_custody(
-        CustodyEvent.by(
-            SYSTEM_ACTOR,
-            Action.SHARE_EMAIL_FAILED if problem else Action.SHARE_EMAILED,
-            share.case_id,
-            now,
-            details,
-        )
-    )
+    action = Action.SHARE_EMAIL_FAILED if problem else Action.SHARE_EMAILED
+    details = {"recipient": share.recipient, "from": sender}
+    await _record_system_event(unit, share, action, details, problem, now)
 
 
 async def record_link_delivery(
@@ -249,12 +240,23 @@ async def record_link_delivery(
     now: datetime,
 ) -> None:
     """Record where Exhibit sent a share's link for its requester (never the link itself)."""
-    details: dict[str, object] = {"share": share.id, "to": share.requested_by, "via": via}
+    details = {"to": share.requested_by, "via": via}
+    await _record_system_event(unit, share, Action.SHARE_LINK_DELIVERED, details, problem, now)
+
+
+async def _record_system_event(
+    unit: RecordsUnit,
+    share: Share,
+    action: Action,
+    details: Mapping[str, object],
+    problem: str | None,
+    now: datetime,
+) -> None:
+    """Something Exhibit itself did about a share, with the problem if it went wrong."""
+    entry: dict[str, object] = {"share": share.id, **details}
     if problem is not None:
-        details["problem"] = problem
-    await unit.append_custody(
-        CustodyEvent.by(SYSTEM_ACTOR, Action.SHARE_LINK_DELIVERED, share.case_id, now, details)
-    )
+        entry["problem"] = problem
+    await unit.append_custody(CustodyEvent.by(SYSTEM_ACTOR, action, share.case_id, now, entry))
 
 
 async def expire_shares(records: Records, now: datetime) -> int:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from evidence.custody import Action, verify_chain
 from exhibit.settings import Settings
-from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
+from tests.support.app_records import records as records  # the fixture
 from tests.support.connector import RecordingConnector
 from tests.support.conversation import CASE_CHANNEL, Conversation
 from tests.support.people import JANE, LIAM, PRIYA, RAVI, SARAH, TOM, channel_members
@@ -25,13 +23,6 @@ async def chat(
     recorder, url = connector
     recorder.members[CHANNEL] = channel_members(JANE, RAVI, SARAH)
     return Conversation(await bot_client(settings), recorder, url)
-
-
-@pytest.fixture
-async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
-    engine = create_engine(settings.database_url.get_secret_value())
-    yield SqlRecords(engine)
-    await engine.dispose()
 
 
 async def test_open_list_and_show_in_personal_chat(chat: Conversation) -> None:

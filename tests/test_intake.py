@@ -18,9 +18,9 @@ from evidence.model import Case, Exhibit
 from exhibit.composition import SERVICES
 from exhibit.settings import Settings, load_settings
 from storage.blobs import API_VERSION
-from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import Azurite, BotClientFactory
+from tests.support.app_records import records as records  # the fixture
 from tests.support.connector import RecordingConnector
 from tests.support.conversation import Conversation, teams_file
 from tests.support.people import LIAM
@@ -66,13 +66,6 @@ async def files() -> AsyncIterator[Files]:
     state.url = str(server.make_url("")).rstrip("/")
     yield state
     await server.close()
-
-
-@pytest.fixture
-async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
-    engine = create_engine(settings.database_url.get_secret_value())
-    yield SqlRecords(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from evidence.shares import ShareStatus
 from exhibit.composition import SERVICES
 from exhibit.settings import Settings
 from storage.blobs import API_VERSION
-from storage.database import create_engine
 from storage.records import SqlRecords
 from tests.conftest import Azurite, BotClientFactory
+from tests.support.app_records import records as records  # the fixture
 from tests.support.connector import RecordingConnector, personal_chat
 from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation, teams_file
 from tests.support.people import JANE, LIAM, RAVI, SARAH, Person, channel_members
@@ -48,13 +48,6 @@ async def team(
     recorder, url = connector
     recorder.members[CHANNEL] = channel_members(JANE, RAVI, SARAH)
     return Conversation(await bot_client(settings), recorder, url, where=CASE_CHANNEL)
-
-
-@pytest.fixture
-async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
-    engine = create_engine(settings.database_url.get_secret_value())
-    yield SqlRecords(engine)
-    await engine.dispose()
 
 
 async def _case_with_exhibit(team: Conversation, file_url: str, reference: str) -> None:

@@ -8,21 +8,16 @@ reference he typed aside) and hold nothing of the case; the real case records hi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from evidence.custody import Action, CustodyEvent
-from exhibit.settings import Settings
-from storage.database import create_engine
 from storage.records import SqlRecords
-from tests.conftest import BotClientFactory
-from tests.support.connector import RecordingConnector
-from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation, teams_file
-from tests.support.people import JANE, LIAM, RAVI, SARAH, channel_members
-from tests.test_sharing import PDF
+from tests.support.app_records import records as records  # the fixture
+from tests.support.conversation import PERSONAL_CHAT, Conversation, teams_file
+from tests.support.people import LIAM, RAVI
+from tests.test_sharing import file_url as file_url  # the fixture
+from tests.test_sharing import team as team  # the fixture
 
 REAL, ABSENT = "MET-24-0301", "MET-99-0001"
 TITLE = "Burglary at 12 High Street"
@@ -37,35 +32,6 @@ COMMANDS = [
     "share list {ref}",
     "add {ref}",  # with a file
 ]
-
-
-@pytest.fixture
-async def file_url() -> AsyncIterator[str]:
-    async def serve(_request: web.Request) -> web.Response:
-        return web.Response(body=PDF)
-
-    app = web.Application()
-    app.router.add_get("/statement.pdf", serve)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url("/statement.pdf"))
-    await server.close()
-
-
-@pytest.fixture
-async def team(
-    settings: Settings, bot_client: BotClientFactory, connector: tuple[RecordingConnector, str]
-) -> Conversation:
-    recorder, url = connector
-    recorder.members["19:exhibit-case-channel@thread.tacv2"] = channel_members(JANE, RAVI, SARAH)
-    return Conversation(await bot_client(settings), recorder, url, where=CASE_CHANNEL)
-
-
-@pytest.fixture
-async def records(settings: Settings) -> AsyncIterator[SqlRecords]:
-    engine = create_engine(settings.database_url.get_secret_value())
-    yield SqlRecords(engine)
-    await engine.dispose()
 
 
 async def _real_case(team: Conversation, file_url: str) -> str:

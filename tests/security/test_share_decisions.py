@@ -25,6 +25,7 @@ from storage.records import SqlRecords
 from tests.conftest import BotClientFactory
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.tenant import FakeTenant, Tls, fake_tenant
+from tests.support.app_records import records as records  # the fixture
 from tests.support.connector import RecordingConnector
 from tests.support.conversation import CASE_CHANNEL, PERSONAL_CHAT, Conversation
 from tests.support.graph_mode import (
@@ -38,7 +39,6 @@ from tests.support.graph_mode import (
 from tests.support.people import JANE, RAVI, SARAH, channel_members
 from tests.test_sharing import _case_with_exhibit, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
-from tests.test_sharing import records as records  # the fixture
 from tests.test_sharing import team as team  # the fixture
 
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from evidence.custody import Action
 from storage.records import SqlRecords
+from tests.support.app_records import records as records  # the fixture
 from tests.support.connector import personal_chat
 from tests.support.conversation import PERSONAL_CHAT, Conversation
 from tests.support.people import JANE, SARAH
 from tests.test_sharing import CHANNEL, _case_with_exhibit, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
-from tests.test_sharing import records as records  # the fixture
 from tests.test_sharing import team as team  # the fixture
 
 LINK = re.compile(r"/s/[A-Za-z0-9_-]{43,}")

@@ -15,11 +15,11 @@ import pytest
 from evidence.custody import Action
 from evidence.shares import ShareStatus
 from storage.records import SqlRecords
+from tests.support.app_records import records as records  # the fixture
 from tests.support.conversation import Conversation
 from tests.support.people import JANE, LIAM, RAVI, SARAH, channel_members
 from tests.test_sharing import CHANNEL, _case_with_exhibit, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
-from tests.test_sharing import records as records  # the fixture
 from tests.test_sharing import team as team  # the fixture
 
 UNKNOWN = "S-0000000000"
