@@ -1,0 +1,1 @@
+"""Checkpoint signing keys: a local key file (development, tests), Azure Key Vault (production)."""
