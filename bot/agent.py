@@ -12,7 +12,7 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
 from bot.card_actions import on_card_action
-from bot.commands.case import case_list, case_open, case_show
+from bot.commands.case import case_bind, case_list, case_open, case_show
 from bot.commands.custody import custody
 from bot.commands.evidence import evidence_list, evidence_show, evidence_verify
 from bot.commands.grammar import COMMANDS, SHARE, command_named
@@ -43,6 +43,7 @@ HANDLERS: Mapping[str, Handler] = {
     "whoami": whoami,
     "case open": case_open,
     "case list": case_list,
+    "case bind": case_bind,
     "case show": case_show,
     "add": add_files,
     "evidence list": evidence_list,

@@ -86,7 +86,8 @@ def command_error_card(err: Exception) -> AdaptiveCard:
         # about the case is, and the words are the same whether the officer is on it or not.
         return build_notice_card(
             "Reference in use",
-            f"The case reference {err.reference} is already in use. If it is your case, ask "
+            f"The case reference {err.reference} is already in use. If it is your case and it "
+            f"has no channel yet, type `case bind {err.reference}` here instead; otherwise ask "
             "its officer to add you to the case channel.",
             Tone.WARNING,
         )

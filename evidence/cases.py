@@ -12,7 +12,7 @@ from evidence.custody import Action, CustodyEvent
 from evidence.errors import AccessRefused, CaseNotFound, InvalidInput
 from evidence.model import Case, ChannelBinding
 from evidence.officers import Officer
-from evidence.policy import Decision, can_open_case, can_view_case
+from evidence.policy import Decision, can_bind_channel, can_open_case, can_view_case
 from evidence.records import RecordsUnit
 from evidence.refusals import record_refusal
 
@@ -115,6 +115,51 @@ async def open_case(
         )
     )
     return case
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """`case bind`: the case, and the refusal to show it if there was one (recorded already)."""
+
+    case: Case
+    decision: Decision
+
+
+async def bind_case(
+    unit: RecordsUnit,
+    officer: Officer,
+    reference: str,
+    channel: ChannelBinding,
+    members_of: MembersOf,
+    *,
+    now: datetime,
+) -> Binding:
+    """Bind an unbound case to the channel the command was typed in, and record it.
+
+    Someone who may not see the case gets a recorded refusal (the caller commits, then raises,
+    as for a view). A case already bound, or a channel already holding a case, is refused with
+    `InvalidInput`; so is a lost race for either.
+    """
+    case = await find_case(unit, reference, None)
+    attempt = {"command": "case bind", "channel": channel.channel_id}
+    decision = await check_visible(unit, officer, case, members_of, now=now, attempt=attempt)
+    if not decision.allowed:
+        return Binding(case, decision)
+    allowed = can_bind_channel(officer, case, await members_of(case))
+    if not allowed.allowed:
+        raise AccessRefused(allowed.reason)
+    held = await unit.case_by_channel(channel.channel_id)
+    if held is not None and held.id != case.id:
+        raise InvalidInput("channel", f"this channel already holds case {held.reference}")
+    if case.channel is not None:
+        raise InvalidInput("case", f"case {case.reference} is already bound to a channel")
+    if not await unit.bind_channel(case.id, channel):
+        raise InvalidInput("case", f"case {case.reference} was bound to a channel meanwhile")
+    await unit.append_custody(
+        CustodyEvent.by(officer, Action.CASE_BOUND, case.id, now, {"channel": channel.channel_id})
+    )
+    bound = await unit.case_by_id(case.id)
+    return Binding(bound or case, decision)
 
 
 async def find_case(unit: RecordsUnit, reference: str | None, channel_id: str | None) -> Case:

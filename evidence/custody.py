@@ -26,6 +26,7 @@ class Action(StrEnum):
     """What happened."""
 
     CASE_OPENED = "case.opened"
+    CASE_BOUND = "case.bound"
     CASE_VIEWED = "case.viewed"
     ACCESS_REFUSED = "access.refused"
     INTAKE_STARTED = "intake.started"

@@ -66,6 +66,15 @@ def can_open_case(officer: Officer) -> Decision:
     return _first_refusal(_enabled(officer), _produces(officer, "only officers can open cases"))
 
 
+def can_bind_channel(officer: Officer, case: Case, members: Set[str]) -> Decision:
+    """Officers on the case team bind it to a channel (whose members then join the team)."""
+    return _first_refusal(
+        _enabled(officer),
+        _produces(officer, "only officers can bind a case to a channel"),
+        _on_team(officer, case, members),
+    )
+
+
 def can_add_evidence(officer: Officer, case: Case, members: Set[str]) -> Decision:
     """Officers on the case team add exhibits; auditors and admins do not produce evidence."""
     return _first_refusal(

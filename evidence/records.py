@@ -95,8 +95,9 @@ class RecordsUnit(Protocol):
         """Store a new case; raise `DuplicateCase` if its reference is taken."""
         ...
 
-    async def bind_channel(self, case_id: str, channel: ChannelBinding) -> None:
-        """Bind the case to a Teams channel."""
+    async def bind_channel(self, case_id: str, channel: ChannelBinding) -> bool:
+        """Bind an unbound case to a channel holding no case; False (nothing changed) if the
+        case is already bound or the channel holds another case. `LookupError`: no such case."""
         ...
 
     async def case_by_id(self, case_id: str) -> Case | None:

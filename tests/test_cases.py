@@ -118,3 +118,61 @@ async def test_members_are_read_page_by_page(chat: Conversation) -> None:
 
 async def test_auditors_cannot_open_cases(chat: Conversation) -> None:
     assert "only officers can open cases" in await chat.say("case open MET-24-0009 X", sender=TOM)
+
+
+async def test_a_case_opened_in_personal_chat_is_bound_to_a_channel_and_recorded(
+    chat: Conversation, records: SqlRecords
+) -> None:
+    await chat.say("case open MET-24-0010 Theft of a bicycle")
+    assert "is already in use" in (
+        opened := await chat.say("case open MET-24-0010 Theft", where=CASE_CHANNEL)
+    )
+    assert "case bind MET-24-0010" in opened
+    bound = await chat.say("case bind met-24-0010", where=CASE_CHANNEL)
+    assert "Case bound to this channel" in bound
+    assert "Theft of a bicycle" in await chat.say("case show", where=CASE_CHANNEL)
+    # The channel's members are on the case team now.
+    assert "Theft of a bicycle" in await chat.say("case show MET-24-0010", sender=RAVI)
+    async with records.unit() as unit:
+        case = await unit.case_by_reference("MET-24-0010")
+        assert case is not None
+        assert case.channel is not None
+        assert case.channel.channel_id == CHANNEL
+        entries = await unit.custody(case.id)
+        head = await unit.custody_head(case.id)
+    binds = [e for e in entries if e.action == Action.CASE_BOUND]
+    assert [(e.actor_id, e.details["channel"]) for e in binds] == [(JANE.object_id, CHANNEL)]
+    assert verify_chain(case.id, entries, head=head).ok
+
+
+async def test_binding_is_refused_where_it_would_move_or_leak_a_case(
+    chat: Conversation, records: SqlRecords
+) -> None:
+    await chat.say("case open MET-24-0011 Criminal damage")
+    # Only in a channel.
+    assert "in the team channel" in await chat.say("case bind MET-24-0011")
+    # Someone not on the case reads it as absent, and the attempt is recorded.
+    assert "No case MET-24-0011 that you can see" in await chat.say(
+        "case bind MET-24-0011", sender=LIAM, where=CASE_CHANNEL
+    )
+    assert "No case MET-99-0001 that you can see" in await chat.say(
+        "case bind MET-99-0001", where=CASE_CHANNEL
+    )
+    # An auditor sees every case but does not bind them.
+    assert "only officers can bind" in await chat.say(
+        "case bind MET-24-0011", sender=TOM, where=CASE_CHANNEL
+    )
+    # A channel holds one case; a bound case keeps its channel.
+    await chat.say("case open MET-24-0012 Arson", where=CASE_CHANNEL)
+    assert "this channel already holds case MET-24-0012" in await chat.say(
+        "case bind MET-24-0011", where=CASE_CHANNEL
+    )
+    assert "already bound to a channel" in await chat.say(
+        "case bind MET-24-0012", where=CASE_CHANNEL
+    )
+    async with records.unit() as unit:
+        case = await unit.case_by_reference("MET-24-0011")
+        assert case is not None
+        assert case.channel is None
+        entries = await unit.custody(case.id)
+    assert [e.actor_id for e in entries if e.action == Action.ACCESS_REFUSED] == [LIAM.object_id]

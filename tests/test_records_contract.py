@@ -222,6 +222,24 @@ async def test_case_created_with_a_channel_round_trips(records: SqlRecords) -> N
         assert await unit.case_by_channel(make_channel().channel_id) == case
 
 
+async def test_a_bound_case_keeps_its_channel_and_a_channel_holds_one_case(
+    records: SqlRecords,
+) -> None:
+    first = await stored_case(records, "MET-26-0101")
+    second = await stored_case(records, "MET-26-0102")
+    async with records.unit() as unit:
+        assert await unit.bind_channel(first.id, make_channel())
+        assert not await unit.bind_channel(first.id, make_channel("19:elsewhere@thread.tacv2"))
+        assert not await unit.bind_channel(second.id, make_channel())
+    async with records.unit() as unit:
+        bound = await unit.case_by_channel(make_channel().channel_id)
+        unbound = await unit.case_by_id(second.id)
+    assert bound is not None
+    assert bound.id == first.id
+    assert unbound is not None
+    assert unbound.channel is None
+
+
 async def test_binding_an_unknown_case_is_a_lookup_error(records: SqlRecords) -> None:
     with pytest.raises(LookupError):
         async with records.unit() as unit:

@@ -411,3 +411,17 @@ async def test_large_shares_are_checked_after_the_click_is_answered(
     assert share.status is ShareStatus.APPROVED
     assert [e.action for e in entries].count(Action.SHARE_APPROVED) == 1
     assert "Checking" not in str(await team.click_share("share.approve", share_id, sender=SARAH))
+
+
+async def test_a_case_opened_in_personal_chat_is_shared_once_bound(
+    team: Conversation, file_url: str
+) -> None:
+    reference = "MET-24-0290"
+    await team.say(f"case open {reference} Burglary", where=PERSONAL_CHAT)
+    await team.say(f"add {reference}", [teams_file("statement.pdf", file_url)], where=PERSONAL_CHAT)
+    await team.wait_for_update("Exhibit JS/1")
+    refused = await team.say("share JS/1 with a@cps.gov.uk reason trial", where=PERSONAL_CHAT)
+    assert f"`@Exhibit case bind {reference}`" in refused
+    assert "Case bound to this channel" in await team.say(f"case bind {reference}")
+    requested = await team.say("share JS/1 with a@cps.gov.uk reason trial")
+    assert "waiting for an approver" in requested

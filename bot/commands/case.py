@@ -19,8 +19,10 @@ from bot.replies import card_activity
 from bot.services import Turn
 from cards.cases import build_case_card, build_case_list_card
 from evidence.cases import (
+    Binding,
     CaseRequest,
     MembersOf,
+    bind_case,
     cases_visible_to,
     check_case_open,
     check_visible,
@@ -28,7 +30,7 @@ from evidence.cases import (
     open_case,
     record_case_view,
 )
-from evidence.errors import AccessRefused, CaseNotFound, ExhibitError
+from evidence.errors import AccessRefused, CaseNotFound, ExhibitError, InvalidInput
 from evidence.model import Case, ChannelBinding
 from evidence.policy import Decision
 from evidence.ports import ChannelCreator
@@ -54,6 +56,44 @@ async def case_open(turn: Turn) -> AdaptiveCard:
     logger.info("Case %s opened by %s", case.id, turn.officer.object_id)
     headline = "Case opened and bound to this channel." if channel else "Case opened."
     return build_case_card(case, exhibits=0, open_shares=0, headline=headline)
+
+
+async def case_bind(turn: Turn) -> AdaptiveCard:
+    """Bind the channel this is typed in to a case opened elsewhere (in personal chat, say)."""
+    channel = channel_binding(turn.context.activity)
+    if channel is None:
+        raise InvalidInput(
+            "channel",
+            "type `case bind <case-ref>` in the team channel that should be the case's channel, "
+            "mentioning Exhibit",
+        )
+    if not turn.command.args:
+        raise InvalidInput("case reference", "name the case, e.g. `case bind MET-24-0001`")
+    reference = turn.command.args[0]
+    now = turn.services.now()
+
+    async def work(unit: RecordsUnit, members_of: MembersOf) -> Binding:
+        return await bind_case(unit, turn.officer, reference, channel, members_of, now=now)
+
+    binding = await turn.run_unit_with_teams(work)
+    if not binding.decision.allowed:
+        raise refusal_error(binding.decision, reference)
+    members = await connector_members(turn.context)
+    if members is not None:
+        turn.services.case_teams.remember(channel.channel_id, members)
+
+    async def count_exhibits(unit: RecordsUnit) -> int:
+        return len(await unit.exhibits_of(binding.case.id))
+
+    exhibits = await run_unit(turn.services.records, count_exhibits)
+    logger.info("Case %s bound to a channel by %s", binding.case.id, turn.officer.object_id)
+    return build_case_card(
+        binding.case,
+        exhibits=exhibits,
+        open_shares=0,
+        headline="Case bound to this channel: its members join the case team, and shares are "
+        "approved here.",
+    )
 
 
 async def _record_case(turn: Turn, request: CaseRequest, channel: ChannelBinding | None) -> Case:

@@ -143,6 +143,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("case list", (), "Cases you can see", "case list"),
     CommandSpec(
+        "case bind",
+        (Argument("case", Kind.CASE_REF),),
+        "Make this channel the case's channel (for a case opened in personal chat)",
+        "case bind MET-24-0001",
+        scopes=frozenset({Scope.TEAM}),
+        roles=OFFICERS,
+    ),
+    CommandSpec(
         "case show",
         (CASE_REF,),
         "Case card: region, team, exhibits, open shares",

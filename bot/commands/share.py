@@ -90,7 +90,9 @@ async def share(turn: Turn) -> AdaptiveCard:
     case = found.case
     if case.channel is None:
         raise InvalidInput(
-            "case channel", f"bind a channel to {case.reference} first: approvals happen there"
+            "case channel",
+            f"case {case.reference} has no channel yet, and approvals happen there: in the team "
+            f"channel for the case, type `@Exhibit case bind {case.reference}`, then share again",
         )
     members = await turn.members_of(case)
     reference = reference_of(turn.context.activity)

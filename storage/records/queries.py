@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evidence.custody import GENESIS, CustodyEntry, CustodyEvent, seal
@@ -61,13 +62,27 @@ class SqlRecordsUnit:
         if inserted.first() is None:
             raise DuplicateCase(case.reference)
 
-    async def bind_channel(self, case_id: str, channel: ChannelBinding) -> None:
-        """Bind the case to a Teams channel; `LookupError` if there is no such case."""
-        updated = await self._connection.execute(
-            update(cases).where(cases.c.id == case_id).values(channel_row(channel))
-        )
-        if updated.rowcount != 1:
+    async def bind_channel(self, case_id: str, channel: ChannelBinding) -> bool:
+        """Bind an unbound case to a channel that holds no case; False (nothing changed) if the
+        case is bound already or the channel holds another case; `LookupError` if no such case.
+
+        Two units binding one channel to two cases at once: the loser's unique violation is a
+        `Conflict`, and its retry sees the channel taken.
+        """
+        taken = select(cases.c.id).where(cases.c.channel_id == channel.channel_id).exists()
+        try:
+            updated = await self._connection.execute(
+                update(cases)
+                .where(cases.c.id == case_id, cases.c.channel_id.is_(None), ~taken)
+                .values(channel_row(channel))
+            )
+        except IntegrityError as error:
+            raise Conflict(f"channel bound to another case meanwhile ({case_id})") from error
+        if updated.rowcount == 1:
+            return True
+        if await self.case_by_id(case_id) is None:
             raise LookupError(case_id)
+        return False
 
     async def case_by_id(self, case_id: str) -> Case | None:
         """The case with this id."""
