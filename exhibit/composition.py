@@ -104,7 +104,9 @@ async def create_app(
         engine = create_engine(settings.database_url.get_secret_value())
         resources.push_async_callback(engine.dispose)
         storage_identity = None
-        if any(region.connection_string is None for region in settings.regions):
+        if settings.queue_connection_string is None or any(
+            region.connection_string is None for region in settings.regions
+        ):
             # Regions reached by URL use the service's Entra identity (managed or workload
             # identity in Azure): Storage Blob Data Contributor + Storage Blob Delegator.
             storage_identity = DefaultAzureCredential()
@@ -126,9 +128,17 @@ async def create_app(
         )
         resources.push_async_callback(blobs.aclose)
         store = BlobEvidenceStore(blobs)
-        queue = IngestQueue.from_connection_string(
-            settings.queue_connection_string.get_secret_value(), settings.queue_name
-        )
+        queue_key = settings.queue_connection_string
+        if queue_key is not None:
+            queue = IngestQueue.from_connection_string(
+                queue_key.get_secret_value(), settings.queue_name
+            )
+        else:
+            assert settings.queue_account_url is not None  # noqa: S101 (checked by settings)
+            assert storage_identity is not None  # noqa: S101 (made above for this case)
+            queue = IngestQueue.from_account_url(
+                settings.queue_account_url, settings.queue_name, storage_identity
+            )
         resources.push_async_callback(queue.aclose)
         # No cookie jar: one officer's download must never carry cookies from another's.
         session = ClientSession(

@@ -17,6 +17,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.storage.queue import QueueMessage
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.storage.queue.aio import QueueClient
 
 from evidence.errors import Transient
@@ -51,6 +52,15 @@ class IngestQueue:
         """A queue in the account of `connection_string`."""
         return cls(
             QueueClient.from_connection_string(connection_string, name, api_version=API_VERSION)
+        )
+
+    @classmethod
+    def from_account_url(
+        cls, account_url: str, name: str, credential: AsyncTokenCredential
+    ) -> IngestQueue:
+        """A queue in the account at `account_url`, reached with an Entra identity (no key)."""
+        return cls(
+            QueueClient(account_url, name, credential=credential, api_version=API_VERSION)
         )
 
     async def ensure(self) -> None:

@@ -131,3 +131,24 @@ def test_every_secret_is_hidden_in_reprs() -> None:
     shown = repr(settings) + repr(settings.credentials) + str(settings.regions)
     for secret in ("very-secret-value", "db-password", "queue-key", "UseDevelopmentStorage"):
         assert secret not in shown
+
+
+def test_storage_can_be_reached_without_any_account_key() -> None:
+    keyless = {
+        key: value for key, value in ANONYMOUS.items() if not key.endswith("_CONNECTION_STRING")
+    }
+    keyless |= {
+        "EXHIBIT_REGIONS": "uksouth",
+        "EXHIBIT_REGION_UKSOUTH_ACCOUNT_URL": "https://stexhuksouth.blob.core.windows.net/",
+        "EXHIBIT_QUEUE_ACCOUNT_URL": "https://stexhuksouth.queue.core.windows.net/",
+    }
+    settings = load_settings(keyless)
+    assert settings.queue_connection_string is None
+    assert settings.queue_account_url == "https://stexhuksouth.queue.core.windows.net/"
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**keyless, "EXHIBIT_QUEUE_ACCOUNT_URL": "ftp://queue"})
+    assert raised.value.name == "EXHIBIT_QUEUE_ACCOUNT_URL"
+    without_queue = {k: v for k, v in keyless.items() if k != "EXHIBIT_QUEUE_ACCOUNT_URL"}
+    with pytest.raises(SettingsError) as raised:
+        load_settings(without_queue)
+    assert raised.value.name == "EXHIBIT_QUEUE_CONNECTION_STRING"

@@ -69,6 +69,7 @@ class StorageSettings(Concern):
     queue_connection_string_setting: SecretStr | None = Field(
         None, validation_alias="EXHIBIT_QUEUE_CONNECTION_STRING"
     )
+    queue_account_url: str | None = Field(None, validation_alias="EXHIBIT_QUEUE_ACCOUNT_URL")
     queue_name: str = "exhibit-intake"
 
     @classmethod
@@ -92,11 +93,17 @@ class StorageSettings(Concern):
         return self.default_region_setting or self.regions[0].name
 
     @property
-    def queue_connection_string(self) -> SecretStr:
-        """The ingest queue's storage account: its own, or the first region's."""
-        queue = self.queue_connection_string_setting or self.regions[0].connection_string
-        assert queue is not None  # noqa: S101 (checked at start-up)
-        return queue
+    def queue_connection_string(self) -> SecretStr | None:
+        """The ingest queue's account by connection string: its own, or the first region's.
+
+        None when the queue is reached by URL with the service's identity
+        (`EXHIBIT_QUEUE_ACCOUNT_URL`, production without account keys).
+        """
+        if self.queue_connection_string_setting is not None:
+            return self.queue_connection_string_setting
+        if self.queue_account_url is not None:
+            return None
+        return self.regions[0].connection_string
 
     def region(self, name: str) -> Region:
         """The configured region called `name`."""
@@ -110,9 +117,18 @@ class StorageSettings(Concern):
             raise SettingsError(
                 "EXHIBIT_DEFAULT_REGION", f"{self.default_region!r} is not in EXHIBIT_REGIONS"
             )
-        if self.queue_connection_string_setting is None and not self.regions[0].connection_string:
+        if (
+            self.queue_connection_string_setting is None
+            and self.queue_account_url is None
+            and not self.regions[0].connection_string
+        ):
             raise SettingsError(
-                "EXHIBIT_QUEUE_CONNECTION_STRING", "is required: the ingest queue's storage account"
+                "EXHIBIT_QUEUE_CONNECTION_STRING",
+                "is required (or EXHIBIT_QUEUE_ACCOUNT_URL): the ingest queue's storage account",
             )
+        if self.queue_account_url is not None and not self.queue_account_url.startswith(
+            ("https://", "http://127.0.0.1", "http://localhost")
+        ):
+            raise SettingsError("EXHIBIT_QUEUE_ACCOUNT_URL", "must be an https URL")
         if not _QUEUE.fullmatch(self.queue_name):
             raise SettingsError("EXHIBIT_QUEUE_NAME", "must be 3-63 lower-case letters, digits, -")
