@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
@@ -17,7 +18,6 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.storage.queue import QueueMessage
-from azure.core.credentials_async import AsyncTokenCredential
 from azure.storage.queue.aio import QueueClient
 
 from evidence.errors import Transient
@@ -59,9 +59,7 @@ class IngestQueue:
         cls, account_url: str, name: str, credential: AsyncTokenCredential
     ) -> IngestQueue:
         """A queue in the account at `account_url`, reached with an Entra identity (no key)."""
-        return cls(
-            QueueClient(account_url, name, credential=credential, api_version=API_VERSION)
-        )
+        return cls(QueueClient(account_url, name, credential=credential, api_version=API_VERSION))
 
     async def ensure(self) -> None:
         """Create the queue if it does not exist."""
