@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
+from aiohttp import ClientConnectionError, ClientResponseError
 from microsoft_agents.activity import (
     Activity,
     ChannelAccount,
@@ -15,6 +16,8 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity, ConnectorClientBase, TurnContext
 
+from bot.throttle import DEFAULT_RETRY, RetryPolicy, TeamsPacer, retry_delay, with_retries
+
 PERSONAL = "personal"
 
 
@@ -23,11 +26,26 @@ class NoPersonalChat(Exception):
 
 
 class Proactive:
-    """Sends to conversations the bot has seen before (Teams requires that it has)."""
+    """Sends to conversations the bot has seen before (Teams requires that it has).
 
-    def __init__(self, adapter: CloudAdapter, app_id: str | None) -> None:
+    Every proactive turn waits for room within Teams' rate limits for its conversation and
+    tenant, and is run again when Teams answers 429, 412, 502 or 504 (`bot.throttle`): each
+    callback here does one mutating call at most, or repeats idempotently (Teams answers the
+    1:1 chat it already has), so a retry never doubles a message.
+    """
+
+    def __init__(
+        self,
+        adapter: CloudAdapter,
+        app_id: str | None,
+        *,
+        pacer: TeamsPacer | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self._adapter = adapter
         self._app_id = app_id
+        self._pacer = pacer or TeamsPacer()
+        self._retry = retry
 
     async def send(self, reference: str, activity: Activity) -> str | None:
         """Post `activity` (a new top-level post when the reference has no thread); its id."""
@@ -79,15 +97,36 @@ class Proactive:
         conversation = ConversationReference.model_validate_json(reference)
         # No id: what the callback sends is then a new post, not a reply to this event.
         continuation = conversation.get_continuation_activity().model_copy(update={"id": None})
-        if self._app_id:
-            await self._adapter.continue_conversation(self._app_id, continuation, callback)
-        else:
-            # Anonymous (local) mode: empty claims make the SDK use no outbound token.
-            await self._adapter.continue_conversation_with_claims(
-                ClaimsIdentity(),
-                continuation,
-                callback,
+
+        async def once() -> None:
+            await self._pacer.turn(
+                str(conversation.conversation.id), conversation.conversation.tenant_id
             )
+            # The adapter hands a turn's exceptions to its error handler (which logs them); a
+            # throttling answer is kept here instead, to be retried (or raised) after the turn.
+            refused: list[BaseException] = []
+
+            async def guarded(context: TurnContext) -> None:
+                try:
+                    await callback(context)
+                except (ClientResponseError, ClientConnectionError, TimeoutError) as error:
+                    if retry_delay(error, 1, self._retry) is None:
+                        raise
+                    refused.append(error)
+
+            if self._app_id:
+                await self._adapter.continue_conversation(self._app_id, continuation, guarded)
+            else:
+                # Anonymous (local) mode: empty claims make the SDK use no outbound token.
+                await self._adapter.continue_conversation_with_claims(
+                    ClaimsIdentity(),
+                    continuation,
+                    guarded,
+                )
+            if refused:
+                raise refused[0]
+
+        await with_retries(once, policy=self._retry, what="proactive message")
 
 
 async def _post_personal(context: TurnContext, person: ChannelAccount, activity: Activity) -> str:

@@ -41,6 +41,14 @@ class RecordingConnector:
         self.app.router.add_post("/v3/conversations", self._create)
         # Members for whom opening a 1:1 chat fails (Teams: the app is not installed for them).
         self.unreachable: set[str] = set()
+        # Statuses to answer the next activity posts with (Teams throttling), then accept.
+        self.refusals: list[int] = []
+        self.retry_after: str | None = "0"
+        # Teams' per-conversation limits, enforced like Teams does (429 past them) when set:
+        # (operations, seconds) pairs; `violations` counts the posts refused for them.
+        self.rate_limits: tuple[tuple[int, float], ...] = ()
+        self.violations = 0
+        self._accepted_at: dict[str, list[float]] = {}
         self.app.router.add_route("*", "/{tail:.*}", self._record)
 
     async def _paged(self, request: web.Request) -> web.Response:
@@ -80,7 +88,32 @@ class RecordingConnector:
             and (r.path.startswith(prefix + "/") or r.path.startswith(prefix + ";"))
         ]
 
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        """A throttling answer, if this post is to be refused (see `refusals`, `rate_limits`)."""
+        if request.method not in {"POST", "PUT"}:
+            return None
+        headers = {"Retry-After": self.retry_after} if self.retry_after is not None else {}
+        if self.refusals:
+            return web.json_response(
+                {"error": {"code": "Throttled"}}, status=self.refusals.pop(0), headers=headers
+            )
+        if self.rate_limits:
+            conversation = request.path.split("/")[3].split(";")[0]
+            now = asyncio.get_running_loop().time()
+            times = self._accepted_at.setdefault(conversation, [])
+            for count, seconds in self.rate_limits:
+                if len([t for t in times if t > now - seconds]) >= count:
+                    self.violations += 1
+                    return web.json_response(
+                        {"error": {"code": "Throttled"}}, status=429, headers=headers
+                    )
+            times.append(now)
+        return None
+
     async def _record(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
         body = await request.json() if request.can_read_body else {}
         async with self._arrived:
             self.received.append(
