@@ -35,10 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "role",
         nargs="?",
-        choices=("serve", "worker"),
+        choices=("serve", "worker", "migrate"),
         default="serve",
         help="serve: the HTTP service, with an ingest worker inside unless EXHIBIT_RUN_WORKER="
-        "false (default); worker: only an ingest worker, for scaling intake out",
+        "false (default); worker: only an ingest worker, for scaling intake out; migrate: bring "
+        "the database schema up to date and exit (run once per release, before new replicas)",
     )
     parser.add_argument(
         "--env-file",
@@ -57,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     from exhibit.composition import create_app, run_worker_alone  # SDKs load once settings are good
 
+    if args.role == "migrate":
+        from storage.migrate import upgrade_and_report
+
+        revision = asyncio.run(upgrade_and_report(settings.database_url.get_secret_value()))
+        print(f"Database schema at revision {revision}.")
+        return 0
     if args.role == "worker":
         asyncio.run(run_worker_alone(settings))
         return 0

@@ -7,7 +7,7 @@
 // Log Analytics and Application Insights, a Container Apps environment running the service
 // (ingress, at least two replicas) and the ingest worker (scaled by KEDA on the intake queue,
 // authenticated with the managed identity), the Azure Bot resource with the Teams channel
-// (single tenant), and an Azure Policy assignment that keeps every resource in the UK regions.
+// (single tenant), a job that runs database migrations, and an Azure Policy assignment that keeps every resource in the UK regions.
 //
 // Every role assignment carries a description saying why the identity needs it; the tests
 // (tests/test_infra.py) refuse an assignment without one, and the admin guide repeats them.
@@ -572,6 +572,53 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
           }
         ]
       }
+    }
+  }
+}
+
+// Migrations run once per release, by this job, before the new revision of the apps: start it
+// with `az containerapp job start` (see the README's operations section).
+resource migrateJob 'Microsoft.App/jobs@2024-03-01' = {
+  name: 'caj-exhibit-migrate-${environmentName}'
+  location: location
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    environmentId: environment.id
+    configuration: {
+      triggerType: 'Manual'
+      replicaTimeout: 900
+      replicaRetryLimit: 1
+      manualTriggerConfig: {
+        parallelism: 1
+        replicaCompletionCount: 1
+      }
+      registries: [
+        {
+          server: registryServer
+          identity: identity.id
+        }
+      ]
+    }
+    template: {
+      containers: [
+        {
+          name: 'exhibit-migrate'
+          image: image
+          args: [
+            'migrate'
+          ]
+          env: commonSettings
+          resources: {
+            cpu: json('0.5')
+            memory: '1Gi'
+          }
+        }
+      ]
     }
   }
 }

@@ -50,6 +50,16 @@ async def migrate(target: AsyncEngine | str) -> None:
             await engine.dispose()
 
 
+async def upgrade_and_report(url: str) -> str | None:
+    """`migrate` the database at `url` and return the revision it is at afterwards."""
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision the database is at (None before the first migration)."""
     async with engine.connect() as connection:

@@ -201,3 +201,11 @@ def test_every_setting_the_apps_get_is_one_exhibit_reads() -> None:
             assert re.fullmatch(r"EXHIBIT_REGION_\$\{toUpper\(region\)\}_ACCOUNT_URL", name)
         else:
             assert name in known, f"{name} is not a setting Exhibit reads"
+
+
+def test_migrations_run_in_a_job_of_their_own() -> None:
+    job = one("Microsoft.App/jobs")
+    assert job["properties"]["configuration"]["triggerType"] == "Manual"
+    assert job["properties"]["configuration"]["manualTriggerConfig"]["parallelism"] == 1
+    (container,) = job["properties"]["template"]["containers"]
+    assert container["args"] == ["migrate"]
