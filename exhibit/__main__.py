@@ -61,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "migrate":
         from storage.migrate import upgrade_and_report
 
-        revision = asyncio.run(upgrade_and_report(settings.database_url.get_secret_value()))
+        revision = asyncio.run(
+            upgrade_and_report(
+                settings.database_url.get_secret_value(), entra=settings.database_entra_auth
+            )
+        )
         print(f"Database schema at revision {revision}.")
         return 0
     if args.role == "worker":

@@ -33,7 +33,7 @@ from graph.local import LocalDirectory
 from graph.mail import open_graph_mailer
 from links.site import SharePages, add_share_routes
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
-from storage.database import create_engine, ping
+from storage.database import create_engine, entra_password, ping
 from storage.evidence_store import BlobEvidenceStore
 from storage.host_allow_list import HostAllowList
 from storage.migrate import migrate
@@ -101,16 +101,23 @@ async def create_app(
             if settings.create_case_channels and isinstance(directory, GraphDirectory)
             else None
         )
-        engine = create_engine(settings.database_url.get_secret_value())
-        resources.push_async_callback(engine.dispose)
         storage_identity = None
-        if settings.queue_connection_string is None or any(
-            region.connection_string is None for region in settings.regions
+        if (
+            settings.database_entra_auth
+            or settings.queue_connection_string is None
+            or any(region.connection_string is None for region in settings.regions)
         ):
-            # Regions reached by URL use the service's Entra identity (managed or workload
-            # identity in Azure): Storage Blob Data Contributor + Storage Blob Delegator.
+            # What is reached by URL uses the service's Entra identity (managed or workload
+            # identity in Azure): storage roles, and a login role on the database.
             storage_identity = DefaultAzureCredential()
             resources.push_async_callback(storage_identity.close)
+        engine = create_engine(
+            settings.database_url.get_secret_value(),
+            password=entra_password(storage_identity)
+            if settings.database_entra_auth and storage_identity is not None
+            else None,
+        )
+        resources.push_async_callback(engine.dispose)
         blobs = RegionalBlobServices(
             {
                 region.name: blob_service(

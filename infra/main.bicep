@@ -424,6 +424,10 @@ var commonSettings = concat([
     value: 'postgresql+asyncpg://${identity.name}@${database.properties.fullyQualifiedDomainName}:5432/exhibit?ssl=require'
   }
   {
+    name: 'EXHIBIT_DATABASE_ENTRA_AUTH'
+    value: 'true'
+  }
+  {
     name: 'EXHIBIT_BOT_APP_ID'
     value: botAppId
   }

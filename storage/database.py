@@ -9,28 +9,56 @@ instead, for reads that must not queue behind writers (the readiness probe).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from azure.core.credentials_async import AsyncTokenCredential
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 DEFERRED_BEGIN = {"exhibit_deferred_begin": True}
 BUSY_TIMEOUT_MS = 5000
+# The audience of Entra tokens for Azure Database for PostgreSQL.
+POSTGRES_TOKEN_SCOPE = "https://ossrdbms-aad.database.windows.net/.default"  # noqa: S105 (a scope)
+
+Password = Callable[[], Awaitable[str]]
+
+
+def entra_password(credential: AsyncTokenCredential) -> Password:
+    """A password for each new PostgreSQL connection: a fresh Entra access token of the
+    service's identity (tokens live about an hour; pooled connections outlive them, which
+    PostgreSQL allows — the token is checked when a connection starts)."""
+
+    async def token() -> str:
+        return (await credential.get_token(POSTGRES_TOKEN_SCOPE)).token
+
+    return token
 
 
 def create_engine(
-    url: str, *, sqlite_busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any
+    url: str,
+    *,
+    sqlite_busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    password: Password | None = None,
+    **kwargs: Any,
 ) -> AsyncEngine:
     """An async engine for `url`; on SQLite: folder created, FKs on, WAL, immediate transactions.
 
     `sqlite_busy_timeout_ms` is how long a SQLite transaction waits for another process's
-    write lock; `kwargs` go to SQLAlchemy's `create_async_engine` (pool sizes, echo, ...).
+    write lock; `password` (PostgreSQL) is asked for each new connection (`entra_password`);
+    `kwargs` go to SQLAlchemy's `create_async_engine` (pool sizes, echo, ...).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if password is not None:
+            if parsed.password:
+                raise ValueError("a database URL with a password and an Entra identity")
+            kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "password": password}
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    if password is not None:
+        raise ValueError("SQLite takes no password")
     database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

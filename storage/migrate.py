@@ -14,10 +14,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from azure.identity.aio import DefaultAzureCredential
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.database import create_engine
+from storage.database import create_engine, entra_password
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -50,14 +51,21 @@ async def migrate(target: AsyncEngine | str) -> None:
             await engine.dispose()
 
 
-async def upgrade_and_report(url: str) -> str | None:
-    """`migrate` the database at `url` and return the revision it is at afterwards."""
-    engine = create_engine(url)
+async def upgrade_and_report(url: str, *, entra: bool = False) -> str | None:
+    """`migrate` the database at `url` and return the revision it is at afterwards.
+
+    `entra`: log in with the service's Entra identity (a token as password) rather than a
+    password in the URL.
+    """
+    credential = DefaultAzureCredential() if entra else None
+    engine = create_engine(url, password=entra_password(credential) if credential else None)
     try:
         await migrate(engine)
         return await current_revision(engine)
     finally:
         await engine.dispose()
+        if credential is not None:
+            await credential.close()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

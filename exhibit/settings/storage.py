@@ -64,6 +64,7 @@ class StorageSettings(Concern):
     """The database, the Blob account of each region, and the intake queue."""
 
     database_url: SecretStr = SecretStr("sqlite+aiosqlite:///var/exhibit.db")
+    database_entra_auth: bool = Field(False, validation_alias="EXHIBIT_DATABASE_ENTRA_AUTH")
     regions: Annotated[tuple[Region, ...], NoDecode]  # read by _RegionsSource
     default_region_setting: str | None = Field(None, validation_alias="EXHIBIT_DEFAULT_REGION")
     queue_connection_string_setting: SecretStr | None = Field(
@@ -130,5 +131,11 @@ class StorageSettings(Concern):
             ("https://", "http://127.0.0.1", "http://localhost")
         ):
             raise SettingsError("EXHIBIT_QUEUE_ACCOUNT_URL", "must be an https URL")
+        if self.database_entra_auth and not self.database_url.get_secret_value().startswith(
+            "postgresql"
+        ):
+            raise SettingsError(
+                "EXHIBIT_DATABASE_ENTRA_AUTH", "needs a PostgreSQL EXHIBIT_DATABASE_URL"
+            )
         if not _QUEUE.fullmatch(self.queue_name):
             raise SettingsError("EXHIBIT_QUEUE_NAME", "must be 3-63 lower-case letters, digits, -")

@@ -98,8 +98,11 @@ def find_bindir() -> Path | None:
 class LocalPostgres:
     """initdb + pg_ctl in a temporary folder; `stop` removes everything."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, password_roles: tuple[str, ...] = ()) -> None:
+        """`password_roles` must log in over TCP with a password (SCRAM); everyone else is
+        trusted, as a throwaway test server may."""
         self.bindir = bindir
+        self.password_roles = password_roles
         self.base = Path(tempfile.mkdtemp(prefix="exhibit-pg-"))
         self.data = self.base / "data"
         self.log = self.base / "server.log"
@@ -125,6 +128,14 @@ class LocalPostgres:
             "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync",
             "-E", "UTF8", "--locale=C",
         )  # fmt: skip
+        if self.password_roles:
+            hba = self.data / "pg_hba.conf"
+            checked = "".join(
+                f"host all {role} 127.0.0.1/32 scram-sha-256\n" for role in self.password_roles
+            )
+            stat = hba.stat()
+            hba.write_text(checked + hba.read_text())
+            os.chown(hba, stat.st_uid, stat.st_gid)
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w",
             "-t", str(START_TIMEOUT_SECONDS),
