@@ -16,15 +16,11 @@ from typing import Protocol
 
 from evidence.cases import MembersOf, check_visible
 from evidence.custody import Action, CustodyEvent
-from evidence.errors import InvalidInput
 from evidence.model import Case, LegalHold
 from evidence.officers import Officer
 from evidence.policy import Decision, can_hold_case
 from evidence.records import RecordsUnit
 from evidence.refusals import record_refusal
-
-MAX_REASON = 500
-MIN_REASON = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +48,6 @@ class CaseHolds(Protocol):
     async def hold_case(self, region: str, case_id: str, hold: bool) -> HoldOutcome:
         """Set or clear the legal hold on every blob of the case; never raises for one blob."""
         ...
-
-
-def check_hold_reason(text: str | None) -> str:
-    """The reason for setting or lifting a hold, held to its bounds; `InvalidInput` otherwise."""
-    reason = " ".join((text or "").split())
-    if len(reason) < MIN_REASON:
-        raise InvalidInput("reason", "give a reason after the case reference: reason <text>")
-    if len(reason) > MAX_REASON:
-        raise InvalidInput("reason", f"keep the reason within {MAX_REASON} characters")
-    if any(not ch.isprintable() for ch in reason):
-        raise InvalidInput("reason", "it contains control characters")
-    return reason
 
 
 async def decide_hold(

@@ -27,6 +27,7 @@ class Decision:
     allowed: bool
     reason: str = ""
     hides_case: bool = False
+    asks_reason: bool = False  # may see it, once they say why (`consultation_needs_reason`)
 
 
 ALLOWED = Decision(True)
