@@ -181,7 +181,7 @@ async def test_storage_failing_part_way_is_answered_and_a_repeat_finishes(
 
     partial = await chat.say("case hold on MET-24-0103 reason appeal pending", sender=RAVI)
     assert "storage did not finish" in partial
-    assert "1 file are held in storage, 2 files are not yet" in partial
+    assert "Held in storage: 1 file. Not held yet: 2 files" in partial
     assert "On legal hold" in partial  # the case is on hold all the same
     assert len(evidence_holds(state, case)) == 1
 

@@ -94,13 +94,14 @@ def _wording(case: Case, hold: bool, outcome: HoldOutcome, now: datetime) -> tup
         if hold:
             return (
                 "Legal hold set on the case; storage did not finish.",
-                f"{files} are held in storage, {missed} are not yet: storage did not answer. "
-                "Type the same command again to finish; it is safe to repeat.",
+                f"Held in storage: {files}. Not held yet: {missed}, as storage did not "
+                "answer. Type the same command again to finish; it is safe to repeat.",
             )
         return (
             "The case stays on legal hold; storage did not finish.",
-            f"{files} were released, {missed} could not be: storage did not answer. The "
-            "case stays on hold until every file is released. Type the same command again.",
+            f"Released in storage: {files}. Not released: {missed}, as storage did not "
+            "answer. The case stays on hold until every file is released; type the same "
+            "command again.",
         )
     if hold:
         earlier = case.hold is not None and case.hold.since != now

@@ -84,9 +84,7 @@ async def test_the_case_team_needs_no_reason(chat: Conversation, records: SqlRec
 
 async def test_the_button_runs_only_consultations(chat: Conversation, records: SqlRecords) -> None:
     for command in ("case hold on MET-24-0201", "case open MET-24-0299 Mine", "whoami"):
-        answer = await chat.click(
-            CONSULT, {"command": command, "reason": "because"}, sender=PRIYA
-        )
+        answer = await chat.click(CONSULT, {"command": command, "reason": "because"}, sender=PRIYA)
         assert "On legal hold" not in answer
         assert "Case opened" not in answer
     assert [e.action for e in await chain(records)] == [Action.CASE_OPENED]
