@@ -15,6 +15,8 @@ import pytest
 from aiohttp import ClientSession
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
+from exhibit.settings import load_settings
+from exhibit.settings.base import SettingsError
 from storage.blobs import ClientPolicy, RegionAccount, RegionalBlobServices, blob_service
 from storage.evidence_store import BlobEvidenceStore
 from storage.immutability import (
@@ -196,3 +198,17 @@ async def test_the_fake_refuses_calls_the_service_would_refuse(
         await missing.set_legal_hold(True)
     assert absent.value.status_code == 404
     assert state.holds == {}
+
+
+@pytest.mark.parametrize("days", ["0", "146001", "ten", "-5"])
+def test_the_retention_setting_is_held_to_azures_bounds(
+    base_env: dict[str, str], days: str
+) -> None:
+    with pytest.raises(SettingsError, match="EXHIBIT_REGION_UKSOUTH_IMMUTABILITY_DAYS"):
+        load_settings({**base_env, "EXHIBIT_REGION_UKSOUTH_IMMUTABILITY_DAYS": days})
+
+
+def test_the_retention_setting_is_per_region(base_env: dict[str, str]) -> None:
+    settings = load_settings({**base_env, "EXHIBIT_REGION_UKSOUTH_IMMUTABILITY_DAYS": "146000"})
+    assert settings.region("uksouth").immutability_days == 146_000
+    assert settings.region("ukwest").immutability_days is None
