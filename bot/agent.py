@@ -16,8 +16,9 @@ from bot.commands.case import case_bind, case_list, case_open, case_show
 from bot.commands.custody import custody
 from bot.commands.evidence import evidence_list, evidence_show, evidence_verify
 from bot.commands.grammar import COMMANDS, SHARE, command_named
+from bot.commands.hold import case_hold_off, case_hold_on
 from bot.commands.intake import add_files, incoming_files
-from bot.commands.parsing import ParsedCommand, parse_command
+from bot.commands.parsing import MAX_TEXT, ParsedCommand, parse_command, split_reason
 from bot.commands.share import (
     share,
     share_link,
@@ -28,8 +29,10 @@ from bot.commands.share_grammar import is_share_form
 from bot.identity import resolve_officer
 from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
+from cards.cases import CONSULT, build_reason_card
 from cards.help import build_help_card
 from cards.officer import build_whoami_card
+from evidence.errors import ReasonRequired
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ HANDLERS: Mapping[str, Handler] = {
     "case list": case_list,
     "case bind": case_bind,
     "case show": case_show,
+    "case hold on": case_hold_on,
+    "case hold off": case_hold_off,
     "add": add_files,
     "evidence list": evidence_list,
     "evidence show": evidence_show,
@@ -55,6 +60,12 @@ HANDLERS: Mapping[str, Handler] = {
     "share revoke": share_revoke,
     "share link": share_link,
 }
+
+
+# The commands that consult a case, re-run by the reason card's button.
+CONSULTATIONS = frozenset(
+    {"case show", "evidence list", "evidence show", "evidence verify", "custody", "share list"}
+)
 
 
 class ExhibitAgent:
@@ -70,7 +81,7 @@ class ExhibitAgent:
         if activity.type == ActivityTypes.message:
             await self._on_message(context)
         elif activity.type == ActivityTypes.invoke and activity.name == "adaptiveCard/action":
-            answer = await on_card_action(context, self._services)
+            answer = await on_card_action(context, self._services, self.rerun_with_reason)
             await context.send_activity(
                 Activity(
                     type=ActivityTypes.invoke_response,
@@ -114,8 +125,30 @@ class ExhibitAgent:
         try:
             officer = await resolve_officer(context.activity, self._services.directory)
             return await handler(Turn(context, officer, parsed, self._services))
+        except ReasonRequired as err:
+            return build_reason_card(_command_line(parsed), err.reference, CONSULT)
         except wording.COMMAND_ERRORS as err:
             return wording.command_error_card(err)
+
+    async def rerun_with_reason(
+        self, context: TurnContext, data: Mapping[str, object]
+    ) -> AdaptiveCard:
+        """The reason card's button: the consultation command again, with the reason typed."""
+        command = str(data.get("command") or "")[:MAX_TEXT]
+        reason = " ".join(str(data.get("reason") or "").split())
+        parsed = parse_command(command)
+        if parsed is None or parsed.spec.name not in CONSULTATIONS or not reason:
+            return wording.unknown_action_card()
+        words, _ = split_reason(parsed.args)  # a reason inside the command is not taken
+        again = ParsedCommand(parsed.spec, (*words, "reason", *reason.split()))
+        card = await self._run(context, again, self._handlers[parsed.spec.name])
+        return card or wording.unknown_action_card()
+
+
+def _command_line(parsed: ParsedCommand) -> str:
+    """The command as typed, without any reason (the reason card asks for that)."""
+    words, _ = split_reason(parsed.args)
+    return " ".join([parsed.spec.name, *words])
 
 
 def _command_text(activity: Activity) -> str:

@@ -8,6 +8,7 @@ shows anything of it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from microsoft_agents.activity import AdaptiveCardInvokeResponse
@@ -21,6 +22,7 @@ from bot.identity import resolve_officer
 from bot.receipts import receipt_view_for
 from bot.replies import ADAPTIVE_CARD, card_payload
 from bot.services import Services
+from cards.cases import CONSULT
 from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW
 from cards.sharing import APPROVE, REFRESH, REJECT
 from evidence.errors import CaseNotFound, DirectoryUnavailable, ExhibitError, InvalidInput
@@ -31,12 +33,23 @@ EXHIBIT_VERBS = frozenset({REVIEW, FLAG, RECEIPT_REFRESH})
 SHARE_VERBS = frozenset({APPROVE, REJECT, REFRESH})
 
 
-async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCardInvokeResponse:
-    """Answer one click with the card to show in place of the clicked one."""
+Rerun = Callable[[TurnContext, Mapping[str, object]], Awaitable[AdaptiveCard]]
+
+
+async def on_card_action(
+    context: TurnContext, services: Services, rerun: Rerun | None = None
+) -> AdaptiveCardInvokeResponse:
+    """Answer one click with the card to show in place of the clicked one.
+
+    `rerun` answers the reason card (`CONSULT`): its data and inputs hold the command and the
+    reason typed, and the command runs again as if typed with them.
+    """
     value = _object(context.activity.value)
     action = _object(value.get("action"))
     verb = str(action.get("verb") or "")
     data = _object(action.get("data"))
+    if verb == CONSULT and rerun is not None:
+        return _card_response(await rerun(context, data))
     if verb in EXHIBIT_VERBS:
         return _card_response(await _on_exhibit_card(context, services, verb, data))
     share_id = str(data.get("shareId") or "")[:40].upper()

@@ -15,6 +15,7 @@ from bot.case_teams import CaseTeams
 from bot.commands.parsing import ParsedCommand
 from bot.proactive import Proactive
 from evidence.cases import CaseRules, MembersOf
+from evidence.holds import CaseHolds
 from evidence.model import Case
 from evidence.officers import Officer
 from evidence.ports import (
@@ -62,6 +63,7 @@ class Services:
     proactive: Proactive
     evidence_store: EvidenceStore
     ingest_queue: IntakeQueue
+    holds: CaseHolds
     graph_files: FileSource | None = None
     channel_creator: ChannelCreator | None = None
     mailer: Mailer | None = None

@@ -4,20 +4,43 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from microsoft_teams.cards import AdaptiveCard, CardElement, Container, Fact, FactSet, TextBlock
+from microsoft_teams.cards import (
+    AdaptiveCard,
+    CardElement,
+    Container,
+    ExecuteAction,
+    Fact,
+    FactSet,
+    TextBlock,
+    TextInput,
+)
 
-from cards.text import TITLE, plain, wording
+from cards.text import LONG, SHORT, TITLE, plain, wording
 from cards.time import when
-from evidence.model import Case
+from evidence.model import Case, LegalHold
+
+MAX_REASON = 500
+CONSULT = "consult"  # the reason card's verb
 
 
 def build_case_card(
-    case: Case, *, exhibits: int, open_shares: int, headline: str | None = None
+    case: Case,
+    *,
+    exhibits: int,
+    open_shares: int,
+    headline: str | None = None,
+    notice: str | None = None,
+    notice_tone: str = "Warning",
 ) -> AdaptiveCard:
-    """Reference, title, region, bound channel, counts."""
+    """Reference, title, region, bound channel, counts, and the legal hold if there is one.
+
+    `notice`: a line under the headline (what happened to storage when a hold changed).
+    """
     body: list[CardElement] = []
     if headline:
         body.append(TextBlock(text=wording(headline), color="Good", weight="Bolder", wrap=True))
+    if notice:
+        body.append(TextBlock(text=wording(notice), color=notice_tone, wrap=True))
     body += [
         TextBlock(text=plain(case.reference), weight="Bolder", size="Large", wrap=True),
         TextBlock(text=plain(case.title, limit=TITLE), wrap=True),
@@ -31,7 +54,58 @@ def build_case_card(
             ]
         ),
     ]
+    if case.hold is not None:
+        body.append(_hold_block(case.hold))
     return AdaptiveCard(body=body)
+
+
+def _hold_block(hold: LegalHold) -> Container:
+    return Container(
+        style="attention",
+        items=[
+            TextBlock(text="On legal hold", weight="Bolder", color="Attention", wrap=True),
+            TextBlock(
+                text=f"Since {when(hold.since)}, set by {plain(hold.by_name, limit=SHORT)}: "
+                f"{plain(hold.reason, limit=LONG)}",
+                wrap=True,
+            ),
+            TextBlock(
+                text="Its evidence must not be altered or deleted until the hold is lifted.",
+                is_subtle=True,
+                wrap=True,
+            ),
+        ],
+    )
+
+
+def build_reason_card(command: str, case_reference: str | None, verb: str) -> AdaptiveCard:
+    """Asks someone who is not on the case why they consult it, then runs `command` again.
+
+    The Data Protection Act 2018 (s.62) wants the justification of every consultation logged;
+    the button sends the typed reason with the command, and the view is recorded with it.
+    """
+    about = f"case {plain(case_reference)}" if case_reference else "this case"
+    return AdaptiveCard(
+        body=[
+            TextBlock(text="Why are you looking?", weight="Bolder", size="Medium", wrap=True),
+            TextBlock(
+                text=f"You are not on the team of {about}. To consult it, give the reason; "
+                "it is recorded in the case's chain of custody with your view.",
+                wrap=True,
+            ),
+            TextInput(
+                id="reason",
+                label="Reason",
+                placeholder="e.g. professional standards review PSD-2026-014",
+                is_required=True,
+                error_message="A reason is needed",
+                max_length=MAX_REASON,
+            ),
+        ],
+        actions=[
+            ExecuteAction(title="Show with this reason", verb=verb, data={"command": command})
+        ],
+    )
 
 
 def build_case_list_card(cases: Sequence[Case], *, limit: int = 50) -> AdaptiveCard:

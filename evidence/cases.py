@@ -12,7 +12,13 @@ from evidence.custody import Action, CustodyEvent
 from evidence.errors import AccessRefused, CaseNotFound, InvalidInput
 from evidence.model import Case, ChannelBinding
 from evidence.officers import Officer
-from evidence.policy import Decision, can_bind_channel, can_open_case, can_view_case
+from evidence.policy import (
+    Decision,
+    can_bind_channel,
+    can_open_case,
+    can_view_case,
+    consultation_needs_reason,
+)
 from evidence.records import RecordsUnit
 from evidence.refusals import record_refusal
 
@@ -201,6 +207,46 @@ async def check_visible(
     return decision
 
 
+MIN_REASON = 3
+MAX_REASON = 500
+
+
+def check_reason(text: str | None) -> str:
+    """A reason someone gave (for a hold, or for consulting a case), held to its bounds."""
+    reason = " ".join((text or "").split())
+    if len(reason) < MIN_REASON:
+        raise InvalidInput("reason", "give a reason after the case reference: reason <text>")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput("reason", f"keep the reason within {MAX_REASON} characters")
+    if any(not ch.isprintable() for ch in reason):
+        raise InvalidInput("reason", "it contains control characters")
+    return reason
+
+
+async def check_consultation(
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    members_of: MembersOf,
+    *,
+    now: datetime,
+    reason: str | None,
+) -> Decision:
+    """`check_visible`, and a reason from whoever consults a case they are not on.
+
+    Without one the answer is a refusal that `asks_reason` (nothing recorded: nothing was
+    shown); the caller asks for it and the view is then recorded with it.
+    """
+    decision = await check_visible(unit, officer, case, members_of, now=now)
+    if (
+        decision.allowed
+        and reason is None
+        and consultation_needs_reason(officer, case, await members_of(case))
+    ):
+        return Decision(False, "a reason is needed to consult this case", asks_reason=True)
+    return decision
+
+
 async def cases_visible_to(
     unit: RecordsUnit, officer: Officer, members_of: MembersOf
 ) -> list[Case]:
@@ -223,9 +269,19 @@ async def _may_view(officer: Officer, case: Case, members_of: MembersOf) -> Deci
 
 
 async def record_case_view(
-    unit: RecordsUnit, officer: Officer, case: Case, *, now: datetime, view: str | None = None
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    *,
+    now: datetime,
+    view: str | None = None,
+    reason: str | None = None,
 ) -> None:
-    """`case.viewed` in the case's chain (`view` says what was looked at, if not the case)."""
-    await unit.append_custody(
-        CustodyEvent.by(officer, Action.CASE_VIEWED, case.id, now, {"view": view} if view else {})
-    )
+    """`case.viewed` in the case's chain (`view` says what was looked at, if not the case).
+
+    `reason`: why someone not on the case consulted it (DPA 2018 s.62).
+    """
+    details = {"view": view} if view else {}
+    if reason is not None:
+        details["reason"] = reason
+    await unit.append_custody(CustodyEvent.by(officer, Action.CASE_VIEWED, case.id, now, details))

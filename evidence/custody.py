@@ -28,6 +28,8 @@ class Action(StrEnum):
     CASE_OPENED = "case.opened"
     CASE_BOUND = "case.bound"
     CASE_VIEWED = "case.viewed"
+    CASE_HOLD_SET = "case.hold_set"
+    CASE_HOLD_CLEARED = "case.hold_cleared"
     ACCESS_REFUSED = "access.refused"
     INTAKE_STARTED = "intake.started"
     INTAKE_COMPLETED = "intake.completed"

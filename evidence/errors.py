@@ -8,6 +8,7 @@ Tree (`*`: also `Transient`)::
     ├── InvalidInput           a command or value a user gave does not make sense
     ├── AccessRefused          the policy refused the officer; `reason` says why
     ├── CaseNotFound           no case with that reference (or none bound to this channel)
+    ├── ReasonRequired         someone not on the case must say why they consult it
     ├── EvidenceStoreError     the evidence store (regional blob storage) could not do as asked
     │   ├── StoreUnavailable * storage did not answer or failed transiently: retry later
     │   ├── StoreRejected      storage refused in a way retrying will not fix (configuration)
@@ -102,6 +103,14 @@ class AccessRefused(ExhibitError):
 
 class CaseNotFound(ExhibitError):
     """No case has this reference; `reference` is None when no case is bound to the channel."""
+
+    def __init__(self, reference: str | None) -> None:
+        super().__init__(reference or "(this channel)")
+        self.reference = reference
+
+
+class ReasonRequired(ExhibitError):
+    """Someone who may see the case, but is not on it, consults it without giving a reason."""
 
     def __init__(self, reference: str | None) -> None:
         super().__init__(reference or "(this channel)")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from evidence.cases import MembersOf, check_visible, find_case
+from evidence.cases import MembersOf, check_consultation, find_case
 from evidence.custody import Action, ChainReport, CustodyEntry, CustodyEvent, verify_chain
 from evidence.errors import ExhibitError, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
-from evidence.policy import Decision, can_view_case
+from evidence.policy import Decision, can_view_case, consultation_needs_reason
 from evidence.records import RecordsUnit
 from evidence.stored_blob import StoredBlob
 
@@ -49,6 +49,7 @@ async def find_exhibit(
     *,
     channel_id: str | None,
     now: datetime,
+    reason: str | None = None,
 ) -> ExhibitLookup:
     """The exhibit in the named case, the channel's case, or the one visible case that has it.
 
@@ -56,7 +57,7 @@ async def find_exhibit(
     """
     if target.case_reference is not None or channel_id is not None:
         case = await find_case(unit, target.case_reference, channel_id)
-        decision = await check_visible(unit, officer, case, members_of, now=now)
+        decision = await check_consultation(unit, officer, case, members_of, now=now, reason=reason)
         if not decision.allowed:
             return ExhibitLookup(case, None, decision)
         exhibit = await unit.exhibit_by_ref(case.id, target.ref.initials, target.ref.number)
@@ -76,15 +77,26 @@ async def find_exhibit(
             "exhibit reference", f"{target.ref} exists in several cases ({cases}): name the case"
         )
     case, exhibit = matches[0]
+    if reason is None and consultation_needs_reason(officer, case, await members_of(case)):
+        return ExhibitLookup(case, None, Decision(False, "a reason is needed", asks_reason=True))
     return ExhibitLookup(case, exhibit, Decision(True))
 
 
 async def record_view(
-    unit: RecordsUnit, officer: Officer, case: Case, exhibit: Exhibit, *, now: datetime
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    exhibit: Exhibit,
+    *,
+    now: datetime,
+    reason: str | None = None,
 ) -> None:
-    """`exhibit.viewed` in the case's chain."""
+    """`exhibit.viewed` in the case's chain (with the reason of someone not on the case)."""
+    details = {} if reason is None else {"reason": reason}
     await unit.append_custody(
-        CustodyEvent.by(officer, Action.EXHIBIT_VIEWED, case.id, now, exhibit_id=exhibit.id)
+        CustodyEvent.by(
+            officer, Action.EXHIBIT_VIEWED, case.id, now, details, exhibit_id=exhibit.id
+        )
     )
 
 
@@ -141,7 +153,13 @@ class CustodyView:
 
 
 async def read_custody(
-    unit: RecordsUnit, officer: Officer, case: Case, exhibit: Exhibit, *, now: datetime
+    unit: RecordsUnit,
+    officer: Officer,
+    case: Case,
+    exhibit: Exhibit,
+    *,
+    now: datetime,
+    reason: str | None = None,
 ) -> CustodyView:
     """Verify the case's chain, pick the exhibit's entries, and record that they were read."""
     chain = list(await unit.custody(case.id))
@@ -152,8 +170,11 @@ async def read_custody(
         for entry in chain
         if entry.exhibit_id is None and entry.details.get("job") == exhibit.id
     ]
+    details = {} if reason is None else {"reason": reason}
     await unit.append_custody(
-        CustodyEvent.by(officer, Action.CUSTODY_VIEWED, case.id, now, exhibit_id=exhibit.id)
+        CustodyEvent.by(
+            officer, Action.CUSTODY_VIEWED, case.id, now, details, exhibit_id=exhibit.id
+        )
     )
     entries = sorted(intake + mine, key=lambda entry: entry.sequence)
     return CustodyView(case, exhibit, entries, report)

@@ -25,6 +25,16 @@ class ChannelBinding:
 
 
 @dataclass(frozen=True, slots=True)
+class LegalHold:
+    """A case's legal hold: its evidence must be kept unchanged until it is lifted."""
+
+    reason: str
+    since: datetime
+    by_id: str  # Entra object id of the approver or admin who set it
+    by_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     """An investigation whose evidence lives in one region."""
 
@@ -35,6 +45,7 @@ class Case:
     created_by: str  # Entra object id
     created_at: datetime
     channel: ChannelBinding | None = None
+    hold: LegalHold | None = None
 
 
 @dataclass(frozen=True, slots=True)

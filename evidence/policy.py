@@ -27,6 +27,7 @@ class Decision:
     allowed: bool
     reason: str = ""
     hides_case: bool = False
+    asks_reason: bool = False  # may see it, once they say why (`consultation_needs_reason`)
 
 
 ALLOWED = Decision(True)
@@ -59,6 +60,26 @@ def can_view_case(officer: Officer, case: Case, members: Set[str]) -> Decision:
         or is_on_case_team(officer, case, members)
         else not_on_case(case),
     )
+
+
+def can_hold_case(officer: Officer, case: Case, members: Set[str]) -> Decision:
+    """Approvers on the case team and admins set or lift a case's legal hold."""
+    return _first_refusal(
+        can_view_case(officer, case, members),
+        ALLOWED
+        if officer.has(Role.ADMIN) or officer.has(Role.APPROVER)
+        else refused("only approvers and admins can set or lift a legal hold"),
+        ALLOWED if officer.has(Role.ADMIN) else _on_team(officer, case, members),
+    )
+
+
+def consultation_needs_reason(officer: Officer, case: Case, members: Set[str]) -> bool:
+    """Whether looking at the case needs a stated reason (DPA 2018 s.62: consultation logs).
+
+    Someone on the case team consults it in the course of the investigation; an auditor or
+    admin who may see every case, but is not on this one, must say why each time.
+    """
+    return officer.enabled and not is_on_case_team(officer, case, members)
 
 
 def can_open_case(officer: Officer) -> Decision:

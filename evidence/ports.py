@@ -143,6 +143,13 @@ class EvidenceStore(Protocol):
         """Free the staged blocks a refused or failed put left; never touches a committed blob."""
         ...
 
+    async def protect(self, region: str, blob_name: str, *, legal_hold: bool) -> None:
+        """Make a committed blob immutable where the region supports it (nothing otherwise).
+
+        A time-based retention policy, and a legal hold if `legal_hold`; safe to repeat.
+        """
+        ...
+
 
 class IntakeQueue(Protocol):
     """The queue of intake jobs the workers take from (the job itself is in the records)."""

@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from evidence.custody import CustodyEntry, CustodyEvent
 from evidence.errors import Conflict, ExhibitError
-from evidence.model import Case, ChannelBinding, Exhibit
+from evidence.model import Case, ChannelBinding, Exhibit, LegalHold
 from evidence.shares import Share
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,16 @@ class RecordsUnit(Protocol):
 
     async def case_by_id(self, case_id: str) -> Case | None:
         """The case with this id."""
+        ...
+
+    async def set_case_hold(
+        self, case_id: str, hold: LegalHold | None, *, expected: LegalHold | None
+    ) -> bool:
+        """Set (or, with None, clear) the case's legal hold if it still stands as `expected`.
+
+        The condition is the hold's `since` (or no hold): a decision taken on a copy another
+        unit has changed meanwhile is not applied (False, nothing changed).
+        """
         ...
 
     async def case_by_reference(self, reference: str) -> Case | None:

@@ -36,6 +36,7 @@ from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, entra_password, ping
 from storage.evidence_store import BlobEvidenceStore
 from storage.host_allow_list import HostAllowList
+from storage.immutability import RegionImmutability
 from storage.migrate import migrate
 from storage.queue import IngestQueue
 from storage.records import SqlRecords
@@ -134,7 +135,10 @@ async def create_app(
             }
         )
         resources.push_async_callback(blobs.aclose)
-        store = BlobEvidenceStore(blobs)
+        immutability = RegionImmutability(
+            blobs, {region.name: region.immutability_days for region in settings.regions}
+        )
+        store = BlobEvidenceStore(blobs, immutability=immutability)
         queue_key = settings.queue_connection_string
         if queue_key is not None:
             queue = IngestQueue.from_connection_string(
@@ -187,6 +191,7 @@ async def create_app(
             proactive=proactive,
             channel_creator=channel_creator,
             evidence_store=store,
+            holds=immutability,
             ingest_queue=queue,
             graph_files=teams_sources.graph_files,
             mailer=mailer,

@@ -15,7 +15,8 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -39,6 +40,7 @@ from evidence.ports import Progress
 from evidence.stored_blob import StoredBlob
 from storage.blob_errors import error_code, translated
 from storage.blobs import RegionalBlobServices
+from storage.immutability import RegionImmutability
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ class BlobEvidenceStore:
         *,
         block_size: int = BLOCK_SIZE,
         concurrency: int = CONCURRENCY,
+        immutability: RegionImmutability | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if block_size <= 0 or concurrency <= 0:
             raise ValueError("block_size and concurrency must be positive")
@@ -79,6 +83,8 @@ class BlobEvidenceStore:
         self._concurrency = concurrency
         self._ready_regions: set[str] = set()
         self._container_lock = asyncio.Lock()
+        self._immutability = immutability
+        self._now = now
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -227,6 +233,14 @@ class BlobEvidenceStore:
             )
         logger.info("discarded uncommitted blocks of %s in %s", blob_name, region)
         return True
+
+    async def protect(self, region: str, blob_name: str, *, legal_hold: bool) -> None:
+        """Retention (and a legal hold if asked) where the region's account supports them."""
+        if self._immutability is None or region not in self._services.regions:
+            return
+        await self._immutability.protect(
+            region, self._container, blob_name, now=self._now(), legal_hold=legal_hold
+        )
 
     def _blob(self, region: str, blob_name: str) -> BlobClient:
         if region not in self._services.regions:

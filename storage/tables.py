@@ -86,6 +86,11 @@ cases = Table(
     Column("graph_team_id", String),
     Column("conversation_reference", Text),
     Column("tenant_id", String),
+    # The legal hold: all NULL while the case is not on hold (migration 0004).
+    Column("hold_reason", Text),
+    Column("hold_since", UtcDateTime),
+    Column("hold_by_id", String),
+    Column("hold_by_name", Text),
     UniqueConstraint("reference"),
     UniqueConstraint("channel_id"),  # NULLs are distinct on both backends
     Index("ix_cases_created_at", "created_at"),

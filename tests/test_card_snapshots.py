@@ -22,7 +22,7 @@ import pytest
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.replies import card_payload
-from cards.cases import build_case_card, build_case_list_card
+from cards.cases import CONSULT, build_case_card, build_case_list_card, build_reason_card
 from cards.common import Tone, build_notice_card
 from cards.exhibits import (
     ReceiptReviews,
@@ -41,7 +41,7 @@ from cards.sharing import (
 )
 from evidence.custody import ChainReport, CustodyEntry
 from evidence.exhibits import CustodyView, Verification
-from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, SourceKind
+from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, LegalHold, SourceKind
 from evidence.records import IntakeJob, JobStatus
 from evidence.review import Review, ReviewMark
 from evidence.shares import Share, ShareStatus
@@ -200,6 +200,21 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
         CASE, exhibits=0, open_shares=0, headline="Case opened."
     ),
     "case_bound": lambda: build_case_card(BOUND_CASE, exhibits=2, open_shares=1),
+    "case_on_hold": lambda: build_case_card(
+        replace(CASE, hold=LegalHold("defence disclosure request", NOW, RAVI.object_id, RAVI.name)),
+        exhibits=2,
+        open_shares=0,
+        headline="Legal hold set.",
+        notice="2 files held in storage in uksouth.",
+    ),
+    "case_hold_incomplete": lambda: build_case_card(
+        replace(CASE, hold=LegalHold("appeal pending", NOW, RAVI.object_id, RAVI.name)),
+        exhibits=3,
+        open_shares=0,
+        headline="Legal hold set on the case; storage did not finish.",
+        notice="Held in storage: 1 file. Not held yet: 2 files, as storage did not answer.",
+    ),
+    "reason_please": lambda: build_reason_card("case show MET-26-0001", REFERENCE, CONSULT),
     "case_list": lambda: build_case_list_card([CASE, BOUND_CASE]),
     "case_list_empty": lambda: build_case_list_card([]),
     "exhibit": lambda: build_exhibit_card(DOOR, REFERENCE),

@@ -12,12 +12,12 @@ import pytest
 
 from bot.commands.case_grammar import read_case_words, read_exhibit_target
 from bot.commands.grammar import COMMANDS, RUNS_ON, SHARE, Argument, CommandSpec, Kind
-from bot.commands.parsing import parse_command
+from bot.commands.parsing import parse_command, split_reason
 from bot.commands.share_grammar import asks_for_form, read_share_form, read_share_words
 from cards.help import build_help_card
 from cards.sharing import SHARE_FORM
 from devtools.app_package.manifest import command_lists
-from evidence.cases import CaseRules, check_case_open
+from evidence.cases import CaseRules, check_case_open, check_reason
 from evidence.errors import InvalidInput
 from evidence.sharing import ShareDraft, ShareRules, check_share_request
 from tests.support.card_text import text_blocks
@@ -42,13 +42,43 @@ def _read_share(words: Sequence[str]) -> object:
     return check_share_request(read_share_words(words), RULES)
 
 
+def _one_case(words: Sequence[str]) -> object:
+    assert len(words) <= 1
+    return words[0] if words else None
+
+
+def _the_case(words: Sequence[str]) -> object:
+    if len(words) != 1:
+        raise InvalidInput("case reference", "exactly one")
+    return words[0]
+
+
+def _consulting(
+    reader: Callable[[Sequence[str]], object], *, reason_needed: bool = False
+) -> Callable[[Sequence[str]], object]:
+    """A reader after `split_reason`, as the consultation and hold handlers call it."""
+
+    def read(words: Sequence[str]) -> object:
+        before, reason = split_reason(words)
+        if reason is not None or reason_needed:
+            check_reason(reason)
+        return reader(before)
+
+    return read
+
+
 # The readers that take each command's words apart, as its handler calls them. The other
 # commands' handlers read their one optional word themselves (`args[0] if args else None`).
 READERS: dict[str, Callable[[Sequence[str]], object]] = {
     "case open": lambda words: check_case_open(read_case_words(words), CASE_RULES),
-    "evidence show": read_exhibit_target,
-    "evidence verify": read_exhibit_target,
-    "custody": read_exhibit_target,
+    "case show": _consulting(_one_case),
+    "case hold on": _consulting(_the_case, reason_needed=True),
+    "case hold off": _consulting(_the_case, reason_needed=True),
+    "evidence list": _consulting(_one_case),
+    "share list": _consulting(_one_case),
+    "evidence show": _consulting(read_exhibit_target),
+    "evidence verify": _consulting(read_exhibit_target),
+    "custody": _consulting(read_exhibit_target),
     "share": _read_share,
 }
 

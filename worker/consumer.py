@@ -267,6 +267,10 @@ class IntakeWorker:
             raise Permanent(JobFailure(error=err)) from err
         finally:
             await download.aclose()
+        # Read after the commit: a hold set before it is seen here; one set after it found the
+        # blob when it listed the case's blobs.
+        on_hold = await run_unit(self._records, lambda unit: _on_hold(unit, case.id))
+        await self._store.protect(case.region, blob_name, legal_hold=on_hold)
         received = Received(
             stored=stored,
             stored_name=stored_name,
@@ -344,6 +348,11 @@ class _Progress:
 
 
 _DONE = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+
+async def _on_hold(unit: RecordsUnit, case_id: str) -> bool:
+    case = await unit.case_by_id(case_id)
+    return case is not None and case.hold is not None
 
 
 async def _job_and_case(unit: RecordsUnit, job_id: str) -> tuple[IntakeJob | None, Case | None]:

@@ -15,6 +15,7 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import connector_members
 from bot.commands.case_grammar import read_case_words
+from bot.commands.parsing import split_reason
 from bot.replies import card_activity
 from bot.services import Turn
 from cards.cases import build_case_card, build_case_list_card
@@ -25,12 +26,19 @@ from evidence.cases import (
     bind_case,
     cases_visible_to,
     check_case_open,
-    check_visible,
+    check_consultation,
+    check_reason,
     find_case,
     open_case,
     record_case_view,
 )
-from evidence.errors import AccessRefused, CaseNotFound, ExhibitError, InvalidInput
+from evidence.errors import (
+    AccessRefused,
+    CaseNotFound,
+    ExhibitError,
+    InvalidInput,
+    ReasonRequired,
+)
 from evidence.model import Case, ChannelBinding
 from evidence.policy import Decision
 from evidence.ports import ChannelCreator
@@ -171,16 +179,19 @@ async def view_case(
     The view is recorded (`view` says of what, if not the case itself); a refusal is recorded,
     committed, then raised (`refusal_error`).
     """
-    reference = turn.command.args[0] if turn.command.args else None
+    words, reason = consultation_words(turn)
+    reference = words[0] if words else None
     channel_id = conversation_channel_id(turn.context.activity)
     now = turn.services.now()
 
     async def work(unit: RecordsUnit, members_of: MembersOf) -> tuple[Case, T | None, Decision]:
         case = await find_case(unit, reference, channel_id)
-        decision = await check_visible(unit, turn.officer, case, members_of, now=now)
+        decision = await check_consultation(
+            unit, turn.officer, case, members_of, now=now, reason=reason
+        )
         if not decision.allowed:
             return case, None, decision
-        await record_case_view(unit, turn.officer, case, now=now, view=view)
+        await record_case_view(unit, turn.officer, case, now=now, view=view, reason=reason)
         return case, await read(unit, case), decision
 
     case, found, decision = await turn.run_unit_with_teams(work)
@@ -189,8 +200,16 @@ async def view_case(
     return case, cast(T, found)
 
 
+def consultation_words(turn: Turn) -> tuple[tuple[str, ...], str | None]:
+    """The command's words before `reason`, and the reason checked (None if none was given)."""
+    words, typed = split_reason(turn.command.args)
+    return words, None if typed is None else check_reason(typed)
+
+
 def refusal_error(decision: Decision, reference: str | None) -> ExhibitError:
     """What to raise for a refusal: to someone off the case, it is as if there were no case."""
+    if decision.asks_reason:
+        return ReasonRequired(reference.upper() if reference else None)
     if decision.hides_case:
         return CaseNotFound(reference.upper() if reference else None)
     return AccessRefused(decision.reason)

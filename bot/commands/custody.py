@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.commands.case import consultation_words
 from bot.commands.evidence import found_exhibit
 from bot.services import Turn
 from cards.exhibits import build_custody_card
@@ -15,9 +16,10 @@ async def custody(turn: Turn) -> AdaptiveCard:
     """The exhibit's chain of custody, with the case chain verified."""
     services = turn.services
     case, exhibit = await found_exhibit(turn)
+    _, reason = consultation_words(turn)
     now = services.now()
 
     async def work(unit: RecordsUnit) -> CustodyView:
-        return await read_custody(unit, turn.officer, case, exhibit, now=now)
+        return await read_custody(unit, turn.officer, case, exhibit, now=now, reason=reason)
 
     return build_custody_card(await run_unit(services.records, work))

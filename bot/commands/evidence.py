@@ -8,7 +8,12 @@ from typing import Any
 
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.commands.case import conversation_channel_id, refusal_error, view_case
+from bot.commands.case import (
+    consultation_words,
+    conversation_channel_id,
+    refusal_error,
+    view_case,
+)
 from bot.commands.case_grammar import read_exhibit_target
 from bot.proactive import reference_of
 from bot.receipts import receipt_view_for
@@ -55,21 +60,25 @@ async def evidence_list(turn: Turn) -> AdaptiveCard:
 async def found_exhibit(turn: Turn) -> tuple[Case, Exhibit]:
     """The exhibit the command names, its view recorded; refusals recorded and raised."""
     services = turn.services
-    target = read_exhibit_target(turn.command.args)
+    words, reason = consultation_words(turn)
+    target = read_exhibit_target(words)
     channel_id = conversation_channel_id(turn.context.activity)
     now = services.now()
 
     async def work(unit: RecordsUnit, members_of: MembersOf) -> ExhibitLookup:
         found = await find_exhibit(
-            unit, turn.officer, target, members_of, channel_id=channel_id, now=now
+            unit, turn.officer, target, members_of, channel_id=channel_id, now=now, reason=reason
         )
         if found.exhibit is not None:
-            await record_view(unit, turn.officer, found.case, found.exhibit, now=now)
+            await record_view(unit, turn.officer, found.case, found.exhibit, now=now, reason=reason)
         return found
 
     found = await turn.run_unit_with_teams(work)
     if found.exhibit is None:
-        raise refusal_error(found.decision, target.case_reference)
+        reference = target.case_reference
+        if found.decision.asks_reason:  # they may see the case: its reference is no secret
+            reference = reference or found.case.reference
+        raise refusal_error(found.decision, reference)
     return found.case, found.exhibit
 
 

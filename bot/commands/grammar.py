@@ -110,7 +110,11 @@ class CommandSpec:
 CASE_REF = Argument("case", Kind.CASE_REF, optional=True)
 EXHIBIT = (CASE_REF, Argument("exhibit", Kind.EXHIBIT_REF))
 SHARE_ID = Argument("share", Kind.SHARE_ID)
+# Auditors and admins not on a case say why they consult it (DPA 2018 s.62).
+WHY = Argument("reason", Kind.TEXT, keyword="reason", optional=True)
 OFFICERS = frozenset({Role.OFFICER, Role.APPROVER})
+HOLDERS = frozenset({Role.APPROVER, Role.ADMIN})
+HOLD = (Argument("case", Kind.CASE_REF), Argument("reason", Kind.TEXT, keyword="reason"))
 
 # The one command whose arguments bot.share_grammar reads by this grammar.
 SHARE = CommandSpec(
@@ -152,9 +156,23 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "case show",
-        (CASE_REF,),
-        "Case card: region, team, exhibits, open shares",
+        (CASE_REF, WHY),
+        "Case card: region, team, exhibits, open shares, legal hold",
         "case show MET-24-0001",
+    ),
+    CommandSpec(
+        "case hold on",
+        HOLD,
+        "Put the case's evidence on legal hold (approvers and admins)",
+        "case hold on MET-24-0001 reason defence disclosure request",
+        roles=HOLDERS,
+    ),
+    CommandSpec(
+        "case hold off",
+        HOLD,
+        "Lift the case's legal hold (approvers and admins)",
+        "case hold off MET-24-0001 reason proceedings concluded",
+        roles=HOLDERS,
     ),
     CommandSpec(
         "add",
@@ -164,23 +182,25 @@ COMMANDS: tuple[CommandSpec, ...] = (
         roles=OFFICERS,
         with_files=True,
     ),
-    CommandSpec("evidence list", (CASE_REF,), "Exhibits of the case", "evidence list MET-24-0001"),
+    CommandSpec(
+        "evidence list", (CASE_REF, WHY), "Exhibits of the case", "evidence list MET-24-0001"
+    ),
     CommandSpec(
         "evidence show",
-        EXHIBIT,
+        (*EXHIBIT, WHY),
         "Exhibit card: name, type, size, SHA-256, who and when",
         "evidence show JS/1",
     ),
     CommandSpec(
         "evidence verify",
-        EXHIBIT,
+        (*EXHIBIT, WHY),
         "Re-hash the stored file and compare with the intake hash",
         "evidence verify MET-24-0001 JS/1",
     ),
     SHARE,
     CommandSpec(
         "share list",
-        (CASE_REF,),
+        (CASE_REF, WHY),
         "Shares of the case and their state",
         "share list MET-24-0001",
     ),
@@ -195,7 +215,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "custody",
-        EXHIBIT,
+        (*EXHIBIT, WHY),
         "The exhibit's chain of custody, verified",
         "custody JS/1",
     ),

@@ -29,6 +29,15 @@ def parse_command(text: str) -> ParsedCommand | None:
     return None
 
 
+def split_reason(words: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
+    """The words before `reason`, and the text after it (None when no `reason` was typed)."""
+    lowered = [w.lower() for w in words]
+    if "reason" not in lowered:
+        return tuple(words), None
+    at = lowered.index("reason")
+    return tuple(words[:at]), " ".join(words[at + 1 :])
+
+
 def read_keyword_arguments(spec: CommandSpec, words: Sequence[str]) -> dict[str, str | None]:
     """The text of each argument of a command shaped `<lead> kw <value> [kw <value>] ...`.
 

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from exhibit.settings.base import Concern, SettingsError, environment_read
 
 _REGION = re.compile(r"^[a-z][a-z0-9]{1,31}$")
+MAX_RETENTION_DAYS = 146_000  # Azure's limit for a time-based retention policy
 _QUEUE = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 
 
@@ -24,6 +25,9 @@ class Region(BaseModel):
     name: str
     connection_string: SecretStr | None = None
     account_url: str | None = None
+    # Set when the account supports version-level immutability: how long each evidence and
+    # checkpoint blob is retained (time-based retention policy). None: not supported.
+    immutability_days: int | None = None
 
 
 class _RegionsSource(PydanticBaseSettingsSource):
@@ -56,7 +60,20 @@ class _RegionsSource(PydanticBaseSettingsSource):
                 )
             if url is not None and urlsplit(url).scheme not in {"https", "http"}:
                 raise SettingsError(f"{key}_ACCOUNT_URL", "must be a URL")
-            regions.append({"name": name, "connection_string": connection, "account_url": url})
+            days = read(f"{key}_IMMUTABILITY_DAYS")
+            if days is not None and not (days.isdigit() and 1 <= int(days) <= MAX_RETENTION_DAYS):
+                raise SettingsError(
+                    f"{key}_IMMUTABILITY_DAYS",
+                    f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS}",
+                )
+            regions.append(
+                {
+                    "name": name,
+                    "connection_string": connection,
+                    "account_url": url,
+                    "immutability_days": int(days) if days is not None else None,
+                }
+            )
         return {"regions": tuple(regions)}
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evidence.custody import GENESIS, CustodyEntry, CustodyEvent, seal
 from evidence.errors import Conflict
-from evidence.model import Case, ChannelBinding, Exhibit
+from evidence.model import Case, ChannelBinding, Exhibit, LegalHold
 from evidence.records import DuplicateCase, IntakeJob
 from evidence.shares import Share, ShareStatus
 from storage.records.rows import (
@@ -24,6 +24,7 @@ from storage.records.rows import (
     entry_row,
     exhibit_from_row,
     exhibit_row,
+    hold_row,
     job_from_row,
     job_row,
     share_from_row,
@@ -83,6 +84,17 @@ class SqlRecordsUnit:
         if await self.case_by_id(case_id) is None:
             raise LookupError(case_id)
         return False
+
+    async def set_case_hold(
+        self, case_id: str, hold: LegalHold | None, *, expected: LegalHold | None
+    ) -> bool:
+        """Set or clear the case's legal hold if it still stands as `expected`; False if not."""
+        since = cases.c.hold_since
+        condition = since.is_(None) if expected is None else since == expected.since
+        updated = await self._connection.execute(
+            update(cases).where(cases.c.id == case_id, condition).values(hold_row(hold))
+        )
+        return bool(updated.rowcount == 1)
 
     async def case_by_id(self, case_id: str) -> Case | None:
         """The case with this id."""

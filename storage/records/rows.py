@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from evidence.custody import CustodyEntry
-from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, SourceKind
+from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, LegalHold, SourceKind
 from evidence.records import IntakeJob, JobStatus
 from evidence.shares import Share, ShareStatus
 
@@ -33,6 +33,17 @@ def case_row(case: Case) -> dict[str, Any]:
         "created_by": case.created_by,
         "created_at": case.created_at,
         **channel_row(case.channel),
+        **hold_row(case.hold),
+    }
+
+
+def hold_row(hold: LegalHold | None) -> dict[str, Any]:
+    """The cases columns of a legal hold (all None when the case is not on hold)."""
+    return {
+        "hold_reason": hold.reason if hold else None,
+        "hold_since": hold.since if hold else None,
+        "hold_by_id": hold.by_id if hold else None,
+        "hold_by_name": hold.by_name if hold else None,
     }
 
 
@@ -55,6 +66,9 @@ def case_from_row(row: Row[Any]) -> Case:
         created_by=row.created_by,
         created_at=row.created_at,
         channel=channel,
+        hold=None
+        if row.hold_since is None
+        else LegalHold(row.hold_reason, row.hold_since, row.hold_by_id, row.hold_by_name),
     )
 
 
