@@ -7,8 +7,8 @@ import re
 from microsoft_teams.cards import AdaptiveCard
 
 from cards.common import Tone, build_notice_card
-from cards.exhibits import size_text
 from cards.text import clean
+from cards.words import size_text
 from evidence.errors import (
     AccessRefused,
     CaseNotFound,

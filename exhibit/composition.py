@@ -60,6 +60,8 @@ def bot_settings(settings: Settings) -> BotSettings:
         verify_inline_bytes=settings.verify_inline_bytes,
         public_url=settings.public_url,
         classification=settings.classification,
+        force_name=settings.force_name,
+        share_contact=settings.share_contact,
     )
 
 
@@ -217,6 +219,8 @@ async def create_app(
             records=services.records,
             signer=BlobSasSigner(blobs),
             classification=settings.classification,
+            force_name=settings.force_name,
+            contact=settings.share_contact,
             now=services.now,
             proxy_hops=settings.trusted_proxy_hops,
         ),
