@@ -47,7 +47,9 @@ def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
     items: list[CardElement] = []
     if exhibit.declared_type and not types_agree(exhibit.declared_type, exhibit.detected_type):
         facts.append(Fact(title="Sent as", value=plain(file_kind(exhibit.declared_type))))
-        items.append(TextBlock(text=type_warning(exhibit), color="Attention", wrap=True))
+        items.append(
+            TextBlock(text=type_warning(exhibit), color="Attention", weight="Bolder", wrap=True)
+        )
     return Container(
         items=[
             *items,
@@ -149,8 +151,8 @@ def _review_buttons(data: dict[str, str]) -> ActionSet:
 
 
 _STATUS = {
-    JobStatus.QUEUED: "waiting",
-    JobStatus.RUNNING: "receiving",
+    JobStatus.QUEUED: "Waiting",
+    JobStatus.RUNNING: "Receiving",
 }
 
 
@@ -211,7 +213,7 @@ def build_receipt_card(
             received = (progress or {}).get(job.id)
             state = _STATUS.get(job.status, str(job.status))
             if received:
-                state = f"receiving \u2014 {size_text(received)}"
+                state = f"Receiving \u2014 {size_text(received)}"
                 if job.declared_size:
                     state += f" of {size_text(job.declared_size)}"
             items = [

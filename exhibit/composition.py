@@ -165,6 +165,7 @@ async def create_app(
             ),
             case_rules=CaseRules(
                 reference_pattern=settings.case_reference_pattern,
+                reference_example=settings.case_reference_example,
                 title_max=settings.case_title_max,
                 regions=tuple(region.name for region in settings.regions),
                 default_region=settings.default_region,
