@@ -49,6 +49,8 @@ class BotSettings:
     verify_inline_bytes: int
     public_url: str
     classification: str
+    force_name: str  # named on the recipient's e-mail and page
+    share_contact: str  # whom a recipient may ask about a share; "" for none
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The e-mail that carries an approved share's link to its external recipient.
 
-Short on purpose: the marking, who shared how many exhibits of which case, the link, until when
-it works, and that every use is recorded. Exhibit names and hashes are on the link's page, not in
+Short on purpose: the marking, who shared how many exhibits of which case and who approved it
+(names and force), the link, until when it works (UK local time), whom to ask, and that every
+use is recorded. Exhibit names and hashes are on the link's page, not in
 a message that can be forwarded or sit in a mailbox after the link has expired. Names and
 references are shown without control or bidirectional characters, and HTML-escaped by the
 template (links/templates/share_mail.html).
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 
 from bot.services import Services
 from cards.text import clean
-from cards.time import when
 from evidence.errors import InvalidInput, MailNotSent
 from evidence.ports import MailMessage
 from evidence.records import run_unit
@@ -39,11 +39,18 @@ class MailOutcome:
         return self.problem is None
 
 
-def share_mail(share: Share, *, case_reference: str, url: str, classification: str) -> MailMessage:
+def share_mail(
+    share: Share,
+    *,
+    case_reference: str,
+    url: str,
+    classification: str,
+    force_name: str,
+    contact: str,
+) -> MailMessage:
     """The message for `share`'s recipient, with the link `url`."""
     count = len(share.exhibit_ids)
     exhibits = f"{count} exhibit" + ("" if count == 1 else "s")
-    expires = when(share.link_expires_at) if share.link_expires_at else ""
     reference = clean(case_reference)
     html = render(
         "share_mail.html",
@@ -54,7 +61,9 @@ def share_mail(share: Share, *, case_reference: str, url: str, classification: s
         organisation_type=clean(share.organisation_type),
         approver=clean(share.decided_by_name or "a second officer"),
         url=url,
-        expires=expires,
+        expires=share.link_expires_at,
+        force=clean(force_name),
+        contact=clean(contact),
         max_downloads=share.max_downloads,
     )
     subject = f"[{clean(classification)}] Evidence shared with you: case {reference}, {exhibits}"
@@ -73,6 +82,8 @@ async def mail_link(
         case_reference=case_reference,
         url=url,
         classification=services.settings.classification,
+        force_name=services.settings.force_name,
+        contact=services.settings.share_contact,
     )
     problem = None
     try:

@@ -7,8 +7,8 @@ import re
 from microsoft_teams.cards import AdaptiveCard
 
 from cards.common import Tone, build_notice_card
-from cards.exhibits import size_text
 from cards.text import clean
+from cards.words import size_text
 from evidence.errors import (
     AccessRefused,
     CaseNotFound,
@@ -63,7 +63,7 @@ def command_error_card(err: Exception) -> AdaptiveCard:
             Tone.WARNING,
         )
     if isinstance(err, InvalidInput):
-        return build_notice_card(f"Check the {err.field}", err.problem, Tone.WARNING)
+        return build_notice_card(f"Check the {err.field}", sentence(err.problem), Tone.WARNING)
     if isinstance(err, AccessRefused):
         return build_notice_card("Not allowed", f"Refused: {err.reason}.", Tone.ATTENTION)
     if isinstance(err, CaseNotFound):
@@ -92,6 +92,21 @@ def command_error_card(err: Exception) -> AdaptiveCard:
             Tone.WARNING,
         )
     raise TypeError(f"no wording for {type(err).__name__}") from err
+
+
+def sentence(text: str) -> str:
+    """`text` as a sentence: a capital first letter and a full stop (or `?`, `!`, `:`) at its end.
+
+    The domain words its problems as fragments ("give the case a title"), to be read after a
+    colon or as a sentence; what the bot says on its own starts with a capital.
+    """
+    text = text.strip()
+    if not text:
+        return text
+    first = text[0]
+    if first.islower():
+        text = first.upper() + text[1:]
+    return text if text[-1] in ".?!:)`”" else text + "."
 
 
 def case_not_found_text(reference: str | None) -> str:
@@ -168,11 +183,6 @@ def directory_unavailable_for_card() -> AdaptiveCard:
 def no_share_card(share_id: str) -> AdaptiveCard:
     """A bare refusal: nothing of any case, nor whether the share exists."""
     return build_notice_card("Not possible", sentence(no_share_text(share_id)), Tone.WARNING)
-
-
-def sentence(text: str) -> str:
-    """`text` as a sentence: capital first, full stop last."""
-    return f"{text[:1].upper()}{text[1:]}."
 
 
 # -- a turn that failed ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from microsoft_teams.cards import (
 
 from cards.text import LONG, SHORT, TITLE, plain, wording
 from cards.time import when
+from cards.words import region_name
 from evidence.model import Case, LegalHold
 
 MAX_REASON = 500
@@ -46,7 +47,7 @@ def build_case_card(
         TextBlock(text=plain(case.title, limit=TITLE), wrap=True),
         FactSet(
             facts=[
-                Fact(title="Region", value=plain(case.region)),
+                Fact(title="Region", value=plain(region_name(case.region))),
                 Fact(title="Channel", value="bound" if case.channel else "not bound"),
                 Fact(title="Opened", value=when(case.created_at)),
                 Fact(title="Exhibits", value=str(exhibits)),
@@ -130,7 +131,8 @@ def build_case_list_card(cases: Sequence[Case], *, limit: int = 50) -> AdaptiveC
                         wrap=True,
                     ),
                     TextBlock(
-                        text=f"{plain(case.region)} \u00b7 opened {when(case.created_at)}",
+                        text=f"{plain(region_name(case.region))} \u00b7 "
+                        f"opened {when(case.created_at)}",
                         is_subtle=True,
                         wrap=True,
                     ),

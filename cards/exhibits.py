@@ -20,44 +20,53 @@ from microsoft_teams.cards import (
 
 from cards.text import LONG, SHORT, TITLE, plain, wording
 from cards.time import when
+from cards.words import file_kind, region_name, size_text
 from evidence.exhibits import CustodyView, Verification
+from evidence.file_types import types_agree
 from evidence.model import Exhibit
 from evidence.records import IntakeJob, JobStatus
 from evidence.review import Review, ReviewMark
 
 
-def size_text(size: int | None) -> str:
-    """A byte count for people: `3.2 MiB`."""
-    if size is None:
-        return "size unknown"
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"
-
-
 def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
-    """What identifies an exhibit and its bytes (the hash in full, wrapped, to compare)."""
+    """What identifies an exhibit and its bytes (the hash in full, wrapped, to compare).
+
+    The type is the kind of file its bytes show; when the sending device declared a type those
+    bytes contradict, a warning above the facts says so in plain words.
+    """
     facts = [
         Fact(title="Exhibit", value=plain(f"{case_reference} {exhibit.ref}")),
         Fact(title="File", value=_file_name(exhibit)),
-        Fact(title="Type", value=plain(exhibit.detected_type)),
+        Fact(title="Type", value=plain(file_kind(exhibit.detected_type))),
         Fact(title="Size", value=size_text(exhibit.size)),
         Fact(title="Produced by", value=plain(exhibit.produced_by_name)),
-        Fact(title="Region", value=plain(exhibit.region)),
+        Fact(title="Region", value=plain(region_name(exhibit.region))),
     ]
     if exhibit.created_at is not None:
         facts.append(Fact(title="Recorded", value=when(exhibit.created_at)))
-    if exhibit.declared_type and exhibit.declared_type != exhibit.detected_type:
-        facts.append(Fact(title="Declared type", value=plain(exhibit.declared_type)))
+    items: list[CardElement] = []
+    if exhibit.declared_type and not types_agree(exhibit.declared_type, exhibit.detected_type):
+        facts.append(Fact(title="Sent as", value=plain(file_kind(exhibit.declared_type))))
+        items.append(
+            TextBlock(text=type_warning(exhibit), color="Attention", weight="Bolder", wrap=True)
+        )
     return Container(
         items=[
+            *items,
             FactSet(facts=facts),
             TextBlock(text="SHA-256", weight="Bolder", wrap=True),
             TextBlock(text=plain(exhibit.sha256), font_type="Monospace", size="Small", wrap=True),
         ]
+    )
+
+
+def type_warning(exhibit: Exhibit) -> str:
+    """The warning shown when the bytes contradict the type the sending device declared."""
+    return plain(
+        f"\u26a0 The type does not match: sent as \u201c{file_kind(exhibit.declared_type)}\u201d, "
+        f"but the contents are \u201c{file_kind(exhibit.detected_type)}\u201d. "
+        "Check the file before relying on it.",
+        limit=SHORT * 2,
     )
 
 
@@ -142,8 +151,8 @@ def _review_buttons(data: dict[str, str]) -> ActionSet:
 
 
 _STATUS = {
-    JobStatus.QUEUED: "waiting",
-    JobStatus.RUNNING: "receiving",
+    JobStatus.QUEUED: "Waiting",
+    JobStatus.RUNNING: "Receiving",
 }
 
 
@@ -204,7 +213,7 @@ def build_receipt_card(
             received = (progress or {}).get(job.id)
             state = _STATUS.get(job.status, str(job.status))
             if received:
-                state = f"receiving \u2014 {size_text(received)}"
+                state = f"Receiving \u2014 {size_text(received)}"
                 if job.declared_size:
                     state += f" of {size_text(job.declared_size)}"
             items = [
@@ -277,7 +286,7 @@ def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard
                     Fact(title="File", value=_file_name(exhibit)),
                     Fact(title="Intake SHA-256", value=plain(exhibit.sha256)),
                     Fact(title="Stored SHA-256", value=plain(found)),
-                    Fact(title="Region", value=plain(exhibit.region)),
+                    Fact(title="Region", value=plain(region_name(exhibit.region))),
                 ]
             ),
         ]

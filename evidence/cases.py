@@ -33,6 +33,7 @@ class CaseRules:
     title_max: int
     regions: tuple[str, ...]
     default_region: str
+    reference_example: str = "MET-24-0001"  # shown to people instead of the pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +61,9 @@ def check_case_open(draft: CaseDraft, rules: CaseRules) -> CaseRequest:
     if not rules.reference_pattern.fullmatch(reference):
         raise InvalidInput(
             "case reference",
-            f"{draft.reference!r} does not follow the force's pattern "
-            f"({rules.reference_pattern.pattern})",
+            f"\u201c{draft.reference}\u201d is not a case reference. Write it like "
+            f"{rules.reference_example}: letters, a dash, the year's two digits, a dash and "
+            "the number.",
         )
     title = draft.title.strip()
     if not title:

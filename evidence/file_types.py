@@ -285,7 +285,7 @@ def types_agree(declared: str, detected: str) -> bool:
     Office types of the same application agree (a .docm is a Word document). Bytes Exhibit does
     not recognise contradict only a declared type it would have recognised.
     """
-    claimed, found = _canonical(declared), _canonical(detected)
+    claimed, found = canonical_type(declared), canonical_type(detected)
     if claimed in _UNINFORMATIVE or claimed == found:
         return True
     if found == OCTET_STREAM:
@@ -301,6 +301,7 @@ def types_agree(declared: str, detected: str) -> bool:
     return any(kind in kinds for kind, pattern in _OFFICE_KINDS if pattern.search(found))
 
 
-def _canonical(mime: str) -> str:
+def canonical_type(mime: str) -> str:
+    """`mime` without parameters, in lower case, with a common alias replaced (`image/jpg`)."""
     bare = mime.split(";", 1)[0].strip().lower()
     return _ALIASES.get(bare, bare)

@@ -61,6 +61,8 @@ def bot_settings(settings: Settings) -> BotSettings:
         verify_inline_bytes=settings.verify_inline_bytes,
         public_url=settings.public_url,
         classification=settings.classification,
+        force_name=settings.force_name,
+        share_contact=settings.share_contact,
     )
 
 
@@ -184,6 +186,7 @@ async def create_app(
             ),
             case_rules=CaseRules(
                 reference_pattern=settings.case_reference_pattern,
+                reference_example=settings.case_reference_example,
                 title_max=settings.case_title_max,
                 regions=tuple(region.name for region in settings.regions),
                 default_region=settings.default_region,
@@ -239,6 +242,8 @@ async def create_app(
             records=services.records,
             signer=BlobSasSigner(blobs),
             classification=settings.classification,
+            force_name=settings.force_name,
+            contact=settings.share_contact,
             now=services.now,
             proxy_hops=settings.trusted_proxy_hops,
         ),

@@ -20,13 +20,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from cards.text import TITLE, clean
+from cards.words import file_kind
 from evidence.errors import EvidenceStoreError
 from evidence.file_names import sanitize_file_name
 from evidence.links import LinkState, check_download, open_link, take_download
@@ -66,6 +67,8 @@ class SharePages:
     records: Records
     signer: BlobSasSigner
     classification: str  # the protective marking shown on the page, e.g. OFFICIAL-SENSITIVE
+    force_name: str  # who the evidence comes from, as the recipient knows them
+    contact: str  # whom a recipient may ask about a share (address or telephone); "" for none
     now: Callable[[], datetime]
     sas_minutes: int = 5
     rate_limit: RateLimit = field(default_factory=RateLimit)
@@ -93,6 +96,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
             if wait > 0:
                 logger.info("share link rate limit hit by a client")
                 response = _message(
+                    deps,
                     429,
                     "Too many requests",
                     "This link has been asked for too often from your address. "
@@ -105,6 +109,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
             except EvidenceStoreError:
                 logger.exception("storage failed while serving a share link")
                 return _message(
+                    deps,
                     503,
                     "Temporarily unavailable",
                     "The evidence store did not answer. Try again in a few minutes.",
@@ -117,12 +122,10 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
         visit = _visit(request, client)
         view = await run_unit(deps.records, lambda unit: open_link(unit, digest, deps.now(), visit))
         if view.state is LinkState.UNKNOWN:
-            return _not_found()
+            return _not_found(deps)
         if view.state is not LinkState.ACTIVE or view.share is None or view.case is None:
-            return _gone(view.state)
-        page = landing_page(
-            view.share, view.case, view.exhibits, deps.classification, request.match_info["token"]
-        )
+            return _gone(deps, view.state)
+        page = landing_page(view.share, view.case, view.exhibits, deps, request.match_info["token"])
         return _respond(200, page)
 
     async def download(request: web.Request, client: str) -> web.StreamResponse:
@@ -135,10 +138,10 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
             deps.records, lambda unit: check_download(unit, digest, n, deps.now(), visit)
         )
         if checked.state in (LinkState.UNKNOWN, LinkState.NO_SUCH_EXHIBIT):
-            return _not_found()
+            return _not_found(deps)
         share, exhibit = checked.share, checked.exhibit
         if share is None or exhibit is None:
-            return _gone(checked.state)
+            return _gone(deps, checked.state)
         # Signed before the download is counted: a count is never taken for a URL not given.
         signed = await deps.signer.read_url(
             exhibit.region,
@@ -154,7 +157,7 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
             ),
         )
         if state is not LinkState.ACTIVE:
-            return _gone(state)
+            return _gone(deps, state)
         return web.Response(status=302, headers={**SECURITY_HEADERS, "Location": signed.url})
 
     app.router.add_get("/s/{token}", limited(landing), allow_head=False)
@@ -183,12 +186,21 @@ def _respond(status: int, body: str) -> web.Response:
     return response
 
 
-def _message(status: int, title: str, text: str) -> web.Response:
-    return _respond(status, render("message.html", title=title, text=text))
+def _message(deps: SharePages, status: int, title: str, text: str) -> web.Response:
+    page = render(
+        "message.html",
+        title=title,
+        text=text,
+        force=clean(deps.force_name),
+        contact=clean(deps.contact),
+    )
+    return _respond(status, page)
 
 
-def _not_found() -> web.Response:
-    return _message(404, "Link not found", "This link is not valid. Check it was copied in full.")
+def _not_found(deps: SharePages) -> web.Response:
+    return _message(
+        deps, 404, "Link not found", "This link is not valid. Check it was copied in full."
+    )
 
 
 GONE_TEXT: Mapping[LinkState, tuple[str, str]] = {
@@ -201,31 +213,35 @@ GONE_TEXT: Mapping[LinkState, tuple[str, str]] = {
 }
 
 
-def _gone(state: LinkState) -> web.Response:
+def _gone(deps: SharePages, state: LinkState) -> web.Response:
     title, text = GONE_TEXT.get(state, ("This link is not available", "It no longer works."))
-    return _message(410, title, text)
+    return _message(deps, 410, title, text)
 
 
 def landing_page(
     share: Share,
     case: Case,
     exhibits: Sequence[tuple[int, Exhibit]],
-    classification: str,
+    deps: SharePages,
     token: str,
 ) -> str:
-    """The landing page of a working link: what was shared, with full hashes, to download."""
+    """The landing page of a working link: what was shared, by whom, with full hashes.
+
+    Who shared and who approved (names and force), whom to contact, until when the link works
+    (UK local time), and how to check a download's SHA-256: nothing else of the case.
+    """
     rows = [
         {
             "ref": str(exhibit.ref),
             "name": clean(exhibit.original_name, limit=TITLE),
-            "size": _size(exhibit.size),
+            "kind": file_kind(exhibit.detected_type),
+            "size": exhibit.size,
             "sha256": exhibit.sha256,
             # Relative to /s/<token>: the token appears only inside these links, never as text.
             "href": f"{quote(token, safe='')}/{n}",
         }
         for n, exhibit in exhibits
     ]
-    expires = _when(share.link_expires_at) if share.link_expires_at else "no expiry set"
     downloads = (
         f"{share.downloads} of {share.max_downloads} used"
         if share.max_downloads is not None
@@ -233,24 +249,14 @@ def landing_page(
     )
     return render(
         "landing.html",
-        classification=classification,
+        classification=deps.classification,
+        force=clean(deps.force_name),
+        contact=clean(deps.contact),
         case_reference=clean(case.reference),
         recipient=clean(share.recipient),
         shared_by=clean(share.requested_by_name),
-        expires=expires,
+        approved_by=clean(share.decided_by_name or ""),
+        expires=share.link_expires_at,
         downloads=downloads,
         rows=rows,
     )
-
-
-def _size(size: int) -> str:
-    units = ("bytes", "KB", "MB", "GB", "TB")
-    value, unit = float(size), 0
-    while value >= 1000 and unit < len(units) - 1:
-        value, unit = value / 1000, unit + 1
-    return f"{size:,} bytes" if unit == 0 else f"{value:.1f} {units[unit]} ({size:,} bytes)"
-
-
-def _when(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    return f"{utc:%A} {utc.day} {utc:%B %Y} at {utc:%H:%M} UTC"

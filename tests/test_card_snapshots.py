@@ -225,6 +225,11 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
         reviews=[REVIEWED],
         with_review_actions=True,
     ),
+    # The bytes are a Windows program, the device said JPEG: a visible warning, both kinds.
+    "exhibit_type_mismatch": lambda: build_exhibit_card(
+        replace(DOOR, declared_type="image/jpeg", detected_type="application/x-msdownload"),
+        REFERENCE,
+    ),
     "exhibit_flagged": lambda: build_exhibit_card(
         DOOR, REFERENCE, reviews=[REVIEWED, FLAGGED], notice="This exhibit is flagged."
     ),

@@ -29,7 +29,7 @@ async def test_open_list_and_show_in_personal_chat(chat: Conversation) -> None:
     opened = await chat.say("case open met-24-0001 Burglary at 12 High Street")
     assert "Case opened." in opened
     assert "MET-24-0001" in opened
-    assert "uksouth" in opened
+    assert "UK South (London)" in opened
     listed = await chat.say("case list")
     assert "MET-24-0001" in listed
     assert "Burglary at 12 High Street" in listed
@@ -39,7 +39,7 @@ async def test_open_list_and_show_in_personal_chat(chat: Conversation) -> None:
 
 async def test_region_is_chosen_at_creation(chat: Conversation) -> None:
     opened = await chat.say("case open MET-24-0002 Fraud at the bank region ukwest")
-    assert "ukwest" in opened
+    assert "UK West (Cardiff)" in opened
     assert "Fraud at the bank" in opened
 
 
@@ -47,8 +47,8 @@ async def test_region_is_chosen_at_creation(chat: Conversation) -> None:
     ("text", "problem"),
     [
         ("case open", "Check the case reference"),
-        ("case open 24/0001 Theft", "does not follow the force's pattern"),
-        ("case open MET-24-0003", "give the case a title"),
+        ("case open 24/0001 Theft", "is not a case reference. Write it like MET-24-0001"),
+        ("case open MET-24-0003", "Give the case a title after its reference."),
         ("case open MET-24-0003 " + "x" * 121, "within 120 characters"),
         ("case open MET-24-0003 Theft region mars", "not one of the configured regions"),
         ("case show MET-99-9999", "No case MET-99-9999 that you can see"),

@@ -79,6 +79,8 @@ def test_credentials_are_read_and_secrets_never_shown() -> None:
         ({**ANONYMOUS, "EXHIBIT_SHARE_DEFAULT_DAYS": "60"}, "EXHIBIT_SHARE_DEFAULT_DAYS"),
         ({**ANONYMOUS, "EXHIBIT_QUEUE_NAME": "Bad_Name"}, "EXHIBIT_QUEUE_NAME"),
         ({**ANONYMOUS, "EXHIBIT_CASE_REF_PATTERN": "[unclosed"}, "EXHIBIT_CASE_REF_PATTERN"),
+        ({**ANONYMOUS, "EXHIBIT_CASE_REF_PATTERN": "[0-9]{6}"}, "EXHIBIT_CASE_REF_EXAMPLE"),
+        ({**ANONYMOUS, "EXHIBIT_FORCE_NAME": "x" * 121}, "EXHIBIT_FORCE_NAME"),
         ({**ANONYMOUS, "EXHIBIT_DIRECTORY": "graph"}, "EXHIBIT_GRAPH_TENANT_ID"),
     ],
 )

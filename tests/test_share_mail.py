@@ -70,10 +70,19 @@ def a_share(**changes: object) -> Share:
 # --- the message ---------------------------------------------------------------------------
 
 
+FORCE = "Metropolitan Police Service"
+CONTACT = "evidence.unit@met.example"
+
+
 def test_the_message_carries_the_link_marking_and_expiry_and_nothing_else() -> None:
     url = "https://exhibit.met.example/s/abc_DEF-123"
     message = share_mail(
-        a_share(), case_reference="MET-24-0300", url=url, classification="OFFICIAL-SENSITIVE"
+        a_share(),
+        case_reference="MET-24-0300",
+        url=url,
+        classification="OFFICIAL-SENSITIVE",
+        force_name=FORCE,
+        contact=CONTACT,
     )
 
     assert message.to == "lawyer@cps.gov.uk"
@@ -82,8 +91,13 @@ def test_the_message_carries_the_link_marking_and_expiry_and_nothing_else() -> N
     )
     assert message.html.count("<strong>OFFICIAL-SENSITIVE</strong>") == 2  # top and bottom
     assert f'<a href="{url}">{url}</a>' in message.html
-    assert "08 Nov 2026 09:30 UTC" in message.html
-    assert "Ravi Patel" in message.html
+    assert "08 Nov 2026 09:30 GMT" in message.html  # UK local time, with its zone
+    assert "UTC" not in message.html
+    # Who shared and who approved, of which force, and whom to ask.
+    assert "Smith&lt;/b&gt; of Metropolitan Police Service has shared" in message.html
+    assert "approved by Ravi Patel of Metropolitan Police Service" in message.html
+    assert f"Questions about this share: {CONTACT}." in message.html
+    assert "SHA-256" in message.html
     # Names are escaped: nothing an officer's display name holds becomes markup.
     assert "Jane &lt;b&gt;Smith&lt;/b&gt;" in message.html
     assert "<b>" not in message.html
@@ -95,9 +109,25 @@ def test_one_exhibit_and_a_download_limit_are_said_plainly() -> None:
         case_reference="MET-24-0300",
         url="https://x.example/s/t",
         classification="OFFICIAL",
+        force_name=FORCE,
+        contact="",
     )
     assert message.subject.endswith("case MET-24-0300, 1 exhibit")
     assert "used for 3 downloads" in message.html
+    assert "Questions" not in message.html  # no contact set: none invented
+
+
+def test_a_summer_expiry_is_in_british_summer_time() -> None:
+    summer = a_share(link_expires_at=datetime(2026, 7, 8, 9, 30, tzinfo=UTC))
+    message = share_mail(
+        summer,
+        case_reference="MET-24-0300",
+        url="https://x.example/s/t",
+        classification="OFFICIAL",
+        force_name=FORCE,
+        contact=CONTACT,
+    )
+    assert "The link works until 08 Jul 2026 10:30 BST." in message.html
 
 
 # --- the mailer, on the real SDK against the fake tenant -----------------------------------

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -21,6 +22,8 @@ from azure.core.credentials import AccessToken
 from azure.storage.blob import UserDelegationKey
 from playwright.async_api import async_playwright
 
+from cards.time import when
+from devtools.devstack import ROOT
 from evidence.custody import Action, CustodyEntry, verify_chain
 from evidence.file_names import sanitize_file_name
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
@@ -40,6 +43,8 @@ from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 REGION = "uksouth"
 CONTAINER = "evidence"
 MARKING = "OFFICIAL-SENSITIVE"
+FORCE = "Metropolitan Police Service"
+CONTACT = "evidence.unit@met.example"
 OFFICER_ID = "0b6c2f1e-7d4a-4c1b-9e3f-2a5d8c7b6e4f"
 RECIPIENT = "lawyer@cps.gov.uk"
 FILES = {
@@ -141,6 +146,8 @@ def pages(world: World, **options: Any) -> SharePages:
         records=world.records,
         signer=BlobSasSigner(world.services, CONTAINER),
         classification=MARKING,
+        force_name=FORCE,
+        contact=CONTACT,
         now=utcnow,
         **options,
     )
@@ -195,6 +202,25 @@ async def test_landing_page_lists_the_exhibits_with_hashes(world: World, client:
         assert exhibit.sha256 in body
         assert f"{exhibit.size:,} bytes" in body
         assert f'href="{world.token}/{n}"' in body
+    # One size convention (binary units), as on the cards.
+    assert "293.0 KiB (300,000 bytes)" in body
+    assert "1.0 MiB (1,100,000 bytes)" in body
+    assert " KB" not in body
+    assert " MB" not in body
+    # Who shared and who approved, of which force; whom to ask; expiry in UK local time.
+    assert f"<dt>Shared by</dt><dd>PC Jane Smith, {FORCE}</dd>" in body
+    assert f"<dt>Approved by</dt><dd>DS Sam Patel, {FORCE}</dd>" in body
+    assert f"<dt>Questions</dt><dd>{CONTACT}</dd>" in body
+    assert f"<dt>Link expires</dt><dd>{when(world.share.link_expires_at)}</dd>" in body  # type: ignore[arg-type]
+    assert re.search(r"<dt>Link expires</dt><dd>\d\d \w{3} \d{4} \d\d:\d\d (GMT|BST)</dd>", body)
+    assert "UTC" not in body
+    # How to check a download's hash on Windows and on macOS or Linux.
+    assert "<code>Get-FileHash -Algorithm SHA256 file</code>" in body
+    assert "<code>shasum -a 256 file</code>" in body
+    # Nothing more of the case than the recipient needs: no title, reason or officer ids.
+    assert world.case.title not in body
+    assert world.share.reason not in body
+    assert OFFICER_ID not in body
     # The name is escaped, never markup; the token only inside the download links.
     assert "Statement \u2013 café &lt;b&gt;&amp;amp;&lt;/b&gt;.pdf" in body
     assert "<b>" not in body
@@ -426,3 +452,116 @@ async def test_token_credentials_sign_with_a_cached_user_delegation_key(
     assert "skoid" in query  # signed with the delegation key, not an account key
     assert query["rscd"] == ["attachment; filename=\"a b.pdf\"; filename*=UTF-8''a%20b.pdf"]
     assert second.expires_at == later + MAX_LIFETIME
+
+
+# -- accessibility: WCAG 2.2 AA, 400% zoom, keyboard alone -------------------------------------
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+PAGE_SHOTS = ROOT / "artifacts" / "links"
+NARROW = 320  # CSS px: a 1280 px wide window at 400% zoom (WCAG 1.4.10 Reflow)
+WIDE = 1280
+RUN_AXE = """tags => axe.run(document, {runOnly: {type: "tag", values: tags}}).then(r => ({
+    violations: r.violations.map(v => ({
+        id: v.id, help: v.help, nodes: v.nodes.map(n => n.target.join(" "))})),
+    passes: r.passes.map(v => v.id)}))"""
+
+
+async def page_states(world: World) -> dict[str, tuple[str, int]]:
+    """Every page the link site shows, by name: its path and the status it answers with."""
+    _, expired = await world.add_share(link_expires_at=datetime(2026, 1, 1, tzinfo=UTC))
+    _, revoked = await world.add_share(status=ShareStatus.REVOKED)
+    _, used_up = await world.add_share(max_downloads=1, downloads=1)
+    unknown = new_link_token().secret
+    return {
+        "landing": (f"/s/{world.token}", 200),
+        "expired": (f"/s/{expired}", 410),
+        "revoked": (f"/s/{revoked}", 410),
+        "used-up": (f"/s/{used_up}", 410),
+        "not-found": (f"/s/{unknown}", 404),
+        "download-expired": (f"/s/{expired}/1", 410),
+        "download-revoked": (f"/s/{revoked}/1", 410),
+        "download-used-up": (f"/s/{used_up}/1", 410),
+        "download-not-found": (f"/s/{world.token}/9", 404),
+    }
+
+
+async def test_every_page_meets_wcag_22_aa_and_reflows_at_400_percent(
+    world: World, serve: Serve
+) -> None:
+    assert AXE.is_file(), "npm axe-core is missing: run scripts/bootstrap"
+    states = await page_states(world)
+    client = await serve(pages(world))
+    # A limit of one request a minute answers the second visit with the rate-limit page.
+    limited = await serve(pages(world, rate_limit=RateLimit(per_minute=1, burst=1)))
+    PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            shots = [(name, client, path, status) for name, (path, status) in states.items()]
+            shots.append(("too-many-requests", limited, f"/s/{world.token}", 429))
+            for name, server, path, status in shots:
+                for width in (WIDE, NARROW):
+                    context = await browser.new_context(viewport={"width": width, "height": 800})
+                    page = await context.new_page()
+                    if status == 429:
+                        await page.goto(str(server.make_url(path)))
+                    response = await page.goto(str(server.make_url(path)))
+                    assert response is not None
+                    assert response.status == status, name
+                    await page.screenshot(
+                        path=str(PAGE_SHOTS / f"{name}-{width}.png"), full_page=True
+                    )
+                    # Reflow: at 320 CSS px nothing is wider than the window.
+                    scroll = await page.evaluate("document.documentElement.scrollWidth")
+                    assert scroll <= width, (name, width, scroll)
+                    await page.evaluate(AXE.read_text())
+                    result = await page.evaluate(RUN_AXE, WCAG_TAGS)
+                    assert result["violations"] == [], (name, width, result["violations"])
+                    assert "color-contrast" in result["passes"], name  # axe really ran
+                    await context.close()
+        finally:
+            await browser.close()
+
+
+async def test_a_keyboard_alone_reaches_and_activates_a_download(
+    world: World, client: Client, tmp_path: Path
+) -> None:
+    exhibit = world.exhibits[0]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = await browser.new_context(
+                viewport={"width": NARROW, "height": 800}, accept_downloads=True
+            )
+            page = await context.new_page()
+            await page.goto(str(client.make_url(f"/s/{world.token}")))
+            link = page.get_by_role("link", name=f"Download {exhibit.ref}")
+            unfocused = await link.screenshot()
+            for _ in range(10):
+                await page.keyboard.press("Tab")
+                if await link.evaluate("element => element === document.activeElement"):
+                    break
+            else:
+                pytest.fail("Tab never reached the download link")
+            # A visible focus indicator: an outline, and the link looks different focused.
+            style = await link.evaluate(
+                "e => { const s = getComputedStyle(e); return [s.outlineStyle, s.outlineWidth] }"
+            )
+            assert style[0] != "none", style
+            assert float(style[1].removesuffix("px")) >= 2, style
+            await page.screenshot(path=str(PAGE_SHOTS / "landing-focus-320.png"), full_page=True)
+            assert await link.screenshot() != unfocused
+            async with page.expect_download() as waiting:
+                await page.keyboard.press("Enter")
+            download = await waiting.value
+            saved = tmp_path / "keyboard.bin"
+            await download.save_as(saved)
+            assert hashlib.sha256(saved.read_bytes()).hexdigest() == exhibit.sha256
+            await context.close()
+        finally:
+            await browser.close()

@@ -259,7 +259,7 @@ async def test_share_requests_are_checked(team: Conversation, file_url: str) -> 
         "share JS/1 with someone@gmail.com reason x"
     )
     assert "has no exhibit JS/7" in await team.say("share JS/1,JS/7 with a@cps.gov.uk reason x")
-    assert "give a reason" in await team.say("share JS/1 with a@cps.gov.uk")
+    assert "Give a reason" in await team.say("share JS/1 with a@cps.gov.uk")
 
 
 async def test_the_share_form(team: Conversation, file_url: str, records: SqlRecords) -> None:

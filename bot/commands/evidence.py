@@ -25,8 +25,8 @@ from cards.exhibits import (
     build_exhibit_card,
     build_exhibit_list_card,
     build_verify_card,
-    size_text,
 )
+from cards.words import size_text
 from evidence.cases import MembersOf, check_visible
 from evidence.custody import CustodyEntry
 from evidence.errors import CaseNotFound, EvidenceStoreError

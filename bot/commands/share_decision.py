@@ -27,12 +27,12 @@ from bot.link_delivery import (
 from bot.replies import card_activity
 from bot.services import Services
 from cards.common import Tone, build_notice_card
-from cards.exhibits import size_text
 from cards.sharing import (
     APPROVE,
     REJECT,
     build_approval_card,
 )
+from cards.words import size_text
 from evidence.errors import ExhibitError
 from evidence.exhibits import compare
 from evidence.model import Case, Exhibit

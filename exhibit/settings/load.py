@@ -82,6 +82,7 @@ class Settings(
         if self.share_mail_from_setting is not None and graph is None:
             raise SettingsError("EXHIBIT_SHARE_MAIL_FROM", "needs EXHIBIT_DIRECTORY=graph")
         self._check_sharing()
+        self._check_cases()
         url = urlsplit(self.public_url)
         if url.scheme not in {"https", "http"} or not url.hostname:
             raise SettingsError("EXHIBIT_PUBLIC_URL", "must be the service's public base URL")

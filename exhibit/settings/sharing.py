@@ -20,6 +20,9 @@ class SharingSettings(Concern):
     share_max_days: Annotated[int, between(1, 365)] = 30
     share_mail_from_setting: str | None = Field(None, validation_alias="EXHIBIT_SHARE_MAIL_FROM")
     verify_inline_bytes: Annotated[int, between(0, 1 << 40)] = 64 << 20
+    # Who the recipient's page and e-mail say the evidence comes from, and whom to ask about it.
+    force_name: Annotated[str, Field(max_length=120)] = "Exhibit (development)"
+    share_contact: Annotated[str, Field(max_length=200)] = ""
 
     @property
     def share_days(self) -> tuple[int, int, int]:

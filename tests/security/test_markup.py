@@ -300,6 +300,8 @@ async def page_for(azurite: Azurite, tmp_path: Path) -> AsyncIterator[Callable[[
                 records=records,
                 signer=BlobSasSigner(services, "evidence"),
                 classification="OFFICIAL-SENSITIVE",
+                force_name="Metropolitan Police Service",
+                contact="evidence@met.example",
                 now=lambda: datetime.now(UTC),
             ),
         )
@@ -365,6 +367,8 @@ def test_share_mail_shows_names_without_disguise(row: str) -> None:
         case_reference="MET-26-0001",
         url=SHARE_URL,
         classification="OFFICIAL-SENSITIVE",
+        force_name="Metropolitan Police Service",
+        contact="evidence@met.example",
     )
     assert not disguising(message.html)
     assert not disguising(message.subject)
