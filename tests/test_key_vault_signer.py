@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import shutil
-import ssl
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, TCPConnector
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.keyvault.keys.crypto import SignatureAlgorithm
@@ -34,10 +31,11 @@ from signing.local import key_id_of, public_pem
 from tests.fakes.key_vault import (
     DOMAIN,
     FakeKeyVault,
+    FixedTokenCredential,
     ServedVault,
-    VaultResolver,
     b64url,
     serve_key_vault,
+    vault_transport,
 )
 from tests.fakes.tenant import TENANT_ID, Tls, make_test_tls
 
@@ -46,32 +44,9 @@ KEY = "exhibit-checkpoints"
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
-class FixedToken:
-    """The service's Entra identity, at the remote boundary: a fixed token, and what was asked."""
-
-    def __init__(self, token: str = TOKEN) -> None:
-        self.token = token
-        self.scopes: list[tuple[str, ...]] = []
-
-    async def get_token(
-        self,
-        *scopes: str,
-        claims: str | None = None,
-        tenant_id: str | None = None,
-        enable_cae: bool = False,
-        **kwargs: Any,
-    ) -> AccessToken:
-        self.scopes.append(scopes)
-        return AccessToken(self.token, int(datetime.now(UTC).timestamp()) + 3600)
-
-    async def close(self) -> None:
-        return None
-
-    async def __aenter__(self) -> FixedToken:
-        return self
-
-    async def __aexit__(self, *args: object) -> None:
-        return None
+def FixedToken(token: str = TOKEN) -> FixedTokenCredential:
+    """The credential the vault accepts (or, given another token, one it does not)."""
+    return FixedTokenCredential(token)
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +56,8 @@ def vault_tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
 
 @pytest.fixture
 async def transport(vault_tls: Tls) -> AsyncIterator[AioHttpTransport]:
-    """The SDK's own aiohttp transport; its session trusts the test CA and resolves test vaults."""
-    context = ssl.create_default_context(cafile=str(vault_tls.material.ca_file))
-    session = ClientSession(connector=TCPConnector(resolver=VaultResolver(), ssl=context))
-    try:
-        yield AioHttpTransport(session=session, session_owner=False)
-    finally:
-        await session.close()
+    async with vault_transport(vault_tls) as transport:
+        yield transport
 
 
 @pytest.fixture
@@ -102,7 +72,7 @@ async def served(vault_tls: Tls) -> AsyncIterator[ServedVault]:
 async def opened(
     served: ServedVault,
     transport: AioHttpTransport,
-    credential: FixedToken | None = None,
+    credential: FixedTokenCredential | None = None,
     version: str | None = None,
     **options: Any,
 ) -> AsyncIterator[KeyVaultSigner]:
@@ -258,7 +228,7 @@ async def test_the_fake_refuses_what_key_vault_refuses(
     assert wrong_alg.value.error is not None
     assert wrong_alg.value.error.code == "BadParameter"
     # Without a bearer: 401 with the challenge, nothing signed.
-    async with transport.session.post(  # type: ignore[union-attr]
+    async with transport.session.post(
         f"{key_id}/sign?api-version=2025-07-01", json={"alg": "ES256", "value": b64url(bytes(32))}
     ) as response:
         assert response.status == 401

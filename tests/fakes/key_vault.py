@@ -23,6 +23,8 @@ import base64
 import binascii
 import json
 import socket
+import ssl
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -30,8 +32,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, TCPConnector, web
 from aiohttp.abc import AbstractResolver, ResolveResult
+from azure.core.credentials import AccessToken
+from azure.core.pipeline.transport import AioHttpTransport
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
@@ -192,6 +196,46 @@ class VaultResolver(AbstractResolver):
 
     async def close(self) -> None:
         """Nothing to release."""
+
+
+@asynccontextmanager
+async def vault_transport(tls: Tls) -> AsyncIterator[AioHttpTransport]:
+    """The SDK's own aiohttp transport, on a session that trusts `tls` and finds test vaults."""
+    context = ssl.create_default_context(cafile=str(tls.material.ca_file))
+    session = ClientSession(connector=TCPConnector(resolver=VaultResolver(), ssl=context))
+    try:
+        yield AioHttpTransport(session=session, session_owner=False)
+    finally:
+        await session.close()
+
+
+class FixedTokenCredential:
+    """The service's Entra identity, at the remote boundary: a fixed token; records the scopes."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.scopes: list[tuple[str, ...]] = []
+
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        """The fixed token, valid for an hour."""
+        self.scopes.append(scopes)
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    async def __aenter__(self) -> FixedTokenCredential:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
