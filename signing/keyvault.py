@@ -82,11 +82,13 @@ class KeyVaultKeyId:
 class KeyVaultSigner:
     """Signs checkpoints with one version of an EC P-256 key held in Azure Key Vault."""
 
-    def __init__(self, client: CryptographyClient, key: KeyVaultKey) -> None:
+    def __init__(
+        self, client: CryptographyClient, public_key: ec.EllipticCurvePublicKey, vault_key: str
+    ) -> None:
         self._client = client
-        self._public_key = _public_key(key)
-        self._key_id = key_id_of(self._public_key)
-        self._vault_key = str(key.id)
+        self._public_key = public_key
+        self._key_id = key_id_of(public_key)
+        self._vault_key = vault_key
 
     @classmethod
     async def open(
@@ -104,7 +106,8 @@ class KeyVaultSigner:
                     found = await keys.get_key(key.name, key.version)
             except (AzureError, TimeoutError, ValueError) as error:
                 raise _translated(error, "reading the checkpoint key") from error
-        signer = cls(CryptographyClient(found, credential, **client_options), found)
+        public_key = _public_key(found)  # before any client is left open
+        signer = cls(CryptographyClient(found, credential, **client_options), public_key, found.id)
         logger.info("Checkpoint key %s is Key Vault key %s", signer.key_id, signer.vault_key)
         return signer
 

@@ -161,6 +161,21 @@ async def test_a_signature_from_another_key_is_never_returned(
             await signed(signer)
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [{"crv": "P-384"}, {"kty": "RSA"}, {"key_ops": ["verify"]}],
+    ids=["another curve", "not EC", "no sign operation"],
+)
+async def test_only_a_p256_signing_key_is_accepted(
+    served: ServedVault, transport: AioHttpTransport, changes: dict[str, Any]
+) -> None:
+    served.vault.jwk_changes = changes
+    with pytest.raises(SignerRefused, match=r"P-256|sign operation"):
+        async with opened(served, transport):
+            pass
+    assert served.vault.signed_digests == []
+
+
 async def test_without_the_sign_permission_signing_is_refused(
     served: ServedVault, transport: AioHttpTransport
 ) -> None:

@@ -14,7 +14,8 @@ resource="<resource>"` (the SDK first sends its request without a body to elicit
 wrong token is answered the same way. Errors use Key Vault's body, `{"error": {"code",
 "message"}}`: `BadParameter` for a wrong algorithm or a digest of the wrong length,
 `KeyNotFound`, `Forbidden` when the caller lacks the sign permission (`allow_sign = False`).
-`sign_with` makes it sign with another key than the one it publishes (a vault gone wrong).
+`sign_with` makes it sign with another key than the one it publishes (a vault gone wrong);
+`jwk_changes` alters the JWK it returns (another key type, curve or operations).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class FakeKeyVault:
     keys: dict[str, dict[str, ec.EllipticCurvePrivateKey]] = field(default_factory=dict)
     allow_sign: bool = True
     sign_with: ec.EllipticCurvePrivateKey | None = None
+    jwk_changes: dict[str, Any] = field(default_factory=dict)  # e.g. another curve or key_ops
     requests: Counter[str] = field(default_factory=Counter)
     challenged: int = 0
     signed_digests: list[bytes] = field(default_factory=list)
@@ -136,7 +138,7 @@ class FakeKeyVault:
             "key_ops": ["sign", "verify"],
             "x": b64url(numbers.x.to_bytes(32, "big")),
             "y": b64url(numbers.y.to_bytes(32, "big")),
-        }
+        } | self.jwk_changes
         attributes = {
             "enabled": True,
             "created": 1764583200,
