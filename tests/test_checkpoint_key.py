@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -102,6 +104,21 @@ async def test_development_creates_the_key_file_once(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
     again, _ = await open_signer(SignerConfig(path, create_key_file=True), None)
     assert again.key_id == signer.key_id
+
+
+def test_processes_starting_together_share_one_whole_key(tmp_path: Path) -> None:
+    # The bot and its workers may start at once: each must read the same, complete key.
+    path = tmp_path / "checkpoint-key.pem"
+    start = threading.Barrier(8)
+
+    def open_key() -> str:
+        start.wait()
+        return LocalKeySigner.from_file(ensure_key_file(path)).key_id
+
+    with ThreadPoolExecutor(8) as pool:
+        key_ids = set(pool.map(lambda _: open_key(), range(8)))
+    assert len(key_ids) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
 
 
 async def test_without_creation_a_missing_or_broken_key_file_stops_start_up(
