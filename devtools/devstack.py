@@ -147,6 +147,7 @@ class DevStack:
             "EXHIBIT_HOST": "127.0.0.1",
             "PORT": str(self.ports.bot),
             "EXHIBIT_DATABASE_URL": f"sqlite+aiosqlite:///{self.data_dir / 'exhibit.db'}",
+            "EXHIBIT_CHECKPOINT_KEY_FILE": str(self.data_dir / "checkpoint-key.pem"),
             "EXHIBIT_REGIONS": ",".join(a.region for a in self.accounts),
             "EXHIBIT_DEFAULT_REGION": self.accounts[0].region,
             "EXHIBIT_QUEUE_CONNECTION_STRING": self.accounts[0].connection_string(self.ports),

@@ -27,13 +27,16 @@ Tree (`*`: also `Transient`)::
     │   ├── SourceInvalid      an answer Exhibit cannot use (redirect loop, a folder): no retry
     │   ├── SourceTooLarge     more bytes than the limit, declared or streamed
     │   └── SourceEmpty        no bytes at all
-    └── MailNotSent            the mail service did not accept a message
+    ├── MailNotSent            the mail service did not accept a message
+    └── SignerError            the checkpoint key could not sign
+        ├── SignerUnavailable * Key Vault did not answer, or failed transiently: retry later
+        └── SignerRefused      the key or its vault refused (permission, wrong key): configuration
 
     Transient                  may pass by itself: the same work, run again later, may succeed
     ├── Conflict               a records unit lost a race (deadlock, serialization failure, lock
     │                          timeout): nothing was written; run the whole unit again
     ├── QueueUnavailable       (storage.queue) the ingest queue did not answer
-    └── DirectoryUnavailable, StoreUnavailable, SourceUnavailable (above)
+    └── DirectoryUnavailable, StoreUnavailable, SourceUnavailable, SignerUnavailable (above)
 
 `Transient` is a marker, not a branch of `ExhibitError`: whoever can run the work again (the
 intake worker, `run_unit`) decides with `isinstance(err, Transient)`. Timeouts are transient
@@ -325,3 +328,21 @@ class MailNotSent(ExhibitError):
         super().__init__(reason if status is None else f"{reason} (HTTP {status})")
         self.reason = reason
         self.status = status
+
+
+class SignerError(ExhibitError):
+    """The checkpoint key could not sign (or, at start-up, could not be read)."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason if status is None else f"{reason} (HTTP {status})")
+        self.reason = reason
+        self.status = status
+
+
+class SignerUnavailable(SignerError, Transient):
+    """The key's vault did not answer, or answered 429/5xx: the same signature may work later."""
+
+
+class SignerRefused(SignerError):
+    """The vault refused (no permission, no such key, not an EC P-256 key), or what it returned
+    is not this key's signature: retrying will not help until the configuration changes."""

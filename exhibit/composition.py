@@ -25,6 +25,7 @@ from evidence.officers import Role
 from evidence.ports import Directory
 from exhibit.bot_auth import ProviderFactory, auth_configuration, build_adapter, token_issuers
 from exhibit.health import Probe, add_health_routes
+from exhibit.public_key import add_public_key_routes
 from exhibit.settings import GraphSettings, Settings
 from graph.config import CredentialKind, GraphDirectoryConfig
 from graph.files import open_graph_file_source
@@ -32,6 +33,8 @@ from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
 from graph.mail import open_graph_mailer
 from links.site import SharePages, add_share_routes
+from signing.factory import open_signer
+from signing.published import PublishedKeys
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, entra_password, ping
 from storage.evidence_store import BlobEvidenceStore
@@ -109,9 +112,11 @@ async def create_app(
             settings.database_entra_auth
             or settings.queue_connection_string is None
             or any(region.connection_string is None for region in settings.regions)
+            or settings.checkpoint_key_vault_key is not None
         ):
             # What is reached by URL uses the service's Entra identity (managed or workload
-            # identity in Azure): storage roles, and a login role on the database.
+            # identity in Azure): storage roles, a login role on the database, and Key Vault
+            # Crypto User on the checkpoint key.
             storage_identity = DefaultAzureCredential()
             resources.push_async_callback(storage_identity.close)
         engine = create_engine(
@@ -121,6 +126,13 @@ async def create_app(
             else None,
         )
         resources.push_async_callback(engine.dispose)
+        signer, close_signer = await open_signer(
+            settings.signer_config(production=settings.production), storage_identity
+        )
+        resources.push_async_callback(close_signer)
+        published_keys = await asyncio.to_thread(
+            PublishedKeys.of, signer, settings.checkpoint_earlier_keys_dir
+        )
         blobs = RegionalBlobServices(
             {
                 region.name: blob_service(
@@ -248,6 +260,7 @@ async def create_app(
             proxy_hops=settings.trusted_proxy_hops,
         ),
     )
+    add_public_key_routes(app, published_keys)
     app[WORKER] = worker
     app[SERVICES] = services
     if settings.run_worker and start_worker:

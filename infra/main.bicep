@@ -428,6 +428,10 @@ var commonSettings = concat([
     value: 'true'
   }
   {
+    name: 'EXHIBIT_CHECKPOINT_KEY_VAULT_KEY'
+    value: checkpointKey.properties.keyUri
+  }
+  {
     name: 'EXHIBIT_BOT_APP_ID'
     value: botAppId
   }

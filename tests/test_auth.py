@@ -10,6 +10,7 @@ import pytest
 
 from exhibit.bot_auth import auth_configuration
 from exhibit.settings import Settings, load_settings
+from signing.local import ensure_key_file
 from tests.conftest import BOT_APP_ID, TENANT, BotClientFactory, StaticTokenProvider
 from tests.fakes.tenant import Tls
 from tests.support.activities import load_activity
@@ -191,8 +192,10 @@ async def test_production_refuses_service_urls_off_the_allow_list(
             "EXHIBIT_BOT_APP_ID": BOT_APP_ID,
             "EXHIBIT_BOT_TENANT_ID": TENANT,
             "EXHIBIT_BOT_CLIENT_SECRET": "not-used-in-tests",
+            "EXHIBIT_DANGEROUSLY_ALLOW_CHECKPOINT_KEY_FILE": "true",
         }
     )
+    ensure_key_file(production.checkpoint_key_file)  # production never creates one itself
     token = KEY.mint(bot_framework_claims(BOT_APP_ID, url))
     # The recording connector's host is not on production's list: exactly what it must refuse.
     assert await _post(production, bot_client, url, _bearer(token)) == 401

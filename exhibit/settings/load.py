@@ -22,6 +22,7 @@ from exhibit.settings.directory import DirectorySettings, GraphSettings
 from exhibit.settings.intake import IntakeSettings
 from exhibit.settings.service import ServiceSettings
 from exhibit.settings.sharing import SharingSettings
+from exhibit.settings.signing import SigningSettings
 from exhibit.settings.storage import StorageSettings
 from exhibit.settings.teams_app import TeamsAppSettings
 
@@ -34,6 +35,7 @@ class Settings(
     CaseSettings,
     IntakeSettings,
     SharingSettings,
+    SigningSettings,
 ):
     """Everything Exhibit reads from its environment: every concern's settings in one object."""
 
@@ -89,6 +91,7 @@ class Settings(
         if self.production and url.scheme != "https":
             raise SettingsError("EXHIBIT_PUBLIC_URL", "must be https in production")
         self._check_intake()
+        self._check_signing(production=self.production)
         return self
 
 

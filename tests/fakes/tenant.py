@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +26,9 @@ class Tls:
     context: ssl.SSLContext
 
 
-def make_test_tls(directory: Path) -> Tls:
+def make_test_tls(directory: Path, dns_names: Sequence[str] = ("localhost",)) -> Tls:
     """Fresh TLS material (blocking: call from a sync fixture)."""
-    material = make_tls(directory)
+    material = make_tls(directory, dns_names)
     return Tls(material, material.server_context())
 
 

@@ -14,7 +14,7 @@ import secrets
 import ssl
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,8 +51,8 @@ class TlsMaterial:
         return context
 
 
-def make_tls(directory: Path) -> TlsMaterial:
-    """Write a fresh key and self-signed certificate into `directory` (blocking)."""
+def make_tls(directory: Path, dns_names: Sequence[str] = ("localhost",)) -> TlsMaterial:
+    """Write a fresh key and self-signed certificate for 127.0.0.1 and `dns_names` (blocking)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Exhibit test token endpoint")])
     now = dt.datetime.now(dt.UTC)
@@ -67,7 +67,10 @@ def make_tls(directory: Path) -> TlsMaterial:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    *(x509.DNSName(name) for name in dns_names),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -21,6 +22,7 @@ from evidence.shares import Share, ShareStatus
 from evidence.sharing import new_link_token
 from exhibit.composition import SERVICES
 from exhibit.settings import Settings, load_settings
+from signing.local import ensure_key_file
 from tests.conftest import BOT_APP_ID, TENANT, BotClientFactory
 
 Client = TestClient[web.Request, web.Application]
@@ -135,7 +137,9 @@ async def test_production_without_the_setting_warns_at_start_up(
 
 
 def production_env(env: dict[str, str]) -> dict[str, str]:
+    ensure_key_file(Path(env["EXHIBIT_CHECKPOINT_KEY_FILE"]))  # production never creates one
     return env | {
+        "EXHIBIT_DANGEROUSLY_ALLOW_CHECKPOINT_KEY_FILE": "true",
         "EXHIBIT_ENV": "production",
         "EXHIBIT_PUBLIC_URL": "https://exhibit.force.example",
         "EXHIBIT_BOT_APP_ID": BOT_APP_ID,
