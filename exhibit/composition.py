@@ -32,7 +32,9 @@ from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
 from graph.mail import open_graph_mailer
 from links.site import SharePages, add_share_routes
+from signing.local import LocalKeySigner, ensure_key_file
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
+from storage.checkpoints import BlobCheckpointStore
 from storage.database import create_engine, ping
 from storage.evidence_store import BlobEvidenceStore
 from storage.host_allow_list import HostAllowList
@@ -46,7 +48,7 @@ from worker.consumer import IntakeWorker
 from worker.options import WorkerOptions
 from worker.ports import SourceOpener, WorkerParts
 from worker.sources import TeamsSources
-from worker.sweeper import sweep_shares
+from worker.sweeper import keep_anchored, sweep_shares
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +128,9 @@ async def create_app(
         )
         resources.push_async_callback(blobs.aclose)
         store = BlobEvidenceStore(blobs)
+        checkpoint_store = BlobCheckpointStore(blobs)
+        # The development signer; the Key Vault signer's factory replaces this one line.
+        checkpoint_signer = LocalKeySigner.from_file(ensure_key_file(settings.checkpoint_key_file))
         queue = IngestQueue.from_connection_string(
             settings.queue_connection_string.get_secret_value(), settings.queue_name
         )
@@ -171,6 +176,8 @@ async def create_app(
             channel_creator=channel_creator,
             evidence_store=store,
             ingest_queue=queue,
+            checkpoint_signer=checkpoint_signer,
+            checkpoint_store=checkpoint_store,
             graph_files=teams_sources.graph_files,
             mailer=mailer,
             background=background,
@@ -182,6 +189,8 @@ async def create_app(
                 store=store,
                 reports=ReceiptReports(services),
                 now=services.now,
+                checkpoint_signer=checkpoint_signer,
+                checkpoint_store=checkpoint_store,
             ),
             sources or teams_sources,
             WorkerOptions(
@@ -223,6 +232,7 @@ async def create_app(
     )
     app[WORKER] = worker
     app[SERVICES] = services
+    app[CHECKPOINT_SECONDS] = settings.checkpoint_minutes * 60.0
     if settings.run_worker and start_worker:
         app.cleanup_ctx.append(_run_worker)
     if start_worker:
@@ -282,16 +292,20 @@ async def _run_worker(app: web.Application) -> AsyncIterator[None]:
 
 
 SERVICES = web.AppKey("services", Services)
+CHECKPOINT_SECONDS = web.AppKey("checkpoint_seconds", float)
 
 
 async def _run_sweeper(app: web.Application) -> AsyncIterator[None]:
-    """The share sweeper, stopped before resources close."""
+    """The share sweeper and the checkpoint round, stopped before resources close."""
     services = app[SERVICES]
     stop = asyncio.Event()
-    task = asyncio.create_task(sweep_shares(services.records, services.now, stop))
+    tasks = [
+        asyncio.create_task(sweep_shares(services.records, services.now, stop)),
+        asyncio.create_task(keep_anchored(services.anchoring, stop, app[CHECKPOINT_SECONDS])),
+    ]
     yield
     stop.set()
-    await task
+    await asyncio.gather(*tasks)
 
 
 async def run_worker_alone(settings: Settings) -> None:

@@ -75,6 +75,7 @@ def base_env(azurite: Azurite, tmp_path: Path) -> dict[str, str]:
         "EXHIBIT_QUEUE_NAME": f"intake-{uuid.uuid4().hex[:12]}",
         "EXHIBIT_DOWNLOAD_HOSTS": "127.0.0.1",
         "EXHIBIT_SHARE_DOMAINS": "cps.gov.uk,justice.gov.uk",
+        "EXHIBIT_CHECKPOINT_KEY_FILE": str(tmp_path / "keys" / "checkpoint.pem"),
     }
 
 

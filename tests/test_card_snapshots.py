@@ -39,7 +39,8 @@ from cards.sharing import (
     build_share_form,
     build_share_list_card,
 )
-from evidence.custody import ChainReport, CustodyEntry
+from evidence.anchoring import AnchoredReport, Finding, FindingKind
+from evidence.custody import CustodyEntry
 from evidence.exhibits import CustodyView, Verification
 from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, SourceKind
 from evidence.records import IntakeJob, JobStatus
@@ -150,7 +151,7 @@ def job(number: int, name: str, status: JobStatus, **changes: Any) -> IntakeJob:
     )
 
 
-def custody(report: ChainReport) -> CustodyView:
+def custody(report: AnchoredReport) -> CustodyView:
     entries = [
         CustodyEntry(
             chain="case-1",
@@ -247,9 +248,25 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
     "verify_missing": lambda: build_verify_card(
         REFERENCE, Verification(DOOR, None, False, "the stored file is missing")
     ),
-    "custody_verified": lambda: build_custody_card(custody(ChainReport("case-1", 3))),
+    "custody_verified": lambda: build_custody_card(
+        custody(AnchoredReport("case-1", 3, anchored_sequence=2, anchored_at=NOW))
+    ),
     "custody_broken": lambda: build_custody_card(
-        custody(ChainReport("case-1", 3, 2, "the entry's hash does not match its content"))
+        custody(
+            AnchoredReport(
+                "case-1",
+                3,
+                (
+                    Finding(
+                        FindingKind.TRUNCATED,
+                        3,
+                        "the chain was truncated after entry 3: checkpoint 5 shows it had "
+                        "5 entries",
+                    ),
+                    Finding(FindingKind.REWRITTEN, 2, "entry 2 was rewritten"),
+                ),
+            )
+        )
     ),
     "approval_pending": lambda: build_approval_card(
         share(ShareStatus.PENDING), REFERENCE, [DOOR, STATEMENT], approvers=APPROVERS

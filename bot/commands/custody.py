@@ -15,9 +15,10 @@ async def custody(turn: Turn) -> AdaptiveCard:
     """The exhibit's chain of custody, with the case chain verified."""
     services = turn.services
     case, exhibit = await found_exhibit(turn)
+    anchors = await services.anchoring.anchors(case)  # before the chain: see `anchors`
     now = services.now()
 
     async def work(unit: RecordsUnit) -> CustodyView:
-        return await read_custody(unit, turn.officer, case, exhibit, now=now)
+        return await read_custody(unit, turn.officer, case, exhibit, anchors, now=now)
 
     return build_custody_card(await run_unit(services.records, work))
