@@ -317,7 +317,11 @@ def build_custody_card(view: CustodyView) -> AdaptiveCard:
         )
         for finding in report.findings[:10]:
             body.append(
-                TextBlock(text=wording(f"- {finding.words}."), color="Attention", wrap=True)
+                TextBlock(
+                    text=wording(f"\u2022 {finding.words[:1].upper()}{finding.words[1:]}."),
+                    color="Attention",
+                    wrap=True,
+                )
             )
     elif not report.checkpoints_read:
         body.append(

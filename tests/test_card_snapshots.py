@@ -151,6 +151,16 @@ def job(number: int, name: str, status: JobStatus, **changes: Any) -> IntakeJob:
     )
 
 
+def intake_entry(exhibit: Exhibit) -> CustodyEntry:
+    """The exhibit's `intake.completed` entry, as the chain holds it."""
+    return CustodyEntry(
+        chain="case-1", sequence=3, at=NOW, actor_id="jane", actor_name="Jane Smith",
+        case_id="case-1", exhibit_id=exhibit.id, action="intake.completed",
+        details={"sha256": exhibit.sha256, "size": exhibit.size},
+        previous_hash="2" * 64, hash="3" * 64,
+    )  # fmt: skip
+
+
 def custody(report: AnchoredReport) -> CustodyView:
     entries = [
         CustodyEntry(
@@ -234,7 +244,13 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
     "exhibit_list_empty": lambda: build_exhibit_list_card(REFERENCE, []),
     "verify_match": lambda: build_verify_card(
         REFERENCE,
-        Verification(DOOR, StoredBlob("uksouth", "b", DOOR.size, DOOR.sha256, None), True),
+        Verification(
+            DOOR,
+            StoredBlob("uksouth", "b", DOOR.size, DOOR.sha256, None),
+            True,
+            intake=intake_entry(DOOR),
+            chain=AnchoredReport("case-1", 4, anchored_sequence=4, anchored_at=NOW),
+        ),
     ),
     "verify_mismatch": lambda: build_verify_card(
         REFERENCE,
@@ -242,7 +258,9 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
             DOOR,
             StoredBlob("uksouth", "b", DOOR.size, "e" * 64, None),
             False,
-            "the stored file's hash differs from the intake hash",
+            "the stored file's SHA-256 differs from the one recorded at intake (entry 3)",
+            intake=intake_entry(DOOR),
+            chain=AnchoredReport("case-1", 4, anchored_sequence=2, anchored_at=NOW),
         ),
     ),
     "verify_missing": lambda: build_verify_card(
