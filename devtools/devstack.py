@@ -156,6 +156,7 @@ class DevStack:
             "EXHIBIT_DOWNLOAD_HOSTS": "*.sharepoint.com,smba.trafficmanager.net,127.0.0.1",
             "EXHIBIT_SHARE_DOMAINS": "cps.gov.uk,justice.gov.uk,gov.uk",
             "EXHIBIT_PUBLIC_URL": self.bot_url,
+            "EXHIBIT_CHECKPOINT_KEY_FILE": str(self.data_dir / "keys" / "checkpoint.pem"),
         }
         for account in self.accounts:
             key = f"EXHIBIT_REGION_{account.region.upper()}_CONNECTION_STRING"

@@ -176,7 +176,8 @@ def custody_view(h: str) -> CustodyView:
         case_id="case-1", exhibit_id="ex-1", action="link.opened", details={},
         previous_hash="0" * 64, hash="1" * 64,
     )  # fmt: skip
-    return CustodyView(case(h), exhibit(h), [entry], AnchoredReport("case-1", 1, (Finding("entry", 1, h),)))
+    report = AnchoredReport("case-1", 1, (Finding("entry", 1, h),))
+    return CustodyView(case(h), exhibit(h), [entry], report)
 
 
 def officer(h: str) -> Officer:
