@@ -62,7 +62,7 @@ async def attacker(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 def services_of(team: Conversation) -> Services:
-    return team.client.server.app[SERVICES]
+    return team.client.app[SERVICES]
 
 
 async def case_and_exhibit(records: SqlRecords, reference: str) -> tuple[Case, Exhibit]:
