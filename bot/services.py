@@ -14,7 +14,9 @@ from microsoft_teams.cards import AdaptiveCard
 from bot.case_teams import CaseTeams
 from bot.commands.parsing import ParsedCommand
 from bot.proactive import Proactive
+from evidence.anchoring import Anchoring
 from evidence.cases import CaseRules, MembersOf
+from evidence.checkpoints import CheckpointSigner, CheckpointStore
 from evidence.holds import CaseHolds
 from evidence.model import Case
 from evidence.officers import Officer
@@ -66,11 +68,18 @@ class Services:
     evidence_store: EvidenceStore
     ingest_queue: IntakeQueue
     holds: CaseHolds
+    checkpoint_signer: CheckpointSigner
+    checkpoint_store: CheckpointStore
     graph_files: FileSource | None = None
     channel_creator: ChannelCreator | None = None
     mailer: Mailer | None = None
     background: Background = field(default_factory=Background)
     now: Callable[[], datetime] = utc_now
+
+    @property
+    def anchoring(self) -> Anchoring:
+        """Checkpoints of the custody chains: taken after decisions, checked by verification."""
+        return Anchoring(self.records, self.checkpoint_signer, self.checkpoint_store, self.now)
 
 
 @dataclass(frozen=True, slots=True)

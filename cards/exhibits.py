@@ -21,6 +21,7 @@ from microsoft_teams.cards import (
 from cards.text import LONG, SHORT, TITLE, plain, wording
 from cards.time import when
 from cards.words import file_kind, region_name, size_text
+from evidence.anchoring import AnchoredReport
 from evidence.exhibits import CustodyView, Verification
 from evidence.file_types import types_agree
 from evidence.model import Exhibit
@@ -268,13 +269,20 @@ def build_exhibit_list_card(
 
 
 def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard:
-    """The outcome of re-hashing a stored exhibit."""
+    """The outcome of re-hashing a stored exhibit against its anchored intake entry."""
     exhibit = result.exhibit
     if result.matches:
         headline, color = "Verified: the stored file matches its intake hash.", "Good"
     else:
         headline, color = wording(f"NOT VERIFIED: {result.problem}."), "Attention"
     found = result.stored.sha256 if result.stored else "\u2014"
+    recorded = result.recorded_sha256 or "\u2014"
+    if result.intake is None:
+        source = "no intake entry in the chain"
+    elif result.anchored:
+        source = f"chain entry {result.intake.sequence}, covered by a signed checkpoint"
+    else:
+        source = f"chain entry {result.intake.sequence}, not yet covered by a checkpoint"
     return AdaptiveCard(
         body=[
             TextBlock(text=headline, color=color, weight="Bolder", wrap=True),
@@ -284,7 +292,8 @@ def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard
             FactSet(
                 facts=[
                     Fact(title="File", value=_file_name(exhibit)),
-                    Fact(title="Intake SHA-256", value=plain(exhibit.sha256)),
+                    Fact(title="Intake SHA-256", value=plain(recorded)),
+                    Fact(title="Recorded in", value=source),
                     Fact(title="Stored SHA-256", value=plain(found)),
                     Fact(title="Region", value=plain(region_name(exhibit.region))),
                 ]
@@ -294,14 +303,9 @@ def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard
 
 
 def build_custody_card(view: CustodyView) -> AdaptiveCard:
-    """The exhibit's entries, oldest first, and whether the case's chain verifies."""
+    """The exhibit's entries, oldest first, and whether the case's chain verifies against its
+    signed checkpoints (each problem named)."""
     report = view.report
-    if report.ok:
-        status = f"Chain of custody verified ({report.entries} entries in the case chain)."
-        color = "Good"
-    else:
-        status = wording(f"CHAIN BROKEN at entry {report.first_bad}: {report.problem}.")
-        color = "Attention"
     body: list[CardElement] = [
         TextBlock(
             text=plain(f"Custody of {view.case.reference} {view.exhibit.ref}"),
@@ -309,8 +313,45 @@ def build_custody_card(view: CustodyView) -> AdaptiveCard:
             size="Medium",
             wrap=True,
         ),
-        TextBlock(text=status, color=color, weight="Bolder", wrap=True),
     ]
+    if report.findings:
+        body.append(
+            TextBlock(
+                text="CHAIN OF CUSTODY NOT VERIFIED: tell your supervisor and professional "
+                "standards.",
+                color="Attention",
+                weight="Bolder",
+                wrap=True,
+            )
+        )
+        for finding in report.findings[:10]:
+            body.append(
+                TextBlock(
+                    text=wording(f"\u2022 {finding.words[:1].upper()}{finding.words[1:]}."),
+                    color="Attention",
+                    wrap=True,
+                )
+            )
+    elif not report.checkpoints_read:
+        body.append(
+            TextBlock(
+                text=f"The {report.entries} entries of the case chain link up, but its signed "
+                "checkpoints could not be read just now: try again shortly.",
+                color="Warning",
+                weight="Bolder",
+                wrap=True,
+            )
+        )
+    else:
+        body.append(
+            TextBlock(
+                text=f"Chain of custody verified ({report.entries} entries in the case chain).",
+                color="Good",
+                weight="Bolder",
+                wrap=True,
+            )
+        )
+        body.append(TextBlock(text=_anchored_text(report), is_subtle=True, wrap=True))
     for entry in view.entries[-40:]:
         body.append(
             Container(
@@ -330,3 +371,16 @@ def build_custody_card(view: CustodyView) -> AdaptiveCard:
             )
         )
     return AdaptiveCard(body=body)
+
+
+def _anchored_text(report: AnchoredReport) -> str:
+    """What the signed checkpoints cover."""
+    if report.anchored_sequence is None or report.anchored_at is None:
+        return "No signed checkpoint covers this chain yet; one is taken within minutes."
+    text = (
+        f"Signed checkpoint of entry {report.anchored_sequence}, taken "
+        f"{when(report.anchored_at, seconds=True)}, matches."
+    )
+    if report.anchored_sequence < report.entries:
+        text += f" Entries after {report.anchored_sequence} are covered by the next checkpoint."
+    return text

@@ -54,6 +54,7 @@ class Action(StrEnum):
     LINK_OPENED = "link.opened"
     LINK_REFUSED = "link.refused"
     EXHIBIT_DOWNLOADED = "exhibit.downloaded"
+    CUSTODY_HEAD_RECOVERED = "custody.head_recovered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,15 +175,19 @@ class ChainReport:
 
 
 def verify_chain(
-    chain: str, entries: Iterable[CustodyEntry], head: tuple[int, str] | None = None
+    chain: str,
+    entries: Iterable[CustodyEntry],
+    head: tuple[int, str] | None = None,
+    *,
+    after: tuple[int, str] = (0, GENESIS),
 ) -> ChainReport:
     """Walk `entries` (in sequence order) and name the first one that does not verify.
 
     `head` is the (sequence, hash) the ledger recorded as its last entry: with it, entries
-    deleted from the end are detected too.
+    deleted from the end are detected too. `after`: the (sequence, hash) the entries follow
+    (the start of the chain unless only its end is walked).
     """
-    previous = GENESIS
-    expected = 1
+    expected, previous = after[0] + 1, after[1]
     count = 0
     for entry in entries:
         count += 1

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from evidence.anchoring import AnchoredReport, Anchoring, Anchors, ChainCheck, verify_anchored
 from evidence.cases import MembersOf, check_consultation, find_case
-from evidence.custody import Action, ChainReport, CustodyEntry, CustodyEvent, verify_chain
-from evidence.errors import ExhibitError, InvalidInput
+from evidence.custody import Action, CustodyEntry, CustodyEvent
+from evidence.errors import EvidenceStoreError, ExhibitError, InvalidInput, StoreUnavailable
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
 from evidence.policy import Decision, can_view_case, consultation_needs_reason
+from evidence.ports import EvidenceStore
 from evidence.records import RecordsUnit
 from evidence.stored_blob import StoredBlob
 
@@ -102,22 +105,113 @@ async def record_view(
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """The stored blob re-hashed, compared with the intake hash."""
+    """The stored blob re-hashed, compared with the hash and size the anchored chain recorded.
+
+    `intake`: the exhibit's `intake.completed` entry (what is compared with), None if the chain
+    has none; `chain`: the case chain's report, which must verify for the exhibit to match.
+    """
 
     exhibit: Exhibit
     stored: StoredBlob | None
     matches: bool
     problem: str | None = None
+    intake: CustodyEntry | None = None
+    chain: AnchoredReport | None = None
+
+    @property
+    def recorded_sha256(self) -> str | None:
+        """The SHA-256 the chain recorded at intake."""
+        return None if self.intake is None else _text(self.intake.details.get("sha256"))
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the intake entry is covered by a valid signed checkpoint."""
+        anchored = self.chain.anchored_sequence if self.chain else None
+        return self.intake is not None and anchored is not None and self.intake.sequence <= anchored
+
+
+def intake_entry(entries: Sequence[CustodyEntry], exhibit: Exhibit) -> CustodyEntry | None:
+    """The exhibit's `intake.completed` entry in its case chain."""
+    for entry in entries:
+        if entry.exhibit_id == exhibit.id and entry.action == Action.INTAKE_COMPLETED:
+            return entry
+    return None
 
 
 def compare(
-    exhibit: Exhibit, stored: StoredBlob | None, problem: str | None = None
+    exhibit: Exhibit,
+    stored: StoredBlob | None,
+    problem: str | None = None,
+    *,
+    check: ChainCheck | None = None,
 ) -> Verification:
-    """Whether the stored bytes are still the bytes taken in."""
+    """Whether the stored bytes are still the bytes taken in, as the anchored chain says.
+
+    The blob is compared with the SHA-256 and size in the exhibit's `intake.completed` entry,
+    not with the exhibit's row: a row that disagrees with the chain is itself reported as
+    tampering, and a chain that does not verify is said so rather than "matches".
+    """
+    intake = intake_entry(check.entries, exhibit) if check else None
+    report = check.report if check else None
+    problems: list[str] = []
+    if report is not None and not report.ok:
+        problems.append(f"the chain of custody does not verify ({report.summary()})")
+    if intake is None:
+        problems.append("the chain of custody holds no intake record for this exhibit")
+    else:
+        recorded = (_text(intake.details.get("sha256")), intake.details.get("size"))
+        if (exhibit.sha256, exhibit.size) != recorded:
+            problems.append(
+                f"the exhibit's database record disagrees with its intake entry "
+                f"{intake.sequence} in the chain of custody (the record was altered)"
+            )
+        if stored is not None and (stored.sha256, stored.size) != recorded:
+            problems.append(
+                f"the stored file's SHA-256 differs from the one recorded at intake "
+                f"(entry {intake.sequence})"
+            )
     if stored is None:
-        return Verification(exhibit, None, False, problem or "the stored file is missing")
-    matches = stored.sha256 == exhibit.sha256 and stored.size == exhibit.size
-    return Verification(exhibit, stored, matches, None if matches else "the hash differs")
+        problems.insert(0, problem or "the stored file is missing")
+    if report is not None and report.ok and not report.checkpoints_read:
+        problems.append("the checkpoints could not be read to confirm the chain")
+    return Verification(
+        exhibit,
+        stored,
+        not problems,
+        "; ".join(problems) or None,
+        intake,
+        report,
+    )
+
+
+async def verify_exhibit(
+    anchoring: Anchoring,
+    store: EvidenceStore,
+    case: Case,
+    exhibit: Exhibit,
+    *,
+    check: ChainCheck | None = None,
+) -> Verification:
+    """Re-hash the exhibit's blob and compare it with the anchored chain (for `evidence verify`,
+    the re-hash before a share is approved, and the integrity sweep); nothing is recorded.
+
+    `check`: the case chain already checked (several exhibits of one case). Raises
+    `StoreUnavailable` when storage does not answer (try again later).
+    """
+    if check is None:
+        check = await anchoring.check(case)
+    try:
+        stored: StoredBlob | None = await store.rehash(exhibit.region, exhibit.blob_name)
+        problem = None
+    except StoreUnavailable:
+        raise
+    except EvidenceStoreError as err:
+        stored, problem = None, f"the stored file cannot be read ({type(err).__name__})"
+    return compare(exhibit, stored, problem, check=check)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 async def record_verification(
@@ -132,7 +226,8 @@ async def record_verification(
             now,
             {
                 "matches": result.matches,
-                "expected_sha256": result.exhibit.sha256,
+                "expected_sha256": result.recorded_sha256,
+                "intake_entry": result.intake.sequence if result.intake else None,
                 "found_sha256": result.stored.sha256 if result.stored else None,
                 "found_size": result.stored.size if result.stored else None,
                 "problem": result.problem,
@@ -149,7 +244,7 @@ class CustodyView:
     case: Case
     exhibit: Exhibit
     entries: list[CustodyEntry]
-    report: ChainReport
+    report: AnchoredReport
 
 
 async def read_custody(
@@ -157,13 +252,15 @@ async def read_custody(
     officer: Officer,
     case: Case,
     exhibit: Exhibit,
+    anchors: Anchors,
     *,
     now: datetime,
     reason: str | None = None,
 ) -> CustodyView:
-    """Verify the case's chain, pick the exhibit's entries, and record that they were read."""
+    """Verify the case's chain against its checkpoints (`Anchoring.anchors`, read before this
+    unit), pick the exhibit's entries, and record that they were read."""
     chain = list(await unit.custody(case.id))
-    report = verify_chain(case.id, chain, head=await unit.custody_head(case.id))
+    report = verify_anchored(case.id, chain, await unit.custody_head(case.id), anchors)
     mine = [entry for entry in chain if entry.exhibit_id == exhibit.id]
     intake = [
         entry

@@ -201,7 +201,11 @@ class RecordsUnit(Protocol):
         ...
 
     async def append_custody(self, event: CustodyEvent) -> CustodyEntry:
-        """Seal `event` onto the end of its chain and store it."""
+        """Seal `event` onto the end of its chain and store it.
+
+        A chain whose head row is missing gets it back from its last stored entry, and a
+        `custody.head_recovered` entry saying so is sealed first.
+        """
         ...
 
     async def custody(self, chain: str) -> Sequence[CustodyEntry]:
@@ -219,6 +223,28 @@ class RecordsUnit(Protocol):
 
     async def custody_head(self, chain: str) -> tuple[int, str] | None:
         """The (sequence, hash) of the chain's last entry, as recorded."""
+        ...
+
+    async def custody_after(self, chain: str, sequence: int) -> Sequence[CustodyEntry]:
+        """The chain's entries after `sequence`, in sequence order."""
+        ...
+
+    async def note_checkpoint(
+        self, chain: str, sequence: int, entry_hash: str, at: datetime
+    ) -> None:
+        """Remember that a checkpoint of `chain` at `sequence` was written (once)."""
+        ...
+
+    async def last_noted_checkpoint(self, chain: str) -> tuple[int, str] | None:
+        """The (sequence, entry hash) of the chain's latest noted checkpoint."""
+        ...
+
+    async def noted_checkpoints(self, chain: str) -> Sequence[int]:
+        """The sequences of every checkpoint noted for the chain, ascending."""
+        ...
+
+    async def chains_grown(self, limit: int) -> Sequence[tuple[str, str]]:
+        """(case id, region) of case chains whose head is past their latest noted checkpoint."""
         ...
 
     async def job_by_idempotency_key(self, key: str) -> IntakeJob | None:

@@ -36,6 +36,7 @@ from links.site import SharePages, add_share_routes
 from signing.factory import open_signer
 from signing.published import PublishedKeys
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
+from storage.checkpoints import BlobCheckpointStore
 from storage.database import create_engine, entra_password, ping
 from storage.evidence_store import BlobEvidenceStore
 from storage.host_allow_list import HostAllowList
@@ -50,7 +51,7 @@ from worker.consumer import IntakeWorker
 from worker.options import WorkerOptions
 from worker.ports import SourceOpener, WorkerParts
 from worker.sources import TeamsSources
-from worker.sweeper import sweep_shares
+from worker.sweeper import keep_anchored, sweep_shares
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ async def create_app(
             blobs, {region.name: region.immutability_days for region in settings.regions}
         )
         store = BlobEvidenceStore(blobs, immutability=immutability)
+        checkpoint_store = BlobCheckpointStore(blobs, immutability=immutability)
+        checkpoint_signer = signer
         queue_key = settings.queue_connection_string
         if queue_key is not None:
             queue = IngestQueue.from_connection_string(
@@ -208,6 +211,8 @@ async def create_app(
             evidence_store=store,
             holds=immutability,
             ingest_queue=queue,
+            checkpoint_signer=checkpoint_signer,
+            checkpoint_store=checkpoint_store,
             graph_files=teams_sources.graph_files,
             mailer=mailer,
             background=background,
@@ -219,6 +224,8 @@ async def create_app(
                 store=store,
                 reports=ReceiptReports(services),
                 now=services.now,
+                checkpoint_signer=checkpoint_signer,
+                checkpoint_store=checkpoint_store,
             ),
             sources or teams_sources,
             WorkerOptions(
@@ -263,6 +270,7 @@ async def create_app(
     add_public_key_routes(app, published_keys)
     app[WORKER] = worker
     app[SERVICES] = services
+    app[CHECKPOINT_SECONDS] = settings.checkpoint_minutes * 60.0
     if settings.run_worker and start_worker:
         app.cleanup_ctx.append(_run_worker)
     if start_worker:
@@ -322,16 +330,20 @@ async def _run_worker(app: web.Application) -> AsyncIterator[None]:
 
 
 SERVICES = web.AppKey("services", Services)
+CHECKPOINT_SECONDS = web.AppKey("checkpoint_seconds", float)
 
 
 async def _run_sweeper(app: web.Application) -> AsyncIterator[None]:
-    """The share sweeper, stopped before resources close."""
+    """The share sweeper and the checkpoint round, stopped before resources close."""
     services = app[SERVICES]
     stop = asyncio.Event()
-    task = asyncio.create_task(sweep_shares(services.records, services.now, stop))
+    tasks = [
+        asyncio.create_task(sweep_shares(services.records, services.now, stop)),
+        asyncio.create_task(keep_anchored(services.anchoring, stop, app[CHECKPOINT_SECONDS])),
+    ]
     yield
     stop.set()
-    await task
+    await asyncio.gather(*tasks)
 
 
 async def run_worker_alone(settings: Settings) -> None:

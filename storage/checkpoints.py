@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
@@ -19,6 +20,7 @@ from azure.storage.blob.aio import ContainerClient
 from evidence.checkpoints import SignedCheckpoint, file_stem
 from storage.blob_errors import translated
 from storage.blobs import RegionalBlobServices
+from storage.immutability import RegionImmutability
 
 CHECKPOINT_CONTAINER = "custody-checkpoints"
 
@@ -32,10 +34,15 @@ class BlobCheckpointStore:
     """Signed checkpoints in a container of each region's account, written create-only."""
 
     def __init__(
-        self, services: RegionalBlobServices, container: str = CHECKPOINT_CONTAINER
+        self,
+        services: RegionalBlobServices,
+        container: str = CHECKPOINT_CONTAINER,
+        *,
+        immutability: RegionImmutability | None = None,
     ) -> None:
         self._services = services
         self._container = container
+        self._immutability = immutability
         self._ready_regions: set[str] = set()
         self._lock = asyncio.Lock()
 
@@ -60,6 +67,11 @@ class BlobCheckpointStore:
                 )
             except (ResourceExistsError, ResourceModifiedError):
                 return False
+        if self._immutability is not None:
+            # Where the account supports it, the checkpoint is WORM for the retention period.
+            await self._immutability.protect(
+                region, self._container, name, now=datetime.now(UTC), legal_hold=False
+            )
         return True
 
     async def checkpoints(self, region: str, chain: str) -> list[SignedCheckpoint]:

@@ -184,6 +184,18 @@ custody_heads = Table(
     Column("last_hash", String, nullable=False),
 )
 
+custody_checkpoints = Table(
+    # An index of checkpoints written to the checkpoint store (evidence/anchoring.py): which
+    # chains grew since, and which checkpoints must exist. Never trusted for verification.
+    "custody_checkpoints",
+    metadata,
+    Column("chain", String, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("entry_hash", String, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("chain", "sequence"),
+)
+
 # A share of exhibits with an external recipient. Only the link token's SHA-256 is kept;
 # `downloads` is moved by one conditional UPDATE so concurrent downloads respect the limit.
 shares = Table(

@@ -39,7 +39,8 @@ from cards.sharing import (
     build_share_form,
     build_share_list_card,
 )
-from evidence.custody import ChainReport, CustodyEntry
+from evidence.anchoring import AnchoredReport, Finding, FindingKind
+from evidence.custody import CustodyEntry
 from evidence.exhibits import CustodyView, Verification
 from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, LegalHold, SourceKind
 from evidence.records import IntakeJob, JobStatus
@@ -150,7 +151,17 @@ def job(number: int, name: str, status: JobStatus, **changes: Any) -> IntakeJob:
     )
 
 
-def custody(report: ChainReport) -> CustodyView:
+def intake_entry(exhibit: Exhibit) -> CustodyEntry:
+    """The exhibit's `intake.completed` entry, as the chain holds it."""
+    return CustodyEntry(
+        chain="case-1", sequence=3, at=NOW, actor_id="jane", actor_name="Jane Smith",
+        case_id="case-1", exhibit_id=exhibit.id, action="intake.completed",
+        details={"sha256": exhibit.sha256, "size": exhibit.size},
+        previous_hash="2" * 64, hash="3" * 64,
+    )  # fmt: skip
+
+
+def custody(report: AnchoredReport) -> CustodyView:
     entries = [
         CustodyEntry(
             chain="case-1",
@@ -253,7 +264,13 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
     "exhibit_list_empty": lambda: build_exhibit_list_card(REFERENCE, []),
     "verify_match": lambda: build_verify_card(
         REFERENCE,
-        Verification(DOOR, StoredBlob("uksouth", "b", DOOR.size, DOOR.sha256, None), True),
+        Verification(
+            DOOR,
+            StoredBlob("uksouth", "b", DOOR.size, DOOR.sha256, None),
+            True,
+            intake=intake_entry(DOOR),
+            chain=AnchoredReport("case-1", 4, anchored_sequence=4, anchored_at=NOW),
+        ),
     ),
     "verify_mismatch": lambda: build_verify_card(
         REFERENCE,
@@ -261,15 +278,33 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
             DOOR,
             StoredBlob("uksouth", "b", DOOR.size, "e" * 64, None),
             False,
-            "the stored file's hash differs from the intake hash",
+            "the stored file's SHA-256 differs from the one recorded at intake (entry 3)",
+            intake=intake_entry(DOOR),
+            chain=AnchoredReport("case-1", 4, anchored_sequence=2, anchored_at=NOW),
         ),
     ),
     "verify_missing": lambda: build_verify_card(
         REFERENCE, Verification(DOOR, None, False, "the stored file is missing")
     ),
-    "custody_verified": lambda: build_custody_card(custody(ChainReport("case-1", 3))),
+    "custody_verified": lambda: build_custody_card(
+        custody(AnchoredReport("case-1", 3, anchored_sequence=2, anchored_at=NOW))
+    ),
     "custody_broken": lambda: build_custody_card(
-        custody(ChainReport("case-1", 3, 2, "the entry's hash does not match its content"))
+        custody(
+            AnchoredReport(
+                "case-1",
+                3,
+                (
+                    Finding(
+                        FindingKind.TRUNCATED,
+                        3,
+                        "the chain was truncated after entry 3: checkpoint 5 shows it had "
+                        "5 entries",
+                    ),
+                    Finding(FindingKind.REWRITTEN, 2, "entry 2 was rewritten"),
+                ),
+            )
+        )
     ),
     "approval_pending": lambda: build_approval_card(
         share(ShareStatus.PENDING), REFERENCE, [DOOR, STATEMENT], approvers=APPROVERS

@@ -151,7 +151,7 @@ async def test_binding_is_refused_where_it_would_move_or_leak_a_case(
 ) -> None:
     await chat.say("case open MET-24-0011 Criminal damage")
     # Only in a channel.
-    assert "in the team channel" in await chat.say("case bind MET-24-0011")
+    assert "in the team channel that should be" in await chat.say("case bind MET-24-0011")
     # Someone not on the case reads it as absent, and the attempt is recorded.
     assert "No case MET-24-0011 that you can see" in await chat.say(
         "case bind MET-24-0011", sender=LIAM, where=CASE_CHANNEL
@@ -165,7 +165,7 @@ async def test_binding_is_refused_where_it_would_move_or_leak_a_case(
     )
     # A channel holds one case; a bound case keeps its channel.
     await chat.say("case open MET-24-0012 Arson", where=CASE_CHANNEL)
-    assert "this channel already holds case MET-24-0012" in await chat.say(
+    assert "This channel already holds case MET-24-0012" in await chat.say(
         "case bind MET-24-0011", where=CASE_CHANNEL
     )
     assert "already bound to a channel" in await chat.say(

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from evidence.custody import Action, CustodyEntry, verify_chain
 from evidence.model import Case
 from exhibit.settings import Settings, load_settings
+from storage.checkpoints import CHECKPOINT_CONTAINER
 from storage.immutability import EVIDENCE_CONTAINER
 from storage.records import SqlRecords
 from tests.conftest import Azurite, BotClientFactory
@@ -91,6 +92,12 @@ async def case_and_chain(records: SqlRecords, reference: str) -> tuple[Case, lis
         return case, chain
 
 
+def checkpoints_of(state: ImmutableBlobs, case: Case) -> set[str]:
+    """The case's checkpoints stored so far (each gets the region's retention as it is written)."""
+    prefix = f"{ACCOUNT}/{CHECKPOINT_CONTAINER}/{case.id}/"
+    return {key for key in state.policies if key.startswith(prefix)}
+
+
 def evidence_holds(state: ImmutableBlobs, case: Case) -> set[str]:
     return {n for n in state.held(ACCOUNT, EVIDENCE_CONTAINER) if n.startswith(f"{case.id}/")}
 
@@ -120,7 +127,12 @@ async def test_an_approver_holds_and_releases_every_file_of_the_case(
         "case hold on MET-24-0101 reason defence asked for disclosure", sender=RAVI
     )
     assert "Legal hold set." in held
-    assert "1 file held in storage in uksouth" in held
+    checkpoints = len(checkpoints_of(state, case))
+    assert checkpoints >= 1  # intake completed: a checkpoint, WORM like the evidence
+    assert f"{1 + checkpoints} files held in storage in uksouth" in held
+    assert state.held(ACCOUNT, CHECKPOINT_CONTAINER) == {
+        key.split("/", 2)[2] for key in checkpoints_of(state, case)
+    }
     assert "On legal hold" in held
     assert "defence asked for disclosure" in held
     assert len(evidence_holds(state, case)) == 1
@@ -130,9 +142,10 @@ async def test_an_approver_holds_and_releases_every_file_of_the_case(
     assert len(evidence_holds(state, case)) == 2
     assert "On legal hold" in await chat.say("case show MET-24-0101")
 
+    later = len(checkpoints_of(state, case))
     lifted = await chat.say("case hold off MET-24-0101 reason trial concluded", sender=RAVI)
     assert "Legal hold lifted." in lifted
-    assert "2 files released" in lifted
+    assert f"{2 + later} files released" in lifted
     assert "On legal hold" not in lifted
     assert evidence_holds(state, case) == set()
     case, chain = await case_and_chain(records, "MET-24-0101")
@@ -140,10 +153,11 @@ async def test_an_approver_holds_and_releases_every_file_of_the_case(
     set_entry = next(e for e in chain if e.action == Action.CASE_HOLD_SET)
     cleared = next(e for e in chain if e.action == Action.CASE_HOLD_CLEARED)
     assert set_entry.details == {
-        "reason": "defence asked for disclosure", "blobs": 1, "storage": "held"}  # fmt: skip
+        "reason": "defence asked for disclosure", "blobs": 1 + checkpoints,
+        "storage": "held"}  # fmt: skip
     assert set_entry.actor_id == RAVI.object_id
     assert cleared.details == {
-        "reason": "trial concluded", "blobs": 2, "storage": "released"}  # fmt: skip
+        "reason": "trial concluded", "blobs": 2 + later, "storage": "released"}  # fmt: skip
 
 
 async def test_only_approvers_and_admins_and_a_refusal_tells_nothing(
@@ -181,7 +195,8 @@ async def test_storage_failing_part_way_is_answered_and_a_repeat_finishes(
 
     partial = await chat.say("case hold on MET-24-0103 reason appeal pending", sender=RAVI)
     assert "storage did not finish" in partial
-    assert "Held in storage: 1 file. Not held yet: 2 files" in partial
+    left = 2 + len(checkpoints_of(state, case))  # the other files, and the case's checkpoints
+    assert f"Held in storage: 1 file. Not held yet: {left} files" in partial
     assert "On legal hold" in partial  # the case is on hold all the same
     assert len(evidence_holds(state, case)) == 1
 

@@ -284,6 +284,7 @@ class IntakeWorker:
             return await complete_intake(unit, job, case, received, now=now)
 
         exhibit = await run_unit(self._records, record)
+        await self._parts.anchoring.after_decision(case)  # committed: anchor it (never raises)
         try:
             await self._store.add_tags(case.region, blob_name, {"exhibit": str(exhibit.ref)})
         except (ExhibitError, ValueError) as err:  # recorded already; tags only help searching

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from evidence.anchoring import Anchoring
+from evidence.checkpoints import CheckpointSigner, CheckpointStore
 from evidence.model import Case
 from evidence.ports import EvidenceStore
 from evidence.records import IntakeJob, Records
@@ -87,3 +89,10 @@ class WorkerParts:
     store: EvidenceStore
     reports: JobReports
     now: Callable[[], datetime]
+    checkpoint_signer: CheckpointSigner
+    checkpoint_store: CheckpointStore
+
+    @property
+    def anchoring(self) -> Anchoring:
+        """Checkpoints of the custody chains, taken once an intake is recorded."""
+        return Anchoring(self.records, self.checkpoint_signer, self.checkpoint_store, self.now)

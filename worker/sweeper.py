@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from evidence.anchoring import Anchoring
 from evidence.records import Records
 from evidence.share_cases import expire_shares
 
@@ -31,5 +32,19 @@ async def sweep_shares(
                 logger.info("Marked %d share(s) expired", expired)
         except Exception:  # a sweep that fails is tried again next time
             logger.exception("Share sweep failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
+async def keep_anchored(anchoring: Anchoring, stop: asyncio.Event, every: float) -> None:
+    """Checkpoint every case chain that grew since its last checkpoint, every `every` seconds,
+    until `stop` is set (this also catches up checkpoints a crash or a store outage missed)."""
+    while not stop.is_set():
+        try:
+            taken = await anchoring.catch_up()
+            if taken:
+                logger.info("Checkpointed %d custody chain(s)", taken)
+        except Exception:  # a round that fails is tried again next time
+            logger.exception("Checkpoint round failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)

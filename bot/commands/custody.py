@@ -17,9 +17,12 @@ async def custody(turn: Turn) -> AdaptiveCard:
     services = turn.services
     case, exhibit = await found_exhibit(turn)
     _, reason = consultation_words(turn)
+    anchors = await services.anchoring.anchors(case)  # before the chain: see `anchors`
     now = services.now()
 
     async def work(unit: RecordsUnit) -> CustodyView:
-        return await read_custody(unit, turn.officer, case, exhibit, now=now, reason=reason)
+        return await read_custody(
+            unit, turn.officer, case, exhibit, anchors, now=now, reason=reason
+        )
 
     return build_custody_card(await run_unit(services.records, work))

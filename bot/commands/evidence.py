@@ -29,14 +29,14 @@ from cards.exhibits import (
 from cards.words import size_text
 from evidence.cases import MembersOf, check_visible
 from evidence.custody import CustodyEntry
-from evidence.errors import CaseNotFound, EvidenceStoreError
+from evidence.errors import CaseNotFound
 from evidence.exhibits import (
     ExhibitLookup,
     Verification,
-    compare,
     find_exhibit,
     record_verification,
     record_view,
+    verify_exhibit,
 )
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
@@ -188,13 +188,8 @@ async def evidence_verify(turn: Turn) -> AdaptiveCard:
 async def _verify(
     services: Services, officer: Officer, case: Case, exhibit: Exhibit
 ) -> AdaptiveCard:
-    store = services.evidence_store
-    try:
-        result = compare(exhibit, await store.rehash(exhibit.region, exhibit.blob_name))
-    except EvidenceStoreError as err:
-        if type(err).__name__ == "StoreUnavailable":
-            raise
-        result = compare(exhibit, None, f"the stored file cannot be read ({type(err).__name__})")
+    anchoring = services.anchoring
+    result = await verify_exhibit(anchoring, services.evidence_store, case, exhibit)
     now = services.now()
 
     async def record(unit: RecordsUnit) -> Verification:
@@ -202,6 +197,7 @@ async def _verify(
         return result
 
     await run_unit(services.records, record)
+    await anchoring.after_decision(case)
     if not result.matches:
         logger.error("Exhibit %s failed verification: %s", exhibit.id, result.problem)
     return build_verify_card(case.reference, result)

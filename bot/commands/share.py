@@ -190,6 +190,7 @@ async def share_link(turn: Turn) -> AdaptiveCard:
     outcome = await run_unit(services.records, reissue)
     if outcome.refused:
         raise AccessRefused(outcome.refused)
+    await services.anchoring.after_decision(seen.case)
     url = f"{services.settings.public_url}/s/{token.secret}"
     case_reference = seen.case.reference
     card = await link_card(

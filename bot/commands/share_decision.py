@@ -34,7 +34,7 @@ from cards.sharing import (
 )
 from cards.words import size_text
 from evidence.errors import ExhibitError
-from evidence.exhibits import compare
+from evidence.exhibits import verify_exhibit
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
 from evidence.policy import can_act_on_share, can_view_case
@@ -114,7 +114,7 @@ async def decide(
     token = None
     # Re-verify only when the approval would go through: hashing is the expensive part.
     if action is ShareAction.APPROVE and decided.decision.allowed:
-        problem = await _integrity_problem(services, exhibits)
+        problem = await _integrity_problem(services, case, exhibits)
         token = new_link_token()
         deciding, members = await as_of_now(services, officer, case)
         now = services.now()
@@ -128,6 +128,8 @@ async def decide(
         )  # fmt: skip
 
     outcome = await run_unit(services.records, decide)
+    if outcome.changed:
+        await services.anchoring.after_decision(case)
     if outcome.changed and outcome.share.status is ShareStatus.APPROVED and token is not None:
         await _send_link(services, outcome.share, case, token)
     if outcome.changed and problem and case.channel is not None:
@@ -205,14 +207,20 @@ async def _approve_in_background(
     return build_approval_card(current, case.reference, exhibits, with_buttons=False, notice=notice)
 
 
-async def _integrity_problem(services: Services, exhibits: Sequence[Exhibit]) -> str | None:
-    """Re-hash every exhibit of the share; the first that differs from its intake hash."""
+async def _integrity_problem(
+    services: Services, case: Case, exhibits: Sequence[Exhibit]
+) -> str | None:
+    """Re-hash every exhibit of the share against the anchored chain's intake entries; the
+    first that differs (or a chain, or a record, that does not verify)."""
+    anchoring = services.anchoring
+    check = await anchoring.check(case)
     for exhibit in exhibits:
         try:
-            stored = await services.evidence_store.rehash(exhibit.region, exhibit.blob_name)
+            result = await verify_exhibit(
+                anchoring, services.evidence_store, case, exhibit, check=check
+            )
         except ExhibitError as err:
             return f"exhibit {exhibit.ref} cannot be read ({type(err).__name__})"
-        result = compare(exhibit, stored)
         if not result.matches:
             return f"exhibit {exhibit.ref}: {result.problem}"
     return None

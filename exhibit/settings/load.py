@@ -18,6 +18,7 @@ from pydantic import ValidationError, model_validator
 from exhibit.settings.base import GUID, PREFIX, SettingsError, reading
 from exhibit.settings.bot import BotSettings
 from exhibit.settings.cases import CaseSettings
+from exhibit.settings.custody import CustodySettings
 from exhibit.settings.directory import DirectorySettings, GraphSettings
 from exhibit.settings.intake import IntakeSettings
 from exhibit.settings.service import ServiceSettings
@@ -36,6 +37,7 @@ class Settings(
     IntakeSettings,
     SharingSettings,
     SigningSettings,
+    CustodySettings,
 ):
     """Everything Exhibit reads from its environment: every concern's settings in one object."""
 

@@ -11,7 +11,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from evidence.custody import GENESIS, CustodyEntry, CustodyEvent, seal
+from evidence.custody import (
+    GENESIS,
+    SYSTEM_ACTOR,
+    SYSTEM_CHAIN,
+    Action,
+    CustodyEntry,
+    CustodyEvent,
+    seal,
+)
 from evidence.errors import Conflict
 from evidence.model import Case, ChannelBinding, Exhibit, LegalHold
 from evidence.records import DuplicateCase, IntakeJob
@@ -32,6 +40,7 @@ from storage.records.rows import (
 )
 from storage.tables import (
     cases,
+    custody_checkpoints,
     custody_entries,
     custody_heads,
     exhibit_counters,
@@ -279,8 +288,29 @@ class SqlRecordsUnit:
     # -- custody -------------------------------------------------------------------------
 
     async def append_custody(self, event: CustodyEvent) -> CustodyEntry:
-        """Seal `event` onto the end of its chain and store it."""
-        sequence, previous_hash = await self._lock_head(event.chain)
+        """Seal `event` onto the end of its chain and store it.
+
+        A chain whose head row is missing gets it back from its last stored entry, and a
+        `custody.head_recovered` entry saying so is sealed first.
+        """
+        sequence, previous_hash, recovered = await self._lock_head(event.chain)
+        if recovered:
+            notice = CustodyEvent(
+                chain=event.chain,
+                actor=SYSTEM_ACTOR,
+                action=Action.CUSTODY_HEAD_RECOVERED,
+                at=event.at,
+                case_id=None if event.chain == SYSTEM_CHAIN else event.chain,
+                details={"last_sequence": sequence, "last_hash": previous_hash},
+            )
+            sealed = await self._seal_after(notice, sequence, previous_hash)
+            sequence, previous_hash = sealed.sequence, sealed.hash
+        return await self._seal_after(event, sequence, previous_hash)
+
+    async def _seal_after(
+        self, event: CustodyEvent, sequence: int, previous_hash: str
+    ) -> CustodyEntry:
+        """Seal `event` after (sequence, previous_hash) and move the locked head to it."""
         entry = seal(event, sequence + 1, previous_hash)
         await self._connection.execute(custody_entries.insert().values(entry_row(entry)))
         # The lock makes this guard redundant; it is what keeps the chain linear if the lock
@@ -329,24 +359,102 @@ class SqlRecordsUnit:
         row = (await self._connection.execute(query)).first()
         return None if row is None or row.last_sequence == 0 else (row[0], row[1])
 
-    async def _lock_head(self, chain: str) -> tuple[int, str]:
-        """The chain's (last sequence, last hash), locked until the unit ends."""
+    async def _lock_head(self, chain: str) -> tuple[int, str, bool]:
+        """The chain's (last sequence, last hash), locked until the unit ends, and whether this
+        unit had to rebuild a missing head row from the chain's last stored entry."""
         locked = (
             select(custody_heads.c.last_sequence, custody_heads.c.last_hash)
             .where(custody_heads.c.chain == chain)
             .with_for_update()  # rendered on PostgreSQL only; SQLite already holds its lock
         )
         row = (await self._connection.execute(locked)).first()
+        recovered = False
         if row is None:
-            # A new chain: create its head at GENESIS. A concurrent creator makes this wait
-            # for its commit and then do nothing; either way there is a row to lock now.
-            await self._connection.execute(
+            # A new chain starts at GENESIS; a chain whose head row is gone (deleted by hand)
+            # continues from its last stored entry, so the case keeps working and says so.
+            # A concurrent creator makes this wait for its commit and then do nothing; either
+            # way there is a row to lock now.
+            last = (
+                await self._connection.execute(
+                    select(custody_entries.c.sequence, custody_entries.c.hash)
+                    .where(custody_entries.c.chain == chain)
+                    .order_by(custody_entries.c.sequence.desc())
+                    .limit(1)
+                )
+            ).first()
+            start = (0, GENESIS) if last is None else (int(last[0]), str(last[1]))
+            inserted = await self._connection.execute(
                 self._insert(custody_heads)
-                .values(chain=chain, last_sequence=0, last_hash=GENESIS)
+                .values(chain=chain, last_sequence=start[0], last_hash=start[1])
                 .on_conflict_do_nothing(index_elements=[custody_heads.c.chain])
+                .returning(custody_heads.c.chain)
             )
+            recovered = last is not None and inserted.first() is not None
             row = (await self._connection.execute(locked)).one()
-        return int(row[0]), str(row[1])
+        return int(row[0]), str(row[1]), recovered
+
+    async def custody_after(self, chain: str, sequence: int) -> Sequence[CustodyEntry]:
+        """The chain's entries after `sequence`, in sequence order."""
+        query = (
+            select(custody_entries)
+            .where(custody_entries.c.chain == chain, custody_entries.c.sequence > sequence)
+            .order_by(custody_entries.c.sequence)
+        )
+        return [entry_from_row(row) for row in await self._connection.execute(query)]
+
+    # -- the index of checkpoints taken ----------------------------------------------------
+
+    async def note_checkpoint(
+        self, chain: str, sequence: int, entry_hash: str, at: datetime
+    ) -> None:
+        """Remember that a checkpoint of `chain` at `sequence` was written (once)."""
+        await self._connection.execute(
+            self._insert(custody_checkpoints)
+            .values(chain=chain, sequence=sequence, entry_hash=entry_hash, at=at)
+            .on_conflict_do_nothing(
+                index_elements=[custody_checkpoints.c.chain, custody_checkpoints.c.sequence]
+            )
+        )
+
+    async def last_noted_checkpoint(self, chain: str) -> tuple[int, str] | None:
+        """The (sequence, entry hash) of the chain's latest noted checkpoint."""
+        query = (
+            select(custody_checkpoints.c.sequence, custody_checkpoints.c.entry_hash)
+            .where(custody_checkpoints.c.chain == chain)
+            .order_by(custody_checkpoints.c.sequence.desc())
+            .limit(1)
+        )
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    async def noted_checkpoints(self, chain: str) -> Sequence[int]:
+        """The sequences of every checkpoint noted for the chain, ascending."""
+        query = (
+            select(custody_checkpoints.c.sequence)
+            .where(custody_checkpoints.c.chain == chain)
+            .order_by(custody_checkpoints.c.sequence)
+        )
+        return [int(row[0]) for row in await self._connection.execute(query)]
+
+    async def chains_grown(self, limit: int) -> Sequence[tuple[str, str]]:
+        """(case id, region) of case chains whose head is past their latest noted checkpoint."""
+        latest = (
+            select(
+                custody_checkpoints.c.chain,
+                func.max(custody_checkpoints.c.sequence).label("sequence"),
+            )
+            .group_by(custody_checkpoints.c.chain)
+            .subquery()
+        )
+        query = (
+            select(cases.c.id, cases.c.region)
+            .join(custody_heads, custody_heads.c.chain == cases.c.id)
+            .outerjoin(latest, latest.c.chain == cases.c.id)
+            .where(custody_heads.c.last_sequence > func.coalesce(latest.c.sequence, 0))
+            .order_by(cases.c.id)
+            .limit(limit)
+        )
+        return [(str(row[0]), str(row[1])) for row in await self._connection.execute(query)]
 
     # -- idempotent intake and refusal tallies ----------------------------------------------
 

@@ -44,7 +44,8 @@ from cards.help import build_help_card
 from cards.officer import build_whoami_card
 from cards.sharing import build_approval_card, build_link_card, build_share_list_card
 from cards.text import SHORT, clean, plain
-from evidence.custody import ChainReport, CustodyEntry
+from evidence.anchoring import AnchoredReport, Finding
+from evidence.custody import CustodyEntry
 from evidence.exhibits import CustodyView, Verification
 from evidence.file_names import sanitize_file_name
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
@@ -175,7 +176,8 @@ def custody_view(h: str) -> CustodyView:
         case_id="case-1", exhibit_id="ex-1", action="link.opened", details={},
         previous_hash="0" * 64, hash="1" * 64,
     )  # fmt: skip
-    return CustodyView(case(h), exhibit(h), [entry], ChainReport("case-1", 1, 1, h))
+    report = AnchoredReport("case-1", 1, (Finding("entry", 1, h),))
+    return CustodyView(case(h), exhibit(h), [entry], report)
 
 
 def officer(h: str) -> Officer:
