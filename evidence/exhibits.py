@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evidence.cases import MembersOf, check_visible, find_case
-from evidence.custody import Action, ChainReport, CustodyEntry, CustodyEvent, verify_chain
+from evidence.custody import (
+    Action,
+    Actor,
+    ChainReport,
+    CustodyEntry,
+    CustodyEvent,
+    verify_chain,
+)
 from evidence.errors import ExhibitError, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
@@ -109,23 +116,30 @@ def compare(
 
 
 async def record_verification(
-    unit: RecordsUnit, officer: Officer, case: Case, result: Verification, *, now: datetime
+    unit: RecordsUnit,
+    officer: Officer | Actor,
+    case: Case,
+    result: Verification,
+    *,
+    now: datetime,
+    pass_id: str | None = None,
 ) -> None:
-    """`exhibit.verified` with the outcome, in the case's chain."""
+    """`exhibit.verified` with the outcome, in the case's chain.
+
+    `officer` is who asked, or `SYSTEM_ACTOR` for the integrity sweep, whose `pass_id` is kept.
+    """
+    details = {
+        "matches": result.matches,
+        "expected_sha256": result.exhibit.sha256,
+        "found_sha256": result.stored.sha256 if result.stored else None,
+        "found_size": result.stored.size if result.stored else None,
+        "problem": result.problem,
+    }
+    if pass_id is not None:
+        details["pass"] = pass_id
     await unit.append_custody(
         CustodyEvent.by(
-            officer,
-            Action.EXHIBIT_VERIFIED,
-            case.id,
-            now,
-            {
-                "matches": result.matches,
-                "expected_sha256": result.exhibit.sha256,
-                "found_sha256": result.stored.sha256 if result.stored else None,
-                "found_size": result.stored.size if result.stored else None,
-                "problem": result.problem,
-            },
-            exhibit_id=result.exhibit.id,
+            officer, Action.EXHIBIT_VERIFIED, case.id, now, details, exhibit_id=result.exhibit.id
         )
     )
 

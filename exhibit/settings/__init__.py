@@ -1,7 +1,7 @@
 """Exhibit's settings: one frozen object, built once at start-up from the environment.
 
 One module per concern (`service`, `bot`, `storage`, `directory`, `cases`, `intake`,
-`sharing`), composed into `Settings` by `load`; the Teams app package's own settings are in
+`sharing`, `sweep`), composed into `Settings` by `load`; the Teams app package's own settings are in
 `teams_app`. Importers use the names exported here.
 """
 

@@ -2,7 +2,8 @@
 
 Every setting is an `EXHIBIT_*` environment variable (plus `PORT`), optionally read from a `.env`
 file. They are declared with pydantic-settings, one model per concern (the service and its
-edge, the bot's identity, storage, the directory, cases, intake, sharing), composed into one
+edge, the bot's identity, storage, the directory, cases, intake, sharing, the integrity
+sweep), composed into one
 `Settings`. A missing or invalid value stops start-up with a `SettingsError` naming the variable.
 Secrets are `SecretStr`, whose repr never shows the value. `.env.example` documents each one.
 """
@@ -23,6 +24,7 @@ from exhibit.settings.intake import IntakeSettings
 from exhibit.settings.service import ServiceSettings
 from exhibit.settings.sharing import SharingSettings
 from exhibit.settings.storage import StorageSettings
+from exhibit.settings.sweep import SweepSettings
 from exhibit.settings.teams_app import TeamsAppSettings
 
 
@@ -34,6 +36,7 @@ class Settings(
     CaseSettings,
     IntakeSettings,
     SharingSettings,
+    SweepSettings,
 ):
     """Everything Exhibit reads from its environment: every concern's settings in one object."""
 
@@ -88,6 +91,7 @@ class Settings(
         if self.production and url.scheme != "https":
             raise SettingsError("EXHIBIT_PUBLIC_URL", "must be https in production")
         self._check_intake()
+        self._check_sweep(production=self.production)
         return self
 
 
