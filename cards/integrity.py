@@ -51,7 +51,7 @@ def build_integrity_alert_card(case_reference: str, alert: IntegrityAlert) -> Ad
                     Fact(title="Expected size", value=_bytes(alert.expected_size)),
                     Fact(title="Found size", value=_bytes(alert.found_size)),
                     Fact(title="Region", value=plain(alert.region)),
-                    Fact(title="Check", value=plain(alert.pass_id)),
+                    Fact(title="Check run", value=plain(alert.pass_id)),
                 ]
             ),
             TextBlock(text="Expected SHA-256 (taken at intake)", weight="Bolder", wrap=True),
