@@ -75,6 +75,9 @@ def base_env(azurite: Azurite, tmp_path: Path) -> dict[str, str]:
         "EXHIBIT_QUEUE_NAME": f"intake-{uuid.uuid4().hex[:12]}",
         "EXHIBIT_DOWNLOAD_HOSTS": "127.0.0.1",
         "EXHIBIT_SHARE_DOMAINS": "cps.gov.uk,justice.gov.uk",
+        # The scheduled integrity sweep would add its own custody entries to any test's case:
+        # its tests step it themselves (tests/test_integrity_sweep.py).
+        "EXHIBIT_SWEEP_ENABLED": "false",
     }
 
 

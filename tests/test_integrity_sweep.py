@@ -474,7 +474,9 @@ async def test_stopping_cancels_the_pass_and_releases_the_lease(
 async def test_the_app_runs_the_sweep_in_its_background_and_releases_it_on_shutdown(
     base_env: dict[str, str], database_url: str, bot_client: BotClientFactory
 ) -> None:
-    settings = load_settings({**base_env, "EXHIBIT_DATABASE_URL": database_url})
+    settings = load_settings(
+        {**base_env, "EXHIBIT_DATABASE_URL": database_url, "EXHIBIT_SWEEP_ENABLED": "true"}
+    )
     client = await bot_client(settings)
     records = client.server.app[SERVICES].records
     state = None
