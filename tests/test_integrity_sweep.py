@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -134,7 +134,7 @@ async def open_case(team: Conversation, reference: str, names: list[str], *, whe
 
 async def taken_in(team: Conversation, reference: str, count: int) -> None:
     """Wait until the worker has recorded `count` exhibits of the case."""
-    records = team.client.server.app[SERVICES].records
+    records = team.client.app[SERVICES].records
     for _ in range(200):
         async with records.unit() as unit:
             case = await unit.case_by_reference(reference)
@@ -147,7 +147,7 @@ async def taken_in(team: Conversation, reference: str, count: int) -> None:
 def sweep_of(team: Conversation, clock: FakeClock, *, owner: str, records: Records | None = None,
              time: Clock | None = None) -> IntegritySweep:  # fmt: skip
     """A sweep over the app's records, storage and Teams alerts, on the fake clock."""
-    app = team.client.server.app
+    app = team.client.app
     services = app[SERVICES]
     sweep = IntegritySweep(
         SweepParts(
@@ -215,7 +215,7 @@ def alert_cards(recorder: RecordingConnector, conversation: str) -> list[str]:
 async def test_a_tampered_blob_is_found_in_one_pass_and_alerted_to_both_channels(
     team: Conversation, file_server: str, azurite: Azurite
 ) -> None:
-    records = team.client.server.app[SERVICES].records
+    records = team.client.app[SERVICES].records
     await open_case(team, "MET-26-0301", ["door.jpg", "statement.pdf"], where=CASE_CHANNEL,
                     file_url=file_server)  # fmt: skip
     # A case without a channel: its alert still reaches the security channel.
@@ -282,7 +282,9 @@ async def test_an_alert_that_cannot_be_posted_is_kept_and_posted_at_the_next_ste
     down = [True]
 
     @web.middleware
-    async def outage(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    async def outage(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if down[0]:
             return web.json_response({"error": {"code": "ServiceUnavailable"}}, status=503)
         return await handler(request)
@@ -303,7 +305,7 @@ async def test_an_alert_that_cannot_be_posted_is_kept_and_posted_at_the_next_ste
         recorder, url = connector
         recorder.members[CHANNEL] = channel_members(JANE, RAVI, SARAH)
         team = Conversation(await bot_client(settings), recorder, url, where=CASE_CHANNEL)
-        records = team.client.server.app[SERVICES].records
+        records = team.client.app[SERVICES].records
         await open_case(team, "MET-26-0303", ["door.jpg", "statement.pdf"], where=CASE_CHANNEL,
                         file_url=file_server)  # fmt: skip
         case, (door, _) = await case_and_exhibits(records, "MET-26-0303")
@@ -360,14 +362,14 @@ async def test_the_pass_reads_no_faster_than_the_budget(
 async def test_an_interrupted_pass_resumes_after_the_last_recorded_exhibit(
     team: Conversation, file_server: str
 ) -> None:
-    records = team.client.server.app[SERVICES].records
+    records = team.client.app[SERVICES].records
     names = list(FILES)
     await open_case(team, "MET-26-0305", names, where=CASE_CHANNEL, file_url=file_server)
     case, exhibits = await case_and_exhibits(records, "MET-26-0305")
     sizes = {exhibit.id: exhibit.size for exhibit in exhibits}
     clock = FakeClock()
     first = sweep_of(team, clock, owner="worker-a")
-    done_before = [(await first.step()).exhibit_id for _ in range(2)]
+    done_before = [(await first.step()).exhibit_id or "" for _ in range(2)]
     # worker-a dies here: no release. Its lease holds the others off until it expires.
     second = sweep_of(team, clock, owner="worker-b")
     assert (await second.step()).outcome is Outcome.BUSY
@@ -375,7 +377,7 @@ async def test_an_interrupted_pass_resumes_after_the_last_recorded_exhibit(
 
     steps = await until_finished(second)
 
-    done_after = [s.exhibit_id for s in steps if s.outcome is Outcome.CHECKED]
+    done_after = [s.exhibit_id or "" for s in steps if s.outcome is Outcome.CHECKED]
     assert set(done_before) | set(done_after) == set(sizes)
     assert not set(done_before) & set(done_after)  # the first two are not hashed again
     assert second.pacer.read_bytes == sum(sizes[exhibit_id] for exhibit_id in done_after)
@@ -405,7 +407,7 @@ async def test_of_two_sweepers_one_holds_the_lease_until_it_expires(
         holder, other = (
             (first, second) if outcomes[0].outcome is Outcome.CHECKED else (second, first)
         )
-        records = team.client.server.app[SERVICES].records
+        records = team.client.app[SERVICES].records
         assert (await state_of(records)).lease_owner == holder.owner
         clock.advance(LEASE - timedelta(seconds=1))
         assert (await other.step()).outcome is Outcome.BUSY  # not yet expired
@@ -429,7 +431,7 @@ async def test_a_finished_pass_does_not_restart_before_the_period(
     finished = (await until_finished(sweep))[-1]
 
     assert (await sweep.step()).outcome is Outcome.IDLE
-    finished_at = (await state_of(team.client.server.app[SERVICES].records)).finished_at
+    finished_at = (await state_of(team.client.app[SERVICES].records)).finished_at
     assert finished_at is not None
     clock.advance(finished_at + PERIOD - clock.now() - timedelta(seconds=1))
     assert (await sweep.step()).outcome is Outcome.IDLE
@@ -444,7 +446,7 @@ async def test_stopping_cancels_the_pass_and_releases_the_lease(
     team: Conversation, file_server: str
 ) -> None:
     await open_case(team, "MET-26-0308", ["door.jpg"], where=CASE_CHANNEL, file_url=file_server)
-    records = team.client.server.app[SERVICES].records
+    records = team.client.app[SERVICES].records
     pacing = asyncio.Event()
 
     async def long_sleep(_seconds: float) -> None:  # the pacer mid-pass, for as long as it takes
@@ -478,7 +480,7 @@ async def test_the_app_runs_the_sweep_in_its_background_and_releases_it_on_shutd
         {**base_env, "EXHIBIT_DATABASE_URL": database_url, "EXHIBIT_SWEEP_ENABLED": "true"}
     )
     client = await bot_client(settings)
-    records = client.server.app[SERVICES].records
+    records = client.app[SERVICES].records
     state = None
     for _ in range(200):  # an empty database: the first pass starts and finishes at once
         async with records.unit() as unit:
@@ -488,7 +490,7 @@ async def test_the_app_runs_the_sweep_in_its_background_and_releases_it_on_shutd
         await asyncio.sleep(0.05)
     assert state is not None
     assert state.finished_at is not None
-    assert state.lease_owner == client.server.app[INTEGRITY_SWEEP].owner
+    assert state.lease_owner == client.app[INTEGRITY_SWEEP].owner
 
     await client.close()
 
