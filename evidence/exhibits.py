@@ -8,7 +8,7 @@ from datetime import datetime
 
 from evidence.anchoring import AnchoredReport, Anchoring, Anchors, ChainCheck, verify_anchored
 from evidence.cases import MembersOf, check_consultation, find_case
-from evidence.custody import Action, CustodyEntry, CustodyEvent
+from evidence.custody import Action, Actor, CustodyEntry, CustodyEvent
 from evidence.errors import EvidenceStoreError, ExhibitError, InvalidInput, StoreUnavailable
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
@@ -215,24 +215,31 @@ def _text(value: object) -> str | None:
 
 
 async def record_verification(
-    unit: RecordsUnit, officer: Officer, case: Case, result: Verification, *, now: datetime
+    unit: RecordsUnit,
+    officer: Officer | Actor,
+    case: Case,
+    result: Verification,
+    *,
+    now: datetime,
+    pass_id: str | None = None,
 ) -> None:
-    """`exhibit.verified` with the outcome, in the case's chain."""
+    """`exhibit.verified` with the outcome, in the case's chain.
+
+    `officer` is who asked, or `SYSTEM_ACTOR` for the integrity sweep, whose `pass_id` is kept.
+    """
+    details: dict[str, object] = {
+        "matches": result.matches,
+        "expected_sha256": result.recorded_sha256,
+        "intake_entry": result.intake.sequence if result.intake else None,
+        "found_sha256": result.stored.sha256 if result.stored else None,
+        "found_size": result.stored.size if result.stored else None,
+        "problem": result.problem,
+    }
+    if pass_id is not None:
+        details["pass"] = pass_id
     await unit.append_custody(
         CustodyEvent.by(
-            officer,
-            Action.EXHIBIT_VERIFIED,
-            case.id,
-            now,
-            {
-                "matches": result.matches,
-                "expected_sha256": result.recorded_sha256,
-                "intake_entry": result.intake.sequence if result.intake else None,
-                "found_sha256": result.stored.sha256 if result.stored else None,
-                "found_size": result.stored.size if result.stored else None,
-                "problem": result.problem,
-            },
-            exhibit_id=result.exhibit.id,
+            officer, Action.EXHIBIT_VERIFIED, case.id, now, details, exhibit_id=result.exhibit.id
         )
     )
 

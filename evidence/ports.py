@@ -119,8 +119,19 @@ class EvidenceStore(Protocol):
         """
         ...
 
-    async def rehash(self, region: str, blob_name: str, *, quick_xor: bool = False) -> StoredBlob:
-        """Read the stored bytes again and hash them now. Raises `BlobMissing`."""
+    async def rehash(
+        self,
+        region: str,
+        blob_name: str,
+        *,
+        quick_xor: bool = False,
+        on_progress: Progress | None = None,
+    ) -> StoredBlob:
+        """Read the stored bytes again and hash them now. Raises `BlobMissing`.
+
+        `on_progress` gets the bytes read so far, increasing, as the read goes on (the next
+        part is read only once it returns: a caller may pace the read by sleeping in it).
+        """
         ...
 
     async def read_head(self, region: str, blob_name: str, length: int) -> bytes:

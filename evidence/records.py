@@ -28,6 +28,7 @@ from evidence.custody import CustodyEntry, CustodyEvent
 from evidence.errors import Conflict, ExhibitError
 from evidence.model import Case, ChannelBinding, Exhibit, LegalHold
 from evidence.shares import Share
+from evidence.sweeps import IntegrityAlert, SweepState
 
 logger = logging.getLogger(__name__)
 
@@ -257,6 +258,46 @@ class RecordsUnit(Protocol):
 
     async def refused_attempts(self, chain: str, actor_id: str, since: datetime) -> int:
         """Refused attempts by `actor_id` on `chain` counted in windows starting from `since`."""
+        ...
+
+    async def sweep_state(self) -> SweepState | None:
+        """The integrity sweep's progress and lease as recorded (None before the first claim)."""
+        ...
+
+    async def claim_sweep(self, owner: str, now: datetime, until: datetime) -> SweepState | None:
+        """Take or renew the sweep's lease until `until`: if free, expired at `now`, or `owner`'s.
+
+        The state with the lease; None (nothing changed) when another owner holds it. Of
+        concurrent claimers exactly one gets it.
+        """
+        ...
+
+    async def save_sweep(self, state: SweepState, *, expected: SweepState) -> bool:
+        """Save the sweep's progress (and lease expiry) if still as `expected` was read.
+
+        The condition is `expected`'s lease owner, pass id and cursor: False, nothing changed,
+        when another worker has taken the lease or moved the pass on meanwhile.
+        """
+        ...
+
+    async def release_sweep(self, owner: str) -> None:
+        """Give the sweep's lease up, if `owner` holds it; the progress stays."""
+        ...
+
+    async def exhibit_after(self, exhibit_id: str | None) -> Exhibit | None:
+        """The exhibit after `exhibit_id` in id order over every case (the first, with None)."""
+        ...
+
+    async def add_integrity_alert(self, alert: IntegrityAlert) -> None:
+        """Keep a new integrity alert until it has been posted everywhere it should go."""
+        ...
+
+    async def open_integrity_alerts(self, limit: int = 10) -> Sequence[IntegrityAlert]:
+        """Integrity alerts still to be posted somewhere, oldest first."""
+        ...
+
+    async def save_integrity_alert(self, alert: IntegrityAlert) -> None:
+        """Record where an alert is still to go (`pending`) and how often it was tried."""
         ...
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
 from azure.identity.aio import DefaultAzureCredential
@@ -17,6 +18,7 @@ from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 from bot.agent import ExhibitAgent
 from bot.case_teams import CaseTeams
 from bot.edge import Edge, InboundPolicy, TokenValidator, add_message_route
+from bot.integrity_alerts import ChannelAlerts, security_channel_reference
 from bot.proactive import Proactive
 from bot.receipts import ReceiptReports
 from bot.services import BotSettings, Services
@@ -48,6 +50,7 @@ from storage.sas import BlobSasSigner
 from storage.sources import HttpSource, Pace
 from worker.background import Background
 from worker.consumer import IntakeWorker
+from worker.integrity import IntegritySweep, SweepOptions, SweepParts
 from worker.options import WorkerOptions
 from worker.ports import SourceOpener, WorkerParts
 from worker.sources import TeamsSources
@@ -236,6 +239,15 @@ async def create_app(
                 slots_per_officer=settings.intake_limits.slots_per_officer,
             ),
         )
+        sweep = IntegritySweep(
+            SweepParts(
+                records=services.records,
+                store=store,
+                alerts=ChannelAlerts(proactive, _security_channel(settings)),
+                anchoring=services.anchoring,
+            ),
+            sweep_options(settings),
+        )
 
         app = web.Application(client_max_size=settings.max_request_bytes)
         edge = Edge(
@@ -271,8 +283,11 @@ async def create_app(
     app[WORKER] = worker
     app[SERVICES] = services
     app[CHECKPOINT_SECONDS] = settings.checkpoint_minutes * 60.0
+    app[INTEGRITY_SWEEP] = sweep
     if settings.run_worker and start_worker:
         app.cleanup_ctx.append(_run_worker)
+        if settings.sweep_enabled:
+            app.cleanup_ctx.append(_run_integrity_sweep)
     if start_worker:
         app.cleanup_ctx.append(_run_sweeper)
     app.on_cleanup.append(close)
@@ -346,17 +361,61 @@ async def _run_sweeper(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks)
 
 
+INTEGRITY_SWEEP = web.AppKey("integrity_sweep", IntegritySweep)
+
+
+def sweep_options(settings: Settings) -> SweepOptions:
+    """The integrity sweep's pace, period and lease from the settings."""
+    return SweepOptions(
+        bytes_per_second=settings.sweep_bytes_per_second,
+        period=timedelta(hours=settings.sweep_period_hours),
+        lease=timedelta(seconds=settings.sweep_lease_seconds),
+    )
+
+
+def _security_channel(settings: Settings) -> str | None:
+    """The security channel's conversation reference, when one is set."""
+    if settings.security_channel is None:
+        return None
+    service_url, channel_id = settings.security_channel
+    tenant = settings.bot_tenant_id or min(settings.allowed_tenants)
+    return security_channel_reference(service_url, channel_id, tenant, settings.bot_app_id)
+
+
+async def _run_integrity_sweep(app: web.Application) -> AsyncIterator[None]:
+    """The integrity sweep beside the in-process worker; cancelled (lease given up) on stop."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(app[INTEGRITY_SWEEP].run(stop))
+    yield
+    await _stop_sweep(stop, task)
+
+
+async def _stop_sweep(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    # Cancelled, not awaited to the end: a pass may be mid-read for minutes. What it was
+    # reading is not recorded, so the next holder of the lease reads it again.
+    stop.set()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def run_worker_alone(settings: Settings) -> None:
-    """An ingest worker without the HTTP service, until SIGINT or SIGTERM."""
+    """An ingest worker (and the integrity sweep) without the HTTP service, until SIGINT or
+    SIGTERM."""
     app = await create_app(settings, start_worker=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     logger.info("Ingest worker started")
+    sweep = None
+    if settings.sweep_enabled:
+        sweep = asyncio.create_task(app[INTEGRITY_SWEEP].run(stop))
     try:
         await app[WORKER].run(stop)
     finally:
+        if sweep is not None:
+            await _stop_sweep(stop, sweep)
         await app.cleanup()
     logger.info("Ingest worker stopped")
 

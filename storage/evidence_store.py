@@ -169,7 +169,14 @@ class BlobEvidenceStore:
             recorded.get(META_QUICK_XOR),
         )
 
-    async def rehash(self, region: str, blob_name: str, *, quick_xor: bool = False) -> StoredBlob:
+    async def rehash(
+        self,
+        region: str,
+        blob_name: str,
+        *,
+        quick_xor: bool = False,
+        on_progress: Progress | None = None,
+    ) -> StoredBlob:
         """Read the stored bytes again, chunk by chunk, and hash them now."""
         digests = Digests(quick_xor=quick_xor)
         with translated(region, blob_name):
@@ -180,6 +187,8 @@ class BlobEvidenceStore:
                 raise BlobMissing(region, blob_name) from err
             async for chunk in download.chunks():
                 digests.update(chunk)
+                if on_progress is not None:
+                    await on_progress(digests.size)
         return StoredBlob(region, blob_name, digests.size, digests.sha256, digests.quick_xor_hash)
 
     async def read_head(self, region: str, blob_name: str, length: int) -> bytes:

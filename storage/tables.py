@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -238,4 +239,44 @@ refusal_tallies = Table(
     Column("window_start", UtcDateTime, nullable=False),
     Column("attempts", Integer, nullable=False),
     PrimaryKeyConstraint("chain", "actor_id", "window_start"),
+)
+
+# The integrity sweep's progress, one row (`name`): the pass under way or last finished, and the
+# lease (owner, expiry) that lets exactly one worker sweep at a time.
+integrity_sweeps = Table(
+    "integrity_sweeps",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("pass_id", String),
+    Column("started_at", UtcDateTime),
+    Column("cursor", String),
+    Column("finished_at", UtcDateTime),
+    Column("checked", Integer, nullable=False),
+    Column("mismatches", Integer, nullable=False),
+    Column("bytes_read", BigInteger, nullable=False),
+    Column("lease_owner", String),
+    Column("lease_expires_at", UtcDateTime),
+)
+
+# Mismatches the sweep found, kept until posted to every channel still flagged: an alert that
+# cannot be sent is tried again, never lost. The finding itself is in the custody chain.
+integrity_alerts = Table(
+    "integrity_alerts",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("pass_id", String, nullable=False),
+    Column("case_id", String, nullable=False),
+    Column("exhibit_id", String, nullable=False),
+    Column("exhibit_ref", String, nullable=False),
+    Column("region", String, nullable=False),
+    Column("expected_sha256", String, nullable=False),
+    Column("expected_size", BigInteger, nullable=False),
+    Column("found_sha256", String),
+    Column("found_size", BigInteger),
+    Column("problem", Text, nullable=False),
+    Column("found_at", UtcDateTime, nullable=False),
+    Column("to_case_channel", Boolean, nullable=False),
+    Column("to_security_channel", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Index("ix_integrity_alerts_found_at", "found_at"),
 )

@@ -77,6 +77,9 @@ def base_env(azurite: Azurite, tmp_path: Path) -> dict[str, str]:
         "EXHIBIT_SHARE_DOMAINS": "cps.gov.uk,justice.gov.uk",
         # Development creates it on first start; never the repository's var/.
         "EXHIBIT_CHECKPOINT_KEY_FILE": str(tmp_path / "checkpoint-key.pem"),
+        # The scheduled integrity sweep would add its own custody entries to any test's case:
+        # its tests step it themselves (tests/test_integrity_sweep.py).
+        "EXHIBIT_SWEEP_ENABLED": "false",
     }
 
 

@@ -32,6 +32,7 @@ from cards.exhibits import (
     build_receipt_card,
     build_verify_card,
 )
+from cards.integrity import build_integrity_alert_card
 from cards.officer import build_whoami_card
 from cards.sharing import (
     build_approval_card,
@@ -47,6 +48,7 @@ from evidence.records import IntakeJob, JobStatus
 from evidence.review import Review, ReviewMark
 from evidence.shares import Share, ShareStatus
 from evidence.stored_blob import StoredBlob
+from evidence.sweeps import AlertTarget, IntegrityAlert
 from tests.support.people import JANE, RAVI, SARAH
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -347,6 +349,42 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
     ),
     "share_list_empty": lambda: build_share_list_card(REFERENCE, []),
     "share_form": lambda: build_share_form("JS/1, JS/2", ["cps", "court", "defence"], (1, 14, 30)),
+    "integrity_alert_mismatch": lambda: build_integrity_alert_card(
+        REFERENCE,
+        IntegrityAlert(
+            id="A-000000000001",
+            pass_id="P-20261201-0A1B2C3D",
+            case_id="case-1",
+            exhibit_id="ex-1",
+            exhibit_ref="JS/1",
+            region="uksouth",
+            expected_sha256="a" * 64,
+            expected_size=2_400_000,
+            found_sha256="e" * 64,
+            found_size=7,
+            problem="the hash differs",
+            found_at=NOW,
+            pending=frozenset(AlertTarget),
+        ),
+    ),
+    "integrity_alert_missing": lambda: build_integrity_alert_card(
+        REFERENCE,
+        IntegrityAlert(
+            id="A-000000000002",
+            pass_id="P-20261201-0A1B2C3D",
+            case_id="case-1",
+            exhibit_id="ex-2",
+            exhibit_ref="JS/2",
+            region="uksouth",
+            expected_sha256="b" * 64,
+            expected_size=60_000,
+            found_sha256=None,
+            found_size=None,
+            problem="the stored file is missing",
+            found_at=NOW,
+            pending=frozenset({AlertTarget.SECURITY_CHANNEL}),
+        ),
+    ),
     "whoami_local": lambda: build_whoami_card(RAVI.officer(), "local"),
     "whoami_graph": lambda: build_whoami_card(JANE.officer(), "graph"),
 }

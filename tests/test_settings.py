@@ -82,6 +82,31 @@ def test_credentials_are_read_and_secrets_never_shown() -> None:
         ({**ANONYMOUS, "EXHIBIT_CASE_REF_PATTERN": "[0-9]{6}"}, "EXHIBIT_CASE_REF_EXAMPLE"),
         ({**ANONYMOUS, "EXHIBIT_FORCE_NAME": "x" * 121}, "EXHIBIT_FORCE_NAME"),
         ({**ANONYMOUS, "EXHIBIT_DIRECTORY": "graph"}, "EXHIBIT_GRAPH_TENANT_ID"),
+        ({**ANONYMOUS, "EXHIBIT_SWEEP_BYTES_PER_SECOND": "0"}, "EXHIBIT_SWEEP_BYTES_PER_SECOND"),
+        ({**ANONYMOUS, "EXHIBIT_SWEEP_PERIOD_HOURS": "0"}, "EXHIBIT_SWEEP_PERIOD_HOURS"),
+        (
+            {**ANONYMOUS, "EXHIBIT_SECURITY_CHANNEL_ID": "19:security@thread.tacv2"},
+            "EXHIBIT_SECURITY_CHANNEL_SERVICE_URL",
+        ),
+        (
+            {
+                **ANONYMOUS,
+                "EXHIBIT_SECURITY_CHANNEL_ID": "security",
+                "EXHIBIT_SECURITY_CHANNEL_SERVICE_URL": "https://smba.trafficmanager.net/uk/",
+            },
+            "EXHIBIT_SECURITY_CHANNEL_ID",
+        ),
+        (
+            {
+                **CREDENTIALS,
+                "EXHIBIT_ENV": "production",
+                "EXHIBIT_PUBLIC_URL": "https://exhibit.example",
+                "EXHIBIT_CHECKPOINT_KEY_VAULT_KEY": "https://kv-x.vault.azure.net/keys/checkpoints",
+                "EXHIBIT_SECURITY_CHANNEL_ID": "19:security@thread.tacv2",
+                "EXHIBIT_SECURITY_CHANNEL_SERVICE_URL": "http://smba.trafficmanager.net/uk/",
+            },
+            "EXHIBIT_SECURITY_CHANNEL_SERVICE_URL",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], name: str) -> None:

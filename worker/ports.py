@@ -12,6 +12,7 @@ from evidence.checkpoints import CheckpointSigner, CheckpointStore
 from evidence.model import Case
 from evidence.ports import EvidenceStore
 from evidence.records import IntakeJob, Records
+from evidence.sweeps import AlertTarget, IntegrityAlert
 from storage.queue import Lease  # the queue's value type; the adapter class is not named here
 
 
@@ -77,6 +78,18 @@ class JobReports(Protocol):
 
     def failure_reason(self, failure: JobFailure) -> str:
         """What the officer is told about a failure (recorded with the job)."""
+        ...
+
+
+class IntegrityAlerts(Protocol):
+    """How the integrity sweep tells people of a mismatch; the Teams side implements it."""
+
+    def targets(self, case: Case) -> frozenset[AlertTarget]:
+        """Where an alert about `case` should go (its channel if bound, the security channel)."""
+        ...
+
+    async def post(self, alert: IntegrityAlert, case: Case, target: AlertTarget) -> None:
+        """Post the alert card to `target`; raises when it could not be posted (tried again)."""
         ...
 
 

@@ -1,8 +1,8 @@
 """Exhibit's settings: one frozen object, built once at start-up from the environment.
 
 One module per concern (`service`, `bot`, `storage`, `directory`, `cases`, `intake`,
-`sharing`, `signing`), composed into `Settings` by `load`; the Teams app package's own settings
-are in `teams_app`. Importers use the names exported here.
+`sharing`, `signing`, `sweep`), composed into `Settings` by `load`; the Teams app package's own
+settings are in `teams_app`. Importers use the names exported here.
 """
 
 from exhibit.settings.base import SettingsError

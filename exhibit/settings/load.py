@@ -2,7 +2,8 @@
 
 Every setting is an `EXHIBIT_*` environment variable (plus `PORT`), optionally read from a `.env`
 file. They are declared with pydantic-settings, one model per concern (the service and its
-edge, the bot's identity, storage, the directory, cases, intake, sharing), composed into one
+edge, the bot's identity, storage, the directory, cases, intake, sharing, the integrity
+sweep), composed into one
 `Settings`. A missing or invalid value stops start-up with a `SettingsError` naming the variable.
 Secrets are `SecretStr`, whose repr never shows the value. `.env.example` documents each one.
 """
@@ -25,6 +26,7 @@ from exhibit.settings.service import ServiceSettings
 from exhibit.settings.sharing import SharingSettings
 from exhibit.settings.signing import SigningSettings
 from exhibit.settings.storage import StorageSettings
+from exhibit.settings.sweep import SweepSettings
 from exhibit.settings.teams_app import TeamsAppSettings
 
 
@@ -38,6 +40,7 @@ class Settings(
     SharingSettings,
     SigningSettings,
     CustodySettings,
+    SweepSettings,
 ):
     """Everything Exhibit reads from its environment: every concern's settings in one object."""
 
@@ -94,6 +97,7 @@ class Settings(
             raise SettingsError("EXHIBIT_PUBLIC_URL", "must be https in production")
         self._check_intake()
         self._check_signing(production=self.production)
+        self._check_sweep(production=self.production)
         return self
 
 

@@ -38,6 +38,7 @@ from storage.records.rows import (
     share_from_row,
     share_row,
 )
+from storage.records.sweeps import SweepQueries
 from storage.tables import (
     cases,
     custody_checkpoints,
@@ -51,8 +52,8 @@ from storage.tables import (
 )
 
 
-class SqlRecordsUnit:
-    """One transaction's view of the records."""
+class SqlRecordsUnit(SweepQueries):
+    """One transaction's view of the records (the integrity sweep's part: `SweepQueries`)."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
