@@ -32,6 +32,7 @@ from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
 from graph.mail import open_graph_mailer
 from links.site import SharePages, add_share_routes
+from signing.local import LocalKeySigner, ensure_key_file
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
 from storage.database import create_engine, ping
 from storage.evidence_store import BlobEvidenceStore
@@ -103,28 +104,7 @@ async def create_app(
         )
         engine = create_engine(settings.database_url.get_secret_value())
         resources.push_async_callback(engine.dispose)
-        storage_identity = None
-        if any(region.connection_string is None for region in settings.regions):
-            # Regions reached by URL use the service's Entra identity (managed or workload
-            # identity in Azure): Storage Blob Data Contributor + Storage Blob Delegator.
-            storage_identity = DefaultAzureCredential()
-            resources.push_async_callback(storage_identity.close)
-        blobs = RegionalBlobServices(
-            {
-                region.name: blob_service(
-                    RegionAccount(
-                        region.name,
-                        region.connection_string.get_secret_value()
-                        if region.connection_string
-                        else None,
-                        region.account_url,
-                    ),
-                    storage_identity,
-                )
-                for region in settings.regions
-            }
-        )
-        resources.push_async_callback(blobs.aclose)
+        blobs = await open_blobs(settings, resources)
         store = BlobEvidenceStore(blobs)
         queue = IngestQueue.from_connection_string(
             settings.queue_connection_string.get_secret_value(), settings.queue_name
@@ -307,6 +287,40 @@ async def run_worker_alone(settings: Settings) -> None:
     finally:
         await app.cleanup()
     logger.info("Ingest worker stopped")
+
+
+async def open_blobs(
+    settings: Settings, resources: contextlib.AsyncExitStack
+) -> RegionalBlobServices:
+    """One Blob client per region, closed with `resources`."""
+    storage_identity = None
+    if any(region.connection_string is None for region in settings.regions):
+        # Regions reached by URL use the service's Entra identity (managed or workload
+        # identity in Azure): Storage Blob Data Contributor + Storage Blob Delegator.
+        storage_identity = DefaultAzureCredential()
+        resources.push_async_callback(storage_identity.close)
+    blobs = RegionalBlobServices(
+        {
+            region.name: blob_service(
+                RegionAccount(
+                    region.name,
+                    region.connection_string.get_secret_value()
+                    if region.connection_string
+                    else None,
+                    region.account_url,
+                ),
+                storage_identity,
+            )
+            for region in settings.regions
+        }
+    )
+    resources.push_async_callback(blobs.aclose)
+    return blobs
+
+
+def checkpoint_signer(settings: Settings) -> LocalKeySigner:
+    """The checkpoint key: a local key file (created on first use)."""
+    return LocalKeySigner.from_file(ensure_key_file(settings.checkpoint_key_file))
 
 
 async def open_directory(settings: Settings) -> tuple[Directory, Callable[[], Awaitable[None]]]:

@@ -19,6 +19,7 @@ from exhibit.settings.base import GUID, PREFIX, SettingsError, reading
 from exhibit.settings.bot import BotSettings
 from exhibit.settings.cases import CaseSettings
 from exhibit.settings.directory import DirectorySettings, GraphSettings
+from exhibit.settings.exports import ExportSettings
 from exhibit.settings.intake import IntakeSettings
 from exhibit.settings.service import ServiceSettings
 from exhibit.settings.sharing import SharingSettings
@@ -34,6 +35,7 @@ class Settings(
     CaseSettings,
     IntakeSettings,
     SharingSettings,
+    ExportSettings,
 ):
     """Everything Exhibit reads from its environment: every concern's settings in one object."""
 
