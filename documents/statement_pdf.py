@@ -33,6 +33,10 @@ class _Statement(FPDF):
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(18, 16, 18)
 
+    @property
+    def bullet(self) -> str:
+        return "\u2022" if self.unicode else "-"
+
     def use(self, family: str, size: float, style: str = "") -> None:
         if self.unicode:
             self.set_font(family, style, size)
@@ -52,13 +56,15 @@ class _Statement(FPDF):
 
     def para(self, text: str, size: float = 10, style: str = "", height: float = 5) -> None:
         self.use("Sans", size, style)
-        self.multi_cell(0, height, self.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, height, self.text_of(text), align="L", new_x=XPos.LMARGIN,
+                        new_y=YPos.NEXT)  # fmt: skip
 
     def field(self, label: str, value: str, *, mono: bool = False) -> None:
         self.use("Sans", 9, "B")
         self.cell(38, 5, self.text_of(label))
         self.use("Mono" if mono else "Sans", 8.5 if mono else 9.5)
-        self.multi_cell(0, 5, self.text_of(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, 5, self.text_of(value), align="L", new_x=XPos.LMARGIN,
+                        new_y=YPos.NEXT)  # fmt: skip
 
     def heading(self, text: str) -> None:
         self.ln(3)
@@ -91,7 +97,7 @@ def render_statement(statement: ContinuityStatement) -> bytes:
 
     pdf.heading("Chain of custody: verification")
     for finding in statement.chain_findings:
-        pdf.para(f"- {finding}", size=9.5)
+        pdf.para(f"{pdf.bullet} {finding}", size=9.5)
     pdf.field("Checkpoint key", statement.key_id, mono=True)
     pdf.para(
         "Anyone can repeat these checks without Exhibit: see README.txt in this bundle "
@@ -115,12 +121,12 @@ def _exhibit(pdf: _Statement, exhibit: ExhibitStatement) -> None:
     pdf.ln(1)
     pdf.para("Verification", size=10, style="B")
     for finding in exhibit.findings:
-        pdf.para(f"- {finding}", size=9)
+        pdf.para(f"{pdf.bullet} {finding}", size=9)
     pdf.ln(1)
     pdf.para("Custody events", size=10, style="B")
     pdf.use("Sans", 8.5)
     with pdf.table(
-        col_widths=(10, 48, 38, 78),
+        col_widths=(10, 56, 38, 70),
         text_align=("RIGHT", "LEFT", "LEFT", "LEFT"),
         line_height=4.6,
         first_row_as_headings=True,

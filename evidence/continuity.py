@@ -323,8 +323,8 @@ def check_checkpoints(
 _EVENTS: dict[str, str] = {
     Action.CASE_OPENED: "opened the case",
     Action.INTAKE_STARTED: "sent the file to Exhibit",
-    Action.INTAKE_COMPLETED: "- the file was received, hashed and stored",
-    Action.INTAKE_FAILED: "- the intake failed",
+    Action.INTAKE_COMPLETED: "the file was received, hashed and stored",
+    Action.INTAKE_FAILED: "the intake failed",
     Action.EXHIBIT_VIEWED: "viewed the exhibit",
     Action.EXHIBIT_VERIFIED: "had the stored file re-hashed",
     Action.EXHIBIT_REVIEWED: "marked the exhibit reviewed",
@@ -334,8 +334,8 @@ _EVENTS: dict[str, str] = {
     Action.SHARE_APPROVED: "approved an external share",
     Action.SHARE_REJECTED: "rejected an external share",
     Action.SHARE_REVOKED: "revoked an external share",
-    Action.SHARE_EXPIRED: "- an external share expired",
-    Action.EXHIBIT_DOWNLOADED: "- the recipient of a share downloaded it",
+    Action.SHARE_EXPIRED: "an external share expired",
+    Action.EXHIBIT_DOWNLOADED: "the recipient of a share downloaded it",
     Action.ACCESS_REFUSED: "was refused access",
     Action.CUSTODY_EXPORTED: "exported the continuity bundle",
 }
