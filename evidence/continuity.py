@@ -24,6 +24,7 @@ from evidence.cases import MembersOf, check_visible, find_case
 from evidence.checkpoints import SignedCheckpoint, file_stem
 from evidence.custody import (
     Action,
+    Actor,
     ChainReport,
     CustodyEntry,
     CustodyEvent,
@@ -162,12 +163,56 @@ async def open_export(
     return ExportLookup(case, scope, decision)
 
 
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """What one bundle discloses, kept with the bundle until it is handed over."""
+
+    case_id: str
+    reason: str | None
+    exhibits: tuple[str, ...]
+    focused: bool
+    with_files: bool
+    chain_entries: int
+    bundle_sha256: str
+    bundle_size: int
+
+    @classmethod
+    def of(cls, scope: ExportScope, *, bundle_sha256: str, bundle_size: int) -> Disclosure:
+        """The disclosure a bundle built from `scope` makes."""
+        return cls(
+            case_id=scope.case.id,
+            reason=scope.reason,
+            exhibits=tuple(str(exhibit.ref) for exhibit in scope.exhibits),
+            focused=scope.focused,
+            with_files=scope.with_files,
+            chain_entries=len(scope.entries),
+            bundle_sha256=bundle_sha256,
+            bundle_size=bundle_size,
+        )
+
+    def encode(self) -> str:
+        """As compact JSON (kept beside the stored bundle)."""
+        return json.dumps(
+            {name: getattr(self, name) for name in Disclosure.__slots__},
+            separators=(",", ":"),
+            ensure_ascii=True,
+        )
+
+    @classmethod
+    def decode(cls, text: str) -> Disclosure:
+        """From `encode`'s JSON; `ValueError` if it is not one."""
+        try:
+            document = json.loads(text)
+            return cls(**{**document, "exhibits": tuple(document["exhibits"])})
+        except (TypeError, KeyError, json.JSONDecodeError) as error:
+            raise ValueError("not a disclosure") from error
+
+
 async def record_export(
     unit: RecordsUnit,
-    scope: ExportScope,
+    actor: Officer | Actor,
+    disclosure: Disclosure,
     *,
-    bundle_sha256: str,
-    bundle_size: int,
     delivered_to: str,
     via: str,
     now: datetime,
@@ -175,20 +220,20 @@ async def record_export(
     """`custody.exported`: the disclosure, with who, to whom, why and exactly what left."""
     return await unit.append_custody(
         CustodyEvent.by(
-            scope.officer,
+            actor,
             Action.CUSTODY_EXPORTED,
-            scope.case.id,
+            disclosure.case_id,
             now,
             {
                 "to": delivered_to,
                 "via": via,
-                "reason": scope.reason,
-                "bundle_sha256": bundle_sha256,
-                "bundle_size": bundle_size,
-                "exhibits": [str(exhibit.ref) for exhibit in scope.exhibits],
-                "focused": scope.focused,
-                "with_files": scope.with_files,
-                "chain_entries": len(scope.entries),
+                "reason": disclosure.reason,
+                "bundle_sha256": disclosure.bundle_sha256,
+                "bundle_size": disclosure.bundle_size,
+                "exhibits": list(disclosure.exhibits),
+                "focused": disclosure.focused,
+                "with_files": disclosure.with_files,
+                "chain_entries": disclosure.chain_entries,
             },
         )
     )

@@ -17,9 +17,11 @@ from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 from bot.agent import ExhibitAgent
 from bot.case_teams import CaseTeams
 from bot.edge import Edge, InboundPolicy, TokenValidator, add_message_route
+from bot.exports import Exports
 from bot.proactive import Proactive
 from bot.receipts import ReceiptReports
 from bot.services import BotSettings, Services
+from documents.export import BundleSources
 from evidence.cases import CaseRules
 from evidence.officers import Role
 from evidence.ports import Directory
@@ -31,9 +33,12 @@ from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
 from graph.mail import open_graph_mailer
+from graph.upload_session import DEFAULT_CHUNK, UploadSession
 from links.site import SharePages, add_share_routes
 from signing.local import LocalKeySigner, ensure_key_file
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
+from storage.bundles import BlobBundleStore
+from storage.checkpoints import BlobCheckpointStore
 from storage.database import create_engine, ping
 from storage.evidence_store import BlobEvidenceStore
 from storage.host_allow_list import HostAllowList
@@ -72,6 +77,7 @@ async def create_app(
     directory: Directory | None = None,
     sources: SourceOpener | None = None,
     start_worker: bool = True,
+    upload_chunk_size: int = DEFAULT_CHUNK,
 ) -> web.Application:
     """The aiohttp application for `settings`, with every adapter open.
 
@@ -128,6 +134,18 @@ async def create_app(
         proactive = Proactive(
             adapter, settings.credentials.app_id if settings.credentials else None
         )
+        exports = Exports(
+            sources=BundleSources(store, BlobCheckpointStore(blobs), checkpoint_signer(settings)),
+            shelf=BlobBundleStore(blobs),
+            uploader=UploadSession(
+                session,
+                HostAllowList.of(
+                    settings.download_hosts,
+                    dangerously_allow_http_on_loopback=not settings.production,
+                ).check,
+                chunk_size=upload_chunk_size,
+            ),
+        )
         background = Background()
         # Closed first: its work still needs the rest.
         resources.push_async_callback(background.aclose)
@@ -153,6 +171,7 @@ async def create_app(
             ingest_queue=queue,
             graph_files=teams_sources.graph_files,
             mailer=mailer,
+            exports=exports,
             background=background,
         )
         worker = IntakeWorker(

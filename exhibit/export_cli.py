@@ -19,7 +19,14 @@ from pathlib import Path
 
 from documents.bundle import BuiltBundle
 from documents.export import BundleSources, build_bundle
-from evidence.continuity import ExportLookup, ExportRequest, open_export, read_reason, record_export
+from evidence.continuity import (
+    Disclosure,
+    ExportLookup,
+    ExportRequest,
+    open_export,
+    read_reason,
+    record_export,
+)
 from evidence.errors import AccessRefused, CaseNotFound, ExhibitError, InvalidInput
 from evidence.model import Case, ExhibitRef
 from evidence.officers import Role
@@ -116,9 +123,8 @@ async def export_to_file(settings: Settings, order: ExportOrder) -> BuiltBundle:
             records,
             lambda unit: record_export(
                 unit,
-                scope,
-                bundle_sha256=built.sha256,
-                bundle_size=built.size,
+                officer,
+                Disclosure.of(scope, bundle_sha256=built.sha256, bundle_size=built.size),
                 delivered_to=order.to,
                 via=VIA,
                 now=_now(),
