@@ -5,6 +5,9 @@ A real case (the app, the worker, Azurite, SQLite) with two exhibits and signed 
 the ZIP is then checked with standard tools only, and each kind of tampering is named.
 """
 
+# The tests run the standard tools a court would, one after another: blocking is intended.
+# ruff: noqa: ASYNC221, ASYNC240
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,7 @@
 """`custody export` in Teams: the file consent card, the OneDrive upload session, the record."""
 
+# The tests run the standard tools a court would, one after another: blocking is intended.
+
 from __future__ import annotations
 
 import ast

@@ -50,9 +50,7 @@ class UploadSessions:
         self.ranges.append(match.group(0))
         received += body
         if not last:
-            return web.json_response(
-                {"nextExpectedRanges": [f"{len(received)}-"]}, status=202
-            )
+            return web.json_response({"nextExpectedRanges": [f"{len(received)}-"]}, status=202)
         self.complete.add(session)
         return web.json_response({"id": f"item-{session}", "name": "bundle.zip",
                                   "size": total}, status=201)  # fmt: skip
