@@ -26,6 +26,7 @@ from bot.commands.share import (
     share_revoke,
 )
 from bot.commands.share_grammar import is_share_form
+from bot.exports import custody_export, on_file_consent
 from bot.identity import resolve_officer
 from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
@@ -55,6 +56,7 @@ HANDLERS: Mapping[str, Handler] = {
     "evidence show": evidence_show,
     "evidence verify": evidence_verify,
     "custody": custody,
+    "custody export": custody_export,
     "share": share,
     "share list": share_list,
     "share revoke": share_revoke,
@@ -91,6 +93,8 @@ class ExhibitAgent:
                     ),
                 )
             )
+        elif activity.type == ActivityTypes.invoke and activity.name == "fileConsent/invoke":
+            await on_file_consent(context, self._services)
         # Other activity types (conversation updates, typing, ...) need no answer yet;
         # an invoke left unanswered gets the protocol's 501 from the adapter.
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
@@ -30,6 +30,9 @@ from evidence.ports import (
 )
 from evidence.records import Records, RecordsUnit, run_unit
 from worker.background import Background
+
+if TYPE_CHECKING:
+    from bot.exports import Exports
 
 T = TypeVar("T")
 TEAM_ROUNDS = 3
@@ -73,6 +76,7 @@ class Services:
     graph_files: FileSource | None = None
     channel_creator: ChannelCreator | None = None
     mailer: Mailer | None = None
+    exports: Exports | None = None
     background: Background = field(default_factory=Background)
     now: Callable[[], datetime] = utc_now
 

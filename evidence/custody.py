@@ -41,6 +41,7 @@ class Action(StrEnum):
     EXHIBIT_REVIEWED = "exhibit.reviewed"
     EXHIBIT_FLAGGED = "exhibit.flagged"
     CUSTODY_VIEWED = "custody.viewed"
+    CUSTODY_EXPORTED = "custody.exported"
     SHARE_REQUESTED = "share.requested"
     SHARE_APPROVED = "share.approved"
     SHARE_REJECTED = "share.rejected"

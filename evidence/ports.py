@@ -134,6 +134,10 @@ class EvidenceStore(Protocol):
         """
         ...
 
+    def read(self, region: str, blob_name: str) -> AsyncIterator[bytes]:
+        """The committed blob's bytes, chunk by chunk (never whole); `BlobMissing` if absent."""
+        ...
+
     async def read_head(self, region: str, blob_name: str, length: int) -> bytes:
         """The first `length` bytes of a committed blob (to sniff its type); or `BlobMissing`."""
         ...

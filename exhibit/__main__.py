@@ -11,13 +11,15 @@ from pathlib import Path
 from aiohttp import web
 from dotenv import dotenv_values
 
+from evidence.errors import ExhibitError
 from exhibit.log_config import configure_logging
-from exhibit.settings import SettingsError, load_settings
+from exhibit.settings import Settings, SettingsError, load_settings
 
 DESCRIPTION = """\
 Run Exhibit's bot service: POST /api/messages (Teams, through the Azure Bot Service),
 GET /healthz (process up) and GET /readyz (database and storage reachable), with an
-ingest worker inside. `python -m exhibit worker` runs one more ingest worker on its own.
+ingest worker inside. `python -m exhibit worker` runs one more ingest worker on its own;
+`python -m exhibit custody-export --help` writes a case's continuity bundle to a file.
 
 Settings come from the environment, and from a .env file in the working directory if
 there is one (the environment wins). Every setting is listed in .env.example. The
@@ -27,6 +29,9 @@ service listens on EXHIBIT_HOST (default 127.0.0.1) and PORT (default 3978).
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, load settings and serve until interrupted."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["custody-export"]:
+        return custody_export(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m exhibit",
         description=DESCRIPTION,
@@ -48,12 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         help="optional file of KEY=value settings (default: .env; ignored if absent)",
     )
     args = parser.parse_args(argv)
-    env = {k: v for k, v in dotenv_values(args.env_file).items() if v is not None}
-    env.update(os.environ)
-    try:
-        settings = load_settings(env)
-    except SettingsError as err:
-        print(f"Exhibit cannot start: {err}", file=sys.stderr)
+    settings = _load(args.env_file)
+    if settings is None:
         return 2
     configure_logging(settings.log_level)
     from exhibit.composition import create_app, run_worker_alone  # SDKs load once settings are good
@@ -78,6 +79,43 @@ def main(argv: list[str] | None = None) -> int:
         print=None,
         access_log=None,
     )
+    return 0
+
+
+def _load(env_file: Path) -> Settings | None:
+    env = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    env.update(os.environ)
+    try:
+        return load_settings(env)
+    except SettingsError as err:
+        print(f"Exhibit cannot start: {err}", file=sys.stderr)
+        return None
+
+
+def custody_export(argv: list[str]) -> int:
+    """`custody-export`: write a case's continuity bundle to a file, recorded as a disclosure."""
+    from exhibit.export_cli import add_arguments, describe_error, export_to_file, read_order
+
+    parser = argparse.ArgumentParser(
+        prog="python -m exhibit custody-export",
+        description="Write a case's continuity bundle (ZIP) to a file; recorded on the case's "
+        "chain of custody as a disclosure (custody.exported).",
+    )
+    add_arguments(parser)
+    parser.add_argument("--env-file", type=Path, default=Path(".env"))
+    args = parser.parse_args(argv)
+    settings = _load(args.env_file)
+    if settings is None:
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        built = asyncio.run(export_to_file(settings, read_order(args)))
+    except ExhibitError as err:
+        print(f"Not exported: {describe_error(err)}", file=sys.stderr)
+        return 1
+    print(f"{built.path}  {built.size} bytes  SHA-256 {built.sha256}")
+    if not built.chain_ok:
+        print("Warning: the chain does not verify; the statement says where.", file=sys.stderr)
     return 0
 
 

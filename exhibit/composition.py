@@ -18,11 +18,14 @@ from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 from bot.agent import ExhibitAgent
 from bot.case_teams import CaseTeams
 from bot.edge import Edge, InboundPolicy, TokenValidator, add_message_route
+from bot.exports import Exports
 from bot.integrity_alerts import ChannelAlerts, security_channel_reference
 from bot.proactive import Proactive
 from bot.receipts import ReceiptReports
 from bot.services import BotSettings, Services
+from documents.export import BundleSources
 from evidence.cases import CaseRules
+from evidence.checkpoints import CheckpointSigner
 from evidence.officers import Role
 from evidence.ports import Directory
 from exhibit.bot_auth import ProviderFactory, auth_configuration, build_adapter, token_issuers
@@ -34,10 +37,12 @@ from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
 from graph.mail import open_graph_mailer
+from graph.upload_session import DEFAULT_CHUNK, UploadSession
 from links.site import SharePages, add_share_routes
 from signing.factory import open_signer
 from signing.published import PublishedKeys
 from storage.blobs import RegionAccount, RegionalBlobServices, blob_service
+from storage.bundles import BlobBundleStore
 from storage.checkpoints import BlobCheckpointStore
 from storage.database import create_engine, entra_password, ping
 from storage.evidence_store import BlobEvidenceStore
@@ -81,6 +86,7 @@ async def create_app(
     directory: Directory | None = None,
     sources: SourceOpener | None = None,
     start_worker: bool = True,
+    upload_chunk_size: int = DEFAULT_CHUNK,
 ) -> web.Application:
     """The aiohttp application for `settings`, with every adapter open.
 
@@ -111,18 +117,7 @@ async def create_app(
             if settings.create_case_channels and isinstance(directory, GraphDirectory)
             else None
         )
-        storage_identity = None
-        if (
-            settings.database_entra_auth
-            or settings.queue_connection_string is None
-            or any(region.connection_string is None for region in settings.regions)
-            or settings.checkpoint_key_vault_key is not None
-        ):
-            # What is reached by URL uses the service's Entra identity (managed or workload
-            # identity in Azure): storage roles, a login role on the database, and Key Vault
-            # Crypto User on the checkpoint key.
-            storage_identity = DefaultAzureCredential()
-            resources.push_async_callback(storage_identity.close)
+        storage_identity = await open_identity(settings, resources)
         engine = create_engine(
             settings.database_url.get_secret_value(),
             password=entra_password(storage_identity)
@@ -130,29 +125,11 @@ async def create_app(
             else None,
         )
         resources.push_async_callback(engine.dispose)
-        signer, close_signer = await open_signer(
-            settings.signer_config(production=settings.production), storage_identity
-        )
-        resources.push_async_callback(close_signer)
+        signer = await open_checkpoint_signer(settings, resources, storage_identity)
         published_keys = await asyncio.to_thread(
             PublishedKeys.of, signer, settings.checkpoint_earlier_keys_dir
         )
-        blobs = RegionalBlobServices(
-            {
-                region.name: blob_service(
-                    RegionAccount(
-                        region.name,
-                        region.connection_string.get_secret_value()
-                        if region.connection_string
-                        else None,
-                        region.account_url,
-                    ),
-                    storage_identity,
-                )
-                for region in settings.regions
-            }
-        )
-        resources.push_async_callback(blobs.aclose)
+        blobs = await open_blobs(settings, resources, storage_identity)
         immutability = RegionImmutability(
             blobs, {region.name: region.immutability_days for region in settings.regions}
         )
@@ -189,6 +166,18 @@ async def create_app(
         proactive = Proactive(
             adapter, settings.credentials.app_id if settings.credentials else None
         )
+        exports = Exports(
+            sources=BundleSources(store, checkpoint_store, checkpoint_signer),
+            shelf=BlobBundleStore(blobs),
+            uploader=UploadSession(
+                session,
+                HostAllowList.of(
+                    settings.download_hosts,
+                    dangerously_allow_http_on_loopback=not settings.production,
+                ).check,
+                chunk_size=upload_chunk_size,
+            ),
+        )
         background = Background()
         # Closed first: its work still needs the rest.
         resources.push_async_callback(background.aclose)
@@ -218,6 +207,7 @@ async def create_app(
             checkpoint_store=checkpoint_store,
             graph_files=teams_sources.graph_files,
             mailer=mailer,
+            exports=exports,
             background=background,
         )
         worker = IntakeWorker(
@@ -418,6 +408,64 @@ async def run_worker_alone(settings: Settings) -> None:
             await _stop_sweep(stop, sweep)
         await app.cleanup()
     logger.info("Ingest worker stopped")
+
+
+async def open_identity(
+    settings: Settings, resources: contextlib.AsyncExitStack
+) -> DefaultAzureCredential | None:
+    """The service's Entra identity, when anything is reached with it (closed with `resources`).
+
+    Managed or workload identity in Azure: storage roles on what is reached by URL, a login role
+    on the database, Key Vault Crypto User on the checkpoint key.
+    """
+    if not (
+        settings.database_entra_auth
+        or settings.queue_connection_string is None
+        or any(region.connection_string is None for region in settings.regions)
+        or settings.checkpoint_key_vault_key is not None
+    ):
+        return None
+    identity = DefaultAzureCredential()
+    resources.push_async_callback(identity.close)
+    return identity
+
+
+async def open_blobs(
+    settings: Settings,
+    resources: contextlib.AsyncExitStack,
+    identity: DefaultAzureCredential | None,
+) -> RegionalBlobServices:
+    """One Blob client per region (by connection string, or by URL with `identity`)."""
+    blobs = RegionalBlobServices(
+        {
+            region.name: blob_service(
+                RegionAccount(
+                    region.name,
+                    region.connection_string.get_secret_value()
+                    if region.connection_string
+                    else None,
+                    region.account_url,
+                ),
+                identity,
+            )
+            for region in settings.regions
+        }
+    )
+    resources.push_async_callback(blobs.aclose)
+    return blobs
+
+
+async def open_checkpoint_signer(
+    settings: Settings,
+    resources: contextlib.AsyncExitStack,
+    identity: DefaultAzureCredential | None,
+) -> CheckpointSigner:
+    """The checkpoint key: Key Vault in production, a key file in development."""
+    signer, close_signer = await open_signer(
+        settings.signer_config(production=settings.production), identity
+    )
+    resources.push_async_callback(close_signer)
+    return signer
 
 
 async def open_directory(settings: Settings) -> tuple[Directory, Callable[[], Awaitable[None]]]:

@@ -191,6 +191,16 @@ class BlobEvidenceStore:
                     await on_progress(digests.size)
         return StoredBlob(region, blob_name, digests.size, digests.sha256, digests.quick_xor_hash)
 
+    async def read(self, region: str, blob_name: str) -> AsyncIterator[bytes]:
+        """The committed blob's bytes, chunk by chunk, as one consistent version."""
+        with translated(region, blob_name):
+            try:
+                download = await self._blob(region, blob_name).download_blob(max_concurrency=1)
+            except ResourceNotFoundError as err:
+                raise BlobMissing(region, blob_name) from err
+            async for chunk in download.chunks():
+                yield chunk
+
     async def read_head(self, region: str, blob_name: str, length: int) -> bytes:
         """The first `length` bytes of a committed blob (to sniff its type)."""
         with translated(region, blob_name):

@@ -14,6 +14,7 @@ from bot.commands.case_grammar import read_case_words, read_exhibit_target
 from bot.commands.grammar import COMMANDS, RUNS_ON, SHARE, Argument, CommandSpec, Kind
 from bot.commands.parsing import parse_command, split_reason
 from bot.commands.share_grammar import asks_for_form, read_share_form, read_share_words
+from bot.exports import read_export_words
 from cards.help import build_help_card
 from cards.sharing import SHARE_FORM
 from devtools.app_package.manifest import command_lists
@@ -35,6 +36,7 @@ SAMPLES = {
     Kind.REGION: "ukwest",
     Kind.TITLE: "Burglary at 12 High St",
     Kind.TEXT: "disclosure for trial",
+    Kind.FILES: "files",
 }
 
 
@@ -80,6 +82,7 @@ READERS: dict[str, Callable[[Sequence[str]], object]] = {
     "evidence verify": _consulting(read_exhibit_target),
     "custody": _consulting(read_exhibit_target),
     "share": _read_share,
+    "custody export": read_export_words,
 }
 
 

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     REGION = "name"
     TITLE = "title"
     TEXT = "text"
+    FILES = "files"  # the word itself: `with files`
 
 
 # Kinds that take every word that is left (`<title...>`).
@@ -59,6 +60,8 @@ class Argument:
     def syntax(self) -> str:
         """How the help card and the README show it: `[for <N>d]`, `<exhibit-ref>[,...]`."""
         value = f"<{self.kind}...>" if self.kind in RUNS_ON else f"<{self.kind}>"
+        if self.kind is Kind.FILES:
+            value = str(self.kind)
         if self.kind is Kind.DAYS:
             value += "d"
         if self.many:
@@ -218,6 +221,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
         (*EXHIBIT, WHY),
         "The exhibit's chain of custody, verified",
         "custody JS/1",
+    ),
+    CommandSpec(
+        "custody export",
+        (
+            Argument("case", Kind.CASE_REF),
+            Argument("exhibits", Kind.EXHIBIT_REF, optional=True, many=True),
+            Argument("files", Kind.FILES, keyword="with", optional=True),
+            Argument("reason", Kind.TEXT, keyword="reason", optional=True),
+        ),
+        "Continuity bundle (ZIP: chain, checkpoints, statement, verifier) to your OneDrive",
+        "custody export MET-24-0001 JS/1 with files reason Crown Court disclosure",
     ),
 )
 

@@ -1,0 +1,1 @@
+"""Documents Exhibit writes: the continuity bundle (ZIP) and its statement (PDF)."""
