@@ -116,6 +116,7 @@ OFFICERS = frozenset({Role.OFFICER, Role.APPROVER})
 SHARE = CommandSpec(
     "share",
     (
+        CASE_REF,
         Argument("exhibits", Kind.EXHIBIT_REF, many=True),
         Argument("recipient", Kind.EMAIL, keyword="with"),
         Argument("days", Kind.DAYS, keyword="for", optional=True),
@@ -177,7 +178,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "share list MET-24-0001",
     ),
     CommandSpec(
-        "share revoke", (SHARE_ID,), "Stop a share link at once", "share revoke S-0123456789"
+        "share revoke",
+        (SHARE_ID, Argument("reason", Kind.TEXT, keyword="reason", optional=True)),
+        "Stop a share link at once, saying why",
+        "share revoke S-0123456789 reason sent to the wrong lawyer",
     ),
     CommandSpec(
         "share link",
