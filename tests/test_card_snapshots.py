@@ -321,10 +321,15 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
         (1, 14, 30),
         form_id=FORM_ID,
         case_reference="MET-26-0002",
-        filled={"exhibits": "JS/1", "recipient": "someone@gmail.com", "organisation": "court",
-                "days": "10", "reason": "hearing"},
+        filled={
+            "exhibits": "JS/1",
+            "recipient": "someone@gmail.com",
+            "organisation": "court",
+            "days": "10",
+            "reason": "hearing",
+        },
         notice="Recipient: gmail.com is not on the list of organisations.",
-    ),  # fmt: skip
+    ),
     "whoami_local": lambda: build_whoami_card(RAVI.officer(), "local"),
     "whoami_graph": lambda: build_whoami_card(JANE.officer(), "graph"),
 }

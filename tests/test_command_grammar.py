@@ -13,7 +13,13 @@ import pytest
 from bot.commands.case_grammar import read_case_words, read_exhibit_target
 from bot.commands.grammar import COMMANDS, RUNS_ON, SHARE, Argument, CommandSpec, Kind
 from bot.commands.parsing import parse_command
-from bot.commands.share_grammar import asks_for_form, read_share_form, read_share_words
+from bot.commands.share_grammar import (
+    asks_for_form,
+    read_revoke_words,
+    read_share_form,
+    read_share_target,
+    read_share_words,
+)
 from cards.help import build_help_card
 from cards.sharing import SHARE_FORM
 from devtools.app_package.manifest import command_lists
@@ -39,7 +45,8 @@ SAMPLES = {
 
 
 def _read_share(words: Sequence[str]) -> object:
-    return check_share_request(read_share_words(words), RULES)
+    _, rest = read_share_target(words)
+    return check_share_request(read_share_words(rest), RULES)
 
 
 # The readers that take each command's words apart, as its handler calls them. The other
@@ -50,6 +57,7 @@ READERS: dict[str, Callable[[Sequence[str]], object]] = {
     "evidence verify": read_exhibit_target,
     "custody": read_exhibit_target,
     "share": _read_share,
+    "share revoke": read_revoke_words,
 }
 
 
@@ -108,7 +116,8 @@ def test_reason_is_required_and_organisation_optional_for_share() -> None:
     assert SHARE.argument("reason").optional is False
     assert SHARE.argument("organisation").optional is True
     assert SHARE.syntax == (
-        "share <exhibit-ref>[,...] with <email> [for <N>d] [as <organisation>] reason <text...>"
+        "share [<case-ref>] <exhibit-ref>[,...] with <email> [for <N>d] [as <organisation>] "
+        "reason <text...>"
     )
 
 

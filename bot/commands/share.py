@@ -20,6 +20,7 @@ from bot.commands.share_grammar import (
     asks_for_form,
     form_case,
     form_id_of,
+    read_revoke_words,
     read_share_form,
     read_share_target,
     read_share_words,
@@ -288,11 +289,7 @@ async def share_link(turn: Turn) -> AdaptiveCard:
 
 async def share_revoke(turn: Turn) -> AdaptiveCard:
     """Stop a share's link at once (`reason ...`: why, for the record and the cards)."""
-    args = turn.command.args
-    if not args or (len(args) > 1 and (args[1].lower() != "reason" or len(args) < 3)):
-        raise InvalidInput("share id", "type `share revoke S-... reason <why>`")
-    share_id = args[0].upper()
-    why = " ".join(args[2:])[:500] or None
+    share_id, why = read_revoke_words(turn.command.args)
     seen = await visible_share(
         turn.services, turn.officer, share_id, ShareAction.REVOKE.value, context=turn.context
     )

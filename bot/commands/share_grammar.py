@@ -12,7 +12,7 @@ from typing import Any, TypeGuard
 
 from microsoft_agents.activity import Activity
 
-from bot.commands.grammar import SHARE, Kind
+from bot.commands.grammar import SHARE, Kind, command_named
 from bot.commands.parsing import read_keyword_arguments
 from cards.sharing import SHARE_FORM
 from evidence.errors import InvalidInput
@@ -79,6 +79,22 @@ def form_case(form: object) -> str | None:
     value = form.get("case") if isinstance(form, dict) else None
     text = str(value or "").strip()[:40].upper()
     return text or None
+
+
+_REVOKE = command_named("share revoke")
+
+
+def read_revoke_words(words: Sequence[str]) -> tuple[str, str | None]:
+    """`S-0123456789 [reason <why...>]`: the share id, upper-case, and the reason if given."""
+    if _REVOKE is None:
+        raise LookupError("share revoke")
+    if len(words) == 1:
+        return words[0].upper(), None
+    found = read_keyword_arguments(_REVOKE, words)
+    share_id = (found["share"] or "").split()
+    if len(share_id) != 1 or (len(words) > 1 and found["reason"] is None):
+        raise InvalidInput("share id", "type `share revoke S-... reason <why>`")
+    return share_id[0].upper(), (found["reason"] or "")[:500] or None
 
 
 def is_share_form(value: object) -> TypeGuard[dict[str, Any]]:
