@@ -183,11 +183,11 @@ async def test_share_rejected_then_requested_again_approved_relinked_revoked(
     await open_conversation(page, "Personal Chat")
     link_card = page.locator(CARD).filter(has_text="Share approved")
     await expect(link_card.first).to_be_visible(timeout=20_000)
-    await expect(link_card.first.get_by_role("button", name="Open the link")).to_be_visible()
     url = re.search(r"https?://\S+/s/[A-Za-z0-9_-]+", await link_card.first.inner_text())
     assert url is not None
     await link_card.first.scroll_into_view_if_needed()
     await page.screenshot(path=ARTIFACTS / "share-approved.png", full_page=True)
+    await expect(link_card.first.get_by_text("Open the link")).to_be_visible()
     outside = await browser.new_page()
     try:
         opened = await outside.goto(url.group(0))
