@@ -1,6 +1,7 @@
 """Every `Action.Execute` click (`adaptiveCard/action` invokes), routed by its verb.
 
-Review and receipt verbs go to the evidence commands, approval verbs to the share commands.
+Review and receipt verbs go to the evidence commands, approval verbs and the share form to the
+share commands.
 Whatever was clicked, someone who may not see the case gets a bare refusal, never a card that
 shows anything of it.
 """
@@ -17,14 +18,17 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
 from bot.commands.evidence import on_review_action
+from bot.commands.grammar import SHARE
+from bot.commands.parsing import ParsedCommand
+from bot.commands.share import share_form_action
 from bot.commands.share_decision import on_share_card
 from bot.identity import resolve_officer
 from bot.receipts import receipt_view_for
 from bot.replies import ADAPTIVE_CARD, card_payload
-from bot.services import Services
+from bot.services import Services, Turn
 from cards.cases import CONSULT
 from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW
-from cards.sharing import APPROVE, REFRESH, REJECT
+from cards.sharing import APPROVE, REFRESH, REJECT, SHARE_FORM
 from evidence.errors import CaseNotFound, DirectoryUnavailable, ExhibitError, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -52,6 +56,8 @@ async def on_card_action(
         return _card_response(await rerun(context, data))
     if verb in EXHIBIT_VERBS:
         return _card_response(await _on_exhibit_card(context, services, verb, data))
+    if verb == SHARE_FORM:
+        return _card_response(await _on_share_form(context, services))
     share_id = str(data.get("shareId") or "")[:40].upper()
     if verb not in SHARE_VERBS or not share_id:
         return _card_response(wording.unknown_action_card())
@@ -94,6 +100,15 @@ async def _on_share_card(
         return await on_share_card(context, services, officer, verb, share_id, data)
     except DirectoryUnavailable:
         return wording.directory_unavailable_for_card()
+
+
+async def _on_share_form(context: TurnContext, services: Services) -> AdaptiveCard:
+    """The share form submitted: the outcome (or the form again, to put right) replaces it."""
+    try:
+        officer = await resolve_officer(context.activity, services.directory)
+    except ExhibitError:
+        return wording.not_enrolled_for_card()
+    return await share_form_action(Turn(context, officer, ParsedCommand(SHARE, ()), services))
 
 
 def _object(value: object) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Where a share's link goes: to its requester in a 1:1 chat, and by e-mail to its recipient.
 
+A rejection goes the same way to the requester (`share.rejection_delivered`).
+
 Never into a channel or group chat: everyone there would hold a working link to evidence. The
 requester is reached through the conversation they asked in (it names their Teams account):
 as it is when that was a personal chat, else in the 1:1 chat the connector opens. Where the
@@ -19,7 +21,7 @@ from bot.services import Services
 from bot.share_mail import mail_link
 from cards.sharing import build_link_card
 from evidence.records import run_unit
-from evidence.share_cases import record_link_delivery
+from evidence.share_cases import record_link_delivery, record_rejection_delivery
 from evidence.shares import Share
 
 logger = logging.getLogger(__name__)
@@ -44,11 +46,11 @@ async def link_card(
 
 
 async def send_to_requester(
-    services: Services, share: Share, reference: str, card: AdaptiveCard
+    services: Services, share: Share, reference: str, card: AdaptiveCard, *, rejection: bool = False
 ) -> str | None:
     """Post `card` to the share's requester in their 1:1 chat; the chat's id, None if it failed.
 
-    Recorded either way.
+    Recorded either way: as the link's delivery, or (`rejection`) as the rejection's.
     """
     chat: str | None = None
     problem: str | None = None
@@ -58,9 +60,16 @@ async def send_to_requester(
         )
     except Exception as err:  # the connector is remote; the failure is answered and recorded
         problem = type(err).__name__
-        logger.warning("Share %s: link not delivered to the requester: %s", share.id, problem)
-    await record_delivery(services, share, via=PERSONAL_CHAT if chat else NOT_DELIVERED,
-                          problem=problem)  # fmt: skip
+        logger.warning("Share %s: card not delivered to the requester: %s", share.id, problem)
+    via = PERSONAL_CHAT if chat else NOT_DELIVERED
+    if rejection:
+        now = services.now()
+        await run_unit(
+            services.records,
+            lambda unit: record_rejection_delivery(unit, share, via=via, problem=problem, now=now),
+        )
+    else:
+        await record_delivery(services, share, via=via, problem=problem)
     return chat
 
 

@@ -50,6 +50,7 @@ class Action(StrEnum):
     SHARE_REFUSED = "share.refused"
     SHARE_LINK_REISSUED = "share.link_reissued"
     SHARE_LINK_DELIVERED = "share.link_delivered"
+    SHARE_REJECTION_DELIVERED = "share.rejection_delivered"
     SHARE_EMAILED = "share.emailed"
     SHARE_EMAIL_FAILED = "share.email_failed"
     LINK_OPENED = "link.opened"

@@ -7,7 +7,7 @@ check (an enabled account) is written once and starts every rule.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -153,6 +153,18 @@ def can_act_on_share(
         else refused(f"the request was already {share.status.value}"),
         refused("the request has expired") if now >= share.request_expires_at else ALLOWED,
     )
+
+
+def can_approve_flagged(flagged: Sequence[str], acknowledged: bool) -> Decision:
+    """An approval of flagged exhibits needs the approver to say they have read the flags.
+
+    `flagged`: the references of the share's exhibits someone on the case team flagged.
+    """
+    if not flagged or acknowledged:
+        return ALLOWED
+    which = ", ".join(flagged)
+    verb = "is" if len(flagged) == 1 else "are"
+    return refused(f'{which} {verb} flagged: tick "I have read the flags" to approve')
 
 
 def can_reissue_link(

@@ -163,8 +163,12 @@ class RecordsUnit(Protocol):
         """Replace a job's state."""
         ...
 
-    async def add_share(self, share: Share) -> None:
-        """Store a new share."""
+    async def add_share(self, share: Share) -> bool:
+        """Store a new share; False (and nothing stored) if its `request_key` is taken."""
+        ...
+
+    async def share_by_request_key(self, request_key: str) -> Share | None:
+        """The share requested with this key (a form's or a message's), if any."""
         ...
 
     async def share(self, share_id: str) -> Share | None:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from evidence.custody import SYSTEM_ACTOR, Action, CustodyEvent
-from evidence.errors import AccessRefused, InvalidInput
+from evidence.errors import AccessRefused, Conflict, InvalidInput
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
-from evidence.policy import Decision, can_act_on_share, can_reissue_link, can_request_share
+from evidence.policy import (
+    Decision,
+    can_act_on_share,
+    can_approve_flagged,
+    can_reissue_link,
+    can_request_share,
+)
 from evidence.records import Records, RecordsUnit
 from evidence.refusals import record_refusal
+from evidence.review import REVIEW_ACTIONS, Review, reviews_of
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import (
     LinkToken,
@@ -37,6 +45,25 @@ async def exhibits_named(unit: RecordsUnit, case: Case, refs: tuple[str, ...]) -
     return found
 
 
+def request_key(officer: Officer, origin: str) -> str:
+    """What makes one request once only: where it came from (`form:<id>` for a share form,
+    `message:<conversation>:<activity>` for a typed command) and who sent it, hashed.
+
+    The same form submitted twice, or a message Teams delivers again, gives the same key; the
+    same form submitted by another member of the channel is their own request.
+    """
+    text = f"{officer.object_id.lower()}\n{origin}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRequested:
+    """What a request did: the share, and whether it is new (False: asked for already)."""
+
+    share: Share
+    new: bool
+
+
 async def request_share(
     unit: RecordsUnit,
     officer: Officer,
@@ -47,15 +74,19 @@ async def request_share(
     share_id: str,
     now: datetime,
     requester_reference: str = "",
-) -> Share:
+    key: str | None = None,
+) -> ShareRequested:
     """Record a pending share request (refusals are raised; nothing is recorded for them).
 
     `requester_reference`: the conversation the request came from (JSON), which also names the
     requester's Teams account, so the link can reach them in a personal chat.
+    `key` (`request_key`): a request already made with it is answered, not made again.
     """
     decision = can_request_share(officer, case, members)
     if not decision.allowed:
         raise AccessRefused(decision.reason)
+    if key is not None and (earlier := await unit.share_by_request_key(key)) is not None:
+        return ShareRequested(earlier, new=False)
     exhibits = await exhibits_named(unit, case, request.exhibit_refs)
     share = Share(
         id=share_id,
@@ -71,8 +102,11 @@ async def request_share(
         created_at=now,
         request_expires_at=now + REQUEST_LIFETIME,
         requester_reference=requester_reference,
+        request_key=key,
     )
-    await unit.add_share(share)
+    if not await unit.add_share(share):
+        # The same form or message, in a unit that committed between our read and our write.
+        raise Conflict(f"share request {key} was made meanwhile")
     await unit.append_custody(
         CustodyEvent.by(
             officer,
@@ -89,7 +123,7 @@ async def request_share(
             },
         )
     )
-    return share
+    return ShareRequested(share, new=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +165,7 @@ async def decide_share(
     integrity_problem: str | None,
     now: datetime,
     decided: PolicyAnswer | None = None,
+    flags_read: bool = False,
 ) -> ShareDecision:
     """Approve, reject or revoke, re-checking everything against the stored share.
 
@@ -139,6 +174,7 @@ async def decide_share(
     `integrity_problem` (from re-verifying the exhibits) turns an approval into a rejection.
     `decided`: the policy's answer for this officer, team and action, worked out already (for
     a share as read before this unit); used if the stored share is still that one.
+    `flags_read`: the approver ticked "I have read the flags" (needed if an exhibit is flagged).
     """
     share = await unit.share(share_id)
     if share is None:
@@ -154,6 +190,10 @@ async def decide_share(
         return ShareDecision(share, decision.reason)
     if action is ShareAction.REJECT and not (note or "").strip():
         return ShareDecision(share, "a rejection needs a note saying why")
+    if action is ShareAction.APPROVE:
+        read = can_approve_flagged(await flagged_exhibits(unit, share), flags_read)
+        if not read.allowed:
+            return ShareDecision(share, read.reason)
     if action is ShareAction.APPROVE and integrity_problem:
         action, note = ShareAction.REJECT, f"blocked: {integrity_problem}"
     seen = share
@@ -175,6 +215,17 @@ async def decide_share(
         )
     )
     return ShareDecision(updated, changed=True)
+
+
+async def flagged_exhibits(unit: RecordsUnit, share: Share) -> list[str]:
+    """The references of the share's exhibits that someone flagged, in the share's order."""
+    entries = await unit.custody_about(share.case_id, list(share.exhibit_ids), REVIEW_ACTIONS)
+    flagged = []
+    for exhibit_id in share.exhibit_ids:
+        if any(mark.review is Review.FLAGGED for mark in reviews_of(exhibit_id, entries)):
+            exhibit = await unit.exhibit_by_id(exhibit_id)
+            flagged.append(str(exhibit.ref) if exhibit else exhibit_id)
+    return flagged
 
 
 async def reissue_link(
@@ -244,6 +295,19 @@ async def record_link_delivery(
     await _record_system_event(unit, share, Action.SHARE_LINK_DELIVERED, details, problem, now)
 
 
+async def record_rejection_delivery(
+    unit: RecordsUnit,
+    share: Share,
+    *,
+    via: str,
+    problem: str | None,
+    now: datetime,
+) -> None:
+    """Record where Exhibit told the requester that their share was rejected."""
+    details = {"to": share.requested_by, "via": via}
+    await _record_system_event(unit, share, Action.SHARE_REJECTION_DELIVERED, details, problem, now)
+
+
 async def _record_system_event(
     unit: RecordsUnit,
     share: Share,
@@ -307,7 +371,7 @@ def lost_race_reason(seen: Share, current: Share) -> str:
     if current.status is ShareStatus.REJECTED:
         return f"{who} rejected this share a moment ago"
     if current.status is ShareStatus.REVOKED:
-        return "this share was revoked meanwhile"
+        return f"{current.revoked_by_name or 'another officer'} revoked this share a moment ago"
     if current.status is ShareStatus.EXPIRED:
         return "this share expired meanwhile"
     return "this share changed meanwhile"
@@ -360,9 +424,10 @@ _RESULT = {
 
 
 def _is_repeat(share: Share, officer: Officer, action: ShareAction) -> bool:
-    same_person = (share.decided_by or "").lower() == officer.object_id.lower()
     if action is ShareAction.REVOKE:
-        return share.status is ShareStatus.REVOKED and same_person
+        revoker = (share.revoked_by or "").lower()
+        return share.status is ShareStatus.REVOKED and revoker == officer.object_id.lower()
+    same_person = (share.decided_by or "").lower() == officer.object_id.lower()
     return same_person and share.status is _RESULT[action]
 
 
@@ -386,6 +451,16 @@ def _decided(
             decision_reason=note or None,
             token_sha256=token.sha256,
             link_expires_at=link_expiry(share, now),
+        )
+    if action is ShareAction.REVOKE:
+        # A fact of its own: who approved it (and when) stays on the share.
+        return replace(
+            share,
+            status=ShareStatus.REVOKED,
+            revoked_by=officer.object_id,
+            revoked_by_name=officer.display_name,
+            revoked_at=now,
+            revocation_reason=(note or "").strip() or None,
         )
     return replace(
         share,

@@ -41,10 +41,16 @@ class Share:
     status: ShareStatus
     created_at: datetime
     request_expires_at: datetime
+    # The approval or rejection: who decided, when, and their note. Kept when it is revoked.
     decided_by: str | None = None
     decided_by_name: str | None = None
     decided_at: datetime | None = None
     decision_reason: str | None = None
+    # The revocation, a fact of its own: who stopped the link, when and why.
+    revoked_by: str | None = None
+    revoked_by_name: str | None = None
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
     token_sha256: str | None = None
     link_expires_at: datetime | None = None
     max_downloads: int | None = None
@@ -52,3 +58,6 @@ class Share:
     # Where to tell the requester (their conversation) and the approval card's activity id.
     requester_reference: str = ""
     approval_activity_id: str | None = None
+    # What makes a request once only: the share form's id, or the message's, hashed with who
+    # sent it (`evidence.share_cases.request_key`). Unique; None for requests made before.
+    request_key: str | None = None

@@ -224,7 +224,13 @@ shares = Table(
     Column("downloads", Integer, nullable=False),
     Column("requester_reference", Text, nullable=False),
     Column("approval_activity_id", String),
+    Column("revoked_by", String),
+    Column("revoked_by_name", Text),
+    Column("revoked_at", UtcDateTime),
+    Column("revocation_reason", Text),
+    Column("request_key", String),
     UniqueConstraint("token_sha256"),  # NULL until approved; NULLs are distinct
+    UniqueConstraint("request_key"),  # a form submitted twice, a message redelivered
     Index("ix_shares_case_id_created_at", "case_id", "created_at"),
     Index("ix_shares_status_link_expires_at", "status", "link_expires_at"),
 )

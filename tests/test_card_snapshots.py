@@ -37,6 +37,7 @@ from cards.officer import build_whoami_card
 from cards.sharing import (
     build_approval_card,
     build_link_card,
+    build_rejection_card,
     build_share_form,
     build_share_list_card,
 )
@@ -103,6 +104,9 @@ REVIEWED = ReviewMark(Review.REVIEWED, RAVI.name, NOW + timedelta(hours=1), None
 FLAGGED = ReviewMark(Review.FLAGGED, SARAH.name, NOW + timedelta(hours=2), "faces not redacted")
 
 
+FORM_ID = "5f0c1d2e3a4b4c5d8e9f0a1b2c3d4e5f"
+
+
 def share(status: ShareStatus, **changes: Any) -> Share:
     pending = Share(
         id="S-0123456789",
@@ -121,6 +125,10 @@ def share(status: ShareStatus, **changes: Any) -> Share:
     if status in {ShareStatus.PENDING, ShareStatus.EXPIRED}:
         return replace(pending, status=status, **changes)
     decided = NOW + timedelta(hours=3)
+    revoked = {}
+    if status is ShareStatus.REVOKED:
+        revoked = {"revoked_by": JANE.object_id, "revoked_by_name": JANE.name,
+                   "revoked_at": decided + timedelta(hours=1)}  # fmt: skip
     return replace(
         pending,
         status=status,
@@ -128,7 +136,7 @@ def share(status: ShareStatus, **changes: Any) -> Share:
         decided_by_name=SARAH.name,
         decided_at=decided,
         link_expires_at=decided + timedelta(days=14),
-        **changes,
+        **{**revoked, **changes},
     )
 
 
@@ -326,7 +334,20 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
         share(ShareStatus.REJECTED, decision_reason="not relevant"), REFERENCE, [DOOR]
     ),
     "approval_revoked": lambda: build_approval_card(
-        share(ShareStatus.REVOKED, decision_reason="sent to the wrong lawyer"), REFERENCE, [DOOR]
+        share(ShareStatus.REVOKED, revocation_reason="sent to the wrong lawyer"), REFERENCE, [DOOR]
+    ),
+    "approval_pending_flagged": lambda: build_approval_card(
+        share(ShareStatus.PENDING),
+        REFERENCE,
+        [DOOR, STATEMENT],
+        reviews={DOOR.id: [REVIEWED, FLAGGED], STATEMENT.id: [REVIEWED]},
+        approvers=APPROVERS,
+        notice='Refused: JS/1 is flagged: tick "I have read the flags" to approve.',
+    ),
+    "share_rejected_for_requester": lambda: build_rejection_card(
+        share(ShareStatus.REJECTED, decision_reason="faces not redacted on JS/1"),
+        REFERENCE,
+        [DOOR, STATEMENT],
     ),
     "approval_expired": lambda: build_approval_card(share(ShareStatus.EXPIRED), REFERENCE, [DOOR]),
     "link": lambda: build_link_card(share(ShareStatus.APPROVED), REFERENCE, SHARE_URL),
@@ -348,7 +369,6 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
         [share(status, id=f"S-000000000{n}") for n, status in enumerate(ShareStatus)],
     ),
     "share_list_empty": lambda: build_share_list_card(REFERENCE, []),
-    "share_form": lambda: build_share_form("JS/1, JS/2", ["cps", "court", "defence"], (1, 14, 30)),
     "integrity_alert_mismatch": lambda: build_integrity_alert_card(
         REFERENCE,
         IntegrityAlert(
@@ -384,6 +404,24 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
             found_at=NOW,
             pending=frozenset({AlertTarget.SECURITY_CHANNEL}),
         ),
+    ),
+    "share_form": lambda: build_share_form(
+        "JS/1, JS/2", ["cps", "court", "defence"], (1, 14, 30), form_id=FORM_ID
+    ),
+    "share_form_refilled": lambda: build_share_form(
+        "JS/1",
+        ["cps", "court", "defence"],
+        (1, 14, 30),
+        form_id=FORM_ID,
+        case_reference="MET-26-0002",
+        filled={
+            "exhibits": "JS/1",
+            "recipient": "someone@gmail.com",
+            "organisation": "court",
+            "days": "10",
+            "reason": "hearing",
+        },
+        notice="Recipient: gmail.com is not on the list of organisations.",
     ),
     "whoami_local": lambda: build_whoami_card(RAVI.officer(), "local"),
     "whoami_graph": lambda: build_whoami_card(JANE.officer(), "graph"),

@@ -13,7 +13,13 @@ import pytest
 from bot.commands.case_grammar import read_case_words, read_exhibit_target
 from bot.commands.grammar import COMMANDS, RUNS_ON, SHARE, Argument, CommandSpec, Kind
 from bot.commands.parsing import parse_command, split_reason
-from bot.commands.share_grammar import asks_for_form, read_share_form, read_share_words
+from bot.commands.share_grammar import (
+    asks_for_form,
+    read_revoke_words,
+    read_share_form,
+    read_share_target,
+    read_share_words,
+)
 from bot.exports import read_export_words
 from cards.help import build_help_card
 from cards.sharing import SHARE_FORM
@@ -41,7 +47,8 @@ SAMPLES = {
 
 
 def _read_share(words: Sequence[str]) -> object:
-    return check_share_request(read_share_words(words), RULES)
+    _, rest = read_share_target(words)
+    return check_share_request(read_share_words(rest), RULES)
 
 
 def _one_case(words: Sequence[str]) -> object:
@@ -83,6 +90,7 @@ READERS: dict[str, Callable[[Sequence[str]], object]] = {
     "custody": _consulting(read_exhibit_target),
     "share": _read_share,
     "custody export": read_export_words,
+    "share revoke": read_revoke_words,
 }
 
 
@@ -141,7 +149,8 @@ def test_reason_is_required_and_organisation_optional_for_share() -> None:
     assert SHARE.argument("reason").optional is False
     assert SHARE.argument("organisation").optional is True
     assert SHARE.syntax == (
-        "share <exhibit-ref>[,...] with <email> [for <N>d] [as <organisation>] reason <text...>"
+        "share [<case-ref>] <exhibit-ref>[,...] with <email> [for <N>d] [as <organisation>] "
+        "reason <text...>"
     )
 
 

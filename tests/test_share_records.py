@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from evidence.custody import Action, verify_chain
+from evidence.custody import Action, CustodyEvent, verify_chain
 from evidence.model import Case
 from evidence.officers import Officer, Role
 from evidence.policy import ALLOWED
@@ -260,3 +260,98 @@ async def test_a_decision_weighed_on_a_share_that_changed_is_weighed_again(
     outcome = await run_unit(records, reject)
     assert outcome.refused == "the request has expired"
     assert not outcome.changed
+
+
+APPROVER = Officer("approver-oid", "DS Sam Patel", roles=frozenset({Role.APPROVER}))
+REQUESTER = Officer(OFFICER_ID, "PC Jane Smith", roles=frozenset({Role.OFFICER}))
+MEMBERS = frozenset({"approver-oid", OFFICER_ID})
+
+
+async def _decide(
+    records: SqlRecords,
+    officer: Officer,
+    share: Share,
+    case: Case,
+    action: ShareAction,
+    *,
+    note: str | None = None,
+    at: datetime = T0 + timedelta(hours=1),
+    flags_read: bool = False,
+) -> ShareDecision:
+    async def work(unit: RecordsUnit) -> ShareDecision:
+        return await decide_share(
+            unit, officer, share.id, case, MEMBERS, action, note=note,
+            token=new_link_token() if action is ShareAction.APPROVE else None,
+            integrity_problem=None, now=at, flags_read=flags_read,
+        )  # fmt: skip
+
+    return await run_unit(records, work)
+
+
+async def test_a_revocation_keeps_who_approved(records: SqlRecords, case: Case) -> None:
+    """Issue 13 item 2: revoking used to overwrite `decided_by` with the revoker."""
+    pending = make_share(case, status=ShareStatus.PENDING)
+    await add(records, pending)
+    approved_at, revoked_at = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    await _decide(records, APPROVER, pending, case, ShareAction.APPROVE, note="ok for trial",
+                  at=approved_at)  # fmt: skip
+    revoked = await _decide(records, REQUESTER, pending, case, ShareAction.REVOKE,
+                            note="sent to the wrong lawyer", at=revoked_at)  # fmt: skip
+    again = await _decide(records, REQUESTER, pending, case, ShareAction.REVOKE, at=revoked_at)
+
+    stored = await read(records, pending.id)
+    assert stored is not None
+    assert revoked.changed
+    assert not again.changed  # a repeat by the same officer changes and records nothing
+    assert stored == revoked.share
+    assert stored.status is ShareStatus.REVOKED
+    assert (stored.decided_by, stored.decided_by_name, stored.decided_at) == (
+        "approver-oid", "DS Sam Patel", approved_at)  # fmt: skip
+    assert stored.decision_reason == "ok for trial"
+    assert (stored.revoked_by, stored.revoked_by_name, stored.revoked_at) == (
+        OFFICER_ID, "PC Jane Smith", revoked_at)  # fmt: skip
+    assert stored.revocation_reason == "sent to the wrong lawyer"
+    async with records.unit() as unit:
+        actions = [e.action for e in await unit.custody(case.id)]
+    assert actions == [Action.SHARE_APPROVED, Action.SHARE_REVOKED]
+
+
+async def test_a_request_key_holds_one_share(records: SqlRecords, case: Case) -> None:
+    first = replace(make_share(case, status=ShareStatus.PENDING), request_key="k" * 64)
+    second = replace(make_share(case, status=ShareStatus.PENDING), request_key="k" * 64)
+    keyless = [make_share(case, status=ShareStatus.PENDING) for _ in range(2)]
+    async with records.unit() as unit:
+        assert await unit.add_share(first)
+        assert not await unit.add_share(second)  # nothing stored, the unit still usable
+        assert all([await unit.add_share(share) for share in keyless])  # NULL keys never clash
+        assert await unit.share_by_request_key("k" * 64) == first
+        assert await unit.share_by_request_key("x" * 64) is None
+    assert await read(records, second.id) is None
+
+
+async def test_approving_a_flagged_exhibit_needs_the_flags_read(
+    records: SqlRecords, case: Case
+) -> None:
+    pending = make_share(case, status=ShareStatus.PENDING)
+    await add(records, pending)
+    async with records.unit() as unit:
+        await unit.append_custody(
+            CustodyEvent.by(
+                REQUESTER,
+                Action.EXHIBIT_FLAGGED,
+                case.id,
+                T0,
+                {"comment": "faces not redacted"},
+                exhibit_id=pending.exhibit_ids[1],
+            )
+        )
+
+    unread = await _decide(records, APPROVER, pending, case, ShareAction.APPROVE)
+    read_ = await _decide(records, APPROVER, pending, case, ShareAction.APPROVE, flags_read=True)
+
+    assert unread.refused is not None
+    assert "flagged" in unread.refused
+    assert pending.exhibit_ids[1] in unread.refused  # no stored exhibit: named by its id
+    assert not unread.changed
+    assert read_.changed
+    assert read_.share.status is ShareStatus.APPROVED

@@ -123,6 +123,7 @@ HOLD = (Argument("case", Kind.CASE_REF), Argument("reason", Kind.TEXT, keyword="
 SHARE = CommandSpec(
     "share",
     (
+        CASE_REF,
         Argument("exhibits", Kind.EXHIBIT_REF, many=True),
         Argument("recipient", Kind.EMAIL, keyword="with"),
         Argument("days", Kind.DAYS, keyword="for", optional=True),
@@ -208,7 +209,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "share list MET-24-0001",
     ),
     CommandSpec(
-        "share revoke", (SHARE_ID,), "Stop a share link at once", "share revoke S-0123456789"
+        "share revoke",
+        (SHARE_ID, Argument("reason", Kind.TEXT, keyword="reason", optional=True)),
+        "Stop a share link at once, saying why",
+        "share revoke S-0123456789 reason sent to the wrong lawyer",
     ),
     CommandSpec(
         "share link",

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 
+from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
@@ -14,8 +15,18 @@ from bot import wording
 from bot.case_teams import connector_accounts
 from bot.commands.case import conversation_channel_id, refusal_error, view_case
 from bot.commands.share_decision import decide, redraw_channel_card, weigh
-from bot.commands.share_grammar import asks_for_form, read_share_form, read_share_words
-from bot.commands.share_view import officer_now, share_exhibits, visible_share
+from bot.commands.share_grammar import (
+    FORM_FIELDS,
+    asks_for_form,
+    form_case,
+    form_id_of,
+    read_revoke_words,
+    read_share_form,
+    read_share_target,
+    read_share_words,
+    submitted_form,
+)
+from bot.commands.share_view import approval_card, officer_now, share_exhibits, visible_share
 from bot.link_delivery import (
     PERSONAL_CHAT,
     is_personal,
@@ -28,7 +39,6 @@ from bot.replies import card_activity
 from bot.services import Services, Turn
 from cards.common import Tone, build_notice_card
 from cards.sharing import (
-    build_approval_card,
     build_share_form,
     build_share_list_card,
 )
@@ -40,10 +50,12 @@ from evidence.officers import Role
 from evidence.records import RecordsUnit, run_unit
 from evidence.share_cases import (
     ShareDecision,
+    ShareRequested,
     reissue_link,
+    request_key,
     request_share,
 )
-from evidence.shares import Share, ShareAction
+from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import ShareRules, check_share_request, new_link_token
 
 logger = logging.getLogger(__name__)
@@ -63,24 +75,37 @@ def share_rules(services: Services) -> ShareRules:
 
 
 async def share(turn: Turn) -> AdaptiveCard:
-    """Request a share; the approval card goes to the case channel."""
+    """Request a share; the approval card goes to the case channel.
+
+    Typed (`share [<case-ref>] JS/1 with ...`), or the share form submitted: as a Universal
+    Action (the answer replaces the form), or as a message (forms posted before that).
+    """
     services = turn.services
-    draft = read_share_form(turn.context.activity.value)
+    activity = turn.context.activity
+    form = submitted_form(activity)
+    draft = read_share_form(form)
     if draft is None:
-        if asks_for_form(turn.command.args):
+        case_ref, words = read_share_target(turn.command.args)
+        if asks_for_form(words):
             settings = services.settings
             return build_share_form(
-                " ".join(turn.command.args), settings.share_organisation_types, settings.share_days
-            )
-        draft = read_share_words(turn.command.args)
+                " ".join(words), settings.share_organisation_types, settings.share_days,
+                form_id=uuid.uuid4().hex, case_reference=case_ref,
+            )  # fmt: skip
+        draft = read_share_words(words)
+        origin = f"message:{_conversation_id(activity)}:{activity.id or uuid.uuid4().hex}"
+    else:
+        case_ref = form_case(form)
+        form_id = form_id_of(form)
+        origin = f"form:{form_id}" if form_id else f"message:{activity.id or uuid.uuid4().hex}"
     request = check_share_request(draft, share_rules(services))
     first = ExhibitRef.parse(request.exhibit_refs[0] if request.exhibit_refs else "")
-    channel_id = conversation_channel_id(turn.context.activity)
+    channel_id = conversation_channel_id(activity)
     now = services.now()
 
     async def locate(unit: RecordsUnit, members_of: MembersOf) -> ExhibitLookup:
         return await find_exhibit(
-            unit, turn.officer, ExhibitTarget(None, first), members_of,
+            unit, turn.officer, ExhibitTarget(case_ref, first), members_of,
             channel_id=channel_id, now=now,
         )  # fmt: skip
 
@@ -95,25 +120,69 @@ async def share(turn: Turn) -> AdaptiveCard:
             f"channel for the case, type `@Exhibit case bind {case.reference}`, then share again",
         )
     members = await turn.members_of(case)
-    reference = reference_of(turn.context.activity)
+    reference = reference_of(activity)
     share_id = f"S-{uuid.uuid4().hex[:10].upper()}"
+    key = request_key(turn.officer, origin)
 
-    async def record(unit: RecordsUnit) -> tuple[Share, list[Exhibit]]:
+    async def record(unit: RecordsUnit) -> tuple[ShareRequested, list[Exhibit]]:
         made = await request_share(
             unit, turn.officer, case, members, request,
-            share_id=share_id, now=now, requester_reference=reference,
+            share_id=share_id, now=now, requester_reference=reference, key=key,
         )  # fmt: skip
-        return made, await share_exhibits(unit, made)
+        return made, await share_exhibits(unit, made.share)
 
-    requested, exhibits = await run_unit(services.records, record)
+    made, exhibits = await run_unit(services.records, record)
+    requested = made.share
+    refs = ", ".join(str(e.ref) for e in exhibits)
+    if not made.new:
+        status = _STATUS_WORDS.get(requested.status, requested.status.value)
+        return build_notice_card(
+            "Share already requested",
+            f"This request was sent already: share {requested.id} of {refs} with "
+            f"{requested.recipient} {status}. Nothing new was requested.",
+            Tone.INFO,
+        )
     await post_approval_card(services, case, requested, exhibits)
     return build_notice_card(
         "Share requested",
-        f"Share {requested.id} of {', '.join(str(e.ref) for e in exhibits)} with "
+        f"Share {requested.id} of {refs} with "
         f"{requested.recipient} is waiting for an approver in the case channel. Once it is "
         "approved, the link comes to you in a personal chat with Exhibit, never here.",
         Tone.GOOD,
     )
+
+
+_STATUS_WORDS = {
+    ShareStatus.PENDING: "is waiting for an approver",
+    ShareStatus.APPROVED: "was approved",
+    ShareStatus.REJECTED: "was rejected",
+    ShareStatus.REVOKED: "was revoked",
+    ShareStatus.EXPIRED: "has expired",
+}
+
+
+def _conversation_id(activity: Activity) -> str:
+    return activity.conversation.id if activity.conversation else ""
+
+
+async def share_form_action(turn: Turn) -> AdaptiveCard:
+    """The share form's Universal Action: the outcome replaces the form; a request that cannot
+    be made shows the form again, as filled in, with what to put right."""
+    try:
+        return await share(turn)
+    except InvalidInput as err:
+        form = submitted_form(turn.context.activity)
+        if not isinstance(form, dict):
+            return wording.command_error_card(err)
+        settings = turn.services.settings
+        filled = {name: str(form.get(name) or "") for name in FORM_FIELDS}
+        return build_share_form(
+            filled["exhibits"], settings.share_organisation_types, settings.share_days,
+            form_id=form_id_of(form) or uuid.uuid4().hex, case_reference=form_case(form),
+            filled=filled, notice=wording.sentence(f"{err.field}: {err.problem}"),
+        )  # fmt: skip
+    except wording.COMMAND_ERRORS as err:
+        return wording.command_error_card(err)
 
 
 async def post_approval_card(
@@ -126,7 +195,9 @@ async def post_approval_card(
 
     async def post(context: TurnContext) -> None:
         approvers = await _approver_accounts(services, context, requested)
-        card = build_approval_card(requested, case.reference, exhibits, approvers=approvers)
+        card = await approval_card(
+            services, requested, case.reference, exhibits, approvers=approvers
+        )
         sent = await post_new(context, card_activity(card))
         if sent:
             await run_unit(services.records, lambda unit: _remember_card(unit, requested.id, sent))
@@ -220,10 +291,8 @@ async def share_link(turn: Turn) -> AdaptiveCard:
 
 
 async def share_revoke(turn: Turn) -> AdaptiveCard:
-    """Stop a share's link at once."""
-    if len(turn.command.args) != 1:
-        raise InvalidInput("share id", "type `share revoke S-...`")
-    share_id = turn.command.args[0].upper()
+    """Stop a share's link at once (`reason ...`: why, for the record and the cards)."""
+    share_id, why = read_revoke_words(turn.command.args)
     seen = await visible_share(
         turn.services, turn.officer, share_id, ShareAction.REVOKE.value, context=turn.context
     )
@@ -231,7 +300,7 @@ async def share_revoke(turn: Turn) -> AdaptiveCard:
         raise InvalidInput("share", wording.no_share_text(share_id))
     click = await weigh(turn.services, turn.officer, seen, ShareAction.REVOKE)
     decided = await decide(
-        turn.services, turn.officer, share_id, ShareAction.REVOKE, None, seen.loaded, click
+        turn.services, turn.officer, share_id, ShareAction.REVOKE, why, seen.loaded, click
     )
     outcome = decided.outcome
     if outcome.refused:

@@ -15,6 +15,7 @@ from bot import wording
 from bot.commands.share_view import (
     LoadedShare,
     Seen,
+    approval_card,
     as_of_now,
     load_share,
     officer_now,
@@ -29,17 +30,18 @@ from bot.services import Services
 from cards.common import Tone, build_notice_card
 from cards.sharing import (
     APPROVE,
+    FLAGS_READ,
     REJECT,
-    build_approval_card,
+    build_rejection_card,
 )
 from cards.words import size_text
 from evidence.errors import ExhibitError
 from evidence.exhibits import verify_exhibit
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
-from evidence.policy import can_act_on_share, can_view_case
+from evidence.policy import Decision, can_act_on_share, can_approve_flagged, can_view_case
 from evidence.records import RecordsUnit, run_unit
-from evidence.share_cases import PolicyAnswer, ShareDecision, decide_share
+from evidence.share_cases import PolicyAnswer, ShareDecision, decide_share, flagged_exhibits
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import LinkToken, new_link_token
 
@@ -93,8 +95,12 @@ async def decide(
     note: str | None,
     loaded: LoadedShare | None = None,
     click: Click | None = None,
+    *,
+    flags_read: bool = False,
 ) -> Decided:
     """Decide and tell everyone; `loaded`: the share, case and exhibits if just read.
+
+    `flags_read`: the approver ticked "I have read the flags".
 
     `click`: the decision as weighed for the click that asked, if it is being answered now;
     without one (a background approval, minutes later) the officer's roles and the case team
@@ -113,7 +119,11 @@ async def decide(
     problem = None
     token = None
     # Re-verify only when the approval would go through: hashing is the expensive part.
-    if action is ShareAction.APPROVE and decided.decision.allowed:
+    if (
+        action is ShareAction.APPROVE
+        and decided.decision.allowed
+        and await flags_refusal(services, current, flags_read) is None
+    ):
         problem = await _integrity_problem(services, case, exhibits)
         token = new_link_token()
         deciding, members = await as_of_now(services, officer, case)
@@ -125,6 +135,7 @@ async def decide(
         return await decide_share(
             unit, deciding, share_id, case, members, action,
             note=note, token=token, integrity_problem=problem, now=now, decided=decided,
+            flags_read=flags_read,
         )  # fmt: skip
 
     outcome = await run_unit(services.records, decide)
@@ -132,6 +143,8 @@ async def decide(
         await services.anchoring.after_decision(case)
     if outcome.changed and outcome.share.status is ShareStatus.APPROVED and token is not None:
         await _send_link(services, outcome.share, case, token)
+    if outcome.changed and outcome.share.status is ShareStatus.REJECTED:
+        await _tell_rejection(services, outcome.share, case, exhibits)
     if outcome.changed and problem and case.channel is not None:
         alert = build_notice_card(
             f"Integrity alert: share {share_id} blocked",
@@ -167,13 +180,31 @@ async def _send_link(services: Services, share: Share, case: Case, token: LinkTo
         logger.warning("Share %s: requester not told: %s", share.id, type(err).__name__)
 
 
+async def _tell_rejection(
+    services: Services, share: Share, case: Case, exhibits: Sequence[Exhibit]
+) -> None:
+    """The rejection, with who, when and the note, to the requester in their 1:1 chat."""
+    card = build_rejection_card(share, case.reference, exhibits)
+    await send_to_requester(services, share, share.requester_reference, card, rejection=True)
+
+
+async def flags_refusal(services: Services, share: Share, flags_read: bool) -> str | None:
+    """Why an approval of `share` cannot go through as the flags stand (None: it can)."""
+
+    async def check(unit: RecordsUnit) -> Decision:
+        return can_approve_flagged(await flagged_exhibits(unit, share), flags_read)
+
+    decision = await run_unit(services.records, check)
+    return None if decision.allowed else decision.reason
+
+
 def _checked_in_background(services: Services, seen: Seen) -> bool:
     """Whether the share's exhibits take too long to re-verify while the approver waits."""
     return sum(exhibit.size for exhibit in seen.exhibits) > services.settings.verify_inline_bytes
 
 
 async def _approve_in_background(
-    services: Services, officer: Officer, seen: Seen, note: str | None
+    services: Services, officer: Officer, seen: Seen, note: str | None, flags_read: bool
 ) -> AdaptiveCard:
     """Answer the click at once and approve after re-verifying, when that takes a while.
 
@@ -190,7 +221,9 @@ async def _approve_in_background(
     total = sum(exhibit.size for exhibit in exhibits)
 
     async def approve() -> None:
-        decided = await decide(services, officer, share_id, ShareAction.APPROVE, note)
+        decided = await decide(
+            services, officer, share_id, ShareAction.APPROVE, note, flags_read=flags_read
+        )
         if decided.outcome.changed:
             await redraw_channel_card(
                 services, decided.case, decided.outcome.share, decided.exhibits
@@ -204,7 +237,9 @@ async def _approve_in_background(
         if started
         else f"{what} are already being checked for this share. This card changes when done."
     )
-    return build_approval_card(current, case.reference, exhibits, with_buttons=False, notice=notice)
+    return await approval_card(
+        services, current, case.reference, exhibits, with_buttons=False, notice=notice
+    )
 
 
 async def _integrity_problem(
@@ -232,7 +267,7 @@ async def redraw_channel_card(
     """Update the approval card in the channel for everyone."""
     if case.channel is None or not current.approval_activity_id:
         return
-    card = build_approval_card(current, case.reference, exhibits, with_buttons=False)
+    card = await approval_card(services, current, case.reference, exhibits, with_buttons=False)
     try:
         await services.proactive.update(
             case.channel.conversation_reference, current.approval_activity_id, card_activity(card)
@@ -259,17 +294,23 @@ async def on_share_card(
     if seen is None:
         return wording.no_share_card(share_id)
     if kind is None:
-        return _view_for(services, officer, seen)
+        return await _view_for(services, officer, seen)
     note = str(data.get("reason") or "").strip()[:500] or None
+    flags_read = str(data.get(FLAGS_READ) or "").lower() == "true"
     if kind is ShareAction.APPROVE and _checked_in_background(services, seen):
         # The click is answered at once on the officer as resolved for it; the background
         # approval reads the directory and the team again when it decides. A refusal here is
         # weighed again below on the directory as it is now, then answered and recorded.
         later = await weigh(services, officer, seen, kind, fresh=False)
         if later.decided.decision.allowed:
-            return await _approve_in_background(services, officer, seen, note)
+            unread = await flags_refusal(services, seen.share, flags_read)
+            if unread is not None:
+                return await _view_for(services, officer, seen, notice=f"Refused: {unread}.")
+            return await _approve_in_background(services, officer, seen, note, flags_read)
     click = await weigh(services, officer, seen, kind)
-    decided = await decide(services, officer, share_id, kind, note, seen.loaded, click)
+    decided = await decide(
+        services, officer, share_id, kind, note, seen.loaded, click, flags_read=flags_read
+    )
     outcome = decided.outcome
     if outcome.refused and not decided.visible:
         return wording.no_share_card(share_id)
@@ -281,20 +322,34 @@ async def on_share_card(
             if outcome.lost_race
             else f"Refused: {outcome.refused}."
         )
-    card = build_approval_card(
-        outcome.share, decided.case.reference, decided.exhibits, with_buttons=False, notice=notice
-    )
     if outcome.changed:
         await redraw_channel_card(services, decided.case, outcome.share, decided.exhibits)
-    return card
+    # Still pending (a missing note or tick): the approver may put it right and click again.
+    still_open = (
+        outcome.share.status is ShareStatus.PENDING
+        and can_act_on_share(
+            click.officer, kind, outcome.share, decided.case, click.members, services.now()
+        ).allowed
+    )
+    return await approval_card(
+        services,
+        outcome.share,
+        decided.case.reference,
+        decided.exhibits,
+        with_buttons=still_open,
+        notice=notice,
+    )
 
 
-def _view_for(services: Services, officer: Officer, seen: Seen) -> AdaptiveCard:
+async def _view_for(
+    services: Services, officer: Officer, seen: Seen, *, notice: str | None = None
+) -> AdaptiveCard:
     """The card as this officer (who may see the case) should see it: buttons only for an
     eligible approver."""
     eligible = can_act_on_share(
         officer, ShareAction.APPROVE, seen.share, seen.case, seen.members, services.now()
     ).allowed
-    return build_approval_card(
-        seen.share, seen.case.reference, seen.exhibits, with_buttons=eligible
-    )
+    return await approval_card(
+        services, seen.share, seen.case.reference, seen.exhibits, with_buttons=eligible,
+        notice=notice,
+    )  # fmt: skip

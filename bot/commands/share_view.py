@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from microsoft_agents.hosting.core import TurnContext
+from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
 from bot.services import Services
+from cards.sharing import build_approval_card
 from evidence.errors import InvalidInput
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
 from evidence.policy import can_view_case
 from evidence.records import RecordsUnit, run_unit
+from evidence.review import REVIEW_ACTIONS, ReviewMark, reviews_of
 from evidence.share_cases import (
     record_share_refusal,
 )
@@ -100,6 +104,36 @@ async def share_exhibits(unit: RecordsUnit, found: Share) -> list[Exhibit]:
         if exhibit is not None:
             exhibits.append(exhibit)
     return exhibits
+
+
+async def share_reviews(unit: RecordsUnit, found: Share) -> dict[str, list[ReviewMark]]:
+    """The review marks of the share's exhibits, by exhibit id."""
+    ids = list(found.exhibit_ids)
+    chain = await unit.custody_about(found.case_id, ids, REVIEW_ACTIONS)
+    return {exhibit_id: reviews_of(exhibit_id, chain) for exhibit_id in ids}
+
+
+async def approval_card(
+    services: Services,
+    found: Share,
+    case_reference: str,
+    exhibits: Sequence[Exhibit],
+    *,
+    approvers: Sequence[str] = (),
+    with_buttons: bool = True,
+    notice: str | None = None,
+) -> AdaptiveCard:
+    """The approval card with the exhibits' reviews as they stand now."""
+    reviews = await run_unit(services.records, lambda unit: share_reviews(unit, found))
+    return build_approval_card(
+        found,
+        case_reference,
+        exhibits,
+        reviews=reviews,
+        approvers=approvers,
+        with_buttons=with_buttons,
+        notice=notice,
+    )
 
 
 LoadedShare = tuple[Share, Case, list[Exhibit]]  # a share, its case and its exhibits, as read

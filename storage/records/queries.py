@@ -207,9 +207,20 @@ class SqlRecordsUnit(SweepQueries):
 
     # -- shares --------------------------------------------------------------------------
 
-    async def add_share(self, share: Share) -> None:
-        """Store a new share."""
-        await self._connection.execute(shares.insert().values(share_row(share)))
+    async def add_share(self, share: Share) -> bool:
+        """Store a new share; False (and nothing stored) if its request key is taken."""
+        # ON CONFLICT instead of catching the error: the transaction stays usable.
+        inserted = await self._connection.execute(
+            self._insert(shares)
+            .values(share_row(share))
+            .on_conflict_do_nothing(index_elements=[shares.c.request_key])
+            .returning(shares.c.id)
+        )
+        return inserted.first() is not None
+
+    async def share_by_request_key(self, request_key: str) -> Share | None:
+        """The share requested with this key (a form's or a message's), if any."""
+        return await self._one_share(shares.c.request_key == request_key)
 
     async def share(self, share_id: str) -> Share | None:
         """The share with this id."""

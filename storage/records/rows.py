@@ -228,6 +228,11 @@ def share_row(share: Share) -> dict[str, Any]:
         "downloads": share.downloads,
         "requester_reference": share.requester_reference,
         "approval_activity_id": share.approval_activity_id,
+        "revoked_by": share.revoked_by,
+        "revoked_by_name": share.revoked_by_name,
+        "revoked_at": share.revoked_at,
+        "revocation_reason": share.revocation_reason,
+        "request_key": share.request_key,
     }
 
 
@@ -256,4 +261,9 @@ def share_from_row(row: Row[Any]) -> Share:
         downloads=row.downloads,
         requester_reference=row.requester_reference,
         approval_activity_id=row.approval_activity_id,
+        revoked_by=row.revoked_by,
+        revoked_by_name=row.revoked_by_name,
+        revoked_at=row.revoked_at,
+        revocation_reason=row.revocation_reason,
+        request_key=row.request_key,
     )

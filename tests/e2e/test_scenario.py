@@ -116,15 +116,34 @@ async def _the_share(stack: DevStack) -> Share:
         async with SqlRecords(engine).unit() as unit:
             case = await unit.case_by_reference("MET-24-0001")
             assert case is not None
-            (share,) = await unit.shares_of(case.id)
-            return share
+            return (await unit.shares_of(case.id))[0]  # the newest
     finally:
         await engine.dispose()
 
 
-async def test_share_approved_by_another_officer_relinked_then_revoked(
+async def test_share_rejected_then_requested_again_approved_relinked_revoked(
     page: Page, stack: DevStack, browser: Browser
 ) -> None:
+    await open_conversation(page, "Case MET-24-0001")
+    await post_in_channel_mentioning_bot(
+        page, "Exhibit", "share JS/1 with lawyer@cps.gov.uk for 7d reason bundle"
+    )
+    await expect(page.locator(CARD).filter(has_text="Share requested").first).to_be_visible()
+    first = await _the_share(stack)
+    assert first.approval_activity_id is not None
+    # Ravi rejects it; Jane is told in her personal chat, with who, when and why.
+    rejected = await click_as(
+        page, stack.playground_url, "29:user-ravi-patel", CHANNEL, first.approval_activity_id,
+        "share.reject", {"shareId": first.id, "reason": "say which trial"},
+    )  # fmt: skip
+    assert "Rejected by Ravi Patel" in json.dumps(rejected)
+    await open_conversation(page, "Personal Chat")
+    told = page.locator(CARD).filter(has_text="Share request rejected")
+    await expect(told.first).to_be_visible(timeout=20_000)
+    assert "say which trial" in await told.first.inner_text()
+    await told.first.scroll_into_view_if_needed()
+    await page.screenshot(path=ARTIFACTS / "share-rejected-told.png", full_page=True)
+    # She asks again, saying which trial.
     await open_conversation(page, "Case MET-24-0001")
     await post_in_channel_mentioning_bot(
         page, "Exhibit", "share JS/1 with lawyer@cps.gov.uk for 7d reason trial bundle"
@@ -132,6 +151,7 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
     # Two cards: the answer in the thread, and the approval card as a new channel post.
     await expect(page.locator(CARD).filter(has_text="Share requested").first).to_be_visible()
     share = await _the_share(stack)
+    assert share.id != first.id
     assert share.approval_activity_id is not None
     approval = page.locator(CARD).filter(has_text=share.id).filter(has_text="Waiting")
     await expect(approval.first).to_be_visible()
@@ -167,6 +187,7 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
     assert url is not None
     await link_card.first.scroll_into_view_if_needed()
     await page.screenshot(path=ARTIFACTS / "share-approved.png", full_page=True)
+    await expect(link_card.first.get_by_text("Open the link")).to_be_visible()
     outside = await browser.new_page()
     try:
         opened = await outside.goto(url.group(0))
@@ -193,9 +214,15 @@ async def test_share_approved_by_another_officer_relinked_then_revoked(
         assert old_link.status == 404
         await open_conversation(page, "Case MET-24-0001")
         revoked = await post_in_channel_mentioning_bot(
-            page, "Exhibit", f"share revoke {share.id}", answer="Share revoked"
+            page, "Exhibit", f"share revoke {share.id} reason trial moved", answer="Share revoked"
         )
         assert "Share revoked" in await revoked.inner_text()
+        # The channel's card keeps who approved beside who revoked, and why.
+        both = page.locator(CARD).filter(has_text=share.id).filter(has_text="Revoked by Jane")
+        await expect(both.first).to_be_visible(timeout=20_000)
+        assert "Approved by Ravi Patel" in await both.first.inner_text()
+        await both.first.scroll_into_view_if_needed()
+        await page.screenshot(path=ARTIFACTS / "share-revoked-card.png", full_page=True)
         gone = await outside.goto(new_url.group(0))
         assert gone is not None
         assert gone.status == 410

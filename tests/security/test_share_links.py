@@ -25,7 +25,8 @@ PERSONAL_FIXTURE_CHAT = "a:exhibit-personal-chat"  # tests/fixtures/personal_mes
 
 
 def links_in(bodies: list[dict[str, Any]]) -> list[str]:
-    return [match.group(0) for body in bodies for match in LINK.finditer(str(body))]
+    """The share links in these messages, one per message however often it shows there."""
+    return [link for body in bodies for link in dict.fromkeys(LINK.findall(str(body)))]
 
 
 async def custody(records: SqlRecords, share_id: str) -> list[tuple[str, dict[str, Any]]]:
