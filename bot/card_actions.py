@@ -3,11 +3,18 @@
 Review and receipt verbs go to the evidence commands, approval verbs to the share commands.
 Whatever was clicked, someone who may not see the case gets a bare refusal, never a card that
 shows anything of it.
+
+A next-step button (Verify, Custody, Share, Evidence, Shares) runs its command exactly as if
+the clicker had typed it, through the same runner, with every check a typed command gets: the
+clicked card stays as it is, the answer comes as a new message. Only the next-step commands may
+be run so, and only with single words for their case and exhibit references.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from microsoft_agents.activity import AdaptiveCardInvokeResponse
@@ -16,11 +23,14 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
 from bot.commands.evidence import on_review_action
+from bot.commands.grammar import command_named
+from bot.commands.parsing import ParsedCommand
 from bot.commands.share_decision import on_share_card
 from bot.identity import resolve_officer
 from bot.receipts import receipt_view_for
-from bot.replies import ADAPTIVE_CARD, card_payload
+from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services
+from cards.common import NEXT_STEP
 from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW
 from cards.sharing import APPROVE, REFRESH, REJECT
 from evidence.errors import CaseNotFound, DirectoryUnavailable, ExhibitError, InvalidInput
@@ -29,14 +39,34 @@ logger = logging.getLogger(__name__)
 
 EXHIBIT_VERBS = frozenset({REVIEW, FLAG, RECEIPT_REFRESH})
 SHARE_VERBS = frozenset({APPROVE, REJECT, REFRESH})
+MESSAGE = "application/vnd.microsoft.activity.message"
+
+# The commands a next-step button may run, and the data fields that become their words, in the
+# order the command takes them.
+NEXT_STEPS: dict[str, tuple[str, ...]] = {
+    "evidence verify": ("case", "exhibit"),
+    "custody": ("case", "exhibit"),
+    "share": ("exhibit",),
+    "evidence list": ("case",),
+    "share list": ("case",),
+}
+# One word of a reference: a field with a space could smuggle keywords into the command.
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]{0,39}")
+
+# Runs a command for the turn's sender as if typed; the card to answer with, if any.
+CommandRunner = Callable[[TurnContext, ParsedCommand], Awaitable[AdaptiveCard | None]]
 
 
-async def on_card_action(context: TurnContext, services: Services) -> AdaptiveCardInvokeResponse:
+async def on_card_action(
+    context: TurnContext, services: Services, run_command: CommandRunner
+) -> AdaptiveCardInvokeResponse:
     """Answer one click with the card to show in place of the clicked one."""
     value = _object(context.activity.value)
     action = _object(value.get("action"))
     verb = str(action.get("verb") or "")
     data = _object(action.get("data"))
+    if verb == NEXT_STEP:
+        return await _on_next_step(context, data, run_command)
     if verb in EXHIBIT_VERBS:
         return _card_response(await _on_exhibit_card(context, services, verb, data))
     share_id = str(data.get("shareId") or "")[:40].upper()
@@ -81,6 +111,34 @@ async def _on_share_card(
         return await on_share_card(context, services, officer, verb, share_id, data)
     except DirectoryUnavailable:
         return wording.directory_unavailable_for_card()
+
+
+async def _on_next_step(
+    context: TurnContext, data: dict[str, Any], run_command: CommandRunner
+) -> AdaptiveCardInvokeResponse:
+    """Run the button's command as typed; its answer is a new message, the card stays."""
+    parsed = next_step_command(data)
+    if parsed is None:
+        return _card_response(wording.unknown_action_card())
+    card = await run_command(context, parsed)
+    if card is not None:
+        await context.send_activity(card_activity(card))
+    return AdaptiveCardInvokeResponse(
+        status_code=200, type=MESSAGE, value=wording.next_step_answered_text(parsed.spec.name)
+    )
+
+
+def next_step_command(data: dict[str, Any]) -> ParsedCommand | None:
+    """The command a next-step button's data names, with its words; None if it names none."""
+    name = str(data.get("command") or "")
+    fields = NEXT_STEPS.get(name)
+    spec = command_named(name)
+    if fields is None or spec is None:
+        return None
+    words = tuple(str(data.get(field) or "") for field in fields)
+    if not all(_WORD.fullmatch(word) for word in words):
+        return None
+    return ParsedCommand(spec, words)
 
 
 def _object(value: object) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from microsoft_teams.cards import AdaptiveCard, CardElement, Container, Fact, FactSet, TextBlock
 
+from cards.common import next_step, next_steps
 from cards.text import TITLE, plain, wording
 from cards.time import when
 from evidence.model import Case
@@ -14,7 +15,7 @@ from evidence.model import Case
 def build_case_card(
     case: Case, *, exhibits: int, open_shares: int, headline: str | None = None
 ) -> AdaptiveCard:
-    """Reference, title, region, bound channel, counts."""
+    """Reference, title, region, bound channel, counts; Evidence and Shares as next steps."""
     body: list[CardElement] = []
     if headline:
         body.append(TextBlock(text=wording(headline), color="Good", weight="Bolder", wrap=True))
@@ -29,6 +30,10 @@ def build_case_card(
                 Fact(title="Exhibits", value=str(exhibits)),
                 Fact(title="Open shares", value=str(open_shares)),
             ]
+        ),
+        next_steps(
+            next_step("Evidence", "evidence list", case=case.reference),
+            next_step("Shares", "share list", case=case.reference),
         ),
     ]
     return AdaptiveCard(body=body)
