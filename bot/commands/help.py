@@ -34,7 +34,8 @@ def help_card(topic: Sequence[str] = (), hint: str | None = None) -> AdaptiveCar
     """`help` (every command, one line each), or one command or group in full."""
     if not topic:
         return build_help_card(help_groups(), hint)
-    text = " ".join(topic).lower()
+    typed = " ".join(topic)
+    text = typed.lower()
     spec = next((c for c in COMMANDS if c.name == text), None)
     if spec is not None:
         return build_command_help_card(f"How to use {spec.name}", [spec])
@@ -45,11 +46,11 @@ def help_card(topic: Sequence[str] = (), hint: str | None = None) -> AdaptiveCar
     if close:
         return build_notice_card(
             _did_you_mean(close, prefix="help "),
-            f"There is no help on \u201c{wording.shown(text)}\u201d. Type `help` for every "
+            f"There is no help on \u201c{wording.shown(typed)}\u201d. Type `help` for every "
             "command.",
             Tone.INFO,
         )
-    return build_help_card(help_groups(), wording.no_help_on_hint(text))
+    return build_help_card(help_groups(), wording.no_help_on_hint(typed))
 
 
 def not_understood_card(text: str) -> AdaptiveCard:
