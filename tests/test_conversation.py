@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,16 @@ def test_help_card_matches_its_golden_file(golden_name: str, topic: tuple[str, .
         golden.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     assert card == json.loads(golden.read_text(encoding="utf-8"))
     assert len(json.dumps(card)) < 28_000  # Teams card payload limit
+
+
+async def test_the_sdk_no_app_id_warning_is_said_once_at_start_not_per_request(
+    settings: Settings, converse: ConversationFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    conversation = await converse(settings)  # anonymous development mode
+    for text in ("help", "whoami", "case list"):
+        await conversation.say(text)
+    messages = [record.getMessage() for record in caplog.records]
+    assert [m for m in messages if "App ID is not provided" in m] == [
+        next(m for m in messages if m.startswith("EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS is on"))
+    ]
