@@ -56,8 +56,8 @@ async def click(playground: str, who: str, share_id: str, place: CardPlace, verb
                 note: str) -> Any:  # fmt: skip
     """The click as the page would send it; the bot's invoke answer as the Playground gives it.
 
-    The data is the button's (`shareId`) with the card's input (`reason`, the note), as Adaptive Cards
-    merge them. The Playground files a channel's new posts under the channel or under the
+    The data is the button's (`shareId`) with the card's input (`reason`, the note), merged
+    as Adaptive Cards do. The Playground files a channel's new posts under the channel or under the
     thread (`;messageid=`): the card is looked for in both.
     """
     value = {
@@ -120,4 +120,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
