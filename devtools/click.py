@@ -69,7 +69,7 @@ async def click(playground: str, who: str, share_id: str, place: CardPlace, verb
         "trigger": "manual",
     }
     threads = (place.conversation, f"{place.conversation};messageid={place.message_id}")
-    async with ClientSession(base_url=playground) as client:
+    async with ClientSession(base_url=playground.rstrip("/")) as client:
         for conversation in threads:
             body = {
                 "name": "adaptiveCard/action",
