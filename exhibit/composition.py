@@ -90,7 +90,7 @@ async def create_app(
         logger.warning(
             "EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS is on: requests WITHOUT a token are accepted. "
             "Never run like this outside a developer machine. (Without an app id the Agents "
-            "SDK would also warn \"%s\" on every request; it is said only here.)",
+            'SDK would also warn "%s" on every request; it is said only here.)',
             NO_APP_ID,
         )
         drop_repeated_no_app_id_warning()

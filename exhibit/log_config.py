@@ -96,7 +96,7 @@ def configure_logging(level: str) -> None:
 
 # The Agents SDK builds a user-token client for every request and, without an app id (anonymous
 # development mode), warns each time: 185 of 421 lines of a short session. Said once at start.
-TOKEN_CLIENT_LOGGER = "microsoft_agents.hosting.core.connector.client.user_token_client"
+TOKEN_CLIENT_LOGGER = "microsoft_agents.hosting.core.connector.client.user_token_client"  # noqa: S105
 NO_APP_ID = "App ID is not provided"
 
 

@@ -261,8 +261,7 @@ def test_command_lists_follow_the_catalogue(manifest: dict[str, Any]) -> None:
     assert set(by_scope) == {(scope.value,) for scope in Scope}
     for scope in Scope:
         assert by_scope[(scope.value,)] == [
-            {"title": c.name, "description": c.short}
-            for c in expected_commands(scope, COMMANDS)
+            {"title": c.name, "description": c.short} for c in expected_commands(scope, COMMANDS)
         ]
 
 
@@ -275,10 +274,11 @@ def test_command_lists_keep_teams_limits(manifest: dict[str, Any]) -> None:
 
 
 def test_the_menu_is_the_ranked_available_commands_at_most_ten() -> None:
-    catalogue = tuple(
+    ranked = [
         CommandSpec(f"cmd{i}", (), f"Command {i}", f"cmd{i}", available=i != 3, menu=14 - i)
         for i in range(14)
-    ) + (CommandSpec("unranked", (), "Not in the menu", "unranked"),)
+    ]
+    catalogue = (*ranked, CommandSpec("unranked", (), "Not in the menu", "unranked"))
     chosen = commands_for(Scope.TEAM, catalogue)
     assert chosen == expected_commands(Scope.TEAM, catalogue)
     assert [c.name for c in chosen] == [f"cmd{i}" for i in (13, 12, 11, 10, 9, 8, 7, 6, 5, 4)]

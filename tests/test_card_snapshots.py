@@ -28,10 +28,10 @@ from cards.exhibits import (
     ReceiptReviews,
     build_custody_card,
     build_exhibit_card,
-    progress_text,
     build_exhibit_list_card,
     build_receipt_card,
     build_verify_card,
+    progress_text,
 )
 from cards.officer import build_whoami_card
 from cards.sharing import (

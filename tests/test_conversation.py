@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.commands.grammar import COMMANDS, CommandSpec
-from bot.commands.parsing import parse_command
 from bot.commands.help import help_card
+from bot.commands.parsing import parse_command
 from cards.help import build_help_card
 from exhibit.settings import Settings
 from tests.conftest import ConversationFactory
@@ -63,8 +63,8 @@ async def test_help_after_a_mention_in_a_channel(
 
 
 async def test_help_on_one_command(settings: Settings, converse: ConversationFactory) -> None:
-    texts = _texts(_card(await (await converse(settings)).replay("personal_message",
-                                                                  text="help Custody")))  # fmt: skip
+    conversation = await converse(settings)
+    texts = _texts(_card(await conversation.replay("personal_message", text="help Custody")))
     assert texts[0] == "How to use custody"
     assert "custody [\u2039case-ref\u203a] \u2039exhibit-ref\u203a" in texts
     assert "e.g. custody JS/1" in texts
