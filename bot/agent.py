@@ -15,7 +15,8 @@ from bot.card_actions import on_card_action
 from bot.commands.case import case_bind, case_list, case_open, case_show
 from bot.commands.custody import custody
 from bot.commands.evidence import evidence_list, evidence_show, evidence_verify
-from bot.commands.grammar import COMMANDS, SHARE, command_named
+from bot.commands.grammar import SHARE, command_named
+from bot.commands.help import help_card, not_understood_card
 from bot.commands.hold import case_hold_off, case_hold_on
 from bot.commands.intake import add_files, incoming_files
 from bot.commands.parsing import MAX_TEXT, ParsedCommand, parse_command, split_reason
@@ -31,7 +32,6 @@ from bot.identity import resolve_officer
 from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
 from cards.cases import CONSULT, build_reason_card
-from cards.help import build_help_card
 from cards.officer import build_whoami_card
 from evidence.errors import ReasonRequired
 
@@ -83,7 +83,9 @@ class ExhibitAgent:
         if activity.type == ActivityTypes.message:
             await self._on_message(context)
         elif activity.type == ActivityTypes.invoke and activity.name == "adaptiveCard/action":
-            answer = await on_card_action(context, self._services, self.rerun_with_reason)
+            answer = await on_card_action(
+                context, self._services, self.run_command, self.rerun_with_reason
+            )
             await context.send_activity(
                 Activity(
                     type=ActivityTypes.invoke_response,
@@ -108,24 +110,19 @@ class ExhibitAgent:
             if add is not None:
                 parsed = parsed or ParsedCommand(add, ())
         if parsed is None:
-            hint = wording.not_understood_hint(text)
-            await context.send_activity(card_activity(build_help_card(COMMANDS, hint)))
+            await context.send_activity(card_activity(not_understood_card(text)))
             return
-        if parsed.spec.name == "help":
-            await context.send_activity(card_activity(build_help_card(COMMANDS)))
-            return
-        handler = self._handlers.get(parsed.spec.name)
-        if handler is None:
-            hint = wording.not_available_yet_hint(parsed.spec.name)
-            await context.send_activity(card_activity(build_help_card(COMMANDS, hint)))
-            return
-        card = await self._run(context, parsed, handler)
+        card = await self.run_command(context, parsed)
         if card is not None:
             await context.send_activity(card_activity(card))
 
-    async def _run(
-        self, context: TurnContext, parsed: ParsedCommand, handler: Handler
-    ) -> AdaptiveCard | None:
+    async def run_command(self, context: TurnContext, parsed: ParsedCommand) -> AdaptiveCard | None:
+        """Run one command for the turn's sender: what a typed command and a button both do."""
+        if parsed.spec.name == "help":
+            return help_card(parsed.args)
+        handler = self._handlers.get(parsed.spec.name)
+        if handler is None:
+            return help_card(hint=wording.not_available_yet_hint(parsed.spec.name))
         try:
             officer = await resolve_officer(context.activity, self._services.directory)
             return await handler(Turn(context, officer, parsed, self._services))
@@ -145,7 +142,7 @@ class ExhibitAgent:
             return wording.unknown_action_card()
         words, _ = split_reason(parsed.args)  # a reason inside the command is not taken
         again = ParsedCommand(parsed.spec, (*words, "reason", *reason.split()))
-        card = await self._run(context, again, self._handlers[parsed.spec.name])
+        card = await self.run_command(context, again)
         return card or wording.unknown_action_card()
 
 

@@ -4,11 +4,17 @@ Review and receipt verbs go to the evidence commands, approval verbs and the sha
 share commands.
 Whatever was clicked, someone who may not see the case gets a bare refusal, never a card that
 shows anything of it.
+
+A next-step button (Verify, Custody, Share, Evidence, Shares) runs its command exactly as if
+the clicker had typed it, through the same runner, with every check a typed command gets: the
+clicked card stays as it is, the answer comes as a new message. Only the next-step commands may
+be run so, and only with single words for their case and exhibit references.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -18,15 +24,16 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
 from bot.commands.evidence import on_review_action
-from bot.commands.grammar import SHARE
+from bot.commands.grammar import SHARE, command_named
 from bot.commands.parsing import ParsedCommand
 from bot.commands.share import share_form_action
 from bot.commands.share_decision import on_share_card
 from bot.identity import resolve_officer
 from bot.receipts import receipt_view_for
-from bot.replies import ADAPTIVE_CARD, card_payload
+from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
 from cards.cases import CONSULT
+from cards.common import NEXT_STEP
 from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW
 from cards.sharing import APPROVE, REFRESH, REJECT, SHARE_FORM
 from evidence.errors import CaseNotFound, DirectoryUnavailable, ExhibitError, InvalidInput
@@ -35,18 +42,38 @@ logger = logging.getLogger(__name__)
 
 EXHIBIT_VERBS = frozenset({REVIEW, FLAG, RECEIPT_REFRESH})
 SHARE_VERBS = frozenset({APPROVE, REJECT, REFRESH})
+MESSAGE = "application/vnd.microsoft.activity.message"
+
+# The commands a next-step button may run, and the data fields that become their words, in the
+# order the command takes them.
+NEXT_STEPS: dict[str, tuple[str, ...]] = {
+    "evidence verify": ("case", "exhibit"),
+    "custody": ("case", "exhibit"),
+    "share": ("case", "exhibit"),
+    "evidence list": ("case",),
+    "share list": ("case",),
+}
+# One word of a reference: a field with a space could smuggle keywords into the command.
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]{0,39}")
+
+# Runs a command for the turn's sender as if typed; the card to answer with, if any.
+CommandRunner = Callable[[TurnContext, ParsedCommand], Awaitable[AdaptiveCard | None]]
 
 
 Rerun = Callable[[TurnContext, Mapping[str, object]], Awaitable[AdaptiveCard]]
 
 
 async def on_card_action(
-    context: TurnContext, services: Services, rerun: Rerun | None = None
+    context: TurnContext,
+    services: Services,
+    run_command: CommandRunner,
+    rerun: Rerun | None = None,
 ) -> AdaptiveCardInvokeResponse:
     """Answer one click with the card to show in place of the clicked one.
 
-    `rerun` answers the reason card (`CONSULT`): its data and inputs hold the command and the
-    reason typed, and the command runs again as if typed with them.
+    `run_command` runs a next-step button's command as if typed; `rerun` answers the reason
+    card (`CONSULT`): its data and inputs hold the command and the reason typed, and the
+    command runs again as if typed with them.
     """
     value = _object(context.activity.value)
     action = _object(value.get("action"))
@@ -54,6 +81,8 @@ async def on_card_action(
     data = _object(action.get("data"))
     if verb == CONSULT and rerun is not None:
         return _card_response(await rerun(context, data))
+    if verb == NEXT_STEP:
+        return await _on_next_step(context, data, run_command)
     if verb in EXHIBIT_VERBS:
         return _card_response(await _on_exhibit_card(context, services, verb, data))
     if verb == SHARE_FORM:
@@ -109,6 +138,34 @@ async def _on_share_form(context: TurnContext, services: Services) -> AdaptiveCa
     except ExhibitError:
         return wording.not_enrolled_for_card()
     return await share_form_action(Turn(context, officer, ParsedCommand(SHARE, ()), services))
+
+
+async def _on_next_step(
+    context: TurnContext, data: dict[str, Any], run_command: CommandRunner
+) -> AdaptiveCardInvokeResponse:
+    """Run the button's command as typed; its answer is a new message, the card stays."""
+    parsed = next_step_command(data)
+    if parsed is None:
+        return _card_response(wording.unknown_action_card())
+    card = await run_command(context, parsed)
+    if card is not None:
+        await context.send_activity(card_activity(card))
+    return AdaptiveCardInvokeResponse(
+        status_code=200, type=MESSAGE, value=wording.next_step_answered_text(parsed.spec.name)
+    )
+
+
+def next_step_command(data: dict[str, Any]) -> ParsedCommand | None:
+    """The command a next-step button's data names, with its words; None if it names none."""
+    name = str(data.get("command") or "")
+    fields = NEXT_STEPS.get(name)
+    spec = command_named(name)
+    if fields is None or spec is None:
+        return None
+    words = tuple(str(data.get(field) or "") for field in fields)
+    if not all(_WORD.fullmatch(word) for word in words):
+        return None
+    return ParsedCommand(spec, words)
 
 
 def _object(value: object) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence, Set
+from dataclasses import replace
 
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
@@ -159,6 +160,14 @@ class ReceiptReports:
         jobs, exhibits = await run_unit(
             services.records, lambda unit: receipt_contents(unit, receipt)
         )
+        if progress and job.declared_size is not None:
+            # The size the source declared on download is known to the reporting job only.
+            jobs = [
+                replace(j, declared_size=job.declared_size)
+                if j.id == job.id and j.declared_size is None
+                else j
+                for j in jobs
+            ]
 
         async def redraw(context: TurnContext) -> None:
             review = None

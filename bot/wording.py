@@ -129,13 +129,24 @@ def no_share_text(share_id: str) -> str:
 
 
 def not_understood_hint(text: str) -> str:
-    """The help card's opening line when a message is not a command."""
+    """What a message that is close to no command is told (the help card's line when empty)."""
     if not text:
         return "Here is what I can do."
-    # Cleaned before it is cut (a bidi override must not survive the cut); the help card makes
-    # what is left literal, so a typed link or mention shows as typed.
-    shown = clean(text, limit=60)
-    return f"I did not understand \u201c{shown}\u201d. Here is what I can do."
+    return f"I did not understand \u201c{shown(text)}\u201d. Type `help` to see what I can do."
+
+
+def no_help_on_hint(topic: str) -> str:
+    """The help card's opening line for `help <topic>` that names no command or group."""
+    return f"There is no command \u201c{shown(topic)}\u201d. Here is what I can do."
+
+
+def shown(text: str) -> str:
+    """What someone typed, for a sentence that quotes it: cleaned, then cut.
+
+    Cleaned before it is cut (a bidi override must not survive the cut); the card makes what
+    is left literal, so a typed link or mention shows as typed.
+    """
+    return clean(text, limit=60)
 
 
 def not_available_yet_hint(command: str) -> str:
@@ -183,6 +194,11 @@ def directory_unavailable_for_card() -> AdaptiveCard:
 def no_share_card(share_id: str) -> AdaptiveCard:
     """A bare refusal: nothing of any case, nor whether the share exists."""
     return build_notice_card("Not possible", sentence(no_share_text(share_id)), Tone.WARNING)
+
+
+def next_step_answered_text(command: str) -> str:
+    """What a next-step button shows under its card: the answer is a new message."""
+    return f"{command.capitalize()}: the answer is below."
 
 
 # -- a turn that failed ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from microsoft_teams.cards import (
     TextInput,
 )
 
+from cards.common import next_step, next_steps
 from cards.text import LONG, SHORT, TITLE, plain, wording
 from cards.time import when
 from cards.words import region_name
@@ -33,7 +34,8 @@ def build_case_card(
     notice: str | None = None,
     notice_tone: str = "Warning",
 ) -> AdaptiveCard:
-    """Reference, title, region, bound channel, counts, and the legal hold if there is one.
+    """Reference, title, region, bound channel, counts, the legal hold if there is one; Evidence
+    and Shares as next steps.
 
     `notice`: a line under the headline (what happened to storage when a hold changed).
     """
@@ -53,6 +55,10 @@ def build_case_card(
                 Fact(title="Exhibits", value=str(exhibits)),
                 Fact(title="Open shares", value=str(open_shares)),
             ]
+        ),
+        next_steps(
+            next_step("Evidence", "evidence list", case=case.reference),
+            next_step("Shares", "share list", case=case.reference),
         ),
     ]
     if case.hold is not None:

@@ -1,10 +1,10 @@
-"""Small cards every command may answer with: a notice (error, refusal, information)."""
+"""Small cards every command may answer with (a notice), and next-step buttons."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from microsoft_teams.cards import AdaptiveCard, TextBlock
+from microsoft_teams.cards import ActionSet, AdaptiveCard, ExecuteAction, TextBlock
 
 from cards.text import SHORT, wording
 
@@ -36,3 +36,19 @@ def build_notice_card(title: str, text: str, tone: Tone = Tone.INFO) -> Adaptive
             TextBlock(text=wording(text), wrap=True),
         ]
     )
+
+
+# Action.Execute verb of a next-step button: the data names a command and what it is about
+# (`{"command": "custody", "case": "MET-24-0001", "exhibit": "JS/1"}`); the bot runs that
+# command as if typed, with every check a typed command gets.
+NEXT_STEP = "command.run"
+
+
+def next_step(title: str, command: str, **about: str) -> ExecuteAction:
+    """A button that runs `command` about `about` (a case reference, an exhibit reference)."""
+    return ExecuteAction(title=title, verb=NEXT_STEP, data={"command": command, **about})
+
+
+def next_steps(*actions: ExecuteAction) -> ActionSet:
+    """A row of next-step buttons."""
+    return ActionSet(actions=list(actions))

@@ -18,6 +18,7 @@ from microsoft_teams.cards import (
     TextInput,
 )
 
+from cards.common import next_step, next_steps
 from cards.text import LONG, SHORT, TITLE, plain, wording
 from cards.time import when
 from cards.words import file_kind, region_name, size_text
@@ -27,6 +28,21 @@ from evidence.file_types import types_agree
 from evidence.model import Exhibit
 from evidence.records import IntakeJob, JobStatus
 from evidence.review import Review, ReviewMark
+
+
+def progress_text(received: int, total: int | None) -> str:
+    """How much of a file has arrived: `12.0 of 48.0 MiB (25%)`, or `12.0 MiB` without a total.
+
+    A total that turns out too small (the size Teams declared was wrong) is left out.
+    """
+    if not total or received > total:
+        return size_text(received)
+    percent = received * 100 // total
+    done, whole = size_text(received), size_text(total)
+    unit = whole.rpartition(" ")[2]
+    if done.endswith(f" {unit}"):
+        done = done.removesuffix(f" {unit}")
+    return f"{done} of {whole} ({percent}%)"
 
 
 def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
@@ -103,8 +119,10 @@ def build_exhibit_card(
     reviews: Sequence[ReviewMark] = (),
     with_review_actions: bool = False,
     notice: str | None = None,
+    can_share: bool = False,
 ) -> AdaptiveCard:
-    """One exhibit, its reviews, and (for the case team) `Mark reviewed` and `Flag`."""
+    """One exhibit, its reviews, (for the case team) `Mark reviewed` and `Flag`, and next steps:
+    Verify, Custody and (for who may ask for one) Share."""
     body: list[CardElement] = []
     if notice:
         body.append(TextBlock(text=wording(notice), color="Attention", weight="Bolder", wrap=True))
@@ -118,6 +136,15 @@ def build_exhibit_card(
     if with_review_actions:
         body.append(_comment_input())
         body.append(_review_buttons({"exhibitId": exhibit.id}))
+    ref = str(exhibit.ref)
+    steps = [
+        next_step("Verify", "evidence verify", case=case_reference, exhibit=ref),
+        next_step("Custody", "custody", case=case_reference, exhibit=ref),
+    ]
+    if can_share:
+        # `share <case-ref> JS/1` answers with the share form, which carries the case.
+        steps.append(next_step("Share", "share", case=case_reference, exhibit=ref))
+    body.append(next_steps(*steps))
     return AdaptiveCard(body=body)
 
 
@@ -214,9 +241,7 @@ def build_receipt_card(
             received = (progress or {}).get(job.id)
             state = _STATUS.get(job.status, str(job.status))
             if received:
-                state = f"Receiving \u2014 {size_text(received)}"
-                if job.declared_size:
-                    state += f" of {size_text(job.declared_size)}"
+                state = f"Receiving \u2014 {progress_text(received, job.declared_size)}"
             items = [
                 TextBlock(text=plain(job.file_name, limit=TITLE), weight="Bolder", wrap=True),
                 TextBlock(text=state, is_subtle=True, wrap=True),

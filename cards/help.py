@@ -1,19 +1,34 @@
-"""The help card: every command with its syntax and an example, marking those not yet available."""
+"""The help cards: every command in one short line per group, and one command (or group) in full.
+
+Both are built from the command grammar the bot passes in, so they cannot drift from what the
+parser accepts.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Sequence, Set
 from typing import Protocol
 
-from microsoft_teams.cards import AdaptiveCard, CardElement, Container, TextBlock
+from microsoft_teams.cards import (
+    AdaptiveCard,
+    CardElement,
+    Container,
+    Fact,
+    FactSet,
+    TextBlock,
+)
 
 from cards.text import wording
 from evidence.officers import Role
 
 
 class HelpEntry(Protocol):
-    """What the help card shows of a command."""
+    """What the help cards show of a command."""
 
+    @property
+    def name(self) -> str: ...
+    @property
+    def short(self) -> str: ...
     @property
     def usage(self) -> str: ...
     @property
@@ -26,8 +41,13 @@ class HelpEntry(Protocol):
     def available(self) -> bool: ...
 
 
-def build_help_card(commands: Iterable[HelpEntry], hint: str | None = None) -> AdaptiveCard:
-    """A card listing `commands`; `hint` (e.g. what was not understood) is shown first.
+HelpGroup = tuple[str, Sequence[HelpEntry]]
+
+NOT_YET = " \u2014 *not yet available*"
+
+
+def build_help_card(groups: Iterable[HelpGroup], hint: str | None = None) -> AdaptiveCard:
+    """Every command, one line each, under its group's name; `hint` is shown first.
 
     The hint may echo what the officer typed: its Markdown is made literal (`wording`).
     """
@@ -38,17 +58,42 @@ def build_help_card(commands: Iterable[HelpEntry], hint: str | None = None) -> A
         body.append(TextBlock(text=wording(hint), color="Attention", wrap=True))
     body.append(
         TextBlock(
-            text="Type a command in this chat, or @mention Exhibit in a case channel.",
+            text="Type a command in this chat, or @mention Exhibit in a case channel. "
+            f"For how to use one, type {_placeholders('`help <command>`')}, e.g. `help share`.",
             is_subtle=True,
             wrap=True,
         )
     )
+    for title, commands in groups:
+        if not commands:
+            continue
+        facts = [
+            Fact(
+                title=command.name,
+                value=_placeholders(command.short) + ("" if command.available else NOT_YET),
+            )
+            for command in commands
+        ]
+        body.append(
+            Container(
+                separator=True,
+                items=[TextBlock(text=title, weight="Bolder", wrap=True), FactSet(facts=facts)],
+            )
+        )
+    return AdaptiveCard(body=body)
+
+
+def build_command_help_card(title: str, commands: Iterable[HelpEntry]) -> AdaptiveCard:
+    """`commands` in full: syntax, what each does and for whom, an example."""
+    body: list[CardElement] = [
+        TextBlock(text=wording(title), weight="Bolder", size="Medium", wrap=True),
+    ]
     for command in commands:
-        status = "" if command.available else " — *not yet available*"
+        status = "" if command.available else NOT_YET
         items: list[CardElement] = [
             TextBlock(text=_placeholders(command.usage), font_type="Monospace", wrap=True),
             TextBlock(
-                text=f"{command.description}{_for_whom(command.roles)}{status}",
+                text=f"{_placeholders(command.description)}{_for_whom(command.roles)}{status}",
                 is_subtle=True,
                 wrap=True,
             ),
@@ -60,6 +105,7 @@ def build_help_card(commands: Iterable[HelpEntry], hint: str | None = None) -> A
                 )
             )
         body.append(Container(separator=True, items=items))
+    body.append(TextBlock(text="Type `help` for every command.", is_subtle=True, wrap=True))
     return AdaptiveCard(body=body)
 
 

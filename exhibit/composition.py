@@ -30,6 +30,7 @@ from evidence.officers import Role
 from evidence.ports import Directory
 from exhibit.bot_auth import ProviderFactory, auth_configuration, build_adapter, token_issuers
 from exhibit.health import Probe, add_health_routes
+from exhibit.log_config import NO_APP_ID, drop_repeated_no_app_id_warning
 from exhibit.public_key import add_public_key_routes
 from exhibit.settings import GraphSettings, Settings
 from graph.config import CredentialKind, GraphDirectoryConfig
@@ -104,8 +105,11 @@ async def create_app(
     if settings.allow_anonymous:
         logger.warning(
             "EXHIBIT_DANGEROUSLY_ALLOW_ANONYMOUS is on: requests WITHOUT a token are accepted. "
-            "Never run like this outside a developer machine."
+            "Never run like this outside a developer machine. (Without an app id the Agents "
+            'SDK would also warn "%s" on every request; it is said only here.)',
+            NO_APP_ID,
         )
+        drop_repeated_no_app_id_warning()
     # Closed last-opened first, each even when an earlier one fails to close.
     resources = contextlib.AsyncExitStack()
     try:

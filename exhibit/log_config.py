@@ -92,3 +92,27 @@ def configure_logging(level: str) -> None:
     quiet_third_party_loggers()
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
+
+
+# The Agents SDK builds a user-token client for every request and, without an app id (anonymous
+# development mode), warns each time: 185 of 421 lines of a short session. Said once at start.
+TOKEN_CLIENT_LOGGER = "microsoft_agents.hosting.core.connector.client.user_token_client"  # noqa: S105
+NO_APP_ID = "App ID is not provided"
+
+
+class DropMessageFilter(logging.Filter):
+    """Drops the records whose message starts with `prefix`."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
+def drop_repeated_no_app_id_warning() -> None:
+    """Stop the SDK's per-request "App ID is not provided" warning (anonymous mode only)."""
+    sdk_logger = logging.getLogger(TOKEN_CLIENT_LOGGER)
+    if not any(isinstance(f, DropMessageFilter) for f in sdk_logger.filters):
+        sdk_logger.addFilter(DropMessageFilter(NO_APP_ID))

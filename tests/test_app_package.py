@@ -250,9 +250,9 @@ def test_missing_public_host_names_its_variable() -> None:
 
 
 def expected_commands(scope: Scope, catalogue: tuple[CommandSpec, ...]) -> list[CommandSpec]:
-    """The documented rule: available commands first, then the rest, catalogue order, max 10."""
-    offered = [c for c in catalogue if scope in c.scopes]
-    return ([c for c in offered if c.available] + [c for c in offered if not c.available])[:10]
+    """The documented rule: available commands with a menu place, by that place, max 10."""
+    ranked = [c for c in catalogue if scope in c.scopes and c.available and c.menu is not None]
+    return sorted(ranked, key=lambda c: c.menu or 0)[:10]
 
 
 def test_command_lists_follow_the_catalogue(manifest: dict[str, Any]) -> None:
@@ -261,8 +261,7 @@ def test_command_lists_follow_the_catalogue(manifest: dict[str, Any]) -> None:
     assert set(by_scope) == {(scope.value,) for scope in Scope}
     for scope in Scope:
         assert by_scope[(scope.value,)] == [
-            {"title": c.name, "description": c.description}
-            for c in expected_commands(scope, COMMANDS)
+            {"title": c.name, "description": c.short} for c in expected_commands(scope, COMMANDS)
         ]
 
 
@@ -274,13 +273,26 @@ def test_command_lists_keep_teams_limits(manifest: dict[str, Any]) -> None:
             assert len(command["description"]) <= 128
 
 
-def test_available_commands_are_never_cut() -> None:
-    catalogue = tuple(
-        CommandSpec(f"cmd{i}", (), f"Command {i}", f"cmd{i}", available=i >= 9) for i in range(14)
-    )
+def test_the_menu_is_the_ranked_available_commands_at_most_ten() -> None:
+    ranked = [
+        CommandSpec(f"cmd{i}", (), f"Command {i}", f"cmd{i}", available=i != 3, menu=14 - i)
+        for i in range(14)
+    ]
+    catalogue = (*ranked, CommandSpec("unranked", (), "Not in the menu", "unranked"))
     chosen = commands_for(Scope.TEAM, catalogue)
     assert chosen == expected_commands(Scope.TEAM, catalogue)
-    assert [c.name for c in chosen] == [f"cmd{i}" for i in (9, 10, 11, 12, 13, 0, 1, 2, 3, 4)]
+    assert [c.name for c in chosen] == [f"cmd{i}" for i in (13, 12, 11, 10, 9, 8, 7, 6, 5, 4)]
+
+
+def test_the_menu_lists_what_people_use_most() -> None:
+    for scope in Scope:
+        names = [c.name for c in commands_for(scope)]
+        assert names[0] == "help"
+        assert len(names) <= 10
+        for name in ("case list", "case show", "evidence list", "evidence show", "custody",
+                     "share", "share list", "whoami"):  # fmt: skip
+            assert name in names
+        assert all(len(c.short) <= 60 for c in commands_for(scope))
 
 
 def test_a_too_long_command_title_is_a_problem(manifest: dict[str, Any]) -> None:

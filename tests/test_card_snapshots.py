@@ -31,6 +31,7 @@ from cards.exhibits import (
     build_exhibit_list_card,
     build_receipt_card,
     build_verify_card,
+    progress_text,
 )
 from cards.integrity import build_integrity_alert_card
 from cards.officer import build_whoami_card
@@ -141,6 +142,7 @@ def share(status: ShareStatus, **changes: Any) -> Share:
 
 
 def job(number: int, name: str, status: JobStatus, **changes: Any) -> IntakeJob:
+    changes.setdefault("declared_size", None)
     return IntakeJob(
         id=f"job-{number}",
         case_id="case-1",
@@ -150,7 +152,6 @@ def job(number: int, name: str, status: JobStatus, **changes: Any) -> IntakeJob:
         source_url=f"https://contoso.sharepoint.com/{name}",
         file_name=name,
         declared_type="",
-        declared_size=None,
         status=status,
         attempts=1,
         created_at=NOW,
@@ -197,6 +198,7 @@ def custody(report: AnchoredReport) -> CustodyView:
 
 # -- the cards, by golden file name ------------------------------------------------------------
 
+MIB = 1024 * 1024
 RECEIVING = [
     job(1, "door.jpg", JobStatus.COMPLETED),
     job(2, "statement.pdf", JobStatus.RUNNING),
@@ -239,6 +241,7 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
     "case_list": lambda: build_case_list_card([CASE, BOUND_CASE]),
     "case_list_empty": lambda: build_case_list_card([]),
     "exhibit": lambda: build_exhibit_card(DOOR, REFERENCE),
+    "exhibit_for_an_officer": lambda: build_exhibit_card(DOOR, REFERENCE, can_share=True),
     "exhibit_reviewed_with_buttons": lambda: build_exhibit_card(
         DOOR,
         REFERENCE,
@@ -256,6 +259,15 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
     ),
     "receipt_in_progress": lambda: build_receipt_card(
         REFERENCE, RECEIVING, {"ex-1": DOOR}, progress={"job-2": 20_000}
+    ),
+    "receipt_in_progress_with_total": lambda: build_receipt_card(
+        REFERENCE,
+        [
+            job(2, "interview.mp4", JobStatus.RUNNING, declared_size=48 * MIB),
+            job(3, "cctv.mp4", JobStatus.RUNNING),
+        ],
+        {},
+        progress={"job-2": 12 * MIB, "job-3": 3 * MIB},
     ),
     "receipt_finished": lambda: build_receipt_card(REFERENCE, FINISHED, EXHIBITS),
     "receipt_finished_for_a_reviewer": lambda: build_receipt_card(
@@ -447,5 +459,22 @@ def test_card_matches_its_golden_file(name: str) -> None:
 
 def test_every_golden_file_has_a_card() -> None:
     """A card removed or renamed takes its golden file with it."""
-    kept = {"help_card"}  # checked by tests/test_conversation.py
+    kept = {"help_card", "help_command", "help_group"}  # checked by tests/test_conversation.py
     assert {p.stem for p in GOLDEN.glob("*.json")} - kept == set(CARDS)
+
+
+@pytest.mark.parametrize(
+    ("received", "total", "shown"),
+    [
+        (12 * MIB, 48 * MIB, "12.0 of 48.0 MiB (25%)"),
+        (512 * 1024, 48 * MIB, "512.0 KiB of 48.0 MiB (1%)"),
+        (48 * MIB - 1, 48 * MIB, "48.0 of 48.0 MiB (99%)"),
+        (12 * MIB, None, "12.0 MiB"),
+        (12 * MIB, 0, "12.0 MiB"),
+        (60 * MIB, 48 * MIB, "60.0 MiB"),  # the declared size was wrong: not "125%"
+    ],
+)
+def test_intake_progress_shows_the_total_and_a_percentage_when_known(
+    received: int, total: int | None, shown: str
+) -> None:
+    assert progress_text(received, total) == shown

@@ -11,7 +11,17 @@ from typing import Any
 import pytest
 
 from bot.commands.case_grammar import read_case_words, read_exhibit_target
-from bot.commands.grammar import COMMANDS, RUNS_ON, SHARE, Argument, CommandSpec, Kind
+from bot.commands.grammar import (
+    COMMANDS,
+    RUNS_ON,
+    SHARE,
+    Argument,
+    CommandSpec,
+    Group,
+    Kind,
+    commands_in,
+)
+from bot.commands.help import closest_commands, help_card
 from bot.commands.parsing import parse_command, split_reason
 from bot.commands.share_grammar import (
     asks_for_form,
@@ -21,7 +31,6 @@ from bot.commands.share_grammar import (
     read_share_words,
 )
 from bot.exports import read_export_words
-from cards.help import build_help_card
 from cards.sharing import SHARE_FORM
 from devtools.app_package.manifest import command_lists
 from evidence.cases import CaseRules, check_case_open, check_reason
@@ -43,6 +52,7 @@ SAMPLES = {
     Kind.TITLE: "Burglary at 12 High St",
     Kind.TEXT: "disclosure for trial",
     Kind.FILES: "files",
+    Kind.TOPIC: "share",
 }
 
 
@@ -165,21 +175,99 @@ def _shown(usage: str) -> str:
     return usage.replace("<", "\u2039").replace(">", "\u203a")
 
 
-def test_the_help_card_shows_every_command_as_the_grammar_says() -> None:
-    texts = _card_texts(build_help_card(COMMANDS))
+def _facts(card: Any) -> dict[str, str]:
+    """Every fact of a card as JSON, title to value."""
+    found: dict[str, str] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "FactSet":
+                found.update({fact["title"]: fact["value"] for fact in node["facts"]})
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return found
+
+
+def test_the_help_card_lists_every_command_once_under_its_group() -> None:
+    card = help_card()
+    texts, facts = _card_texts(card), _facts(card)
+    assert set(facts) == {spec.name for spec in COMMANDS}
     for spec in COMMANDS:
+        assert facts[spec.name] == _shown(spec.short)
+    groups = [t for t in texts if t in {g.value for g in Group}]
+    assert groups == ["Cases", "Evidence", "Sharing", "Custody", "More"]
+
+
+@pytest.mark.parametrize("spec", COMMANDS, ids=lambda spec: spec.name)
+def test_help_on_a_command_shows_it_as_the_grammar_says(spec: CommandSpec) -> None:
+    texts = _card_texts(help_card(spec.name.upper().split()))
+    assert _shown(spec.usage) in texts
+    assert f"e.g. {spec.example}" in texts or spec.example == spec.usage
+    assert not _facts(help_card(spec.name.split()))
+
+
+def test_help_on_a_group_shows_its_commands_in_full() -> None:
+    texts = _card_texts(help_card(["sharing"]))
+    assert texts[0] == "Sharing"
+    for spec in commands_in(Group.SHARING):
         assert _shown(spec.usage) in texts
-        assert f"e.g. {spec.example}" in texts or spec.example == spec.usage
     share_line = _shown(SHARE.syntax)
+    assert share_line in texts
     assert "[reason" not in share_line
     assert "[as \u2039organisation\u203a]" in share_line
+    assert _card_texts(help_card(["case"]))[0] == "Cases"
+
+
+# --- typos ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("case lsit", ["case list"]),
+        ("csae list", ["case list"]),
+        ("caselist", ["case list"]),
+        ("casey open MET-24-0001 Burglary", ["case open"]),
+        ("custdy JS/1", ["custody"]),
+        ("evidnce shwo JS/1", ["evidence show"]),
+        ("evidence vrify JS/1", ["evidence verify"]),
+        ("shar JS/1 with a@cps.gov.uk reason x", ["share"]),
+        ("shaer list", ["share list"]),
+        ("shar revok S-0123456789", ["share revoke"]),
+        ("hepl", ["help"]),
+        ("whomai", ["whoami"]),
+        ("helpful", ["help"]),
+        (
+            "cases",
+            ["case open", "case list", "case bind", "case show", "case hold on", "case hold off"],
+        ),
+        ("evidence", ["evidence list", "evidence show", "evidence verify"]),
+        (
+            "case delete MET-24-0001",
+            ["case open", "case list", "case bind", "case show", "case hold on", "case hold off"],
+        ),
+    ],
+)
+def test_a_typo_is_answered_with_the_closest_command(typed: str, meant: list[str]) -> None:
+    assert parse_command(typed) is None
+    assert [spec.name for spec in closest_commands(typed)] == meant
+
+
+@pytest.mark.parametrize("typed", ["what now?", "dance", "hello there", "x", "MET-24-0001"])
+def test_nothing_close_is_suggested_for_what_is_no_command(typed: str) -> None:
+    assert closest_commands(typed) == []
 
 
 # --- the app manifest -----------------------------------------------------------------------
 
 
 def test_the_manifest_offers_the_grammar_commands_with_their_descriptions() -> None:
-    described = {spec.name: spec.description for spec in COMMANDS}
+    described = {spec.name: spec.short for spec in COMMANDS}
     offered = [entry for lst in command_lists() for entry in lst["commands"]]
     assert offered
     for entry in offered:

@@ -226,7 +226,6 @@ class IntakeWorker:
                 raise
             raise Permanent(JobFailure(error=err)) from err
         head = bytearray()
-        progress = _Progress(self._reports, job, case)
 
         async def chunks() -> AsyncIterator[bytes]:
             async for chunk in download.chunks():
@@ -239,6 +238,7 @@ class IntakeWorker:
         stored_name = sanitize_file_name(job.file_name)
         if job.declared_size is None and download.declared_size is not None:
             job = replace(job, declared_size=download.declared_size)
+        progress = _Progress(self._reports, job, case)  # with the size the source declared
         try:
             stored = await self._store.put(
                 case.region,

@@ -40,7 +40,7 @@ from evidence.exhibits import (
 )
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
-from evidence.policy import Decision, can_review
+from evidence.policy import Decision, can_request_share, can_review
 from evidence.records import RecordsUnit, run_unit
 from evidence.review import REVIEW_ACTIONS, Review, review_exhibit, reviews_of
 
@@ -104,6 +104,7 @@ async def exhibit_card_for(
         reviews=reviews_of(exhibit.id, chain),
         with_review_actions=can_review(officer, case, exhibit, members).allowed,
         notice=notice,
+        can_share=can_request_share(officer, case, members).allowed,
     )
 
 

@@ -7,6 +7,7 @@ data, no SDK imports, so the app package builder can read it without starting an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -37,6 +38,17 @@ class Kind(StrEnum):
     TITLE = "title"
     TEXT = "text"
     FILES = "files"  # the word itself: `with files`
+    TOPIC = "command"
+
+
+class Group(StrEnum):
+    """Where the help card lists a command; `help <group>` shows a group's commands in full."""
+
+    CASES = "Cases"
+    EVIDENCE = "Evidence"
+    SHARING = "Sharing"
+    CUSTODY = "Custody"
+    GENERAL = "More"
 
 
 # Kinds that take every word that is left (`<title...>`).
@@ -74,6 +86,9 @@ class Argument:
 class CommandSpec:
     """One user-facing command.
 
+    `summary`: one short line for the help card and the app's command menu (else the
+    description). `group`: where the help card lists it. `menu`: its place in the command menu
+    Teams shows above the compose box (1 first; None: not offered there).
     `roles`: who it is for, when only some roles may use it (empty: anyone enrolled).
     `with_files`: typed with files attached.
     """
@@ -86,6 +101,14 @@ class CommandSpec:
     scopes: frozenset[Scope] = ALL_SCOPES
     roles: frozenset[Role] = field(default_factory=frozenset)
     with_files: bool = False
+    summary: str = ""
+    group: Group = Group.GENERAL
+    menu: int | None = None
+
+    @property
+    def short(self) -> str:
+        """The one line the help card and the command menu show."""
+        return self.summary or self.description
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -133,11 +156,31 @@ SHARE = CommandSpec(
     "Request an external share; an approver decides",
     "share JS/1,JS/2 with lawyer@cps.gov.uk for 14d as prosecutor reason disclosure for trial",
     roles=OFFICERS,
+    summary="Ask to share exhibits outside the force",
+    group=Group.SHARING,
+    menu=8,
+)
+
+HELP = CommandSpec(
+    "help",
+    (Argument("topic", Kind.TOPIC, optional=True),),
+    "List what Exhibit can do; with a command or a group (cases, evidence, sharing, custody), "
+    "how to use it",
+    "help share",
+    summary="What Exhibit can do, or how to use one command",
+    menu=1,
 )
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("help", (), "List what Exhibit can do", "help"),
-    CommandSpec("whoami", (), "Who the directory says you are: name, rank, unit, roles", "whoami"),
+    HELP,
+    CommandSpec(
+        "whoami",
+        (),
+        "Who the directory says you are: name, rank, unit, roles",
+        "whoami",
+        summary="Who Exhibit thinks you are",
+        menu=10,
+    ),
     CommandSpec(
         "case open",
         (
@@ -148,8 +191,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Open a case pinned to a storage region; in a channel, bind the channel to it",
         "case open MET-24-0001 Burglary at 12 High St region uksouth",
         roles=OFFICERS,
+        summary="Open a new case",
+        group=Group.CASES,
     ),
-    CommandSpec("case list", (), "Cases you can see", "case list"),
+    CommandSpec("case list", (), "Cases you can see", "case list", group=Group.CASES, menu=2),
     CommandSpec(
         "case bind",
         (Argument("case", Kind.CASE_REF),),
@@ -157,12 +202,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "case bind MET-24-0001",
         scopes=frozenset({Scope.TEAM}),
         roles=OFFICERS,
+        summary="Make this channel a case's channel",
+        group=Group.CASES,
     ),
     CommandSpec(
         "case show",
         (CASE_REF, WHY),
         "Case card: region, team, exhibits, open shares, legal hold",
         "case show MET-24-0001",
+        summary="One case: region, exhibits, open shares",
+        group=Group.CASES,
+        menu=3,
     ),
     CommandSpec(
         "case hold on",
@@ -170,6 +220,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Put the case's evidence on legal hold (approvers and admins)",
         "case hold on MET-24-0001 reason defence disclosure request",
         roles=HOLDERS,
+        summary="Legal hold on a case's evidence",
+        group=Group.CASES,
     ),
     CommandSpec(
         "case hold off",
@@ -177,6 +229,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Lift the case's legal hold (approvers and admins)",
         "case hold off MET-24-0001 reason proceedings concluded",
         roles=HOLDERS,
+        summary="Lift a case's legal hold",
+        group=Group.CASES,
     ),
     CommandSpec(
         "add",
@@ -185,21 +239,34 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "add MET-24-0001",
         roles=OFFICERS,
         with_files=True,
+        summary="Attach files to make them exhibits",
+        group=Group.EVIDENCE,
     ),
     CommandSpec(
-        "evidence list", (CASE_REF, WHY), "Exhibits of the case", "evidence list MET-24-0001"
+        "evidence list",
+        (CASE_REF, WHY),
+        "Exhibits of the case",
+        "evidence list MET-24-0001",
+        group=Group.EVIDENCE,
+        menu=4,
     ),
     CommandSpec(
         "evidence show",
         (*EXHIBIT, WHY),
         "Exhibit card: name, type, size, SHA-256, who and when",
         "evidence show JS/1",
+        summary="One exhibit: file, size, SHA-256, reviews",
+        group=Group.EVIDENCE,
+        menu=5,
     ),
     CommandSpec(
         "evidence verify",
         (*EXHIBIT, WHY),
         "Re-hash the stored file and compare with the intake hash",
         "evidence verify MET-24-0001 JS/1",
+        summary="Check the stored file still matches",
+        group=Group.EVIDENCE,
+        menu=6,
     ),
     SHARE,
     CommandSpec(
@@ -207,24 +274,31 @@ COMMANDS: tuple[CommandSpec, ...] = (
         (CASE_REF, WHY),
         "Shares of the case and their state",
         "share list MET-24-0001",
+        group=Group.SHARING,
+        menu=9,
     ),
     CommandSpec(
         "share revoke",
         (SHARE_ID, Argument("reason", Kind.TEXT, keyword="reason", optional=True)),
         "Stop a share link at once, saying why",
         "share revoke S-0123456789 reason sent to the wrong lawyer",
+        group=Group.SHARING,
     ),
     CommandSpec(
         "share link",
         (SHARE_ID,),
         "A new link for your approved share; the old one stops working",
         "share link S-0123456789",
+        summary="A new link for your approved share",
+        group=Group.SHARING,
     ),
     CommandSpec(
         "custody",
         (*EXHIBIT, WHY),
         "The exhibit's chain of custody, verified",
         "custody JS/1",
+        group=Group.CUSTODY,
+        menu=7,
     ),
     CommandSpec(
         "custody export",
@@ -236,6 +310,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ),
         "Continuity bundle (ZIP: chain, checkpoints, statement, verifier) to your OneDrive",
         "custody export MET-24-0001 JS/1 with files reason Crown Court disclosure",
+        summary="A continuity bundle a court can check",
+        group=Group.CUSTODY,
     ),
 )
 
@@ -243,3 +319,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
 def command_named(name: str) -> CommandSpec | None:
     """The command whose name is `name`, if any."""
     return next((c for c in COMMANDS if c.name == name), None)
+
+
+def commands_in(group: Group, commands: Sequence[CommandSpec] = COMMANDS) -> list[CommandSpec]:
+    """The commands the help card lists under `group`, in catalogue order."""
+    return [c for c in commands if c.group is group]
+
+
+def group_named(name: str) -> Group | None:
+    """The group called `name` (any case; `case`, `share` and `share` singular too), if any."""
+    wanted = name.strip().lower()
+    for group in Group:
+        if wanted in {group.value.lower(), group.name.lower(), group.value.lower().rstrip("s")}:
+            return group
+    return {"share": Group.SHARING, "shares": Group.SHARING}.get(wanted)

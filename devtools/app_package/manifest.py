@@ -2,8 +2,9 @@
 
 The filled manifest is checked against Microsoft's schema bundled in node_modules (npm
 `@microsoft/app-manifest`) and against Teams' stricter bot command limits. The bot's
-`commandLists` are generated from `bot.commands.grammar.COMMANDS`: per scope, the commands offered
-there, available ones first, then the rest, each group in catalogue order, capped at 10.
+`commandLists` are generated from `bot.commands.grammar.COMMANDS`: per scope, the available commands
+offered there that have a place in the menu (`menu`, the ones people use most), in that order,
+capped at 10, each with its short description.
 """
 
 from __future__ import annotations
@@ -34,10 +35,9 @@ _SCHEMA_URL = re.compile(r"/(teams/v[0-9]+\.[0-9]+/MicrosoftTeams\.schema\.json)
 
 
 def commands_for(scope: Scope, commands: Iterable[CommandSpec] = COMMANDS) -> list[CommandSpec]:
-    """The commands the manifest lists for `scope`: available first, catalogue order, at most 10."""
-    offered = [c for c in commands if scope in c.scopes]
-    # sorted() is stable, so each group keeps the catalogue's order.
-    return sorted(offered, key=lambda c: not c.available)[:MAX_COMMANDS_PER_LIST]
+    """The commands the manifest lists for `scope`: by their place in the menu, at most 10."""
+    offered = [c for c in commands if scope in c.scopes and c.available and c.menu is not None]
+    return sorted(offered, key=lambda c: c.menu or 0)[:MAX_COMMANDS_PER_LIST]
 
 
 def command_lists(commands: Sequence[CommandSpec] = COMMANDS) -> list[dict[str, Any]]:
@@ -47,7 +47,7 @@ def command_lists(commands: Sequence[CommandSpec] = COMMANDS) -> list[dict[str, 
         chosen = commands_for(scope, commands)
         if chosen:
             entries = [
-                {"title": c.name, "description": _clip(c.description, MAX_COMMAND_DESCRIPTION)}
+                {"title": c.name, "description": _clip(c.short, MAX_COMMAND_DESCRIPTION)}
                 for c in chosen
             ]
             lists.append({"scopes": [scope.value], "commands": entries})

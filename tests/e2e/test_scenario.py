@@ -10,7 +10,9 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 
+from devtools.click import approval_card, click
 from devtools.devstack import DevStack
+from devtools.playground import user_id
 from devtools.send_file import send as send_file
 from evidence.shares import Share
 from storage.database import create_engine
@@ -33,14 +35,29 @@ async def test_help_in_personal_chat(page: Page) -> None:
     card = await send_in_chat(page, "help")
     text = await card.inner_text()
     assert "Exhibit commands" in text
-    assert "case open \u2039case-ref\u203a" in text
+    for group in ("Cases", "Evidence", "Sharing", "Custody"):
+        assert group in text
+    assert "Open a new case" in text
     await page.screenshot(path=ARTIFACTS / "help-personal.png", full_page=True)
+    details = await (await send_in_chat(page, "help share")).inner_text()
+    assert "share \u2039exhibit-ref\u203a[,...] with \u2039email\u203a" in details
+    await page.screenshot(path=ARTIFACTS / "help-share.png", full_page=True)
 
 
 async def test_unknown_text_in_personal_chat_gets_a_hint(page: Page) -> None:
     await open_conversation(page, "Personal Chat")
     card = await send_in_chat(page, "open the pod bay doors")
     assert "did not understand" in await card.inner_text()
+
+
+async def test_a_typo_gets_the_closest_command(page: Page) -> None:
+    await open_conversation(page, "Personal Chat")
+    card = await send_in_chat(page, "case lsit")
+    text = await card.inner_text()
+    assert "Did you mean" in text
+    assert "case list" in text
+    assert "Exhibit commands" not in text
+    await page.screenshot(path=ARTIFACTS / "typo.png", full_page=True)
 
 
 async def test_help_when_mentioned_in_the_case_channel(page: Page) -> None:
@@ -93,8 +110,12 @@ async def test_a_file_becomes_an_exhibit_verified_with_its_custody(
     path.write_bytes(photo)
     await open_conversation(page, "Personal Chat")
     seen = await page.locator(CARD).all_inner_texts()
-    # What a person runs to send a file in the Playground (it has no upload button).
-    assert await send_file(path, "MET-24-0001", stack.playground_url.rstrip("/"), 30)
+    # What a person runs to send a file in the Playground (it has no upload button); it ends
+    # with Exhibit's outcome.
+    outcome = await send_file(path, "MET-24-0001", stack.playground_url.rstrip("/"), 60)
+    assert outcome is not None
+    assert outcome.recorded
+    assert "1 exhibit recorded for MET-24-0001" in outcome.text
     receipt = await new_card(page, seen)
     # The receipt turns into the exhibit card in place once the bytes are stored.
     await expect(receipt).to_contain_text("Exhibit JS/1", timeout=30_000)
@@ -108,6 +129,40 @@ async def test_a_file_becomes_an_exhibit_verified_with_its_custody(
     for action in ("intake.started", "intake.completed", "exhibit.verified"):
         assert action in text
     await page.screenshot(path=ARTIFACTS / "custody.png", full_page=True)
+
+
+async def test_send_file_stops_at_once_when_the_case_is_not_found(
+    page: Page, stack: DevStack, tmp_path: Path
+) -> None:
+    path = tmp_path / "note.txt"
+    path.write_bytes(b"a note")
+    await open_conversation(page, "Personal Chat")
+    outcome = await send_file(path, "MET-99-0009", stack.playground_url.rstrip("/"), 60)
+    assert outcome is not None
+    assert not outcome.recorded
+    assert "Case not found" in outcome.text
+
+
+async def test_next_step_buttons_on_the_exhibit_and_case_cards(page: Page) -> None:
+    await open_conversation(page, "Personal Chat")
+    exhibit = await send_in_chat(page, "evidence show MET-24-0001 JS/1")
+    for button in ("Verify", "Custody", "Share"):
+        await expect(exhibit.get_by_role("button", name=button)).to_be_visible()
+    await exhibit.scroll_into_view_if_needed()
+    await page.screenshot(path=ARTIFACTS / "exhibit-next-steps.png", full_page=True)
+    seen = await page.locator(CARD).all_inner_texts()
+    await exhibit.get_by_role("button", name="Custody").click()
+    custody = await new_card(page, seen, answer="Custody of MET-24-0001 JS/1")
+    assert "Chain of custody verified" in await custody.inner_text()
+    await expect(exhibit).to_contain_text("Exhibit JS/1")  # the clicked card stays
+    await page.screenshot(path=ARTIFACTS / "exhibit-next-step-custody.png", full_page=True)
+    case = await send_in_chat(page, "case show MET-24-0001")
+    await case.scroll_into_view_if_needed()
+    await page.screenshot(path=ARTIFACTS / "case-next-steps.png", full_page=True)
+    seen = await page.locator(CARD).all_inner_texts()
+    await case.get_by_role("button", name="Evidence").click()
+    exhibits = await new_card(page, seen, answer="Exhibits of MET-24-0001")
+    assert "front-door.jpg" in await exhibits.inner_text()
 
 
 async def _the_share(stack: DevStack) -> Share:
@@ -167,11 +222,14 @@ async def test_share_rejected_then_requested_again_approved_relinked_revoked(
         "share.approve", {"shareId": "S-0000000000"},
     )  # fmt: skip
     assert "There is no share S-0000000000 that you can act on" in json.dumps(unknown)
-    # Ravi Patel, an approver, approves from the card (the Playground clicks only as Jane).
-    result = await click_as(
-        page, stack.playground_url, "29:user-ravi-patel", CHANNEL, share.approval_activity_id,
-        "share.approve", {"shareId": share.id},
-    )  # fmt: skip
+    # Ravi Patel, an approver, approves from the card (the Playground clicks only as Jane),
+    # with the README's helper: `python -m devtools.click --as "Ravi Patel" approve S-…`.
+    place = await approval_card(f"sqlite+aiosqlite:///{stack.data_dir / 'exhibit.db'}", share.id)
+    assert place is not None
+    assert place.message_id == share.approval_activity_id
+    result = await click(
+        stack.playground_url, user_id("Ravi Patel"), share.id, place, "share.approve", ""
+    )
     assert "Approved" in json.dumps(result)
     # The card changed in the channel for everyone.
     decided = page.locator(CARD).filter(has_text=share.id).filter(has_text="Approved")

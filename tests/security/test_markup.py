@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.commands.grammar import COMMANDS
+from bot.commands.help import help_card, not_understood_card
 from bot.replies import card_payload
 from bot.share_mail import share_mail
 from bot.wording import not_understood_hint
@@ -40,7 +40,6 @@ from cards.exhibits import (
     build_receipt_card,
     build_verify_card,
 )
-from cards.help import build_help_card
 from cards.officer import build_whoami_card
 from cards.sharing import build_approval_card, build_link_card, build_share_list_card
 from cards.text import SHORT, clean, plain
@@ -190,7 +189,9 @@ def marks(h: str) -> list[ReviewMark]:
 
 BUILDERS: dict[str, Callable[[str], AdaptiveCard]] = {
     "notice": lambda h: build_notice_card("Check the share", f"there is no share {h}", Tone.INFO),
-    "help-hint": lambda h: build_help_card(COMMANDS, not_understood_hint(h)),
+    "help-hint": lambda h: help_card(hint=not_understood_hint(h)),
+    "not-understood": lambda h: not_understood_card(h),
+    "help-topic": lambda h: help_card(h.split() or ["x"]),
     "case": lambda h: build_case_card(case(h), exhibits=1, open_shares=0, headline=f"Case {h}."),
     "case-list": lambda h: build_case_list_card([case(h)]),
     "exhibit": lambda h: build_exhibit_card(

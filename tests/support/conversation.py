@@ -21,6 +21,8 @@ from tests.support.people import JANE, Person
 PERSONAL_CHAT = "personal_message"
 CASE_CHANNEL = "channel_mention"
 CARD = "application/vnd.microsoft.card.adaptive"
+MESSAGE = "application/vnd.microsoft.activity.message"
+NEXT_STEP = "command.run"
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 
 Client = TestClient[web.Request, web.Application]
@@ -116,6 +118,30 @@ class Conversation:
         assert body["statusCode"] == 200
         assert body["type"] == CARD
         return str(body["value"])
+
+    async def click_next_step(self, data: dict[str, Any], *, sender: Person | str = JANE,
+                              where: str | None = None) -> tuple[str, str]:  # fmt: skip
+        """A click on a next-step button (Verify, Custody, Share, Evidence, Shares) as `sender`:
+        the text Teams shows under the clicked card, and the card the bot sent as a new message
+        (as text)."""
+        activity = self.message(None, sender=sender, where=where, activity_id=self._new_id("i"))
+        activity.update(
+            type="invoke",
+            name="adaptiveCard/action",
+            replyToId="exhibit-card",
+            value={"action": {"type": "Action.Execute", "verb": NEXT_STEP, "data": data},
+                   "trigger": "manual"},
+        )  # fmt: skip
+        before = len(self.recorder.activities())
+        response = await self.client.post("/api/messages", json=activity)
+        assert response.status == 200
+        body = await response.json()
+        assert body["statusCode"] == 200
+        if body["type"] == CARD:  # a refused button: the bare notice in place of the card
+            return str(body["value"]), ""
+        assert body["type"] == MESSAGE
+        reply = await self._reply_to(activity["id"], after=before)
+        return str(body["value"]), str(card_of(reply))
 
     async def click_share(self, verb: str, share_id: str, *, sender: Person | str,
                           **inputs: str) -> str:  # fmt: skip
