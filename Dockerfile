@@ -13,7 +13,7 @@ COPY requirements-runtime.lock /build/requirements-runtime.lock
 COPY dist/wheels/ /build/wheels/
 RUN python3 -m venv /opt/exhibit/venv \
  && /opt/exhibit/venv/bin/python -m pip install --no-index --find-links /build/wheels \
-      --require-hashes --no-deps --only-binary=:all: -r /build/requirements-runtime.lock \
+      --require-hashes --no-deps --only-binary=:all: --no-compile -r /build/requirements-runtime.lock \
  && /opt/exhibit/venv/bin/python -m pip uninstall --yes --quiet pip
 COPY exhibit/ /opt/exhibit/app/exhibit/
 COPY evidence/ /opt/exhibit/app/evidence/
