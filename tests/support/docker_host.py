@@ -159,7 +159,16 @@ def docker_host(log_dir: Path) -> Iterator[DockerHost]:
         except subprocess.TimeoutExpired:
             daemon.kill()
             daemon.wait()
+        _unmount_under(home)  # dockerd leaves its network namespace's bind mount behind
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _unmount_under(home: Path) -> None:
+    mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
+    points = [line.split()[1] for line in mounts if line.split()[1].startswith(f"{home}/")]
+    umount = shutil.which("umount") or "umount"
+    for point in sorted(points, reverse=True):
+        subprocess.run([umount, "--lazy", point], capture_output=True, check=False)  # noqa: S603
 
 
 def base_rootfs(today: dt.date) -> Path:
