@@ -228,6 +228,7 @@ async def create_app(
             WorkerOptions(
                 max_attempts=settings.intake_max_attempts,
                 hold_seconds=settings.intake_hold_seconds,
+                drain_seconds=settings.intake_drain_seconds,
                 max_file_bytes=settings.max_file_bytes,
                 concurrency=settings.intake_limits.concurrency,
                 slots_per_officer=settings.intake_limits.slots_per_officer,
@@ -396,11 +397,14 @@ async def _stop_sweep(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
 async def run_worker_alone(settings: Settings) -> None:
     """An ingest worker (and the integrity sweep) without the HTTP service, until SIGINT or
     SIGTERM."""
-    app = await create_app(settings, start_worker=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before start-up: a stop then is clean too
         loop.add_signal_handler(sig, stop.set)
+    app = await create_app(settings, start_worker=False)
+    # Frozen, so that cleanup() closes every resource (an unfrozen app's cleanup() runs only
+    # its cleanup contexts, leaving the database engine and HTTP sessions open).
+    app.freeze()
     logger.info("Ingest worker started")
     sweep = None
     if settings.sweep_enabled:

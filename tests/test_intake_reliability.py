@@ -1,6 +1,8 @@
 """Intake survives what production will do to it, with real processes and no mocks.
 
 - a `python -m exhibit worker` process killed (SIGKILL) mid-upload: a new worker finishes the job;
+- a worker stopped (SIGTERM, as `docker stop` and Container Apps do) mid-upload: it finishes the
+  job within its drain time, or puts the message back at once and exits cleanly;
 - a worker that died after committing the blob but before recording it: the next one adopts
   the blob and records it once;
 - the storage emulator stopped mid-ingest and started again on the same data: nothing is lost.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -27,6 +30,7 @@ from typing import TypeVar
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob.aio import BlobClient
+from azure.storage.queue.aio import QueueClient
 
 from devtools.devstack import Children, Ports, make_accounts, start_azurite
 from evidence.custody import Action, verify_chain
@@ -34,7 +38,13 @@ from evidence.intake import idempotency_key
 from evidence.model import Case, Exhibit
 from evidence.records import IntakeJob, JobStatus
 from exhibit.settings import load_settings
-from storage.blobs import ClientPolicy, RegionAccount, RegionalBlobServices, blob_service
+from storage.blobs import (
+    API_VERSION,
+    ClientPolicy,
+    RegionAccount,
+    RegionalBlobServices,
+    blob_service,
+)
 from storage.database import create_engine
 from storage.evidence_store import BLOCK_SIZE, BlobEvidenceStore
 from storage.records import SqlRecords
@@ -80,9 +90,42 @@ class Rig:
     blobs: RegionalBlobServices
     workers: Children
 
-    def spawn_worker(self, name: str) -> subprocess.Popen[bytes]:
-        """Start `python -m exhibit worker` with the bot's own settings; output in `<name>.log`."""
-        return self.workers.spawn(name, WORKER, self.env)
+    def spawn_worker(self, name: str, **settings: str) -> subprocess.Popen[bytes]:
+        """Start `python -m exhibit worker` with the bot's own settings (and `settings`);
+        output in `<name>.log`."""
+        return self.workers.spawn(name, WORKER, {**self.env, **settings})
+
+    def log_of(self, name: str) -> str:
+        """What worker `name` has written so far."""
+        return (self.workers.log_dir / f"{name}.log").read_text(encoding="utf-8")
+
+    async def visible_messages(self) -> list[str]:
+        """The job ids of the messages any worker could take from the queue now."""
+        queue = QueueClient.from_connection_string(
+            self.env.get("EXHIBIT_QUEUE_CONNECTION_STRING")
+            or self.env["EXHIBIT_REGION_UKSOUTH_CONNECTION_STRING"],
+            self.env["EXHIBIT_QUEUE_NAME"],
+            api_version=API_VERSION,
+        )
+        async with queue:
+            return [str(m.content) for m in await queue.peek_messages(max_messages=32)]
+
+    async def staging(self, case: Case, job: str, worker: subprocess.Popen[bytes]) -> None:
+        """Wait until `worker` has staged a block of the job's blob (it is mid-upload)."""
+
+        async def staged() -> int | None:
+            assert worker.poll() is None, f"the worker exited early; {self.explain()}"
+            return await self.uncommitted_blocks(case.region, f"{case.id}/{job}") or None
+
+        await until("the worker staging blocks", staged, 30, self.explain)
+
+    async def exited(self, worker: subprocess.Popen[bytes]) -> int:
+        """Wait (30 s at most) for `worker` to exit; its exit code."""
+
+        async def code() -> int | None:
+            return worker.poll()
+
+        return await until("the worker exiting", code, 30, self.explain)
 
     def explain(self) -> str:
         """Where to look when an assertion fails."""
@@ -308,6 +351,63 @@ async def test_a_worker_killed_mid_upload_is_replaced_and_the_job_recorded_once(
     assert last_transfer.finished
     # The officer's receipt card, updated by the second worker.
     await intake.officer.wait_for_update("Exhibit JS/1")
+    intake.assert_no_worker_errors()
+
+
+async def test_a_worker_stopped_mid_upload_puts_the_job_back_at_once_and_exits_cleanly(
+    intake: Rig, big: bytes
+) -> None:
+    case = await intake.open_case("MET-24-0104")
+    intake.files.pause = SLOW_PAUSE
+    job = await intake.send_file(case, "cctv.mp4", big, "stopped-mid-upload")
+    # A hold of ten minutes: were the message not put back, no worker could see it now.
+    first = intake.spawn_worker(
+        "worker-1", EXHIBIT_INTAKE_HOLD_SECONDS="600", EXHIBIT_INTAKE_DRAIN_SECONDS="0"
+    )
+    await intake.staging(case, job, first)
+    assert await intake.visible_messages() == []
+    first.send_signal(signal.SIGTERM)
+    assert await intake.exited(first) == 0, intake.explain()
+
+    log = intake.log_of("worker-1")
+    assert f"Job {job} put back on the queue: the worker is stopping" in log, log
+    assert "Ingest worker drained: 0 finished, 1 put back" in log, log
+    assert "Ingest worker stopped" in log, log
+    assert await intake.visible_messages() == [job]
+    assert await intake.exhibits(case) == []
+    left = await intake.job(job)
+    assert (left.status, left.attempts) == (JobStatus.RUNNING, 1)
+
+    intake.files.pause = STEADY_PAUSE
+    second = intake.spawn_worker("worker-2")
+    done = await intake.finished(job, second)
+    assert done.status is JobStatus.COMPLETED, f"{done.error}; {intake.explain()}"
+    assert done.attempts == 2
+    await intake.assert_recorded_once(case, job, big)
+    intake.assert_no_worker_errors()
+
+
+async def test_a_worker_stopped_mid_upload_finishes_the_job_within_its_drain_time(
+    intake: Rig, big: bytes
+) -> None:
+    case = await intake.open_case("MET-24-0105")
+    intake.files.pause = SLOW_PAUSE
+    job = await intake.send_file(case, "cctv.mp4", big, "drained-mid-upload")
+    worker = intake.spawn_worker("worker", EXHIBIT_INTAKE_DRAIN_SECONDS="120")
+    await intake.staging(case, job, worker)
+    worker.send_signal(signal.SIGTERM)
+    intake.files.fast()  # the rest of the file arrives while the worker drains
+    assert await intake.exited(worker) == 0, intake.explain()
+
+    log = intake.log_of("worker")
+    assert "Ingest worker draining: 1 job(s) under way" in log, log
+    assert "Ingest worker drained: 1 finished, 0 put back" in log, log
+    done = await intake.job(job)
+    assert (done.status, done.attempts) == (JobStatus.COMPLETED, 1), intake.explain()
+    await intake.assert_recorded_once(case, job, big)
+    assert await intake.visible_messages() == []
+    (transfer,) = intake.files.of("cctv.mp4")
+    assert transfer.finished
     intake.assert_no_worker_errors()
 
 

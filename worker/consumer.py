@@ -99,9 +99,22 @@ class IntakeWorker:
             running.add(task)
             task.add_done_callback(running.discard)
         relay.cancel()
-        for task in list(running):
-            task.cancel()
-        await asyncio.gather(relay, *running, return_exceptions=True)
+        await self._drain(running)
+        await asyncio.gather(relay, return_exceptions=True)
+
+    async def _drain(self, running: set[asyncio.Task[None]]) -> None:
+        """Let the jobs under way finish for `drain_seconds`; put the rest back on the queue."""
+        if not running:
+            logger.info("Ingest worker drained: no job under way")
+            return
+        under_way = set(running)  # `running` shrinks as jobs end
+        logger.info("Ingest worker draining: %d job(s) under way", len(under_way))
+        _done, late = await asyncio.wait(under_way, timeout=self._options.drain_seconds)
+        for task in late:
+            task.cancel()  # process() puts the job's message back before it ends
+        await asyncio.gather(*late, return_exceptions=True)
+        logger.info("Ingest worker drained: %d finished, %d put back", len(under_way) - len(late),
+                    len(late))  # fmt: skip
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -183,8 +196,12 @@ class IntakeWorker:
         keeper = asyncio.create_task(self._keep_invisible(held))
         failure: BaseException | None = None
         exhibit: Exhibit | None = None
+        interrupted = False
         try:
             exhibit = await self._ingest(job, case)
+        except asyncio.CancelledError:
+            interrupted = True
+            raise
         except Exception as err:  # judged below, once the lease is no longer being extended
             failure = err
         finally:
@@ -192,6 +209,8 @@ class IntakeWorker:
             # message's newest pop receipt would be lost.
             held.stop.set()
             await keeper
+            if interrupted:
+                await self._put_back_now(held.lease)
         # Extending the lease changes its pop receipt: act on the message with the newest.
         lease = held.lease
         if isinstance(failure, Permanent):
@@ -214,6 +233,16 @@ class IntakeWorker:
         logger.info("Job %s recorded as exhibit %s", job.id, exhibit.id if exhibit else None)
         await self._reports.job_changed(job, case)
         await self._queue.delete(lease)
+
+    async def _put_back_now(self, lease: Lease) -> None:
+        """The worker is stopping mid-job: make the message visible again at once, so another
+        worker resumes now rather than when the hold runs out (the job is safe to run again)."""
+        try:
+            await self._queue.extend(lease, 0)
+        except QueueUnavailable:
+            logger.warning("Job %s not put back; it returns when its hold ends", lease.job_id)
+            return
+        logger.info("Job %s put back on the queue: the worker is stopping", lease.job_id)
 
     async def _ingest(self, job: IntakeJob, case: Case) -> Exhibit:
         limit = self._options.max_file_bytes

@@ -18,11 +18,17 @@ class WorkerOptions:
     concurrency: int = 2
     slots_per_officer: int = 0  # 0: half the slots, rounded up
     busy_delay_seconds: int = 5
+    drain_seconds: float = 5.0  # on stop, how long jobs under way may take to finish
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.slots_per_officer < 0 or self.busy_delay_seconds < 0:
+        if (
+            self.concurrency < 1
+            or self.slots_per_officer < 0
+            or self.busy_delay_seconds < 0
+            or self.drain_seconds < 0
+        ):
             raise ValueError(
-                "concurrency must be positive, the officer slots and delay not negative"
+                "concurrency must be positive, the officer slots, delay and drain not negative"
             )
 
     @property

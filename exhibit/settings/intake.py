@@ -28,6 +28,7 @@ class IntakeSettings(Concern):
     max_file_bytes: Annotated[int, between(1, 250 << 30)] = 10 << 30
     intake_max_attempts: Annotated[int, between(1, 50)] = 5
     intake_hold_seconds: Annotated[int, between(3, 3600)] = 60
+    intake_drain_seconds: Annotated[int, between(0, 3600)] = 5
     download_hosts: Words = (
         "*.sharepoint.com",
         "*.sharepoint.us",
