@@ -20,11 +20,15 @@ from bot.replies import card_activity
 from bot.services import Services
 from bot.share_mail import mail_link
 from cards.sharing import build_link_card
+from evidence import share_cases
+from evidence.custody import Action
 from evidence.records import run_unit
-from evidence.share_cases import record_link_delivery, record_rejection_delivery
 from evidence.shares import Share
 
 logger = logging.getLogger(__name__)
+
+LINK = Action.SHARE_LINK_DELIVERED
+REJECTION = Action.SHARE_REJECTION_DELIVERED
 
 PERSONAL_CHAT = "personal chat"
 NOT_DELIVERED = "not delivered"
@@ -62,25 +66,26 @@ async def send_to_requester(
         problem = type(err).__name__
         logger.warning("Share %s: card not delivered to the requester: %s", share.id, problem)
     via = PERSONAL_CHAT if chat else NOT_DELIVERED
-    if rejection:
-        now = services.now()
-        await run_unit(
-            services.records,
-            lambda unit: record_rejection_delivery(unit, share, via=via, problem=problem, now=now),
-        )
-    else:
-        await record_delivery(services, share, via=via, problem=problem)
+    await record_delivery(services, share, via=via, problem=problem, rejection=rejection)
     return chat
 
 
 async def record_delivery(
-    services: Services, share: Share, *, via: str, problem: str | None = None
+    services: Services,
+    share: Share,
+    *,
+    via: str,
+    problem: str | None = None,
+    rejection: bool = False,
 ) -> None:
-    """Put on the record where the requester's link card went."""
+    """Put on the record where the requester's link (or rejection) card went."""
     now = services.now()
+    action = REJECTION if rejection else LINK
     await run_unit(
         services.records,
-        lambda unit: record_link_delivery(unit, share, via=via, problem=problem, now=now),
+        lambda unit: share_cases.record_delivery(
+            unit, share, action, via=via, problem=problem, now=now
+        ),
     )
 
 

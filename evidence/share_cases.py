@@ -282,30 +282,22 @@ async def record_share_mail(
     await _record_system_event(unit, share, action, details, problem, now)
 
 
-async def record_link_delivery(
+async def record_delivery(
     unit: RecordsUnit,
     share: Share,
+    action: Action,
     *,
     via: str,
     problem: str | None,
     now: datetime,
 ) -> None:
-    """Record where Exhibit sent a share's link for its requester (never the link itself)."""
+    """Record where Exhibit told a share's requester of it: its link
+    (`share.link_delivered`, never the link itself) or its rejection
+    (`share.rejection_delivered`)."""
+    if action not in {Action.SHARE_LINK_DELIVERED, Action.SHARE_REJECTION_DELIVERED}:
+        raise ValueError(f"{action} is not a delivery")
     details = {"to": share.requested_by, "via": via}
-    await _record_system_event(unit, share, Action.SHARE_LINK_DELIVERED, details, problem, now)
-
-
-async def record_rejection_delivery(
-    unit: RecordsUnit,
-    share: Share,
-    *,
-    via: str,
-    problem: str | None,
-    now: datetime,
-) -> None:
-    """Record where Exhibit told the requester that their share was rejected."""
-    details = {"to": share.requested_by, "via": via}
-    await _record_system_event(unit, share, Action.SHARE_REJECTION_DELIVERED, details, problem, now)
+    await _record_system_event(unit, share, action, details, problem, now)
 
 
 async def _record_system_event(
