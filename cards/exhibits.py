@@ -71,8 +71,7 @@ def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
         items=[
             *items,
             FactSet(facts=facts),
-            TextBlock(text="SHA-256", weight="Bolder", wrap=True),
-            TextBlock(text=plain(exhibit.sha256), font_type="Monospace", size="Small", wrap=True),
+            *_hash_lines("SHA-256", exhibit.sha256),
         ]
     )
 
@@ -317,14 +316,22 @@ def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard
             FactSet(
                 facts=[
                     Fact(title="File", value=_file_name(exhibit)),
-                    Fact(title="Intake SHA-256", value=plain(recorded)),
                     Fact(title="Recorded in", value=source),
-                    Fact(title="Stored SHA-256", value=plain(found)),
                     Fact(title="Region", value=plain(region_name(exhibit.region))),
                 ]
             ),
+            *_hash_lines("Intake SHA-256", recorded),
+            *_hash_lines("Stored SHA-256", found),
         ]
     )
+
+
+def _hash_lines(title: str, digest: str) -> list[CardElement]:
+    """A hash in full, wrapped, to compare by eye (a fact's value would be cut off)."""
+    return [
+        TextBlock(text=title, weight="Bolder", wrap=True),
+        TextBlock(text=plain(digest), font_type="Monospace", size="Small", wrap=True),
+    ]
 
 
 def build_custody_card(view: CustodyView) -> AdaptiveCard:
