@@ -1,7 +1,7 @@
 """Every `Action.Execute` click (`adaptiveCard/action` invokes), routed by its verb.
 
-Review and receipt verbs go to the evidence commands, approval verbs and the share form to the
-share commands.
+Review, receipt and custody-card verbs go to the evidence and custody commands, approval verbs
+and the share form to the share commands.
 Whatever was clicked, someone who may not see the case gets a bare refusal, never a card that
 shows anything of it.
 
@@ -23,6 +23,7 @@ from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
+from bot.commands.custody import on_custody_action
 from bot.commands.evidence import on_review_action
 from bot.commands.grammar import SHARE, command_named
 from bot.commands.parsing import ParsedCommand
@@ -34,13 +35,14 @@ from bot.replies import ADAPTIVE_CARD, card_activity, card_payload
 from bot.services import Services, Turn
 from cards.cases import CONSULT
 from cards.common import NEXT_STEP
+from cards.custody import CUSTODY_EARLIER, CUSTODY_VIEWS
 from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW
 from cards.sharing import APPROVE, REFRESH, REJECT, SHARE_FORM
 from evidence.errors import CaseNotFound, DirectoryUnavailable, ExhibitError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
-EXHIBIT_VERBS = frozenset({REVIEW, FLAG, RECEIPT_REFRESH})
+EXHIBIT_VERBS = frozenset({REVIEW, FLAG, RECEIPT_REFRESH, CUSTODY_EARLIER, CUSTODY_VIEWS})
 SHARE_VERBS = frozenset({APPROVE, REJECT, REFRESH})
 MESSAGE = "application/vnd.microsoft.activity.message"
 
@@ -96,7 +98,8 @@ async def on_card_action(
 async def _on_exhibit_card(
     context: TurnContext, services: Services, verb: str, data: dict[str, Any]
 ) -> AdaptiveCard:
-    """`Mark reviewed`, `Flag` and the receipt's refresh.
+    """`Mark reviewed`, `Flag`, the receipt's refresh, and a custody card's buttons (earlier
+    entries, who viewed it).
 
     Visibility is checked before any card is built: someone who may not see the case gets
     `wording.unavailable_card()` — no file name, hash, comment or case reference — and the
@@ -109,6 +112,8 @@ async def _on_exhibit_card(
     try:
         if verb == RECEIPT_REFRESH:
             return await receipt_view_for(services, officer, str(data.get("receipt") or ""))
+        if verb in (CUSTODY_EARLIER, CUSTODY_VIEWS):
+            return await on_custody_action(services, officer, verb, data)
         return await on_review_action(services, officer, verb, data)
     except (CaseNotFound, InvalidInput):
         return wording.unavailable_card()

@@ -22,8 +22,7 @@ from cards.common import next_step, next_steps
 from cards.text import LONG, SHORT, TITLE, plain, wording
 from cards.time import when
 from cards.words import file_kind, region_name, size_text
-from evidence.anchoring import AnchoredReport
-from evidence.exhibits import CustodyView, Verification
+from evidence.exhibits import Verification
 from evidence.file_types import types_agree
 from evidence.model import Exhibit
 from evidence.records import IntakeJob, JobStatus
@@ -71,8 +70,7 @@ def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
         items=[
             *items,
             FactSet(facts=facts),
-            TextBlock(text="SHA-256", weight="Bolder", wrap=True),
-            TextBlock(text=plain(exhibit.sha256), font_type="Monospace", size="Small", wrap=True),
+            *hash_lines("SHA-256", exhibit.sha256),
         ]
     )
 
@@ -317,95 +315,19 @@ def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard
             FactSet(
                 facts=[
                     Fact(title="File", value=_file_name(exhibit)),
-                    Fact(title="Intake SHA-256", value=plain(recorded)),
                     Fact(title="Recorded in", value=source),
-                    Fact(title="Stored SHA-256", value=plain(found)),
                     Fact(title="Region", value=plain(region_name(exhibit.region))),
                 ]
             ),
+            *hash_lines("Intake SHA-256", recorded),
+            *hash_lines("Stored SHA-256", found),
         ]
     )
 
 
-def build_custody_card(view: CustodyView) -> AdaptiveCard:
-    """The exhibit's entries, oldest first, and whether the case's chain verifies against its
-    signed checkpoints (each problem named)."""
-    report = view.report
-    body: list[CardElement] = [
-        TextBlock(
-            text=plain(f"Custody of {view.case.reference} {view.exhibit.ref}"),
-            weight="Bolder",
-            size="Medium",
-            wrap=True,
-        ),
+def hash_lines(title: str, digest: str) -> list[CardElement]:
+    """A hash in full, wrapped, to compare by eye (a fact's value would be cut off)."""
+    return [
+        TextBlock(text=title, weight="Bolder", wrap=True),
+        TextBlock(text=plain(digest), font_type="Monospace", size="Small", wrap=True),
     ]
-    if report.findings:
-        body.append(
-            TextBlock(
-                text="CHAIN OF CUSTODY NOT VERIFIED: tell your supervisor and professional "
-                "standards.",
-                color="Attention",
-                weight="Bolder",
-                wrap=True,
-            )
-        )
-        for finding in report.findings[:10]:
-            body.append(
-                TextBlock(
-                    text=wording(f"\u2022 {finding.words[:1].upper()}{finding.words[1:]}."),
-                    color="Attention",
-                    wrap=True,
-                )
-            )
-    elif not report.checkpoints_read:
-        body.append(
-            TextBlock(
-                text=f"The {report.entries} entries of the case chain link up, but its signed "
-                "checkpoints could not be read just now: try again shortly.",
-                color="Warning",
-                weight="Bolder",
-                wrap=True,
-            )
-        )
-    else:
-        body.append(
-            TextBlock(
-                text=f"Chain of custody verified ({report.entries} entries in the case chain).",
-                color="Good",
-                weight="Bolder",
-                wrap=True,
-            )
-        )
-        body.append(TextBlock(text=_anchored_text(report), is_subtle=True, wrap=True))
-    for entry in view.entries[-40:]:
-        body.append(
-            Container(
-                separator=True,
-                items=[
-                    TextBlock(
-                        text=f"#{entry.sequence} {plain(entry.action)} \u2014 "
-                        f"{plain(entry.actor_name)}",
-                        wrap=True,
-                    ),
-                    TextBlock(
-                        text=f"{when(entry.at, seconds=True)} \u00b7 hash {entry.hash[:16]}\u2026",
-                        is_subtle=True,
-                        wrap=True,
-                    ),
-                ],
-            )
-        )
-    return AdaptiveCard(body=body)
-
-
-def _anchored_text(report: AnchoredReport) -> str:
-    """What the signed checkpoints cover."""
-    if report.anchored_sequence is None or report.anchored_at is None:
-        return "No signed checkpoint covers this chain yet; one is taken within minutes."
-    text = (
-        f"Signed checkpoint of entry {report.anchored_sequence}, taken "
-        f"{when(report.anchored_at, seconds=True)}, matches."
-    )
-    if report.anchored_sequence < report.entries:
-        text += f" Entries after {report.anchored_sequence} are covered by the next checkpoint."
-    return text

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from evidence.anchoring import AnchoredReport, Anchoring, Anchors, ChainCheck, verify_anchored
 from evidence.cases import MembersOf, check_consultation, find_case
 from evidence.custody import Action, Actor, CustodyEntry, CustodyEvent
+from evidence.custody_story import SharedWith, exhibit_story, page_before
 from evidence.errors import EvidenceStoreError, ExhibitError, InvalidInput, StoreUnavailable
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
@@ -246,12 +247,20 @@ async def record_verification(
 
 @dataclass(frozen=True, slots=True)
 class CustodyView:
-    """An exhibit's entries, and whether the whole case chain verifies."""
+    """A page of an exhibit's story (oldest first), whether the whole case chain verifies, the
+    number of entries before the page, every view of the exhibit, and whom its shares were for.
+
+    `reason` is the consultation's reason, carried by the card's buttons.
+    """
 
     case: Case
     exhibit: Exhibit
     entries: list[CustodyEntry]
     report: AnchoredReport
+    earlier: int = 0
+    views: list[CustodyEntry] = field(default_factory=list)
+    shares: Mapping[str, SharedWith] = field(default_factory=dict)
+    reason: str | None = None
 
 
 async def read_custody(
@@ -263,22 +272,23 @@ async def read_custody(
     *,
     now: datetime,
     reason: str | None = None,
+    before: int | None = None,
 ) -> CustodyView:
     """Verify the case's chain against its checkpoints (`Anchoring.anchors`, read before this
-    unit), pick the exhibit's entries, and record that they were read."""
+    unit), pick the exhibit's story (the newest page of it, or the page of entries before
+    sequence `before`), and record that it was read."""
     chain = list(await unit.custody(case.id))
     report = verify_anchored(case.id, chain, await unit.custody_head(case.id), anchors)
-    mine = [entry for entry in chain if entry.exhibit_id == exhibit.id]
-    intake = [
-        entry
-        for entry in chain
-        if entry.exhibit_id is None and entry.details.get("job") == exhibit.id
-    ]
-    details = {} if reason is None else {"reason": reason}
+    story = exhibit_story(chain, exhibit)
+    page = page_before(story.entries, before)
+    details: dict[str, object] = {} if reason is None else {"reason": reason}
+    if before is not None:
+        details["before"] = before
     await unit.append_custody(
         CustodyEvent.by(
             officer, Action.CUSTODY_VIEWED, case.id, now, details, exhibit_id=exhibit.id
         )
     )
-    entries = sorted(intake + mine, key=lambda entry: entry.sequence)
-    return CustodyView(case, exhibit, entries, report)
+    return CustodyView(
+        case, exhibit, page.entries, report, page.earlier, story.views, story.shares, reason
+    )

@@ -24,9 +24,9 @@ from microsoft_teams.cards import AdaptiveCard
 from bot.replies import card_payload
 from cards.cases import CONSULT, build_case_card, build_case_list_card, build_reason_card
 from cards.common import Tone, build_notice_card
+from cards.custody import build_custody_card, build_custody_views_card
 from cards.exhibits import (
     ReceiptReviews,
-    build_custody_card,
     build_exhibit_card,
     build_exhibit_list_card,
     build_receipt_card,
@@ -44,6 +44,7 @@ from cards.sharing import (
 )
 from evidence.anchoring import AnchoredReport, Finding, FindingKind
 from evidence.custody import CustodyEntry
+from evidence.custody_story import exhibit_story, page_before
 from evidence.exhibits import CustodyView, Verification
 from evidence.model import Case, ChannelBinding, Exhibit, ExhibitRef, LegalHold, SourceKind
 from evidence.records import IntakeJob, JobStatus
@@ -51,7 +52,7 @@ from evidence.review import Review, ReviewMark
 from evidence.shares import Share, ShareStatus
 from evidence.stored_blob import StoredBlob
 from evidence.sweeps import AlertTarget, IntegrityAlert
-from tests.support.people import JANE, RAVI, SARAH
+from tests.support.people import JANE, RAVI, SARAH, TOM
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("EXHIBIT_UPDATE_GOLDEN") == "1"
@@ -196,6 +197,60 @@ def custody(report: AnchoredReport) -> CustodyView:
     return CustodyView(CASE, DOOR, entries, report)
 
 
+def custody_story() -> CustodyView:
+    """A story longer than a page: intake, verification, review, two shares, views, a download."""
+    steps: list[tuple[str, str, str | None, dict[str, Any]]] = [
+        (JANE.name, "intake.started", None, {"job": DOOR.id, "file_name": "door.jpg"}),
+        (JANE.name, "intake.completed", None, {"job": DOOR.id, "sha256": DOOR.sha256}),
+        (JANE.name, "exhibit.viewed", DOOR.id, {}),
+        (JANE.name, "exhibit.verified", DOOR.id, {"matches": True}),
+        (RAVI.name, "exhibit.reviewed", DOOR.id, {}),
+        (JANE.name, "share.requested", None, {"share": "S-1", "exhibits": ["JS/1"],
+            "recipient": "lawyer@cps.gov.uk", "organisation_type": "prosecutor",
+            "reason": "bundle"}),
+        (JANE.name, "share.requested", None, {"share": "S-9", "exhibits": ["JS/2"],
+            "recipient": "clerk@court.gov.uk", "organisation_type": "court", "reason": "x"}),
+        (RAVI.name, "share.rejected", None, {"share": "S-1", "note": "say which trial"}),
+        (RAVI.name, "share.approved", None, {"share": "S-9", "note": None}),
+        (RAVI.name, "custody.viewed", DOOR.id, {}),
+        (JANE.name, "share.requested", None, {"share": "S-2", "exhibits": ["JS/1"],
+            "recipient": "lawyer@cps.gov.uk", "organisation_type": "prosecutor",
+            "reason": "trial bundle"}),
+        (RAVI.name, "share.approved", None, {"share": "S-2", "note": None}),
+        ("Exhibit", "share.link_delivered", None, {"share": "S-2", "via": "personal chat"}),
+        ("lawyer@cps.gov.uk", "link.opened", None, {"share": "S-2"}),
+        ("lawyer@cps.gov.uk", "exhibit.downloaded", DOOR.id, {"share": "S-2", "downloads": 1}),
+        (JANE.name, "exhibit.verified", DOOR.id, {"matches": True}),
+        (JANE.name, "exhibit.flagged", DOOR.id, {"comment": "blurred"}),
+        (JANE.name, "exhibit.verified", DOOR.id, {"matches": True}),
+        (JANE.name, "exhibit.verified", DOOR.id, {"matches": True}),
+        (JANE.name, "exhibit.verified", DOOR.id, {"matches": True}),
+        (JANE.name, "exhibit.verified", DOOR.id, {"matches": True}),
+        (JANE.name, "share.revoked", None, {"share": "S-2", "note": "trial moved"}),
+        (TOM.name, "custody.viewed", DOOR.id, {"reason": "complaint 42"}),
+    ]  # fmt: skip
+    chain = [
+        CustodyEntry(
+            chain="case-1",
+            sequence=number,
+            at=NOW + timedelta(minutes=number),
+            actor_id="id",
+            actor_name=name,
+            case_id="case-1",
+            exhibit_id=exhibit_id,
+            action=action,
+            details=details,
+            previous_hash=f"{number - 1:x}" * 64,
+            hash=f"{number:x}" * 64,
+        )
+        for number, (name, action, exhibit_id, details) in enumerate(steps, start=1)
+    ]
+    story = exhibit_story(chain, DOOR)
+    page = page_before(story.entries, None)
+    report = AnchoredReport("case-1", len(chain), anchored_sequence=20, anchored_at=NOW)
+    return CustodyView(CASE, DOOR, page.entries, report, page.earlier, story.views, story.shares)
+
+
 # -- the cards, by golden file name ------------------------------------------------------------
 
 MIB = 1024 * 1024
@@ -311,6 +366,8 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
     "custody_verified": lambda: build_custody_card(
         custody(AnchoredReport("case-1", 3, anchored_sequence=2, anchored_at=NOW))
     ),
+    "custody_story": lambda: build_custody_card(custody_story()),
+    "custody_views": lambda: build_custody_views_card(custody_story()),
     "custody_broken": lambda: build_custody_card(
         custody(
             AnchoredReport(

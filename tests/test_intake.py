@@ -234,7 +234,7 @@ async def test_list_show_verify_and_custody(
     assert "Verified: the stored file matches" in await officer.say("evidence verify JS/1")
     custody = await officer.say("custody MET-24-0008 JS/1")
     assert "Chain of custody verified" in custody
-    assert "intake.completed" in custody
+    assert "Stored and hashed" in custody
     # Someone alters the stored bytes behind Exhibit's back: verify says so.
     _case, (exhibit,) = await _exhibits(records, "MET-24-0008")
     async with BlobServiceClient.from_connection_string(

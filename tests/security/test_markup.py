@@ -32,9 +32,9 @@ from bot.share_mail import share_mail
 from bot.wording import not_understood_hint
 from cards.cases import build_case_card, build_case_list_card
 from cards.common import Tone, build_notice_card
+from cards.custody import build_custody_card
 from cards.exhibits import (
     ReceiptReviews,
-    build_custody_card,
     build_exhibit_card,
     build_exhibit_list_card,
     build_receipt_card,
