@@ -40,7 +40,8 @@ async def test_help_in_personal_chat(page: Page) -> None:
     assert "Open a new case" in text
     await page.screenshot(path=ARTIFACTS / "help-personal.png", full_page=True)
     details = await (await send_in_chat(page, "help share")).inner_text()
-    assert "share [\u2039case-ref\u203a] \u2039exhibit-ref\u203a[,...] with \u2039email\u203a" in details
+    syntax = "share [\u2039case-ref\u203a] \u2039exhibit-ref\u203a[,...] with \u2039email\u203a"
+    assert syntax in details
     await page.screenshot(path=ARTIFACTS / "help-share.png", full_page=True)
 
 
