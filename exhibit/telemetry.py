@@ -102,6 +102,7 @@ def _azure_monitor(env: Mapping[str, str], role: str) -> None:
         enable_live_metrics=False,
         instrumentation_options={name: {"enabled": False} for name in _DISTRO_INSTRUMENTATIONS},
     )
+    only_exhibit_spans()
 
 
 def _otlp(env: Mapping[str, str], role: str) -> None:
@@ -140,6 +141,7 @@ def install(
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(span_processor)
     trace.set_tracer_provider(tracer_provider)
+    only_exhibit_spans()
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[metric_reader]))
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(log_processor)
@@ -147,6 +149,25 @@ def install(
     handler = LoggingHandler(logger_provider=logger_provider)
     handler.addFilter(RedactingFilter())
     logging.getLogger().addHandler(handler)
+
+
+def only_exhibit_spans() -> None:
+    """Record only the spans of Exhibit's own tracers (scopes `exhibit.*`).
+
+    The Agents SDK traces on its own (scope `microsoft_agents`) with conversation ids, activity
+    ids and service URLs as attributes; those spans become non-recording, and ours nest under
+    the nearest recording parent. (The SDK's tracer configurator is still experimental.)
+    """
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider, _TracerConfig
+
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider._set_tracer_configurator(
+            tracer_configurator=lambda scope: _TracerConfig(
+                is_enabled=scope.name.startswith("exhibit")
+            )
+        )
 
 
 def _redact_every_root_handler() -> None:
