@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
+from opentelemetry import trace
 
 from bot import wording
 from bot.card_actions import on_card_action
@@ -31,9 +32,11 @@ from bot.exports import custody_export, on_file_consent
 from bot.identity import resolve_officer
 from bot.replies import card_activity
 from bot.services import Handler, Services, Turn
+from bot.telemetry import note_outcome, outcome_of, tracer
 from cards.cases import CONSULT, build_reason_card
 from cards.officer import build_whoami_card
 from evidence.errors import ReasonRequired
+from storage.telemetry import span
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,12 @@ class ExhibitAgent:
         self._handlers = handlers
 
     async def on_turn(self, context: TurnContext) -> None:
-        """Dispatch one activity."""
+        """Dispatch one activity, in an `exhibit.turn` span (kind of activity, command name,
+        outcome code: never the text)."""
+        with span(tracer, "exhibit.turn", {"exhibit.activity": _activity_kind(context.activity)}):
+            await self._dispatch(context)
+
+    async def _dispatch(self, context: TurnContext) -> None:
         activity = context.activity
         if activity.type == ActivityTypes.message:
             await self._on_message(context)
@@ -110,6 +118,7 @@ class ExhibitAgent:
             if add is not None:
                 parsed = parsed or ParsedCommand(add, ())
         if parsed is None:
+            note_outcome("not_understood")
             await context.send_activity(card_activity(not_understood_card(text)))
             return
         card = await self.run_command(context, parsed)
@@ -118,18 +127,25 @@ class ExhibitAgent:
 
     async def run_command(self, context: TurnContext, parsed: ParsedCommand) -> AdaptiveCard | None:
         """Run one command for the turn's sender: what a typed command and a button both do."""
+        trace.get_current_span().set_attribute("exhibit.command", parsed.spec.name)
         if parsed.spec.name == "help":
+            note_outcome("ok")
             return help_card(parsed.args)
         handler = self._handlers.get(parsed.spec.name)
         if handler is None:
+            note_outcome("not_available")
             return help_card(hint=wording.not_available_yet_hint(parsed.spec.name))
         try:
             officer = await resolve_officer(context.activity, self._services.directory)
-            return await handler(Turn(context, officer, parsed, self._services))
+            card = await handler(Turn(context, officer, parsed, self._services))
         except ReasonRequired as err:
+            note_outcome(outcome_of(err))
             return build_reason_card(_command_line(parsed), err.reference, CONSULT)
         except wording.COMMAND_ERRORS as err:
+            note_outcome(outcome_of(err))
             return wording.command_error_card(err)
+        note_outcome("ok")
+        return card
 
     async def rerun_with_reason(
         self, context: TurnContext, data: Mapping[str, object]
@@ -144,6 +160,18 @@ class ExhibitAgent:
         again = ParsedCommand(parsed.spec, (*words, "reason", *reason.split()))
         card = await self.run_command(context, again)
         return card or wording.unknown_action_card()
+
+
+def _activity_kind(activity: Activity) -> str:
+    """A fixed word for the activity (its type, and the invoke's name when it is one we know)."""
+    if activity.type == ActivityTypes.invoke:
+        if activity.name in ("adaptiveCard/action", "fileConsent/invoke"):
+            return f"invoke:{activity.name}"
+        return "invoke"
+    return activity.type if activity.type in _ACTIVITY_TYPES else "other"
+
+
+_ACTIVITY_TYPES = frozenset({ActivityTypes.message, ActivityTypes.conversation_update, "typing"})
 
 
 def _command_line(parsed: ParsedCommand) -> str:

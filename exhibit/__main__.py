@@ -53,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         help="optional file of KEY=value settings (default: .env; ignored if absent)",
     )
     args = parser.parse_args(argv)
-    settings = _load(args.env_file)
+    env = _environment(args.env_file)
+    settings = _load(env)
     if settings is None:
         return 2
     configure_logging(settings.log_level)
+    if args.role != "migrate":
+        from exhibit.telemetry import configure_telemetry
+
+        configure_telemetry(env, role=args.role)
     from exhibit.composition import create_app, run_worker_alone  # SDKs load once settings are good
 
     if args.role == "migrate":
@@ -82,9 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _load(env_file: Path) -> Settings | None:
+def _environment(env_file: Path) -> dict[str, str]:
     env = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
     env.update(os.environ)
+    return env
+
+
+def _load(env: dict[str, str]) -> Settings | None:
     try:
         return load_settings(env)
     except SettingsError as err:
@@ -104,7 +113,7 @@ def custody_export(argv: list[str]) -> int:
     add_arguments(parser)
     parser.add_argument("--env-file", type=Path, default=Path(".env"))
     args = parser.parse_args(argv)
-    settings = _load(args.env_file)
+    settings = _load(_environment(args.env_file))
     if settings is None:
         return 2
     configure_logging(settings.log_level)

@@ -33,6 +33,7 @@ from exhibit.health import Probe, add_health_routes
 from exhibit.log_config import NO_APP_ID, drop_repeated_no_app_id_warning
 from exhibit.public_key import add_public_key_routes
 from exhibit.settings import GraphSettings, Settings
+from exhibit.telemetry import enabled as telemetry_enabled
 from graph.config import CredentialKind, GraphDirectoryConfig
 from graph.files import open_graph_file_source
 from graph.graph_directory import GraphDirectory, open_graph_directory
@@ -61,6 +62,7 @@ from worker.options import WorkerOptions
 from worker.ports import SourceOpener, WorkerParts
 from worker.sources import TeamsSources
 from worker.sweeper import keep_anchored, sweep_shares
+from worker.telemetry import watch_backlog
 
 logger = logging.getLogger(__name__)
 
@@ -285,6 +287,9 @@ async def create_app(
             app.cleanup_ctx.append(_run_integrity_sweep)
     if start_worker:
         app.cleanup_ctx.append(_run_sweeper)
+    app[QUEUE] = queue
+    if telemetry_enabled() is not None:
+        app.cleanup_ctx.append(_watch_backlog)
     app.on_cleanup.append(close)
     add_message_route(app, edge)
     add_health_routes(app, probes)
@@ -357,6 +362,16 @@ async def _run_sweeper(app: web.Application) -> AsyncIterator[None]:
 
 
 INTEGRITY_SWEEP = web.AppKey("integrity_sweep", IntegritySweep)
+QUEUE = web.AppKey("queue", IngestQueue)
+
+
+async def _watch_backlog(app: web.Application) -> AsyncIterator[None]:
+    """The queue gauges' figures, read every minute (only when telemetry is on)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch_backlog(app[QUEUE], app[SERVICES].now, stop))
+    yield
+    stop.set()
+    await task
 
 
 def sweep_options(settings: Settings) -> SweepOptions:
@@ -409,11 +424,16 @@ async def run_worker_alone(settings: Settings) -> None:
     sweep = None
     if settings.sweep_enabled:
         sweep = asyncio.create_task(app[INTEGRITY_SWEEP].run(stop))
+    backlog = None
+    if telemetry_enabled() is not None:
+        backlog = asyncio.create_task(watch_backlog(app[QUEUE], app[SERVICES].now, stop))
     try:
         await app[WORKER].run(stop)
     finally:
         if sweep is not None:
             await _stop_sweep(stop, sweep)
+        if backlog is not None:
+            await backlog
         await app.cleanup()
     logger.info("Ingest worker stopped")
 

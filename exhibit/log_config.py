@@ -11,8 +11,13 @@ keys and e-mail addresses.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sys
+from datetime import UTC, datetime
+
+from opentelemetry import trace
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -86,9 +91,42 @@ def quiet_third_party_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def configure_logging(level: str) -> None:
-    """Root logging at `level`, third-party loggers pinned, every root handler redacting."""
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC), level, logger, message, and the trace and span ids
+    of the span the record was logged in (when telemetry is on and there is one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            line["trace_id"] = format(context.trace_id, "032x")
+            line["span_id"] = format(context.span_id, "016x")
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: str, *, json_lines: bool | None = None) -> None:
+    """Root logging at `level`, third-party loggers pinned, every root handler redacting.
+
+    Lines go to stderr: JSON lines (`JsonLinesFormatter`) when it is not a terminal (a
+    container, a service manager), plain text on a terminal; `json_lines` overrides.
+    """
     logging.basicConfig(level=level, format=FORMAT)
+    if json_lines is None:
+        json_lines = not sys.stderr.isatty()
+    if json_lines:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLinesFormatter())
     quiet_third_party_loggers()
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from opentelemetry import metrics, trace
 
 from cards.text import TITLE, clean
 from cards.words import file_kind
@@ -39,8 +40,13 @@ from links.clients import client_ip
 from links.ratelimit import RateLimit, TokenBuckets
 from links.templates import render
 from storage.sas import MAX_LIFETIME, BlobSasSigner
+from storage.telemetry import refusals, span
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("exhibit.links")
+downloads = metrics.get_meter("exhibit.links").create_counter(
+    "exhibit.link.downloads", unit="{download}", description="Downloads handed out by share links"
+)
 
 MAX_TOKEN_LENGTH = 128  # issued tokens are 43 characters
 MAX_USER_AGENT = 300
@@ -91,6 +97,15 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
         handler: Callable[[web.Request, str], Awaitable[web.StreamResponse]],
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def guarded(request: web.Request) -> web.StreamResponse:
+            route = request.match_info.route.resource
+            template = route.canonical if route is not None else "other"
+            with span(tracer, "exhibit.link.request", {"http.route": template}) as current:
+                response = await answer(request)
+                current.set_attribute("http.response.status_code", response.status)
+            _count(response.status)
+            return response
+
+        async def answer(request: web.Request) -> web.StreamResponse:
             client = client_ip(request, deps.proxy_hops)
             wait = buckets.take(client)
             if wait > 0:
@@ -165,6 +180,16 @@ def add_share_routes(app: web.Application, deps: SharePages) -> None:
 
 
 # -- requests ------------------------------------------------------------------------------
+
+
+def _count(status: int) -> None:
+    """A download handed out (302), or a refusal by its code."""
+    if status == 302:
+        downloads.add(1)
+    elif status == 429:
+        refusals.add(1, {"exhibit.reason": "rate_limited"})
+    elif status in (404, 410):
+        refusals.add(1, {"exhibit.reason": "link_unavailable"})
 
 
 def _digest(token: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
@@ -38,6 +39,14 @@ class Lease:
     message_id: str
     pop_receipt: str
     dequeue_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The queue's length and how long its oldest visible message has waited."""
+
+    depth: int
+    oldest_seconds: float
 
 
 class IngestQueue:
@@ -122,6 +131,20 @@ class IngestQueue:
             logger.info("Message of job %s is held by a newer receipt", lease.job_id)
         except AzureError as err:
             raise QueueUnavailable(type(err).__name__) from err
+
+    async def backlog(self, now: datetime) -> Backlog:
+        """How many messages wait (approximate) and the age of the oldest visible one: two
+        cheap calls, for the queue gauges."""
+        try:
+            properties = await self._client.get_queue_properties()
+            oldest = await self._client.peek_messages(max_messages=1)
+        except ResourceNotFoundError:
+            return Backlog(0, 0.0)
+        except AzureError as err:
+            raise QueueUnavailable(type(err).__name__) from err
+        inserted = oldest[0].inserted_on if oldest else None
+        age = max(0.0, (now - inserted).total_seconds()) if inserted is not None else 0.0
+        return Backlog(int(properties.approximate_message_count or 0), age)
 
     async def aclose(self) -> None:
         """Close the client."""

@@ -24,6 +24,8 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+from opentelemetry import trace
+
 from evidence.errors import (
     BlobExists,
     EvidenceRefused,
@@ -39,8 +41,10 @@ from evidence.model import Case, Exhibit, SourceKind
 from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit
 from evidence.stored_blob import StoredBlob
 from storage.queue import Lease, QueueUnavailable
+from storage.telemetry import span
 from worker.options import WorkerOptions
 from worker.ports import JobFailure, JobReports, SourceOpener, WorkerParts
+from worker.telemetry import ingest_bytes, job_duration, tracer
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +172,15 @@ class IntakeWorker:
             self._put_back.pop(officer, None)
 
     async def process(self, lease: Lease) -> None:
-        """See one job through, or leave its message for a later attempt."""
+        """See one job through, or leave its message for a later attempt; in an
+        `exhibit.intake.job` span (attempt, bytes, outcome code)."""
+        started = time.monotonic()
+        with span(tracer, "exhibit.intake.job") as current:
+            outcome = await self._process(lease)
+            current.set_attribute("exhibit.outcome", outcome)
+        job_duration.record(time.monotonic() - started, {"exhibit.outcome": outcome})
+
+    async def _process(self, lease: Lease) -> str:
         records = self._records
         now = self._parts.now()
 
@@ -188,10 +200,11 @@ class IntakeWorker:
         if job is None or case is None:
             logger.warning("Message for unknown job %s dropped", lease.job_id)
             await self._queue.delete(lease)
-            return
+            return "dropped"
         if job.status in _DONE:
             await self._queue.delete(lease)
-            return
+            return "done_already"
+        trace.get_current_span().set_attribute("exhibit.job.attempt", job.attempts)
         held = _Held(lease)
         keeper = asyncio.create_task(self._keep_invisible(held))
         failure: BaseException | None = None
@@ -216,23 +229,24 @@ class IntakeWorker:
         if isinstance(failure, Permanent):
             await self._fail(job, case, failure.failure)
             await self._queue.delete(lease)
-            return
+            return "failed"
         if failure is not None:  # anything else may be passing: try again, within limits
             reason = self._reports.failure_reason(JobFailure(error=failure))
             if job.attempts >= self._options.max_attempts:
                 await self._fail(job, case, JobFailure(error=failure, attempts=job.attempts))
                 await self._queue.delete(lease)
-                return
+                return "failed"
             delay = min(300, self._options.backoff_seconds * 2 ** (job.attempts - 1))
             logger.warning("Job %s attempt %d failed (%s); again in %d s",
                            job.id, job.attempts, reason, delay,
                            exc_info=not isinstance(failure, ExhibitError))  # fmt: skip
             with contextlib.suppress(QueueUnavailable):
                 await self._queue.retry_later(lease, delay)
-            return
+            return "retry"
         logger.info("Job %s recorded as exhibit %s", job.id, exhibit.id if exhibit else None)
         await self._reports.job_changed(job, case)
         await self._queue.delete(lease)
+        return "recorded"
 
     async def _put_back_now(self, lease: Lease) -> None:
         """The worker is stopping mid-job: make the message visible again at once, so another
@@ -280,6 +294,7 @@ class IntakeWorker:
                 max_size=limit,
                 on_progress=progress.report,
             )
+            ingest_bytes.add(stored.size)
             detected = detect_type(bytes(head))
         except BlobExists:
             # A previous attempt committed the blob and died before recording it.
@@ -296,6 +311,7 @@ class IntakeWorker:
             raise Permanent(JobFailure(error=err)) from err
         finally:
             await download.aclose()
+        trace.get_current_span().set_attribute("exhibit.job.bytes", stored.size)
         # Read after the commit: a hold set before it is seen here; one set after it found the
         # blob when it listed the case's blobs.
         on_hold = await run_unit(self._records, lambda unit: _on_hold(unit, case.id))

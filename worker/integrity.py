@@ -32,6 +32,7 @@ from evidence.ports import EvidenceStore
 from evidence.records import Records, RecordsUnit, run_unit
 from evidence.stored_blob import StoredBlob
 from evidence.sweeps import AlertTarget, IntegrityAlert, SweepState
+from storage.telemetry import integrity_failures
 from worker.pacing import Clock, Pacer
 from worker.ports import IntegrityAlerts
 
@@ -302,6 +303,7 @@ class IntegritySweep:
             return Step(Outcome.BUSY, wait=self._lease_seconds / 2)
         self._renewed = now
         if not result.matches:
+            integrity_failures.add(1, {"exhibit.found_by": "sweep"})
             logger.error(
                 "Integrity sweep pass %s: exhibit %s does not match its intake record (%s)",
                 pass_id,

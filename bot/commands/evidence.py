@@ -19,6 +19,7 @@ from bot.proactive import reference_of
 from bot.receipts import receipt_view_for
 from bot.replies import card_activity
 from bot.services import Services, Turn
+from bot.telemetry import note_integrity_failure
 from cards.common import Tone, build_notice_card
 from cards.exhibits import (
     REVIEW,
@@ -200,5 +201,6 @@ async def _verify(
     await run_unit(services.records, record)
     await anchoring.after_decision(case)
     if not result.matches:
+        note_integrity_failure("verify")
         logger.error("Exhibit %s failed verification: %s", exhibit.id, result.problem)
     return build_verify_card(case.reference, result)

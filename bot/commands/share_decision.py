@@ -27,6 +27,7 @@ from bot.link_delivery import (
 )
 from bot.replies import card_activity
 from bot.services import Services
+from bot.telemetry import note_decision, note_integrity_failure
 from cards.common import Tone, build_notice_card
 from cards.sharing import (
     APPROVE,
@@ -141,6 +142,12 @@ async def decide(
     outcome = await run_unit(services.records, decide)
     if outcome.changed:
         await services.anchoring.after_decision(case)
+        if problem:
+            note_integrity_failure("share")
+        if outcome.share.status in (ShareStatus.APPROVED, ShareStatus.REJECTED):
+            note_decision(
+                outcome.share.status.value, outcome.share.created_at, outcome.share.decided_at
+            )
     if outcome.changed and outcome.share.status is ShareStatus.APPROVED and token is not None:
         await _send_link(services, outcome.share, case, token)
     if outcome.changed and outcome.share.status is ShareStatus.REJECTED:

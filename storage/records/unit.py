@@ -7,12 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from evidence.errors import Conflict
 from evidence.records import unit_scope
 from storage.records.queries import SqlRecordsUnit
+from storage.telemetry import span
+
+tracer = trace.get_tracer("exhibit.storage")
 
 # SQLSTATEs that mean "lost a race, try again": serialization_failure, deadlock_detected,
 # lock_not_available.
@@ -38,7 +42,8 @@ class SqlRecords:
         Units do not nest: opening one inside another (or in a task started inside one) raises
         `RuntimeError`.
         """
-        with unit_scope():
+        system = self._engine.dialect.name
+        with unit_scope(), span(tracer, "exhibit.db.unit", {"db.system.name": system}):
             try:
                 async with self._writer, self._engine.begin() as connection:
                     yield SqlRecordsUnit(connection)
