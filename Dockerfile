@@ -24,6 +24,7 @@ COPY graph/ /opt/exhibit/app/graph/
 COPY worker/ /opt/exhibit/app/worker/
 COPY links/ /opt/exhibit/app/links/
 COPY signing/ /opt/exhibit/app/signing/
+COPY documents/ /opt/exhibit/app/documents/
 # Byte-compiled now: the root filesystem is read-only at run time. Unchecked hashes: the
 # sources never change inside the image, so Python need not stat them against the .pyc.
 RUN /opt/exhibit/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash \

@@ -59,3 +59,14 @@ def test_the_build_context_holds_only_what_the_image_needs() -> None:
     assert copied == let_in
     for kept_out in (".git", ".venv", "node_modules", "var", "artifacts", "tests", "devtools"):
         assert kept_out not in let_in
+
+
+def test_the_image_holds_every_package_the_service_imports() -> None:
+    """A package added to the service but not copied fails here, not in the smoke test."""
+    import tomllib
+
+    roots = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "root_packages"])  # fmt: skip
+    copied = set(re.findall(r"^COPY (\w+)/ /opt/exhibit/app/", (ROOT / "Dockerfile").read_text(),
+                            re.MULTILINE))  # fmt: skip
+    assert roots - {"devtools"} == copied
