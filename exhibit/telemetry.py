@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from exhibit.log_config import RedactingFilter
+from exhibit.log_config import RedactingFilter, redact
 
 if TYPE_CHECKING:  # the SDK is imported only when telemetry is on
     from opentelemetry.sdk._logs import LogRecordProcessor
@@ -99,6 +99,7 @@ def _azure_monitor(env: Mapping[str, str], role: str) -> None:
         connection_string=env[CONNECTION_STRING].strip(),
         resource=_resource(env, role),
         logger_name="",
+        log_record_processors=[redacting_log_processor()],
         enable_live_metrics=False,
         instrumentation_options={name: {"enabled": False} for name in _DISTRO_INSTRUMENTATIONS},
     )
@@ -144,11 +145,43 @@ def install(
     only_exhibit_spans()
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[metric_reader]))
     logger_provider = LoggerProvider(resource=resource)
+    logger_provider.add_log_record_processor(redacting_log_processor())
     logger_provider.add_log_record_processor(log_processor)
     set_logger_provider(logger_provider)
     handler = LoggingHandler(logger_provider=logger_provider)
     handler.addFilter(RedactingFilter())
     logging.getLogger().addHandler(handler)
+
+
+def redacting_log_processor() -> LogRecordProcessor:
+    """A processor, registered before any exporter's, that passes each log record's body and
+    string attributes through `redact` once more.
+
+    The root handlers' `RedactingFilter` rewrites the message and the formatted traceback, but
+    OpenTelemetry's logging handler reads the exception object itself (`exception.message`,
+    `exception.stacktrace`), which may carry an address or a pre-authenticated URL.
+    """
+    from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
+
+    class Redacting(LogRecordProcessor):
+        def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+            record = log_record.log_record
+            if isinstance(record.body, str):
+                record.body = redact(record.body)
+            attributes = record.attributes
+            if attributes is None:
+                return
+            for key, value in list(attributes.items()):
+                if isinstance(value, str):
+                    attributes[key] = redact(value)  # type: ignore[index]
+
+        def shutdown(self) -> None:
+            return None
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return True
+
+    return Redacting()
 
 
 def only_exhibit_spans() -> None:

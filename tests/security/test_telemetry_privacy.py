@@ -29,9 +29,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from exhibit.log_config import quiet_third_party_loggers
 from exhibit.telemetry import install
+from graph.graph_directory import open_graph_directory
+from tests.fakes.tenant import FakeTenant
 from tests.support.connector import personal_chat
 from tests.support.conversation import Conversation, teams_file
 from tests.support.people import JANE, LIAM, RAVI, SARAH
+from tests.test_graph_directory import ROLE_GROUPS
+from tests.test_graph_directory import tenant as tenant  # the fixture
 from tests.test_sharing import PDF, _share_id
 from tests.test_sharing import file_url as file_url  # the fixture
 from tests.test_sharing import team as team  # the fixture
@@ -191,3 +195,43 @@ async def test_telemetry_carries_no_personal_data(
     assert not found, f"telemetry carries {found}"
     addresses = re.findall(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", text)
     assert not addresses
+
+
+async def test_an_exception_logged_keeps_no_address_or_signature(exported: Exported) -> None:
+    # OpenTelemetry's logging handler reads the exception object itself (`exception.message`,
+    # `exception.stacktrace`), past the root handlers' filter on the message and traceback.
+    secret = "https://blob.example/evidence/x.pdf?sv=2025&sig=AbCdEf0123456789"
+    try:
+        raise RuntimeError(f"upload for {RECIPIENT} failed at {secret}")
+    except RuntimeError:
+        logging.getLogger("exhibit.test.privacy").exception("Upload failed")
+    logs = _logs(exported)
+    record = next(r for r in logs if r["body"] == "Upload failed")
+    assert record["attributes"]["exception.type"] == "RuntimeError"
+    assert "[e-mail redacted]" in record["attributes"]["exception.message"]
+    text = json.dumps(logs).lower()
+    assert RECIPIENT.lower() not in text
+    assert "abcdef0123456789" not in text
+
+
+async def test_graph_requests_are_spans_with_the_resource_and_status_only(
+    exported: Exported, tenant: FakeTenant
+) -> None:
+    directory = await open_graph_directory(tenant.config(role_groups=ROLE_GROUPS))
+    try:
+        officer = await directory.officer(JANE.object_id)
+    finally:
+        await directory.aclose()
+    assert officer is not None
+    assert officer.email == "jane.smith@met.example"
+    graph = [s for s in _spans(exported) if s["name"] == "exhibit.graph.request"]
+    assert [s["attributes"] for s in graph] == [
+        {
+            "http.request.method": "POST",
+            "exhibit.graph.resource": "$batch",
+            "http.response.status_code": 200,
+        }
+    ]
+    text = json.dumps(graph).lower()
+    for item in (JANE.object_id, "jane.smith", "Jane Smith", "transitiveMemberOf", "/users/"):
+        assert item.lower() not in text
