@@ -46,9 +46,7 @@ async def learn_channel_name(
     return named(channel, channel_display_name(name))
 
 
-async def connector_channel_name(
-    context: TurnContext, team_id: str, channel_id: str
-) -> str | None:
+async def connector_channel_name(context: TurnContext, team_id: str, channel_id: str) -> str | None:
     """The channel's name from the connector's list of the team's channels; None if unknown."""
     client = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
     if not isinstance(client, ConnectorClient) or not team_id:

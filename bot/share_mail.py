@@ -4,9 +4,9 @@ Short on purpose: the marking, who shared how many exhibits of which case and wh
 (names and force), the link, until when it works (UK local time), whom to ask, and that every
 use is recorded. Whom to ask is the requesting officer (name, e-mail and phone, as the directory
 had them at the request), and the force's general line when one is set. Exhibit names and
-hashes are on the link's page, not in a message that can be forwarded or sit in a mailbox after the link has expired. Names and
-references are shown without control or bidirectional characters, and HTML-escaped by the
-template (links/templates/share_mail.html).
+hashes are on the link's page, not in a message that can be forwarded or sit in a mailbox after
+the link has expired. Names and references are shown without control or bidirectional
+characters, and HTML-escaped by the template (links/templates/share_mail.html).
 """
 
 from __future__ import annotations

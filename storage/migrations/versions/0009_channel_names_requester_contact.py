@@ -27,12 +27,8 @@ def upgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("channel_name", sa.Text(), nullable=True))
     with op.batch_alter_table("shares") as batch:
-        batch.add_column(
-            sa.Column("requester_email", sa.Text(), nullable=False, server_default="")
-        )
-        batch.add_column(
-            sa.Column("requester_phone", sa.Text(), nullable=False, server_default="")
-        )
+        batch.add_column(sa.Column("requester_email", sa.Text(), nullable=False, server_default=""))
+        batch.add_column(sa.Column("requester_phone", sa.Text(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
