@@ -76,6 +76,7 @@ BOUND_CASE = Case(
         "7b3f9e21-4c5d-4e6f-8a7b-9c0d1e2f3a4b",
         "{}",
         "tenant",
+        name="Case MET-26-0002 [towpath]",
     ),
 )
 
@@ -278,6 +279,11 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
         CASE, exhibits=0, open_shares=0, headline="Case opened."
     ),
     "case_bound": lambda: build_case_card(BOUND_CASE, exhibits=2, open_shares=1),
+    "case_bound_name_unknown": lambda: build_case_card(
+        replace(BOUND_CASE, channel=replace(BOUND_CASE.channel, name=None)),
+        exhibits=0,
+        open_shares=0,
+    ),
     "case_on_hold": lambda: build_case_card(
         replace(CASE, hold=LegalHold("defence disclosure request", NOW, RAVI.object_id, RAVI.name)),
         exhibits=2,
