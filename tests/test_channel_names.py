@@ -143,3 +143,19 @@ async def test_a_rename_in_teams_is_shown_on_the_case_card(
     assert case.channel.name == "Op Kestrel (closed)"
     assert len(chat.recorder.activities()) == before  # an event is not answered
     assert channel_fact(await card(chat, "case show MET-24-0205")) == "Op Kestrel (closed)"
+
+
+async def test_a_case_bound_before_names_were_kept_learns_it_in_its_channel(
+    chat: Conversation, records: SqlRecords
+) -> None:
+    opened = await card(chat, "case open MET-24-0208 Theft", where=CASE_CHANNEL)
+    assert channel_fact(opened) == UNKNOWN
+    # Asked from elsewhere: nothing to learn it from.
+    chat.recorder.team_channels[TEAM] = [{"id": TEAM}, {"id": CHANNEL, "name": "Op Kestrel"}]
+    assert channel_fact(await card(chat, "case show MET-24-0208")) == UNKNOWN
+    # In the channel itself: learnt, shown and kept.
+    shown = await card(chat, "case show", where=CASE_CHANNEL)
+    assert channel_fact(shown) == "Op Kestrel"
+    case = await bound_case(records, "MET-24-0208")
+    assert case.channel is not None
+    assert case.channel.name == "Op Kestrel"

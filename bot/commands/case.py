@@ -176,7 +176,26 @@ async def case_show(turn: Turn) -> AdaptiveCard:
         return len(await unit.exhibits_of(case.id))
 
     case, exhibits = await view_case(turn, count_exhibits)
-    return build_case_card(case, exhibits=exhibits, open_shares=0)
+    return build_case_card(await _named_channel(turn, case), exhibits=exhibits, open_shares=0)
+
+
+async def _named_channel(turn: Turn, case: Case) -> Case:
+    """The case with its channel's name learnt and stored, when it was not known (a case bound
+    before names were kept) and the command comes from that channel."""
+    channel = case.channel
+    here = conversation_channel_id(turn.context.activity)
+    if channel is None or channel.name or here != channel.channel_id:
+        return case
+    learnt = await learn_channel_name(turn.context, channel, turn.services.channel_names)
+    if not learnt.name:
+        return case
+    name = learnt.name
+
+    async def store(unit: RecordsUnit) -> bool:
+        return await unit.rename_channel(case.id, channel.channel_id, name)
+
+    stored = await run_unit(turn.services.records, store)
+    return dataclasses.replace(case, channel=learnt) if stored else case
 
 
 async def view_case(
