@@ -13,6 +13,7 @@ from opentelemetry import trace
 
 from bot import wording
 from bot.card_actions import on_card_action
+from bot.channel_events import on_conversation_update
 from bot.commands.case import case_bind, case_list, case_open, case_show
 from bot.commands.custody import custody
 from bot.commands.evidence import evidence_list, evidence_show, evidence_verify
@@ -105,7 +106,9 @@ class ExhibitAgent:
             )
         elif activity.type == ActivityTypes.invoke and activity.name == "fileConsent/invoke":
             await on_file_consent(context, self._services)
-        # Other activity types (conversation updates, typing, ...) need no answer yet;
+        elif activity.type == ActivityTypes.conversation_update:
+            await on_conversation_update(activity, self._services)
+        # Other activity types (typing, ...) need no answer;
         # an invoke left unanswered gets the protocol's 501 from the adapter.
 
     async def _on_message(self, context: TurnContext) -> None:

@@ -22,6 +22,7 @@ from evidence.model import Case
 from evidence.officers import Officer
 from evidence.ports import (
     ChannelCreator,
+    ChannelNames,
     Directory,
     EvidenceStore,
     FileSource,
@@ -75,6 +76,7 @@ class Services:
     checkpoint_store: CheckpointStore
     graph_files: FileSource | None = None
     channel_creator: ChannelCreator | None = None
+    channel_names: ChannelNames | None = None  # Graph, when the directory is Graph
     mailer: Mailer | None = None
     exports: Exports | None = None
     background: Background = field(default_factory=Background)

@@ -2,10 +2,11 @@
 
 Short on purpose: the marking, who shared how many exhibits of which case and who approved it
 (names and force), the link, until when it works (UK local time), whom to ask, and that every
-use is recorded. Exhibit names and hashes are on the link's page, not in
-a message that can be forwarded or sit in a mailbox after the link has expired. Names and
-references are shown without control or bidirectional characters, and HTML-escaped by the
-template (links/templates/share_mail.html).
+use is recorded. Whom to ask is the requesting officer (name, e-mail and phone, as the directory
+had them at the request), and the force's general line when one is set. Exhibit names and
+hashes are on the link's page, not in a message that can be forwarded or sit in a mailbox after
+the link has expired. Names and references are shown without control or bidirectional
+characters, and HTML-escaped by the template (links/templates/share_mail.html).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from evidence.ports import MailMessage
 from evidence.records import run_unit
 from evidence.share_cases import record_share_mail
 from evidence.shares import Share
-from links.templates import render
+from links.templates import officer_contact, render
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def share_mail(
         "share_mail.html",
         classification=clean(classification),
         shared_by=clean(share.requested_by_name),
+        officer=officer_contact(share),
         exhibits=exhibits,
         case_reference=reference,
         organisation_type=clean(share.organisation_type),

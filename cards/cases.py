@@ -19,7 +19,7 @@ from cards.common import next_step, next_steps
 from cards.text import LONG, SHORT, TITLE, plain, wording
 from cards.time import when
 from cards.words import region_name
-from evidence.model import Case, LegalHold
+from evidence.model import Case, ChannelBinding, LegalHold
 
 MAX_REASON = 500
 CONSULT = "consult"  # the reason card's verb
@@ -50,7 +50,7 @@ def build_case_card(
         FactSet(
             facts=[
                 Fact(title="Region", value=plain(region_name(case.region))),
-                Fact(title="Channel", value="bound" if case.channel else "not bound"),
+                Fact(title="Channel", value=channel_label(case.channel)),
                 Fact(title="Opened", value=when(case.created_at)),
                 Fact(title="Exhibits", value=str(exhibits)),
                 Fact(title="Open shares", value=str(open_shares)),
@@ -64,6 +64,15 @@ def build_case_card(
     if case.hold is not None:
         body.append(_hold_block(case.hold))
     return AdaptiveCard(body=body)
+
+
+def channel_label(channel: ChannelBinding | None) -> str:
+    """The bound channel as people know it: its name (user text, shown literally)."""
+    if channel is None:
+        return "not bound"
+    if not channel.name:
+        return "bound (name not known yet)"
+    return plain(channel.name, limit=SHORT)
 
 
 def _hold_block(hold: LegalHold) -> Container:

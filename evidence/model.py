@@ -22,6 +22,8 @@ class ChannelBinding:
     graph_team_id: str | None  # Entra group id of the team, for Graph calls
     conversation_reference: str  # the SDK's ConversationReference as JSON, opaque here
     tenant_id: str
+    # The channel's display name as Teams last told it (user text); None while not known.
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

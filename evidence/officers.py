@@ -25,7 +25,8 @@ class Officer:
     surname: str = ""
     rank: str = ""
     unit: str = ""
-    email: str = ""
+    email: str = ""  # `mail`, else the user principal name
+    phone: str = ""  # the first business phone, if the directory has one
     enabled: bool = True
     roles: frozenset[Role] = frozenset()
 

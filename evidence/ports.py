@@ -59,6 +59,18 @@ class ChannelCreator(Protocol):
         ...
 
 
+class ChannelNames(Protocol):
+    """Tells a Teams channel's display name (Graph, where Teams left it out of the activity)."""
+
+    async def channel_name(self, team_id: str, channel_id: str) -> str | None:
+        """The channel's display name; None when the team or channel is not one it can see.
+
+        `team_id` is the team's Entra group id. Raises `DirectoryUnavailable` when the service
+        cannot answer.
+        """
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class MailMessage:
     """One e-mail to one recipient: a subject and an HTML body (already escaped)."""

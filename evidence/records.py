@@ -101,6 +101,11 @@ class RecordsUnit(Protocol):
         case is already bound or the channel holds another case. `LookupError`: no such case."""
         ...
 
+    async def rename_channel(self, case_id: str, channel_id: str, name: str) -> bool:
+        """Store `name` as the display name of the case's channel if the case is still bound to
+        `channel_id`; False (nothing changed) otherwise."""
+        ...
+
     async def case_by_id(self, case_id: str) -> Case | None:
         """The case with this id."""
         ...

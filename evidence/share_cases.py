@@ -103,6 +103,8 @@ async def request_share(
         request_expires_at=now + REQUEST_LIFETIME,
         requester_reference=requester_reference,
         request_key=key,
+        requester_email=officer.email,
+        requester_phone=officer.phone,
     )
     if not await unit.add_share(share):
         # The same form or message, in a unit that committed between our read and our write.

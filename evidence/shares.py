@@ -61,3 +61,6 @@ class Share:
     # What makes a request once only: the share form's id, or the message's, hashed with who
     # sent it (`evidence.share_cases.request_key`). Unique; None for requests made before.
     request_key: str | None = None
+    # How the recipient reaches the requesting officer, as the directory had it at the request.
+    requester_email: str = ""
+    requester_phone: str = ""

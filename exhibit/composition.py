@@ -206,6 +206,7 @@ async def create_app(
             ),
             proactive=proactive,
             channel_creator=channel_creator,
+            channel_names=directory if isinstance(directory, GraphDirectory) else None,
             evidence_store=store,
             holds=immutability,
             ingest_queue=queue,

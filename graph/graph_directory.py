@@ -31,6 +31,9 @@ from msgraph.generated.models.aad_user_conversation_member import AadUserConvers
 from msgraph.generated.models.channel import Channel
 from msgraph.generated.models.channel_membership_type import ChannelMembershipType
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.teams.item.channels.item.channel_item_request_builder import (
+    ChannelItemRequestBuilder,
+)
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
@@ -164,6 +167,29 @@ class GraphDirectory:
                 raise GraphProtocolError("created channel has no id")
         logger.info("graph: created channel %s in team %s", created.id, team)
         return created.id
+
+    async def channel_name(self, team_id: str, channel_id: str) -> str | None:
+        """The channel's display name (Graph `GET /teams/{id}/channels/{id}`); None if unknown.
+
+        Needs RSC `ChannelSettings.Read.Group` in the team (or `Channel.ReadBasic.All`).
+        """
+        team = canonical_id(team_id)
+        if team is None or not _CHANNEL_ID.match(channel_id):
+            return None
+        builder = self._client.teams.by_team_id(team).channels.by_channel_id(channel_id)
+        query = ChannelItemRequestBuilder.ChannelItemRequestBuilderGetQueryParameters(
+            select=["id", "displayName"]
+        )
+        config = RequestConfiguration(query_parameters=query)
+        with translated("read channel"):
+            try:
+                async with asyncio.timeout(self._config.timeout):
+                    channel = await builder.get(request_configuration=config)
+            except ODataError as err:
+                if err.response_status_code in (403, 404):
+                    return None
+                raise
+        return channel.display_name if channel is not None and channel.display_name else None
 
     async def aclose(self) -> None:
         """Stop loads in flight and close the HTTP client and the credential."""

@@ -8,7 +8,8 @@ The file mirrors what Graph would say (see dev/directory.yaml)::
       - id: <guid>
         displayName: Ravi Patel  # required
         givenName: Ravi          # optional, as are surname, jobTitle, department, mail,
-        accountEnabled: true     #   userPrincipalName; accountEnabled defaults to true
+        accountEnabled: true     #   userPrincipalName, businessPhones (a list);
+                                 #   accountEnabled defaults to true
         groups: [Exhibit Officers, Exhibit Approvers]
     channels:                    # optional: who is in which Teams channel
       - team: <team's Entra group id>
@@ -30,10 +31,13 @@ import yaml
 
 from evidence.officers import Officer, Role
 from graph.ids import canonical_id
+from graph.users import first_phone
 
 _GROUP_FIELDS = frozenset({"id", "name", "role"})
 _OFFICER_TEXT = ("givenName", "surname", "jobTitle", "department", "mail", "userPrincipalName")
-_OFFICER_FIELDS = frozenset({"id", "displayName", "accountEnabled", "groups", *_OFFICER_TEXT})
+_OFFICER_FIELDS = frozenset(
+    {"id", "displayName", "accountEnabled", "groups", "businessPhones", *_OFFICER_TEXT}
+)
 _CHANNEL_FIELDS = frozenset({"team", "channel", "name", "members"})
 _SECTIONS = frozenset({"groups", "officers", "channels"})
 
@@ -211,6 +215,7 @@ class _Parser:
                     rank=text["jobTitle"],
                     unit=text["department"],
                     email=text["mail"] or text["userPrincipalName"],
+                    phone=first_phone(self.names(item, "businessPhones", entry)),
                     enabled=enabled,
                     roles=frozenset(roles),
                 )

@@ -19,6 +19,7 @@ USER_FIELDS = (
     "department",
     "mail",
     "userPrincipalName",
+    "businessPhones",
     "accountEnabled",
 )
 
@@ -67,9 +68,17 @@ def officer_from(user: Mapping[str, Any], roles: frozenset[Role]) -> Officer:
         rank=_text(user, "jobTitle"),
         unit=_text(user, "department"),
         email=mail,
+        phone=first_phone(user.get("businessPhones")),
         enabled=user.get("accountEnabled") is True,
         roles=roles,
     )
+
+
+def first_phone(phones: Any) -> str:
+    """The first business phone of a Graph `businessPhones` list ("" if there is none)."""
+    if not isinstance(phones, list):
+        return ""
+    return next((p.strip() for p in phones if isinstance(p, str) and p.strip()), "")
 
 
 def _text(user: Mapping[str, Any], name: str) -> str:

@@ -38,7 +38,7 @@ from evidence.shares import Share
 from evidence.sharing import token_hash
 from links.clients import client_ip
 from links.ratelimit import RateLimit, TokenBuckets
-from links.templates import render
+from links.templates import officer_contact, render
 from storage.sas import MAX_LIFETIME, BlobSasSigner
 from storage.telemetry import refusals, span
 
@@ -280,6 +280,7 @@ def landing_page(
         case_reference=clean(case.reference),
         recipient=clean(share.recipient),
         shared_by=clean(share.requested_by_name),
+        officer=officer_contact(share),
         approved_by=clean(share.decided_by_name or ""),
         expires=share.link_expires_at,
         downloads=downloads,

@@ -13,8 +13,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from cards.text import clean
 from cards.time import when
 from cards.words import size_text
+from evidence.shares import Share
 
 _ENVIRONMENT = Environment(
     loader=PackageLoader("links", "templates"),
@@ -30,3 +32,13 @@ _ENVIRONMENT.filters["size"] = size_text
 def render(name: str, **context: Any) -> str:
     """The template `name` (a file in links/templates/) rendered with `context`."""
     return _ENVIRONMENT.get_template(name).render(**context)
+
+
+def officer_contact(share: Share) -> dict[str, str]:
+    """Whom the recipient asks about `share`: the requesting officer's name, e-mail and phone
+    as the directory had them at the request, cleaned for display ("" for what is unknown)."""
+    return {
+        "name": clean(share.requested_by_name),
+        "email": clean(share.requester_email),
+        "phone": clean(share.requester_phone),
+    }

@@ -87,6 +87,7 @@ cases = Table(
     Column("graph_team_id", String),
     Column("conversation_reference", Text),
     Column("tenant_id", String),
+    Column("channel_name", Text),  # the channel's display name, NULL while not known (0009)
     # The legal hold: all NULL while the case is not on hold (migration 0004).
     Column("hold_reason", Text),
     Column("hold_since", UtcDateTime),
@@ -229,6 +230,9 @@ shares = Table(
     Column("revoked_at", UtcDateTime),
     Column("revocation_reason", Text),
     Column("request_key", String),
+    # How the recipient reaches the requesting officer, taken at the request (0009).
+    Column("requester_email", Text, nullable=False, server_default=""),
+    Column("requester_phone", Text, nullable=False, server_default=""),
     UniqueConstraint("token_sha256"),  # NULL until approved; NULLs are distinct
     UniqueConstraint("request_key"),  # a form submitted twice, a message redelivered
     Index("ix_shares_case_id_created_at", "case_id", "created_at"),

@@ -170,6 +170,7 @@ def test_bot_and_permissions(manifest: dict[str, Any]) -> None:
         "ChannelMessage.Read.Group",
         "ChatMessage.Read.Chat",
         "ChannelMember.Read.Group",
+        "ChannelSettings.Read.Group",  # the case channel's name (GET /teams/{id}/channels/{id})
     }
     assert {p["type"] for p in rsc} == {"Application"}
     assert manifest["name"]["short"] == "Exhibit"

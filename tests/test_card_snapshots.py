@@ -63,6 +63,14 @@ SHARE_URL = "https://exhibit.example.police.uk/s/" + "A" * 43
 # -- fixed domain objects ---------------------------------------------------------------------
 
 CASE = Case("case-1", REFERENCE, "Burglary at 12 High Street", "uksouth", JANE.object_id, NOW)
+CHANNEL = ChannelBinding(
+    "19:team@thread.tacv2",
+    "19:exhibit-case-channel@thread.tacv2",
+    "7b3f9e21-4c5d-4e6f-8a7b-9c0d1e2f3a4b",
+    "{}",
+    "tenant",
+    name="Case MET-26-0002 [towpath]",
+)
 BOUND_CASE = Case(
     "case-2",
     "MET-26-0002",
@@ -70,13 +78,7 @@ BOUND_CASE = Case(
     "ukwest",
     JANE.object_id,
     NOW,
-    channel=ChannelBinding(
-        "19:team@thread.tacv2",
-        "19:exhibit-case-channel@thread.tacv2",
-        "7b3f9e21-4c5d-4e6f-8a7b-9c0d1e2f3a4b",
-        "{}",
-        "tenant",
-    ),
+    channel=CHANNEL,
 )
 
 
@@ -278,6 +280,11 @@ CARDS: dict[str, Callable[[], AdaptiveCard]] = {
         CASE, exhibits=0, open_shares=0, headline="Case opened."
     ),
     "case_bound": lambda: build_case_card(BOUND_CASE, exhibits=2, open_shares=1),
+    "case_bound_name_unknown": lambda: build_case_card(
+        replace(BOUND_CASE, channel=replace(CHANNEL, name=None)),
+        exhibits=0,
+        open_shares=0,
+    ),
     "case_on_hold": lambda: build_case_card(
         replace(CASE, hold=LegalHold("defence disclosure request", NOW, RAVI.object_id, RAVI.name)),
         exhibits=2,

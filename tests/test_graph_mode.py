@@ -44,8 +44,10 @@ async def tenant(tls: Tls) -> AsyncIterator[FakeTenant]:
         graph = running.graph
         graph.add_user(JANE.object_id, "Jane Smith", givenName="Jane", surname="Smith",
                        jobTitle="Police Constable", department="Lambeth CID",
-                       mail="jane.smith@met.example", groups=[OFFICERS_GROUP])  # fmt: skip
+                       mail="jane.smith@met.example", businessPhones=["+44 20 7946 0018"],
+                       groups=[OFFICERS_GROUP])  # fmt: skip
         graph.add_user(RAVI.object_id, "Ravi Patel", jobTitle="Detective Sergeant",
+                       userPrincipalName="ravi.patel@met.example",
                        groups=[OFFICERS_GROUP, APPROVERS_GROUP])  # fmt: skip
         graph.add_user(
             LIAM.object_id, "Liam Walsh", jobTitle="Police Constable", groups=[OFFICERS_GROUP]
@@ -131,6 +133,44 @@ async def test_case_open_can_create_a_dedicated_channel(
     assert len(posts) == 1
     assert "MET-24-0101" in str(posts[0].body["attachments"][0]["content"])
     assert "Case opened in its own channel" in answer
+
+
+async def test_the_channel_name_comes_from_graph_when_teams_leaves_it_out(
+    base_env: dict[str, str],
+    converse: ConversationFactory,
+    tenant: FakeTenant,
+    directory: GraphDirectory,
+) -> None:
+    tenant.graph.add_channel(TEAM, CHANNEL, [JANE.object_id, RAVI.object_id], name="Op Kestrel")
+    talk = await converse(_graph_settings(base_env), directory=directory)
+    await talk.say("case open MET-24-0102 Theft from a van")
+    bound = await talk.say("case bind MET-24-0102", where=CASE_CHANNEL)
+    assert "'title': 'Channel', 'value': 'Op Kestrel'" in bound
+    assert tenant.graph.http_requests["GET /teams/{id}/channels/{id}"] == 1
+    assert "id,displayName" in tenant.graph.selects
+
+
+async def test_a_channel_graph_cannot_see_is_not_named(
+    base_env: dict[str, str],
+    converse: ConversationFactory,
+    tenant: FakeTenant,
+    directory: GraphDirectory,
+) -> None:
+    # No name in Graph (404) and none from the connector: honest, and the case still opens.
+    talk = await converse(_graph_settings(base_env), directory=directory)
+    opened = await talk.say("case open MET-24-0103 Fraud", where=CASE_CHANNEL)
+    assert "'title': 'Channel', 'value': 'bound (name not known yet)'" in opened
+    assert tenant.graph.http_requests["GET /teams/{id}/channels/{id}"] == 1
+
+
+async def test_the_requesters_contact_comes_from_entra(directory: GraphDirectory) -> None:
+    jane = await directory.officer(JANE.object_id)
+    assert jane is not None
+    assert (jane.email, jane.phone) == ("jane.smith@met.example", "+44 20 7946 0018")
+    ravi = await directory.officer(RAVI.object_id)
+    assert ravi is not None
+    # No mail: the user principal name; no business phone: none.
+    assert (ravi.email, ravi.phone) == ("ravi.patel@met.example", "")
 
 
 def test_channel_creation_needs_the_graph_directory(base_env: dict[str, str]) -> None:

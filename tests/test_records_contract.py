@@ -240,6 +240,26 @@ async def test_a_bound_case_keeps_its_channel_and_a_channel_holds_one_case(
     assert unbound.channel is None
 
 
+async def test_a_channel_keeps_its_name_and_a_rename_needs_the_binding(
+    records: SqlRecords,
+) -> None:
+    case = await stored_case(records, "MET-26-0103")
+    named = replace(make_channel(), name="Op Kestrel — «evidence»")
+    async with records.unit() as unit:
+        assert await unit.bind_channel(case.id, named)
+    async with records.unit() as unit:
+        bound = await unit.case_by_id(case.id)
+        assert bound is not None
+        assert bound.channel == named
+        # Only for the channel the case is bound to.
+        assert not await unit.rename_channel(case.id, "19:elsewhere@thread.tacv2", "Other")
+        assert await unit.rename_channel(case.id, named.channel_id, "Op Kestrel (closed)")
+    async with records.unit() as unit:
+        renamed = await unit.case_by_channel(named.channel_id)
+    assert renamed is not None
+    assert renamed.channel == replace(named, name="Op Kestrel (closed)")
+
+
 async def test_binding_an_unknown_case_is_a_lookup_error(records: SqlRecords) -> None:
     with pytest.raises(LookupError):
         async with records.unit() as unit:

@@ -62,6 +62,8 @@ def a_share(**changes: object) -> Share:
         "decided_by": RAVI.object_id,
         "decided_by_name": "Ravi Patel",
         "link_expires_at": datetime(2026, 11, 8, 9, 30, tzinfo=UTC),
+        "requester_email": "jane.smith@met.example",
+        "requester_phone": "020 7946 0018",
     }
     fields.update(changes)
     return Share(**fields)  # type: ignore[arg-type]
@@ -96,7 +98,10 @@ def test_the_message_carries_the_link_marking_and_expiry_and_nothing_else() -> N
     # Who shared and who approved, of which force, and whom to ask.
     assert "Smith&lt;/b&gt; of Metropolitan Police Service has shared" in message.html
     assert "approved by Ravi Patel of Metropolitan Police Service" in message.html
-    assert f"Questions about this share: {CONTACT}." in message.html
+    assert (
+        "Questions about this evidence: Jane &lt;b&gt;Smith&lt;/b&gt;, jane.smith@met.example, "
+        f"020 7946 0018. The general line of {FORCE}: {CONTACT}."
+    ) in message.html
     assert "SHA-256" in message.html
     # Names are escaped: nothing an officer's display name holds becomes markup.
     assert "Jane &lt;b&gt;Smith&lt;/b&gt;" in message.html
@@ -105,7 +110,7 @@ def test_the_message_carries_the_link_marking_and_expiry_and_nothing_else() -> N
 
 def test_one_exhibit_and_a_download_limit_are_said_plainly() -> None:
     message = share_mail(
-        a_share(exhibit_ids=("e1",), max_downloads=3),
+        a_share(exhibit_ids=("e1",), max_downloads=3, requester_email="", requester_phone=""),
         case_reference="MET-24-0300",
         url="https://x.example/s/t",
         classification="OFFICIAL",
@@ -114,7 +119,9 @@ def test_one_exhibit_and_a_download_limit_are_said_plainly() -> None:
     )
     assert message.subject.endswith("case MET-24-0300, 1 exhibit")
     assert "used for 3 downloads" in message.html
-    assert "Questions" not in message.html  # no contact set: none invented
+    # No contact recorded or set: the officer is named, nothing is invented.
+    assert "Questions about this evidence: Jane &lt;b&gt;Smith&lt;/b&gt;.</p>" in message.html
+    assert "general line" not in message.html
 
 
 def test_a_summer_expiry_is_in_british_summer_time() -> None:

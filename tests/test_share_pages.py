@@ -132,6 +132,7 @@ async def world(azurite: Azurite, tmp_path: Path) -> AsyncIterator[World]:
             request_expires_at=now + timedelta(days=7), decided_by="approver",
             decided_by_name="DS Sam Patel", decided_at=now, token_sha256=token.sha256,
             link_expires_at=now + timedelta(days=14),
+            requester_email="jane.smith@met.example", requester_phone="020 7946 0018",
         )  # fmt: skip
         await unit.add_share(share)
     try:
@@ -210,7 +211,14 @@ async def test_landing_page_lists_the_exhibits_with_hashes(world: World, client:
     # Who shared and who approved, of which force; whom to ask; expiry in UK local time.
     assert f"<dt>Shared by</dt><dd>PC Jane Smith, {FORCE}</dd>" in body
     assert f"<dt>Approved by</dt><dd>DS Sam Patel, {FORCE}</dd>" in body
-    assert f"<dt>Questions</dt><dd>{CONTACT}</dd>" in body
+    # The requesting officer is whom to ask (their own e-mail and phone); the force's general
+    # line as well, when one is set.
+    assert (
+        "<dt>Questions about this evidence</dt><dd>PC Jane Smith, "
+        '<a href="mailto:jane.smith%40met.example">jane.smith@met.example</a>, 020 7946 0018</dd>'
+    ) in body
+    assert f"<dt>{FORCE}'s general line</dt><dd>{CONTACT}</dd>" in body
+    assert re.search(r"and tell\s+PC Jane Smith \(jane.smith@met.example\)\.", body)
     assert f"<dt>Link expires</dt><dd>{when(world.share.link_expires_at)}</dd>" in body  # type: ignore[arg-type]
     assert re.search(r"<dt>Link expires</dt><dd>\d\d \w{3} \d{4} \d\d:\d\d (GMT|BST)</dd>", body)
     assert "UTC" not in body

@@ -72,6 +72,8 @@ def make_share(
         max_downloads=max_downloads,
         requester_reference='{"conversation": {"id": "a:1"}}',
         approval_activity_id="1700000000001",
+        requester_email="jane.smith@met.example",
+        requester_phone="+44 20 7946 0018",
     )
 
 

@@ -88,7 +88,10 @@ async def test_request_approve_link_list_revoke(
     # The link works: a landing page with the hashes, then the bytes themselves.
     landing = await team.client.get(path)
     assert landing.status == 200
-    assert hashlib.sha256(PDF).hexdigest() in await landing.text()
+    page = await landing.text()
+    assert hashlib.sha256(PDF).hexdigest() in page
+    # Whom to ask: the requesting officer, as the directory had them when she asked.
+    assert "jane.smith@met.example</a>, 020 7946 0018</dd>" in page
     download = await team.client.get(f"{path}/1", allow_redirects=False)
     assert download.status == 302
     async with ClientSession() as browser, browser.get(download.headers["Location"]) as blob:
@@ -105,6 +108,10 @@ async def test_request_approve_link_list_revoke(
         assert share is not None
         entries = await unit.custody(share.case_id)
     assert share.status is ShareStatus.REVOKED
+    assert (share.requester_email, share.requester_phone) == (
+        "jane.smith@met.example",
+        "020 7946 0018",
+    )
     actions = [e.action for e in entries]
     assert actions.count(Action.SHARE_APPROVED) == 1
     assert actions.count(Action.SHARE_REQUESTED) == 1

@@ -14,6 +14,7 @@ from microsoft_agents.activity import Activity
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import connector_members
+from bot.channel_names import learn_channel_name
 from bot.commands.case_grammar import read_case_words
 from bot.commands.parsing import split_reason
 from bot.replies import card_activity
@@ -32,6 +33,7 @@ from evidence.cases import (
     open_case,
     record_case_view,
 )
+from evidence.channel_names import channel_display_name
 from evidence.errors import (
     AccessRefused,
     CaseNotFound,
@@ -56,6 +58,8 @@ async def case_open(turn: Turn) -> AdaptiveCard:
     creator = services.channel_creator
     if channel is not None and creator is not None and channel.graph_team_id:
         return await _open_in_new_channel(turn, request, channel, creator, channel.graph_team_id)
+    if channel is not None:
+        channel = await learn_channel_name(turn.context, channel, services.channel_names)
     case = await _record_case(turn, request, channel)
     if channel is not None:
         members = await connector_members(turn.context)
@@ -78,6 +82,7 @@ async def case_bind(turn: Turn) -> AdaptiveCard:
     if not turn.command.args:
         raise InvalidInput("case reference", "name the case, e.g. `case bind MET-24-0001`")
     reference = turn.command.args[0]
+    channel = await learn_channel_name(turn.context, channel, turn.services.channel_names)
     now = turn.services.now()
 
     async def work(unit: RecordsUnit, members_of: MembersOf) -> Binding:
@@ -132,7 +137,10 @@ async def _open_in_new_channel(
     reference = json.loads(here.conversation_reference)
     reference["conversation"]["id"] = channel_id
     channel = dataclasses.replace(
-        here, channel_id=channel_id, conversation_reference=json.dumps(reference, sort_keys=True)
+        here,
+        channel_id=channel_id,
+        conversation_reference=json.dumps(reference, sort_keys=True),
+        name=name,
     )
     case = await _record_case(turn, request, channel)
     card = build_case_card(case, exhibits=0, open_shares=0, headline="Case opened.")
@@ -168,7 +176,26 @@ async def case_show(turn: Turn) -> AdaptiveCard:
         return len(await unit.exhibits_of(case.id))
 
     case, exhibits = await view_case(turn, count_exhibits)
-    return build_case_card(case, exhibits=exhibits, open_shares=0)
+    return build_case_card(await _named_channel(turn, case), exhibits=exhibits, open_shares=0)
+
+
+async def _named_channel(turn: Turn, case: Case) -> Case:
+    """The case with its channel's name learnt and stored, when it was not known (a case bound
+    before names were kept) and the command comes from that channel."""
+    channel = case.channel
+    here = conversation_channel_id(turn.context.activity)
+    if channel is None or channel.name or here != channel.channel_id:
+        return case
+    learnt = await learn_channel_name(turn.context, channel, turn.services.channel_names)
+    if not learnt.name:
+        return case
+    name = learnt.name
+
+    async def store(unit: RecordsUnit) -> bool:
+        return await unit.rename_channel(case.id, channel.channel_id, name)
+
+    stored = await run_unit(turn.services.records, store)
+    return dataclasses.replace(case, channel=learnt) if stored else case
 
 
 async def view_case(
@@ -247,6 +274,7 @@ def channel_binding(activity: Activity) -> ChannelBinding | None:
         graph_team_id=str(team["aadGroupId"]) if team.get("aadGroupId") else None,
         conversation_reference=json.dumps(document, sort_keys=True),
         tenant_id=str(tenant.get("id") or activity.conversation.tenant_id or ""),
+        name=channel_display_name(_object(data, "channel").get("name")),
     )
 
 

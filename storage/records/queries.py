@@ -95,6 +95,15 @@ class SqlRecordsUnit(SweepQueries):
             raise LookupError(case_id)
         return False
 
+    async def rename_channel(self, case_id: str, channel_id: str, name: str) -> bool:
+        """Store the channel's display name if the case is still bound to `channel_id`."""
+        updated = await self._connection.execute(
+            update(cases)
+            .where(cases.c.id == case_id, cases.c.channel_id == channel_id)
+            .values(channel_name=name)
+        )
+        return bool(updated.rowcount == 1)
+
     async def set_case_hold(
         self, case_id: str, hold: LegalHold | None, *, expected: LegalHold | None
     ) -> bool:

@@ -20,6 +20,7 @@ def channel_row(channel: ChannelBinding | None) -> dict[str, Any]:
         "graph_team_id": channel.graph_team_id if channel else None,
         "conversation_reference": channel.conversation_reference if channel else None,
         "tenant_id": channel.tenant_id if channel else None,
+        "channel_name": channel.name if channel else None,
     }
 
 
@@ -57,6 +58,7 @@ def case_from_row(row: Row[Any]) -> Case:
             graph_team_id=row.graph_team_id,
             conversation_reference=row.conversation_reference,
             tenant_id=row.tenant_id,
+            name=row.channel_name,
         )
     return Case(
         id=row.id,
@@ -233,6 +235,8 @@ def share_row(share: Share) -> dict[str, Any]:
         "revoked_at": share.revoked_at,
         "revocation_reason": share.revocation_reason,
         "request_key": share.request_key,
+        "requester_email": share.requester_email,
+        "requester_phone": share.requester_phone,
     }
 
 
@@ -266,4 +270,6 @@ def share_from_row(row: Row[Any]) -> Share:
         revoked_at=row.revoked_at,
         revocation_reason=row.revocation_reason,
         request_key=row.request_key,
+        requester_email=row.requester_email,
+        requester_phone=row.requester_phone,
     )

@@ -89,6 +89,8 @@ async def test_open_a_case_in_the_case_channel(page: Page) -> None:
     text = await card.inner_text()
     assert "Case opened and bound to this channel." in text
     assert "MET-24-0001" in text
+    # The channel by its name (the Playground, like Teams, leaves it out of the message).
+    assert re.search(r"Channel\s+Case MET-24-0001", text), text
     await page.screenshot(path=ARTIFACTS / "case-open.png", full_page=True)
     shown = await post_in_channel_mentioning_bot(page, "Exhibit", "case show")
     assert "Burglary at 12 High Street" in await shown.inner_text()
@@ -344,6 +346,8 @@ async def test_the_whole_journey_from_personal_chat_to_custody(
         page, "Exhibit", f"case bind {JOURNEY}", answer="Case bound to this channel"
     )
     await expect(bound).to_contain_text(JOURNEY)
+    # The channel by its name: Teams lists the General channel with the team's id, no name.
+    await expect(bound).to_contain_text(re.compile(r"Channel\s*General"))
     await _shot(page, 2, "case-bound", bound)
     # 3. She adds a photo (the Playground has no upload button: devtools.send_file).
     photo = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(120_000)
@@ -442,6 +446,9 @@ async def test_the_whole_journey_from_personal_chat_to_custody(
         assert landing is not None
         assert landing.status == 200
         await expect(recipient.get_by_text("Ravi Patel").first).to_be_visible()
+        # Whom to ask: Jane herself, with her e-mail and phone from the directory.
+        questions = recipient.locator("dt:has-text('Questions about this evidence') + dd")
+        await expect(questions).to_have_text("Jane Smith, jane.smith@met.example, 020 7946 0018")
         await recipient.screenshot(path=ARTIFACTS / "journey-10-recipient-page.png", full_page=True)
         async with recipient.expect_download() as download_info:
             await recipient.get_by_role("link", name="Download JS/1").click()

@@ -77,6 +77,11 @@ _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("POST", "/teams/{id}/channels", re.compile(r"^/teams/(?P<team>[^/]+)/channels$")),
     (
         "GET",
+        "/teams/{id}/channels/{id}",
+        re.compile(r"^/teams/(?P<team>[^/]+)/channels/(?P<channel>[^/]+)$"),
+    ),
+    (
+        "GET",
         "/teams/{id}/channels/{id}/messages/{id}",
         re.compile(
             r"^/teams/(?P<team>[^/]+)/channels/(?P<channel>[^/]+)/messages/(?P<message>[^/]+)$"
@@ -148,6 +153,7 @@ class FakeGraph:
         self.channels: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.teams: set[str] = set()
         self.created_channels: list[dict[str, Any]] = []
+        self.channel_names: dict[tuple[str, str], str] = {}  # (team, channel) -> displayName
         self.http_requests: Counter[str] = Counter()
         self.batched_requests: Counter[str] = Counter()
         self.selects: list[str] = []
@@ -209,9 +215,12 @@ class FakeGraph:
         members: list[str],
         *,
         others: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+        name: str | None = None,
     ) -> None:
         """A channel whose Entra members are `members`; `others` are raw non-Entra members."""
         self.teams.add(team_id.lower())
+        if name is not None:
+            self.channel_names[(team_id.lower(), channel_id)] = name
         rows = [self._member(user_id) for user_id in members]
         self.channels[(team_id.lower(), channel_id)] = rows + list(others)
         self.channel_drives[(team_id.lower(), channel_id)] = f"b!site-{uuid.uuid4().hex}"
@@ -303,6 +312,8 @@ class FakeGraph:
             return self._send_mail(params["user"], body)
         if name == "POST /teams/{id}/channels":
             return self._create_channel(params["team"], body)
+        if name == "GET /teams/{id}/channels/{id}":
+            return self._get_channel(params["team"], params["channel"], query)
         return self._files_dispatch(name, params, query)
 
     def _batch(self, body: Any) -> Reply:
@@ -466,6 +477,25 @@ class FakeGraph:
                 f"?$skiptoken={start + size}"
             )
         return Reply(200, body, {"Content-Type": "application/json"})
+
+    def _get_channel(self, team_id: str, channel_id: str, query: dict[str, str]) -> Reply:
+        name = self.channel_names.get((team_id.lower(), channel_id))
+        if name is None:
+            return odata_error(404, "NotFound", "Channel not found.")
+        channel = {
+            "id": channel_id,
+            "displayName": name,
+            "description": None,
+            "membershipType": "standard",
+            "webUrl": f"https://teams.microsoft.com/l/channel/{channel_id}",
+        }
+        select = self._select(query)
+        if select is not None:
+            channel = {key: value for key, value in channel.items() if key in select}
+        context = f"{self.base_url}/$metadata#teams('{team_id}')/channels/$entity"
+        return Reply(
+            200, {"@odata.context": context, **channel}, {"Content-Type": "application/json"}
+        )
 
     def _create_channel(self, team_id: str, body: Any) -> Reply:
         if team_id.lower() not in self.teams:

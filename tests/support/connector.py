@@ -3,7 +3,8 @@
 It speaks the Connector REST API's wire format (a POST to
 `/v3/conversations/{id}/activities[/{replyToId}]` answers `{"id": ...}`; a POST to
 `/v3/conversations` opens a 1:1 chat — the same one for the same member, as Teams does — and
-answers its id) and keeps every request.
+answers its id; `GET /v3/teams/{id}/conversations` lists a team's channels) and keeps every
+request.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class RecordingConnector:
         self.app = web.Application()
         self.app.router.add_get("/v3/conversations/{conversation}/pagedmembers", self._paged)
         self.app.router.add_post("/v3/conversations", self._create)
+        # Team id -> its channels (ConversationList JSON: id, and a name but for General).
+        self.team_channels: dict[str, list[dict[str, Any]]] = {}
+        self.app.router.add_get("/v3/teams/{team}/conversations", self._channels)
         # Members for whom opening a 1:1 chat fails (Teams: the app is not installed for them).
         self.unreachable: set[str] = set()
         # Statuses to answer the next activity posts with (Teams throttling), then accept.
@@ -63,6 +67,16 @@ class RecordingConnector:
         if end < len(everyone):
             page["continuationToken"] = str(end)
         return web.json_response(page)
+
+    async def _channels(self, request: web.Request) -> web.Response:
+        """`GET /v3/teams/{id}/conversations`: the team's channels; 404 for a team not set."""
+        self.received.append(
+            Received("GET", request.path, request.headers.get("Authorization"), {})
+        )
+        channels = self.team_channels.get(request.match_info["team"])
+        if channels is None:
+            return web.json_response({"error": {"code": "NotFound"}}, status=404)
+        return web.json_response({"conversations": channels})
 
     async def _create(self, request: web.Request) -> web.Response:
         """`POST /v3/conversations`: a 1:1 chat with the one member named, by their Teams id."""
