@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from evidence.errors import ExhibitError
 from evidence.jobs import Job, JobState, PayloadValue, new_job
 from evidence.records import Records, RecordsUnit, run_unit
 from worker.integrity import new_owner
@@ -192,7 +193,7 @@ class JobRunner:
                 job.kind,
                 job.attempts,
                 type(outcome).__name__,
-                exc_info=outcome,
+                exc_info=outcome if not isinstance(outcome, ExhibitError) else None,
             )
             if job.attempts >= self._options.max_attempts:
                 await self._give_up(job, f"failed: {type(outcome).__name__}")
