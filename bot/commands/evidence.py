@@ -162,7 +162,9 @@ async def evidence_verify(turn: Turn) -> AdaptiveCard:
 
     Above `EXHIBIT_VERIFY_INLINE_BYTES` the officer is answered at once and the result is
     posted to the same conversation when the re-hash is done: a turn should not keep Teams
-    waiting for minutes. The verification is recorded when it is done, as for small exhibits.
+    waiting for minutes. The re-hash is a durable background job (`verify_job`): any instance
+    runs it, a restart loses nothing, and asking again while it is queued or running makes no
+    second job. The verification is recorded when it is done, as for small exhibits.
     """
     services = turn.services
     case, exhibit = await found_exhibit(turn)
