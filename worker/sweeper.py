@@ -80,7 +80,8 @@ async def keep_anchored(
 ) -> None:
     """Checkpoint every case chain that grew since its last checkpoint, every `every` seconds,
     until `stop` is set, while holding the lease (this also catches up checkpoints a crash or a
-    store outage missed)."""
+    store outage missed). The first round is one period after start: decisions checkpoint their
+    own chains at once, and an instance starting does not race the requests it answers."""
 
     async def checkpoint() -> None:
         taken = await anchoring.catch_up()
@@ -89,7 +90,7 @@ async def keep_anchored(
 
     hold = timedelta(seconds=every * ROUNDS_HELD)
     lease = PassLease(records, CHECKPOINT_ROUND, owner, hold, now)
-    await _rounds(lease, checkpoint, stop, every, "Checkpoint round")
+    await _rounds(lease, checkpoint, stop, every, "Checkpoint round", first_after=every)
 
 
 async def _rounds(
@@ -98,8 +99,12 @@ async def _rounds(
     stop: asyncio.Event,
     every: float,
     what: str,
+    *,
+    first_after: float = 0.0,
 ) -> None:
     try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), first_after)
         while not stop.is_set():
             try:
                 if await lease.held():
