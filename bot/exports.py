@@ -1,10 +1,12 @@
 """`custody export`: the continuity bundle, delivered to the requester's OneDrive through Teams.
 
-The command is checked and answered at once; the bundle is built in the background (exhibit
-files can be large), kept in the case's region, and offered to the requester in their 1:1 chat
-with a file consent card — the only way a bot can send a file in Teams. Accepting it makes
-Teams hand over an upload session in the requester's OneDrive, into which the bundle is streamed;
-only then is the disclosure recorded (`custody.exported`). Declining deletes the bundle.
+The command is checked and answered at once; the bundle is built by a durable background job
+(`export_job`: exhibit files can be large; any instance builds it, a restart loses nothing),
+kept in the case's region, and offered to the requester in their 1:1 chat with a file consent
+card — the only way a bot can send a file in Teams. Accepting it makes Teams hand over an
+upload session in the requester's OneDrive, into which the bundle is streamed (in-process: the
+session's URL is a credential, never recorded); only then is the disclosure recorded
+(`custody.exported`). Declining deletes the bundle.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from microsoft_agents.hosting.core import TurnContext
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.commands.grammar import command_named
-from bot.proactive import reference_of
+from bot.proactive import reference_of, reference_without_names
 from bot.replies import card_activity
 from bot.services import Services, Turn
 from cards.common import Tone, build_notice_card
@@ -39,9 +41,11 @@ from evidence.continuity import (
     open_export,
     read_reason,
     record_export,
+    reopen_export,
 )
 from evidence.custody import Actor
 from evidence.errors import CaseNotFound, InvalidInput
+from evidence.jobs import Job, JobKind
 from evidence.model import ExhibitRef
 from evidence.records import RecordsUnit, run_unit
 
@@ -127,7 +131,7 @@ def read_export_words(words: Sequence[str]) -> ExportRequest:
 
 
 async def custody_export(turn: Turn) -> AdaptiveCard:
-    """Check the request, answer at once, and prepare the bundle in the background."""
+    """Check the request, answer at once, and queue the bundle's background job."""
     request = read_export_words(turn.command.args)
     services = turn.services
     exports = services.exports
@@ -140,15 +144,46 @@ async def custody_export(turn: Turn) -> AdaptiveCard:
     if lookup.scope is None:
         raise CaseNotFound(request.case_reference)
     scope = lookup.scope
-    reference = reference_of(turn.context.activity)
-    key = f"export:{secrets.token_hex(8)}"
-    services.background.start(key, lambda: prepare(services, exports, scope, reference))
+    officer = turn.officer
+    exhibit_ids = [exhibit.id for exhibit in scope.exhibits] if scope.focused else []
+    await services.jobs.submit(
+        JobKind.EXPORT,
+        f"export {scope.case.id} {officer.object_id} {scope.with_files} {','.join(exhibit_ids)}",
+        {"case_id": scope.case.id, "exhibit_ids": exhibit_ids, "with_files": scope.with_files},
+        officer_id=officer.object_id,
+        reference=reference_without_names(reference_of(turn.context.activity)),
+        note=scope.reason,
+    )
     files = " with the exhibit files" if scope.with_files else ""
     return build_notice_card(
         f"Preparing the continuity bundle of {scope.case.reference}",
         f"The bundle{files} will be offered in your chat with Exhibit in a moment: choose "
         "Allow to save it to your OneDrive. Handing it over is recorded on the case's chain.",
     )
+
+
+async def export_job(services: Services, job: Job) -> str:
+    """The background half of `custody export`: the scope checked and recorded at the request,
+    read again by id, built into a bundle and offered to the officer (resolved afresh)."""
+    exports = services.exports
+    if exports is None:
+        raise RuntimeError("continuity bundles are not set up on this service")
+    officer = await services.directory.officer(job.officer_id, fresh=True)
+    if officer is None or not officer.enabled:
+        return "officer no longer enrolled"
+    case_id, exhibit_ids = job.text("case_id"), job.texts("exhibit_ids")
+    with_files, reason = job.flag("with_files"), job.note
+
+    async def read(unit: RecordsUnit) -> ExportScope | None:
+        return await reopen_export(
+            unit, officer, case_id, exhibit_ids, with_files=with_files, reason=reason
+        )
+
+    scope = await run_unit(services.records, read)
+    if scope is None:
+        return "case or exhibit not found"
+    await prepare(services, exports, scope, job.reference)
+    return "offered"
 
 
 async def prepare(services: Services, exports: Exports, scope: ExportScope, reference: str) -> None:

@@ -180,6 +180,17 @@ def reference_of(activity: Activity) -> str:
     return json.dumps(document, sort_keys=True)
 
 
+def reference_without_names(reference: str) -> str:
+    """`reference` with every display name left out: ids are all a proactive send needs, and
+    a reference kept in a background job's row holds nothing personal beyond them."""
+    document = json.loads(reference)
+    for part in ("user", "agent", "bot", "conversation"):
+        account = document.get(part)
+        if isinstance(account, dict):
+            account.pop("name", None)
+    return json.dumps(document, sort_keys=True)
+
+
 async def post_new(context: TurnContext, activity: Activity) -> str | None:
     """Post `activity` as a new message in a proactive turn's conversation; its id.
 

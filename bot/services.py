@@ -31,6 +31,7 @@ from evidence.ports import (
 )
 from evidence.records import Records, RecordsUnit, run_unit
 from worker.background import Background
+from worker.jobs import JobRunner
 
 if TYPE_CHECKING:
     from bot.exports import Exports
@@ -74,11 +75,14 @@ class Services:
     holds: CaseHolds
     checkpoint_signer: CheckpointSigner
     checkpoint_store: CheckpointStore
+    jobs: JobRunner  # durable background jobs (verify, approve after re-verifying, export)
     graph_files: FileSource | None = None
     channel_creator: ChannelCreator | None = None
     channel_names: ChannelNames | None = None  # Graph, when the directory is Graph
     mailer: Mailer | None = None
     exports: Exports | None = None
+    # In-process work only: a bundle's upload into the OneDrive session Teams hands over (the
+    # session's URL is a credential, never written to the records).
     background: Background = field(default_factory=Background)
     now: Callable[[], datetime] = utc_now
 

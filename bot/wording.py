@@ -246,3 +246,43 @@ def _error_text(err: BaseException | None) -> str:
         return plain
     reason = getattr(err, "reason", None) or getattr(err, "problem", None)
     return str(reason) if reason else type(err).__name__
+
+
+# -- background jobs -----------------------------------------------------------------------
+
+
+def background_job_failed_card(kind: str, case: str | None, what: str | None) -> AdaptiveCard:
+    """What the officer is told when their background job failed for good.
+
+    `case`, `what`: the case reference and the exhibit or share, when they could be read.
+    """
+    where = f" of {case}" if case else ""
+    if kind == "verify":
+        target = f"{case} {what}" if case and what else "the exhibit"
+        return build_notice_card(
+            "Verification did not finish",
+            f"Exhibit could not re-hash {target} after several attempts. Type "
+            f"`evidence verify {target if case and what else '<case-ref> <exhibit-ref>'}` to "
+            "try again; if it fails again, tell your supervisor.",
+            Tone.WARNING,
+        )
+    if kind == "approve":
+        share = what or "the share"
+        return build_notice_card(
+            f"Approval of {share} did not finish",
+            f"Exhibit could not finish checking the exhibits of {share}{where} after several "
+            "attempts, so nothing was shared. The share is still waiting: approve it again.",
+            Tone.WARNING,
+        )
+    if kind == "export":
+        return build_notice_card(
+            f"The continuity bundle{where} could not be prepared",
+            "Nothing was handed over. Type `custody export` again.",
+            Tone.WARNING,
+        )
+    return build_notice_card(
+        "Background work did not finish",
+        "Exhibit could not finish what you asked after several attempts. Nothing more was "
+        "changed; please ask again.",
+        Tone.WARNING,
+    )

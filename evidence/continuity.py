@@ -163,6 +163,38 @@ async def open_export(
     return ExportLookup(case, scope, decision)
 
 
+async def reopen_export(
+    unit: RecordsUnit,
+    officer: Officer,
+    case_id: str,
+    exhibit_ids: Sequence[str],
+    *,
+    with_files: bool,
+    reason: str | None,
+) -> ExportScope | None:
+    """The scope of an export checked and recorded earlier (`open_export`), read again by id
+    when the bundle is built (in a background job); None if the case or an exhibit is gone."""
+    case = await unit.case_by_id(case_id)
+    if case is None:
+        return None
+    everything = tuple(await unit.exhibits_of(case.id))
+    by_id = {exhibit.id: exhibit for exhibit in everything}
+    if any(exhibit_id not in by_id for exhibit_id in exhibit_ids):
+        return None
+    chosen = tuple(by_id[exhibit_id] for exhibit_id in exhibit_ids)
+    return ExportScope(
+        case=case,
+        officer=officer,
+        exhibits=chosen or everything,
+        all_exhibits=everything,
+        entries=tuple(await unit.custody(case.id)),
+        head=await unit.custody_head(case.id),
+        with_files=with_files,
+        reason=reason,
+        focused=bool(chosen),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Disclosure:
     """What one bundle discloses, kept with the bundle until it is handed over."""

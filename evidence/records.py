@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from evidence.custody import CustodyEntry, CustodyEvent
 from evidence.errors import Conflict, ExhibitError
+from evidence.jobs import JobRecords
 from evidence.model import Case, ChannelBinding, Exhibit, LegalHold
 from evidence.shares import Share
 from evidence.sweeps import IntegrityAlert, SweepState
@@ -89,8 +90,8 @@ class IntakeJob:
     idempotency_key: str | None = None  # None only for jobs recorded before keys existed
 
 
-class RecordsUnit(Protocol):
-    """One transaction's view of the records."""
+class RecordsUnit(JobRecords, Protocol):
+    """One transaction's view of the records (background jobs and leases: `JobRecords`)."""
 
     async def add_case(self, case: Case) -> None:
         """Store a new case; raise `DuplicateCase` if its reference is taken."""

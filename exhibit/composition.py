@@ -20,6 +20,7 @@ from bot.case_teams import CaseTeams
 from bot.edge import Edge, InboundPolicy, TokenValidator, add_message_route
 from bot.exports import Exports
 from bot.integrity_alerts import ChannelAlerts, security_channel_reference
+from bot.jobs import register_jobs
 from bot.proactive import Proactive
 from bot.receipts import ReceiptReports
 from bot.services import BotSettings, Services
@@ -58,6 +59,7 @@ from storage.sources import HttpSource, Pace
 from worker.background import Background
 from worker.consumer import IntakeWorker
 from worker.integrity import IntegritySweep, SweepOptions, SweepParts
+from worker.jobs import JobOptions, JobRunner
 from worker.options import WorkerOptions
 from worker.ports import SourceOpener, WorkerParts
 from worker.sources import TeamsSources
@@ -184,13 +186,15 @@ async def create_app(
                 chunk_size=upload_chunk_size,
             ),
         )
-        background = Background()
+        background = Background()  # only for bundle uploads (see `Services.background`)
         # Closed first: its work still needs the rest.
         resources.push_async_callback(background.aclose)
+        records = SqlRecords(engine)  # one per process: on SQLite its writers queue in-process
+        jobs = JobRunner(records, job_options(settings))
         services = Services(
             settings=bot_settings(settings),
             directory=directory,
-            records=SqlRecords(engine),
+            records=records,
             case_teams=CaseTeams(
                 directory,
                 use_graph=settings.graph is not None,
@@ -216,7 +220,9 @@ async def create_app(
             mailer=mailer,
             exports=exports,
             background=background,
+            jobs=jobs,
         )
+        register_jobs(services)
         worker = IntakeWorker(
             WorkerParts(
                 records=services.records,
@@ -284,6 +290,7 @@ async def create_app(
     app[INTEGRITY_SWEEP] = sweep
     if settings.run_worker and start_worker:
         app.cleanup_ctx.append(_run_worker)
+        app.cleanup_ctx.append(_run_jobs)
         if settings.sweep_enabled:
             app.cleanup_ctx.append(_run_integrity_sweep)
     if start_worker:
@@ -350,16 +357,49 @@ CHECKPOINT_SECONDS = web.AppKey("checkpoint_seconds", float)
 
 
 async def _run_sweeper(app: web.Application) -> AsyncIterator[None]:
-    """The share sweeper and the checkpoint round, stopped before resources close."""
+    """The share sweeper and the checkpoint round (each run by the one instance holding its
+    lease), stopped before resources close."""
     services = app[SERVICES]
     stop = asyncio.Event()
+    owner = services.jobs.owner
+    records, now = services.records, services.now
     tasks = [
-        asyncio.create_task(sweep_shares(services.records, services.now, stop)),
-        asyncio.create_task(keep_anchored(services.anchoring, stop, app[CHECKPOINT_SECONDS])),
+        asyncio.create_task(sweep_shares(records, now, stop, owner=owner)),
+        asyncio.create_task(
+            keep_anchored(
+                services.anchoring,
+                stop,
+                app[CHECKPOINT_SECONDS],
+                records=records,
+                now=now,
+                owner=owner,
+            )
+        ),
     ]
     yield
     stop.set()
     await asyncio.gather(*tasks)
+
+
+async def _run_jobs(app: web.Application) -> AsyncIterator[None]:
+    """The background job runner beside the in-process worker; stopped (a job under way
+    cancelled, its lease left to expire for another runner) before resources close."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(app[SERVICES].jobs.run(stop))
+    yield
+    stop.set()
+    await task
+
+
+def job_options(settings: Settings) -> JobOptions:
+    """How background jobs are run, from the settings."""
+    return JobOptions(
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        max_attempts=settings.job_max_attempts,
+        concurrency=settings.job_concurrency,
+        poll_seconds=float(settings.job_poll_seconds),
+        backoff=timedelta(seconds=settings.job_backoff_seconds),
+    )
 
 
 INTEGRITY_SWEEP = web.AppKey("integrity_sweep", IntegritySweep)
@@ -411,8 +451,8 @@ async def _stop_sweep(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
 
 
 async def run_worker_alone(settings: Settings) -> None:
-    """An ingest worker (and the integrity sweep) without the HTTP service, until SIGINT or
-    SIGTERM."""
+    """An ingest worker (with the background job runner and the integrity sweep) without the
+    HTTP service, until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before start-up: a stop then is clean too
@@ -425,12 +465,15 @@ async def run_worker_alone(settings: Settings) -> None:
     sweep = None
     if settings.sweep_enabled:
         sweep = asyncio.create_task(app[INTEGRITY_SWEEP].run(stop))
+    jobs = asyncio.create_task(app[SERVICES].jobs.run(stop))
     backlog = None
     if telemetry_enabled() is not None:
         backlog = asyncio.create_task(watch_backlog(app[QUEUE], app[SERVICES].now, stop))
     try:
         await app[WORKER].run(stop)
     finally:
+        stop.set()
+        await jobs
         if sweep is not None:
             await _stop_sweep(stop, sweep)
         if backlog is not None:

@@ -290,3 +290,46 @@ integrity_alerts = Table(
     Column("attempts", Integer, nullable=False),
     Index("ix_integrity_alerts_found_at", "found_at"),
 )
+
+# Durable background jobs (evidence/jobs.py): claimed with a lease by one runner at a time. The
+# dedupe key is unique among unfinished jobs only (a partial index), so the same request made
+# twice while the first is queued or running makes one job, and may be made again afterwards.
+UNFINISHED_JOB = text("state IN ('queued', 'running')")
+background_jobs = Table(
+    "background_jobs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("dedupe_key", String, nullable=False),
+    Column("payload", _json(), nullable=False),
+    Column("officer_id", String, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("note", Text),
+    Column("state", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String),
+    Column("lease_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("outcome", String),
+    Index(
+        "ux_background_jobs_open_key",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=UNFINISHED_JOB,
+        postgresql_where=UNFINISHED_JOB,
+    ),
+    Index("ix_background_jobs_state_due_at", "state", "due_at"),
+)
+
+# Single-runner leases for periodic passes every instance would otherwise run (the share
+# sweeper, the checkpoint round): the holder runs the pass, the others wait for the lease.
+service_leases = Table(
+    "service_leases",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("owner", String),
+    Column("expires_at", UtcDateTime),
+)

@@ -59,7 +59,7 @@ async def chat(
 
 
 async def consent_card(chat: Conversation) -> dict[str, Any]:
-    await chat.client.app[SERVICES].background.wait()
+    await chat.client.app[SERVICES].jobs.settle()
     body = ast.literal_eval(await chat.sent(FILE_CONSENT))
     attachment: dict[str, Any] = body["attachments"][0]
     return attachment

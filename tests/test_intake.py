@@ -264,7 +264,7 @@ async def test_a_large_exhibit_is_verified_after_the_answer(
     await officer.wait_for_update("Exhibit JS/1")
 
     answer = await officer.say("evidence verify MET-24-0011 JS/1")
-    await officer.client.app[SERVICES].background.wait()
+    await officer.client.app[SERVICES].jobs.settle()
 
     assert "Re-hashing MET-24-0011 JS/1" in answer
     results = [str(b) for b in recorder.activities() if "Verified: the stored file" in str(b)]

@@ -401,7 +401,7 @@ async def test_large_shares_are_checked_after_the_click_is_answered(
     share_id = _share_id(await team.say("share JS/1 with a@cps.gov.uk reason x"))
 
     answer = await team.click_share("share.approve", share_id, sender=SARAH)
-    await team.client.app[SERVICES].background.wait()
+    await team.client.app[SERVICES].jobs.settle()
 
     assert "Checking 1 exhibit" in answer
     assert "share.approve" not in answer  # no buttons while the exhibits are checked

@@ -15,7 +15,7 @@ from bot.commands.case import (
     view_case,
 )
 from bot.commands.case_grammar import read_exhibit_target
-from bot.proactive import reference_of
+from bot.proactive import reference_of, reference_without_names
 from bot.receipts import receipt_view_for
 from bot.replies import card_activity
 from bot.services import Services, Turn
@@ -39,6 +39,7 @@ from evidence.exhibits import (
     record_view,
     verify_exhibit,
 )
+from evidence.jobs import Job, JobKind
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
 from evidence.policy import Decision, can_request_share, can_review
@@ -161,20 +162,22 @@ async def evidence_verify(turn: Turn) -> AdaptiveCard:
 
     Above `EXHIBIT_VERIFY_INLINE_BYTES` the officer is answered at once and the result is
     posted to the same conversation when the re-hash is done: a turn should not keep Teams
-    waiting for minutes. The verification is recorded when it is done, as for small exhibits.
+    waiting for minutes. The re-hash is a durable background job (`verify_job`): any instance
+    runs it, a restart loses nothing, and asking again while it is queued or running makes no
+    second job. The verification is recorded when it is done, as for small exhibits.
     """
     services = turn.services
     case, exhibit = await found_exhibit(turn)
     if exhibit.size <= services.settings.verify_inline_bytes:
         return await _verify(services, turn.officer, case, exhibit)
-    reference = reference_of(turn.context.activity)
     officer = turn.officer
-
-    async def verify_and_tell() -> None:
-        card = await _verify(services, officer, case, exhibit)
-        await services.proactive.send(reference, card_activity(card))
-
-    started = services.background.start(f"verify {exhibit.id} {officer.object_id}", verify_and_tell)
+    _, started = await services.jobs.submit(
+        JobKind.VERIFY,
+        f"verify {exhibit.id} {officer.object_id}",
+        {"case_id": case.id, "exhibit_id": exhibit.id},
+        officer_id=officer.object_id,
+        reference=reference_without_names(reference_of(turn.context.activity)),
+    )
     what = f"{case.reference} {exhibit.ref} ({size_text(exhibit.size)})"
     if not started:
         return build_notice_card(
@@ -185,6 +188,25 @@ async def evidence_verify(turn: Turn) -> AdaptiveCard:
         f"Re-hashing {what} and comparing it with its intake SHA-256; the result follows here.",
         Tone.INFO,
     )
+
+
+async def verify_job(services: Services, job: Job) -> str:
+    """The background half of `evidence verify` of a large exhibit: re-hash, record, and post
+    the result to the conversation it was asked in. The officer is resolved afresh."""
+    officer = await services.directory.officer(job.officer_id, fresh=True)
+    if officer is None or not officer.enabled:
+        return "officer no longer enrolled"
+    case_id, exhibit_id = job.text("case_id"), job.text("exhibit_id")
+
+    async def load(unit: RecordsUnit) -> tuple[Case | None, Exhibit | None]:
+        return await unit.case_by_id(case_id), await unit.exhibit_by_id(exhibit_id)
+
+    case, exhibit = await run_unit(services.records, load)
+    if case is None or exhibit is None:
+        return "exhibit not found"
+    card = await _verify(services, officer, case, exhibit)
+    await services.proactive.send(job.reference, card_activity(card))
+    return "verified"
 
 
 async def _verify(

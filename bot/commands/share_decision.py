@@ -25,6 +25,7 @@ from bot.link_delivery import (
     link_card,
     send_to_requester,
 )
+from bot.proactive import reference_of, reference_without_names
 from bot.replies import card_activity
 from bot.services import Services
 from bot.telemetry import note_decision, note_integrity_failure
@@ -38,6 +39,7 @@ from cards.sharing import (
 from cards.words import size_text
 from evidence.errors import ExhibitError
 from evidence.exhibits import verify_exhibit
+from evidence.jobs import Job, JobKind
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
 from evidence.policy import Decision, can_act_on_share, can_approve_flagged, can_view_case
@@ -211,32 +213,35 @@ def _checked_in_background(services: Services, seen: Seen) -> bool:
 
 
 async def _approve_in_background(
-    services: Services, officer: Officer, seen: Seen, note: str | None, flags_read: bool
+    services: Services,
+    officer: Officer,
+    seen: Seen,
+    note: str | None,
+    flags_read: bool,
+    reference: str,
 ) -> AdaptiveCard:
     """Answer the click at once and approve after re-verifying, when that takes a while.
 
     Teams gives an `Action.Execute` a few seconds; re-hashing gigabytes of video takes longer.
     Above `EXHIBIT_VERIFY_INLINE_BYTES` the clicker is told the exhibits are being
     checked, and the check and the decision (all of `decide`, re-checked from the record, with
-    the approver's roles and the case team read again when it decides) run in the background;
-    the channel card and the requester's link card follow. Nothing is recorded until the
-    decision, so if the service stops meanwhile the approver clicks again.
-    Only for an approval the policy allows as the click was resolved.
+    the approver's roles and the case team read again when it decides) run as a durable
+    background job (`approve_job`): any instance finishes it, a restart loses nothing, and a
+    second click while it is queued or running makes no second job. The channel card and the
+    requester's link card follow. Only for an approval the policy allows as the click was
+    resolved.
     """
     current, case, exhibits = seen.loaded
     share_id = current.id
     total = sum(exhibit.size for exhibit in exhibits)
-
-    async def approve() -> None:
-        decided = await decide(
-            services, officer, share_id, ShareAction.APPROVE, note, flags_read=flags_read
-        )
-        if decided.outcome.changed:
-            await redraw_channel_card(
-                services, decided.case, decided.outcome.share, decided.exhibits
-            )
-
-    started = services.background.start(f"approve {share_id}", approve)
+    _, started = await services.jobs.submit(
+        JobKind.APPROVE,
+        f"approve {share_id}",
+        {"share_id": share_id, "flags_read": flags_read},
+        officer_id=officer.object_id,
+        reference=reference_without_names(reference),
+        note=note,
+    )
     what = f"{len(exhibits)} exhibit{'s' if len(exhibits) != 1 else ''} ({size_text(total)})"
     notice = (
         f"Checking {what} against their intake hashes before the link is made. This card "
@@ -247,6 +252,25 @@ async def _approve_in_background(
     return await approval_card(
         services, current, case.reference, exhibits, with_buttons=False, notice=notice
     )
+
+
+async def approve_job(services: Services, job: Job) -> str:
+    """The background approval: `decide` as of now (the approver and the case team read
+    afresh, the exhibits re-verified), then the channel card redrawn."""
+    officer = await services.directory.officer(job.officer_id, fresh=True)
+    if officer is None:  # no longer known: decided as disabled, so refused and recorded
+        officer = Officer(object_id=job.officer_id, display_name="", enabled=False)
+    decided = await decide(
+        services,
+        officer,
+        job.text("share_id"),
+        ShareAction.APPROVE,
+        job.note,
+        flags_read=job.flag("flags_read"),
+    )
+    if decided.outcome.changed:
+        await redraw_channel_card(services, decided.case, decided.outcome.share, decided.exhibits)
+    return decided.outcome.share.status.value if decided.outcome.changed else "unchanged"
 
 
 async def _integrity_problem(
@@ -313,7 +337,9 @@ async def on_share_card(
             unread = await flags_refusal(services, seen.share, flags_read)
             if unread is not None:
                 return await _view_for(services, officer, seen, notice=f"Refused: {unread}.")
-            return await _approve_in_background(services, officer, seen, note, flags_read)
+            return await _approve_in_background(
+                services, officer, seen, note, flags_read, reference_of(context.activity)
+            )
     click = await weigh(services, officer, seen, kind)
     decided = await decide(
         services, officer, share_id, kind, note, seen.loaded, click, flags_read=flags_read

@@ -40,6 +40,12 @@ class IntakeSettings(Concern):
     download_rate_window_seconds: Annotated[int, between(1, 3600)] = 30
     intake_concurrency: Annotated[int, between(1, 64)] = 2
     intake_slots_per_officer: Annotated[int, between(0, 64)] = 0
+    # Durable background jobs (verify, approve after re-verifying, export): worker/jobs.py.
+    job_max_attempts: Annotated[int, between(1, 20)] = 3
+    job_lease_seconds: Annotated[int, between(3, 3600)] = 120
+    job_concurrency: Annotated[int, between(1, 32)] = 2
+    job_poll_seconds: Annotated[int, between(1, 600)] = 5
+    job_backoff_seconds: Annotated[int, between(0, 3600)] = 30
 
     @property
     def intake_limits(self) -> IntakeLimits:

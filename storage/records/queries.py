@@ -24,6 +24,7 @@ from evidence.errors import Conflict
 from evidence.model import Case, ChannelBinding, Exhibit, LegalHold
 from evidence.records import DuplicateCase, IntakeJob
 from evidence.shares import Share, ShareStatus
+from storage.records.jobs import JobQueries
 from storage.records.rows import (
     case_from_row,
     case_row,
@@ -52,8 +53,9 @@ from storage.tables import (
 )
 
 
-class SqlRecordsUnit(SweepQueries):
-    """One transaction's view of the records (the integrity sweep's part: `SweepQueries`)."""
+class SqlRecordsUnit(SweepQueries, JobQueries):
+    """One transaction's view of the records (the integrity sweep's part: `SweepQueries`;
+    background jobs and leases: `JobQueries`)."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection

@@ -167,7 +167,7 @@ async def test_a_background_approval_decides_on_the_directory_as_it_is_then(
     answer = await team.click_share("share.approve", share_id, sender=RAVI)
     change(tenant.graph)
     held.set()
-    await client.app[SERVICES].background.wait()
+    await client.app[SERVICES].jobs.settle()
 
     assert "Checking 1 exhibit" in answer
     engine = create_engine(graph_settings.database_url.get_secret_value())
