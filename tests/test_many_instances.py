@@ -44,7 +44,7 @@ from azure.storage.blob.aio import BlobServiceClient
 from devtools.devstack import Children, free_port
 from evidence.custody import Action, verify_chain
 from evidence.intake import idempotency_key
-from evidence.model import Case, ExhibitRef
+from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.records import IntakeJob, JobStatus
 from evidence.shares import ShareStatus
 from storage.blobs import API_VERSION
@@ -130,6 +130,7 @@ class RoundRobin:
         # (activity id, instance) of every activity handed on
         self.served: list[tuple[str, int]] = []
         self.picks: dict[str, int] = {}  # activity id -> instances picked for it so far
+        self.picked = asyncio.Condition()
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self.forward)
         self.app.on_cleanup.append(self._close)
@@ -151,7 +152,9 @@ class RoundRobin:
         activity_id = str(json.loads(body).get("id")) if request.path == "/api/messages" else ""
         for _ in range(len(self.backends) * 20):
             instance = next(self._turn) % len(self.backends)
-            self.picks[activity_id] = self.picks.get(activity_id, 0) + 1
+            async with self.picked:
+                self.picks[activity_id] = self.picks.get(activity_id, 0) + 1
+                self.picked.notify_all()
             try:
                 async with self._session.request(
                     request.method,
@@ -388,8 +391,10 @@ async def deliver_twice(system: System, message: list[SentFile], turn: asyncio.L
         copies = [
             asyncio.create_task(talk.client.post("/api/messages", json=activity)) for _ in "ab"
         ]
-        while system.balancer.picks.get(first.activity_id, 0) < len(copies):
-            await asyncio.sleep(0.01)
+        async with system.balancer.picked:
+            await system.balancer.picked.wait_for(
+                lambda: system.balancer.picks.get(first.activity_id, 0) >= len(copies)
+            )
     answers = await asyncio.gather(*copies)
     assert [a.status for a in answers] == [202, 202]
 
@@ -397,25 +402,25 @@ async def deliver_twice(system: System, message: list[SentFile], turn: asyncio.L
 async def test_three_services_and_two_workers_behave_as_one_system(system: System) -> None:
     talk = system.talk()
     everyone = channel_members(JANE, LIAM, RAVI, SARAH)
-    for case in range(CASES):
-        system.recorder.members[channel(case)] = everyone
+    for number in range(CASES):
+        system.recorder.members[channel(number)] = everyone
 
     # Ten cases, opened at once, each in its own channel (which binds it), half by each officer.
-    async def open_case(case: int) -> str:
-        opener = JANE if case < CASES // 2 else LIAM
+    async def open_case(number: int) -> str:
+        opener = JANE if number < CASES // 2 else LIAM
         return await talk.say(
-            f"case open {reference(case)} Burglary {case}", sender=opener, **in_channel(case)
+            f"case open {reference(number)} Burglary {number}", sender=opener, **in_channel(number)
         )
 
-    opened = await asyncio.gather(*(open_case(case) for case in range(CASES)))
+    opened = await asyncio.gather(*(open_case(number) for number in range(CASES)))
     assert all("Case opened" in answer for answer in opened), opened
     cases: dict[int, Case] = {}
     async with system.records.unit() as unit:
-        for case in range(CASES):
-            found = await unit.case_by_reference(reference(case))
+        for number in range(CASES):
+            found = await unit.case_by_reference(reference(number))
             assert found is not None
             assert found.region == "uksouth"
-            cases[case] = found
+            cases[number] = found
 
     # The slow file first, with one worker only, so that it is that worker's to die with.
     messages = planned_files()
@@ -495,7 +500,7 @@ async def test_three_services_and_two_workers_behave_as_one_system(system: Syste
     assert slow_job.attempts >= 2, "the slow file was not taken over from the killed worker"
 
     # Exactly one exhibit per file, with its bytes; references gap-free per case and officer.
-    exhibits_by_case = {}
+    exhibits_by_case: dict[int, list[Exhibit]] = {}
     async with system.records.unit() as unit:
         for number, case in cases.items():
             exhibits_by_case[number] = list(await unit.exhibits_of(case.id))
@@ -556,7 +561,7 @@ async def test_three_services_and_two_workers_behave_as_one_system(system: Syste
             actions = [e.action for e in chain]
             assert actions.count(Action.INTAKE_STARTED) == len(exhibits_by_case[number])
             assert actions.count(Action.INTAKE_COMPLETED) == len(exhibits_by_case[number])
-            completed = [e.exhibit_id for e in chain if e.action == Action.INTAKE_COMPLETED]
+            completed = [str(e.exhibit_id) for e in chain if e.action == Action.INTAKE_COMPLETED]
             assert sorted(completed) == sorted(e.id for e in exhibits_by_case[number])
     # And no process logged an error on the way (a false alarm about a chain is one).
     for log in sorted(system.children.log_dir.glob("*.log")):
@@ -566,6 +571,12 @@ async def test_three_services_and_two_workers_behave_as_one_system(system: Syste
             if '"level": "ERROR"' in line or " ERROR " in line
         ]
         assert not errors, f"{log.name} logs errors:\n" + "\n".join(errors[:5])
+
+
+def on_two_instances(system: System, first: str, second: str) -> bool:
+    """Whether the balancer handed these two activities to two different instances."""
+    handed = dict(system.balancer.served)
+    return handed[first] != handed[second]
 
 
 async def share_race(system: System, talk: Conversation, number: int, exhibit: ExhibitRef) -> None:
@@ -598,6 +609,7 @@ async def share_race(system: System, talk: Conversation, number: int, exhibit: E
         return str(body["value"])
 
     ravi, sarah = await asyncio.gather(click(RAVI), click(SARAH))
+    assert on_two_instances(system, f"approve-{share_id}-Ravi", f"approve-{share_id}-Sarah")
     async with system.records.unit() as unit:
         share = await unit.share(share_id)
     assert share is not None
@@ -608,10 +620,17 @@ async def share_race(system: System, talk: Conversation, number: int, exhibit: E
     for answer in (ravi, sarah):
         assert f"Approved by {winner}" in answer, answer
 
+    revoke, renew = f"revoke-{share_id}", f"renew-{share_id}"
     revoked, renewed = await asyncio.gather(
-        talk.say(f"share revoke {share_id} reason sent to the wrong lawyer", sender=JANE, **where),
-        talk.say(f"share link {share_id}", sender=JANE, **where),
+        talk.say(
+            f"share revoke {share_id} reason sent to the wrong lawyer",
+            sender=JANE,
+            activity_id=revoke,
+            **where,
+        ),
+        talk.say(f"share link {share_id}", sender=JANE, activity_id=renew, **where),
     )
+    assert on_two_instances(system, revoke, renew)
     assert "Share revoked" in revoked or "revoked" in revoked, revoked
     async with system.records.unit() as unit:
         share = await unit.share(share_id)

@@ -119,8 +119,13 @@ class RecordingConnector:
         answered = f"activity-{next(self._ids)}"
         async with self._arrived:
             self.received.append(
-                Received(request.method, request.path, request.headers.get("Authorization"),
-                         body, answered)  # fmt: skip
+                Received(
+                    request.method,
+                    request.path,
+                    request.headers.get("Authorization"),
+                    body,
+                    answered,
+                )
             )
             self._arrived.notify_all()
         return web.json_response({"id": answered})
