@@ -23,7 +23,7 @@ from evidence.checkpoints import Checkpoint, CheckpointSigner, CheckpointStore, 
 from evidence.custody import GENESIS, ChainReport, CustodyEntry, verify_chain
 from evidence.errors import StoreUnavailable
 from evidence.model import Case
-from evidence.records import Records, RecordsUnit, inside_unit, run_unit
+from evidence.records import Records, RecordsUnit, inside_unit, read_chain, run_unit
 
 logger = logging.getLogger(__name__)
 
@@ -292,12 +292,10 @@ class Anchoring:
         async def read(
             unit: RecordsUnit,
         ) -> tuple[tuple[int, str] | None, tuple[int, str], Sequence[CustodyEntry]]:
-            head = await unit.custody_head(chain)
             noted = await unit.last_noted_checkpoint(chain)
             since = noted or (0, "")
-            if head is None or head[0] <= since[0]:
-                return head, since, []
-            return head, since, await unit.custody_after(chain, since[0])
+            entries, head = await read_chain(unit, chain, since[0])
+            return head, since, entries
 
         head, since, entries = await run_unit(self.records, read)
         if head is None or head[0] <= since[0]:
@@ -350,8 +348,7 @@ class Anchoring:
         anchors = await self.anchors(case)
 
         async def read(unit: RecordsUnit) -> ChainCheck:
-            entries = list(await unit.custody(case.id))
-            head = await unit.custody_head(case.id)
+            entries, head = await read_chain(unit, case.id)
             return ChainCheck(entries, verify_anchored(case.id, entries, head, anchors))
 
         return await run_unit(self.records, read)

@@ -36,7 +36,7 @@ from evidence.exhibits import ExhibitNotFound
 from evidence.model import Case, Exhibit, ExhibitRef, SourceKind
 from evidence.officers import Officer
 from evidence.policy import Decision, is_on_case_team
-from evidence.records import RecordsUnit
+from evidence.records import RecordsUnit, read_chain
 
 UK = ZoneInfo("Europe/London")
 REASON_MAX = 500
@@ -149,13 +149,14 @@ async def open_export(
         if exhibit is None:
             raise ExhibitNotFound(case.reference, str(ref))
         chosen.append(exhibit)
+    entries, head = await read_chain(unit, case.id)
     scope = ExportScope(
         case=case,
         officer=officer,
         exhibits=tuple(chosen) if chosen else everything,
         all_exhibits=everything,
-        entries=tuple(await unit.custody(case.id)),
-        head=await unit.custody_head(case.id),
+        entries=tuple(entries),
+        head=head,
         with_files=request.with_files,
         reason=request.reason,
         focused=bool(chosen),

@@ -15,7 +15,7 @@ from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.officers import Officer
 from evidence.policy import Decision, can_view_case, consultation_needs_reason
 from evidence.ports import EvidenceStore
-from evidence.records import RecordsUnit
+from evidence.records import RecordsUnit, read_chain
 from evidence.stored_blob import StoredBlob
 
 
@@ -277,8 +277,8 @@ async def read_custody(
     """Verify the case's chain against its checkpoints (`Anchoring.anchors`, read before this
     unit), pick the exhibit's story (the newest page of it, or the page of entries before
     sequence `before`), and record that it was read."""
-    chain = list(await unit.custody(case.id))
-    report = verify_anchored(case.id, chain, await unit.custody_head(case.id), anchors)
+    chain, head = await read_chain(unit, case.id)
+    report = verify_anchored(case.id, chain, head, anchors)
     story = exhibit_story(chain, exhibit)
     page = page_before(story.entries, before)
     details: dict[str, object] = {} if reason is None else {"reason": reason}

@@ -363,3 +363,29 @@ async def _run_once(records: Records, work: Callable[[RecordsUnit], Awaitable[T]
     async with records.unit() as unit:
         result = await work(unit)
     return result
+
+
+CHAIN_READS = 5
+
+
+async def read_chain(
+    unit: RecordsUnit, chain: str, after: int = 0
+) -> tuple[list[CustodyEntry], tuple[int, str] | None]:
+    """The chain's entries (those after sequence `after`) and its head row, as of one moment.
+
+    They take several statements, and a unit on PostgreSQL (READ COMMITTED) sees in each what
+    had committed before it: another instance appending between the entries and the head would
+    make the head look ahead of the last entry, which is what entries deleted from the end look
+    like. An append moves the head in the transaction that adds the entry, so the entries are
+    read first, and while the head is ahead the entries after the last one read are read too.
+    A head still ahead after a few rounds, or one behind the entries, is reported as it is.
+    """
+    entries = list(await (unit.custody_after(chain, after) if after else unit.custody(chain)))
+    head = await unit.custody_head(chain)
+    for _ in range(CHAIN_READS):
+        last = entries[-1].sequence if entries else after
+        if head is None or head[0] <= last:
+            break
+        entries += await unit.custody_after(chain, last)
+        head = await unit.custody_head(chain)
+    return entries, head

@@ -154,6 +154,38 @@ async def test_the_same_activity_three_times_makes_one_exhibit(
     assert [e.action for e in chain].count(Action.INTAKE_STARTED) == 1
 
 
+async def test_the_same_activity_twice_at_once_leaves_no_receipt_waiting(
+    officer: Conversation, files: Files, records: SqlRecords
+) -> None:
+    # Teams redelivers while the first delivery is still in flight: both copies may post a
+    # receipt before either has made the jobs. Only one makes them; the other's receipt must
+    # not say "Receiving" for ever.
+    await officer.say("case open MET-24-0006 Theft")
+    activity = officer.message("add MET-24-0006", activity_id="twice-at-once")
+    activity["attachments"] = [teams_file("y.pdf", files.link("y.pdf", PDF))]
+    answers = await asyncio.gather(
+        *(officer.client.post("/api/messages", json=activity) for _ in "ab")
+    )
+    assert [a.status for a in answers] == [202, 202]
+    await officer.wait_for_update("Exhibit JS/1")
+    received = officer.recorder.received
+    replies = [r for r in received if r.method == "POST" and r.path.endswith("/twice-at-once")]
+    assert len(replies) == 2
+    for reply in replies:
+        if "Receiving" not in str(reply.body):
+            assert "Already receiving" in str(reply.body)  # the second read the first's jobs
+            continue
+        updates = [r for r in received if r.method == "PUT" and r.path.endswith(f"/{reply.id}")]
+        assert updates, "a receipt was never updated"
+        last = str(updates[-1].body)
+        assert "Exhibit JS/1" in last or "already being recorded" in last, last
+    case, exhibits = await _exhibits(records, "MET-24-0006")
+    assert len(exhibits) == 1
+    async with records.unit() as unit:
+        chain = await unit.custody(case.id)
+    assert [e.action for e in chain].count(Action.INTAKE_STARTED) == 1
+
+
 async def test_many_files_get_gap_free_references(
     officer: Conversation, files: Files, records: SqlRecords
 ) -> None:

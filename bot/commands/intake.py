@@ -118,11 +118,7 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
     allowed = can_add_evidence(turn.officer, case, members)
     if existing and allowed.allowed:
         # The same activity again (Teams retries): its jobs exist; say so, record nothing.
-        return build_notice_card(
-            "Already receiving these files",
-            f"These files are already being recorded for {case.reference}.",
-            Tone.INFO,
-        )
+        return _already_receiving(case)
     if allowed.allowed:
         await _check_files_are_the_cases(turn, case, files, now=now)
     reference_json = reference_of(activity)
@@ -150,10 +146,24 @@ async def add_files(turn: Turn) -> AdaptiveCard | None:
     jobs, decision = await run_unit(services.records, start)
     if not decision.allowed:
         raise refusal_error(decision, reference)
+    if receipt_id is not None and not jobs:
+        # Delivered twice at once (another instance took the other copy): that delivery made
+        # the jobs, and only its receipt follows them. This one would say "Receiving" forever.
+        notice = card_activity(_already_receiving(case)).model_copy(update={"id": receipt_id})
+        await turn.context.update_activity(notice)
+        return None
     for job in jobs:
         await services.ingest_queue.send(job.id)
     logger.info("Intake of %d file(s) for case %s queued", len(jobs), case.id)
     return None
+
+
+def _already_receiving(case: Case) -> AdaptiveCard:
+    return build_notice_card(
+        "Already receiving these files",
+        f"These files are already being recorded for {case.reference}.",
+        Tone.INFO,
+    )
 
 
 async def _check_files_are_the_cases(

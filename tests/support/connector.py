@@ -25,6 +25,7 @@ class Received:
     path: str
     authorization: str | None
     body: dict[str, Any]
+    id: str | None = None  # the activity id answered to a post (a card's id for later updates)
 
 
 class RecordingConnector:
@@ -129,12 +130,19 @@ class RecordingConnector:
         if refused is not None:
             return refused
         body = await request.json() if request.can_read_body else {}
+        answered = f"activity-{next(self._ids)}"
         async with self._arrived:
             self.received.append(
-                Received(request.method, request.path, request.headers.get("Authorization"), body)
+                Received(
+                    request.method,
+                    request.path,
+                    request.headers.get("Authorization"),
+                    body,
+                    answered,
+                )
             )
             self._arrived.notify_all()
-        return web.json_response({"id": f"activity-{next(self._ids)}"})
+        return web.json_response({"id": answered})
 
     def activities(self) -> list[dict[str, Any]]:
         """Bodies of the activities posted, in order."""

@@ -37,6 +37,8 @@ class SlowFiles:
     piece_bytes: int = PIECE_BYTES
     url: str = ""
     files: dict[str, bytes] = field(default_factory=dict)
+    # Per-file pauses, overriding `pause` for those files only (one slow file among fast ones).
+    pauses: dict[str, float] = field(default_factory=dict)
     transfers: list[Transfer] = field(default_factory=list)
 
     def link(self, name: str, content: bytes) -> str:
@@ -69,8 +71,9 @@ class SlowFiles:
                 piece = view[start : start + self.piece_bytes]
                 await response.write(piece)
                 transfer.sent += len(piece)
-                if self.pause:
-                    await asyncio.sleep(self.pause)
+                pause = self.pauses.get(name, self.pause)
+                if pause:
+                    await asyncio.sleep(pause)
             await response.write_eof()
             transfer.finished = True
         except ConnectionError:
