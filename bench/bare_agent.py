@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from aiohttp import web
-from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware
+from microsoft_agents.activity.turn_context_protocol import TurnContextProtocol
 from microsoft_agents.authentication.msal import MsalAuth
+from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware
 from microsoft_agents.hosting.core import (
     ActivityHandler,
     AgentAuthConfiguration,
     ConnectionManager,
-    TurnContext,
 )
 
 ANSWER = "Hello from the bare agent."
@@ -26,7 +27,7 @@ ANSWER = "Hello from the bare agent."
 class BareAgent(ActivityHandler):
     """Answers every message with one text."""
 
-    async def on_message_activity(self, turn_context: TurnContext) -> None:
+    async def on_message_activity(self, turn_context: TurnContextProtocol[Any]) -> None:
         await turn_context.send_activity(ANSWER)
 
 

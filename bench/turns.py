@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import shlex
+import os
 import statistics
 import sys
 import tempfile
@@ -55,6 +55,7 @@ class RunResult:
 
     throughput: float
     latencies: tuple[float, ...]
+    cpu_ms_per_message: float
 
     @property
     def p99(self) -> float:
@@ -62,10 +63,16 @@ class RunResult:
         return percentile(self.latencies, 0.99)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux `/proc/<pid>/stat`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """The nearest-rank percentile of `values`."""
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(fraction * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
     return ordered[rank]
 
 
@@ -77,7 +84,7 @@ async def seed(database_url: str, exhibits: int) -> None:
         records = SqlRecords(engine)
         directory = await LocalDirectory.load(ROOT / "dev" / "directory.yaml")
         jane = await directory.officer(JANE)
-        assert jane is not None  # noqa: S101 (the committed directory has her)
+        assert jane is not None
         now = datetime.now(UTC)
         request = CaseRequest(CASE_REFERENCE, "Burglary at 12 High Street", "uksouth")
         case = await run_unit(
@@ -153,10 +160,11 @@ class Driver:
         return latencies
 
     async def run(
-        self, endpoint: str, text: str, conversations: int, messages: int, rounds: int
+        self, endpoint: str, pid: int, text: str, conversations: int, messages: int, rounds: int
     ) -> RunResult:
-        """`rounds` rounds of `conversations` at once × `messages` each."""
+        """`rounds` rounds of `conversations` at once, `messages` each; `pid` serves them."""
         latencies: list[float] = []
+        cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
         for _ in range(rounds):
             tag = uuid.uuid4().hex[:8]
@@ -169,13 +177,13 @@ class Driver:
             for result in results:
                 latencies.extend(result)
         elapsed = time.perf_counter() - started
-        return RunResult(len(latencies) / elapsed, tuple(latencies))
+        cpu = cpu_seconds(pid) - cpu_before
+        return RunResult(len(latencies) / elapsed, tuple(latencies), cpu * 1000 / len(latencies))
 
 
-def start_agents(
-    work: Path, ports: Ports, exhibits: int, exhibit_wrapper: Sequence[str]
-) -> DevStack:
-    """Azurite in memory, Exhibit and the bare agent, each answering before this returns."""
+def start_agents(work: Path, ports: Ports, exhibits: int) -> tuple[DevStack, dict[str, int]]:
+    """Azurite in memory, Exhibit and the bare agent, each answering before this returns;
+    the stack and the process id of each side."""
     stack = DevStack(work, ports=ports, in_memory_storage=True)
     env = stack.bot_environment()
     env["EXHIBIT_LOG_LEVEL"] = "WARNING"
@@ -183,20 +191,21 @@ def start_agents(
     try:
         start_azurite(stack.children, ports, stack.accounts, None)
         asyncio.run(seed(database_url, exhibits))
-        exhibit_args = [*exhibit_wrapper, sys.executable, "-m", "exhibit", "--env-file", "/dev/null"]
-        stack.children.spawn("exhibit", exhibit_args, env)
+        exhibit_args = [sys.executable, "-m", "exhibit", "--env-file", os.devnull]
+        exhibit = stack.children.spawn("exhibit", exhibit_args, env)
         bare_args = [sys.executable, "-m", "bench.bare_agent", "--port", str(ports.playground)]
-        stack.children.spawn("bare", bare_args, {})
+        bare = stack.children.spawn("bare", bare_args, {})
         stack.children.wait_http("exhibit", f"http://127.0.0.1:{ports.bot}/readyz")
         stack.children.wait_port("bare agent", ports.playground)
     except BaseException:
         stack.stop()
         raise
-    return stack
+    return stack, {"exhibit": exhibit.pid, "bare": bare.pid}
 
 
-
-async def measure(args: argparse.Namespace, ports: Ports, connector_port: int) -> int:
+async def measure(
+    args: argparse.Namespace, ports: Ports, pids: dict[str, int], connector_port: int
+) -> int:
     """Serve the connector, warm both sides up, then alternate runs; print the medians."""
     connector = BenchConnector()
     runner = web.AppRunner(connector.app, access_log=None)
@@ -215,19 +224,21 @@ async def measure(args: argparse.Namespace, ports: Ports, connector_port: int) -
             timeout=ClientTimeout(total=120),
         ) as session:
             driver = Driver(connector, service_url, session)
-            for endpoint in sides.values():  # warm-up: imports, caches, connections
-                await driver.run(endpoint, text, min(10, args.conversations), 2, 1)
+            for side, endpoint in sides.items():  # warm-up: imports, caches, connections
+                await driver.run(endpoint, pids[side], text, min(10, args.conversations), 2, 1)
             for run in range(args.runs):
                 order = list(sides) if run % 2 == 0 else list(reversed(sides))
                 for side in order:
                     result = await driver.run(
-                        sides[side], text, args.conversations, args.messages, args.rounds
-                    )
+                        sides[side], pids[side], text, args.conversations, args.messages,
+                        args.rounds,
+                    )  # fmt: skip
                     results[side].append(result)
                     print(
                         f"run {run + 1} {side:7}: {result.throughput:7.1f} msg/s, "
                         f"p50 {percentile(result.latencies, 0.5) * 1000:7.1f} ms, "
-                        f"p99 {result.p99 * 1000:7.1f} ms",
+                        f"p99 {result.p99 * 1000:7.1f} ms, "
+                        f"CPU {result.cpu_ms_per_message:5.2f} ms/msg",
                         flush=True,
                     )
     finally:
@@ -246,10 +257,12 @@ def report(
         side: statistics.median(r.throughput for r in runs) for side, runs in results.items()
     }
     p99 = {side: statistics.median(r.p99 for r in runs) for side, runs in results.items()}
-    paired = statistics.median(e.throughput / b.throughput for e, b in zip(exhibit, bare, strict=True))
+    paired = statistics.median(
+        e.throughput / b.throughput for e, b in zip(exhibit, bare, strict=True)
+    )
     print(
-        f"\n{COMMANDS[args.command]!r}: {args.conversations} conversations × {args.messages} "
-        f"messages × {args.rounds} rounds, {args.runs} runs a side"
+        f"\n{COMMANDS[args.command]!r}: {args.conversations} conversations x {args.messages} "
+        f"messages x {args.rounds} rounds, {args.runs} runs a side"
     )
     print(
         f"throughput: Exhibit {throughput['exhibit']:.1f} msg/s, bare {throughput['bare']:.1f} "
@@ -258,6 +271,14 @@ def report(
     print(
         f"p99: Exhibit {p99['exhibit'] * 1000:.0f} ms, bare {p99['bare'] * 1000:.0f} ms, "
         f"ratio {p99['exhibit'] / p99['bare']:.2f}"
+    )
+    cpu = {
+        side: statistics.median(r.cpu_ms_per_message for r in runs)
+        for side, runs in results.items()
+    }
+    print(
+        f"CPU per message: Exhibit {cpu['exhibit']:.2f} ms, bare {cpu['bare']:.2f} ms, "
+        f"ratio {cpu['exhibit'] / cpu['bare']:.2f}"
     )
     print(f"replies {connector.replies}, unexpected {connector.unexpected}")
 
@@ -273,20 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--exhibits", type=int, default=12, help="exhibits in the case")
-    parser.add_argument(
-        "--exhibit-wrapper",
-        default="",
-        help="a command to run Exhibit under (a profiler), e.g. 'py-spy record -o out.svg --'",
-    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     ports = Ports.free()
     connector_port = free_port()
     with tempfile.TemporaryDirectory(prefix="exhibit-bench-") as work:
-        stack = start_agents(
-            Path(work), ports, args.exhibits, shlex.split(args.exhibit_wrapper)
-        )
+        stack, pids = start_agents(Path(work), ports, args.exhibits)
+        print(f"Exhibit pid {pids['exhibit']}, bare agent pid {pids['bare']}", flush=True)
         try:
-            return asyncio.run(measure(args, ports, connector_port))
+            return asyncio.run(measure(args, ports, pids, connector_port))
         finally:
             stack.stop()
 
