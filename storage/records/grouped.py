@@ -47,7 +47,13 @@ class GroupedAppends:
         if inside_unit():
             # The writer needs the write lock the caller's unit may hold: it would wait forever.
             raise RuntimeError("a grouped append was made inside a records unit")
-        done: asyncio.Future[CustodyEntry] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if self._writer is not None and self._writer.get_loop() is not loop:
+            # Left by an event loop that has closed (tests run one per test): it will never run
+            # again, and nobody waits for what it had queued.
+            self._writer = None
+            self._queued = [(e, f) for e, f in self._queued if f.get_loop() is loop]
+        done: asyncio.Future[CustodyEntry] = loop.create_future()
         self._queued.append((event, done))
         if self._writer is None or self._writer.done():
             # A fresh context: the writer serves every caller, not the one that woke it.
