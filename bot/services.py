@@ -29,7 +29,7 @@ from evidence.ports import (
     IntakeQueue,
     Mailer,
 )
-from evidence.records import Records, RecordsUnit, run_unit
+from evidence.records import Records, RecordsUnit, reading, run_unit
 from worker.background import Background
 from worker.jobs import JobRunner
 
@@ -106,7 +106,7 @@ class Turn:
         return await self.services.case_teams.members(case, self.context)
 
     async def run_unit_with_teams(
-        self, work: Callable[[RecordsUnit, MembersOf], Awaitable[T]]
+        self, work: Callable[[RecordsUnit, MembersOf], Awaitable[T]], *, read_only: bool = False
     ) -> T:
         """Run `work` in a unit of the records, with case teams looked up outside the unit.
 
@@ -116,7 +116,11 @@ class Turn:
         (at most 8 at a time), and `work` runs again with them — so, as for `run_unit`, `work`
         must do nothing but records calls. After a few rounds (teams keep expiring or new cases
         keep appearing) the last round looks teams up as it goes.
+
+        `read_only`: `work` only reads; it runs in read units, which do not queue for the write
+        lock.
         """
+        records = reading(self.services.records) if read_only else self.services.records
         known: dict[str, frozenset[str]] = {}
         slots = asyncio.Semaphore(TEAM_LOOKUPS_AT_ONCE)
 
@@ -128,12 +132,12 @@ class Turn:
             missing: dict[str, Case] = {}
             attempt = _with_known_teams(work, self.services.case_teams, known, missing)
             try:
-                return await run_unit(self.services.records, attempt)
+                return await run_unit(records, attempt)
             except _TeamsNeeded:
                 pass
             found = await asyncio.gather(*(bounded(case) for case in missing.values()))
             known.update(zip(missing, found, strict=True))
-        return await run_unit(self.services.records, lambda unit: work(unit, self.members_of))
+        return await run_unit(records, lambda unit: work(unit, self.members_of))
 
 
 class _TeamsNeeded(Exception):

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from documents.statement_pdf import render_statement
 from evidence.checkpoints import SignedCheckpoint, file_stem
 from evidence.continuity import (
     CUSTODY_CSV,
@@ -103,6 +102,10 @@ async def write_bundle(
                 )
                 digests.append((name, copies[exhibit.id]))
         statement = continuity_statement(scope, checks, key_id=key.key_id, now=now, copies=copies)
+        # Imported here: the PDF library (fpdf2, fontTools, Pillow) is a second of start-up
+        # that only an export needs.
+        from documents.statement_pdf import render_statement
+
         put(STATEMENT, await asyncio.to_thread(render_statement, statement))
         put(VERIFIER, VERIFIER_SOURCE.read_bytes())
         stems = [name[len("checkpoints/") : -len(".json")] for name, _ in digests

@@ -240,6 +240,21 @@ async def check_consultation(
     shown); the caller asks for it and the view is then recorded with it.
     """
     decision = await check_visible(unit, officer, case, members_of, now=now)
+    return await _with_reason(decision, officer, case, members_of, reason)
+
+
+async def decide_consultation(
+    officer: Officer, case: Case, members_of: MembersOf, *, reason: str | None
+) -> Decision:
+    """What `check_consultation` decides, recording nothing: for a read-only first look, after
+    which a refusal is decided again, and recorded, by `check_consultation`."""
+    decision = await _may_view(officer, case, members_of)
+    return await _with_reason(decision, officer, case, members_of, reason)
+
+
+async def _with_reason(
+    decision: Decision, officer: Officer, case: Case, members_of: MembersOf, reason: str | None
+) -> Decision:
     if (
         decision.allowed
         and reason is None
@@ -283,7 +298,19 @@ async def record_case_view(
 
     `reason`: why someone not on the case consulted it (DPA 2018 s.62).
     """
+    await unit.append_custody(case_view_event(officer, case, now=now, view=view, reason=reason))
+
+
+def case_view_event(
+    officer: Officer,
+    case: Case,
+    *,
+    now: datetime,
+    view: str | None = None,
+    reason: str | None = None,
+) -> CustodyEvent:
+    """The `case.viewed` entry `record_case_view` appends."""
     details = {"view": view} if view else {}
     if reason is not None:
         details["reason"] = reason
-    await unit.append_custody(CustodyEvent.by(officer, Action.CASE_VIEWED, case.id, now, details))
+    return CustodyEvent.by(officer, Action.CASE_VIEWED, case.id, now, details)

@@ -219,6 +219,10 @@ class RecordsUnit(JobRecords, Protocol):
         """
         ...
 
+    async def append_custody_all(self, events: Sequence[CustodyEvent]) -> list[CustodyEntry]:
+        """`append_custody` of each event in turn (as one batch: each chain moved once)."""
+        ...
+
     async def custody(self, chain: str) -> Sequence[CustodyEntry]:
         """Every entry of a chain, in sequence order."""
         ...
@@ -322,6 +326,20 @@ class Records(Protocol):
         """
         ...
 
+    def read_unit(self) -> AbstractAsyncContextManager[RecordsUnit]:
+        """A unit that only reads: one consistent snapshot, taking no write lock, so it does
+        not queue behind writers. Nothing may be written through it (PostgreSQL refuses)."""
+        ...
+
+    async def append_grouped(self, event: CustodyEvent) -> CustodyEntry:
+        """Seal `event` onto its chain, outside any unit, in a commit shared with whoever
+        appends at the same moment; return once it is committed (durable).
+
+        Entries of one chain keep the order of the calls. Raises what the commit raised (after
+        retries of a lost race), `RuntimeError` when called inside a unit.
+        """
+        ...
+
 
 def inside_unit() -> bool:
     """Whether the running task is inside a unit of work (and so may hold the write lock)."""
@@ -357,6 +375,27 @@ async def run_unit(
         await asyncio.sleep(random.uniform(0, delay))  # noqa: S311 (jitter, not a secret)
         delay *= 2
     return await _run_once(records, work)
+
+
+class _ReadUnits:
+    """`records` whose units are read units."""
+
+    def __init__(self, records: Records) -> None:
+        self._records = records
+
+    def unit(self) -> AbstractAsyncContextManager[RecordsUnit]:
+        return self._records.read_unit()
+
+    def read_unit(self) -> AbstractAsyncContextManager[RecordsUnit]:
+        return self._records.read_unit()
+
+    async def append_grouped(self, event: CustodyEvent) -> CustodyEntry:
+        return await self._records.append_grouped(event)
+
+
+def reading(records: Records) -> Records:
+    """`records` handing out read units from `unit()` (for `run_unit` and its callers)."""
+    return _ReadUnits(records)
 
 
 async def _run_once(records: Records, work: Callable[[RecordsUnit], Awaitable[T]]) -> T:

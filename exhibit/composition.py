@@ -8,9 +8,9 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
-from azure.identity.aio import DefaultAzureCredential
 from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.core import AgentAuthConfiguration
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
@@ -36,10 +36,7 @@ from exhibit.public_key import add_public_key_routes
 from exhibit.settings import GraphSettings, Settings
 from exhibit.telemetry import enabled as telemetry_enabled
 from graph.config import CredentialKind, GraphDirectoryConfig
-from graph.files import open_graph_file_source
-from graph.graph_directory import GraphDirectory, open_graph_directory
 from graph.local import LocalDirectory
-from graph.mail import open_graph_mailer
 from graph.upload_session import DEFAULT_CHUNK, UploadSession
 from links.site import SharePages, add_share_routes
 from signing.factory import open_signer
@@ -51,10 +48,10 @@ from storage.database import create_engine, entra_password, ping
 from storage.evidence_store import BlobEvidenceStore
 from storage.host_allow_list import HostAllowList
 from storage.immutability import RegionImmutability
-from storage.migrate import migrate
 from storage.queue import IngestQueue
 from storage.records import SqlRecords
 from storage.sas import BlobSasSigner
+from storage.schema_version import schema_is_current
 from storage.sources import HttpSource, Pace
 from worker.background import Background
 from worker.consumer import IntakeWorker
@@ -65,6 +62,9 @@ from worker.ports import SourceOpener, WorkerParts
 from worker.sources import TeamsSources
 from worker.sweeper import keep_anchored, sweep_shares
 from worker.telemetry import watch_backlog
+
+if TYPE_CHECKING:  # imported where used: Graph's SDKs and azure-identity are seconds of start-up
+    from azure.identity.aio import DefaultAzureCredential
 
 logger = logging.getLogger(__name__)
 
@@ -120,11 +120,12 @@ async def create_app(
         if directory is None:
             directory, close_directory = await open_directory(settings)
             resources.push_async_callback(close_directory)
-        channel_creator = (
-            directory
-            if settings.create_case_channels and isinstance(directory, GraphDirectory)
-            else None
-        )
+        channel_creator = None
+        if settings.create_case_channels:
+            from graph.graph_directory import GraphDirectory
+
+            if isinstance(directory, GraphDirectory):
+                channel_creator = directory
         storage_identity = await open_identity(settings, resources)
         engine = create_engine(
             settings.database_url.get_secret_value(),
@@ -164,11 +165,16 @@ async def create_app(
         resources.push_async_callback(session.close)
         probes = [Probe("database", lambda: ping(engine))]
         probes += [Probe(f"storage:{name}", _blob_probe(blobs, name)) for name in blobs.regions]
-        await migrate(engine)
+        if not await schema_is_current(engine):
+            from storage.migrate import migrate  # Alembic: only when there is work for it
+
+            await migrate(engine)
         adapter = build_adapter(settings, config, provider_factory)
         teams_sources = await _teams_sources(settings, session, config, provider_factory, resources)
         mailer = None
         if settings.graph is not None and settings.share_mail_from is not None:
+            from graph.mail import open_graph_mailer
+
             mailer = await open_graph_mailer(graph_config(settings.graph), settings.share_mail_from)
             resources.push_async_callback(mailer.aclose)
         proactive = Proactive(
@@ -322,6 +328,8 @@ async def _teams_sources(
     http = HttpSource(session, allowed, max_size=settings.max_file_bytes, pace=_pace(settings))
     graph_files = None
     if settings.graph is not None:
+        from graph.files import open_graph_file_source
+
         graph_files = await open_graph_file_source(graph_config(settings.graph), http)
         resources.push_async_callback(graph_files.aclose)
     provider = None if settings.credentials is None else provider_factory(config)
@@ -497,6 +505,8 @@ async def open_identity(
         or settings.checkpoint_key_vault_key is not None
     ):
         return None
+    from azure.identity.aio import DefaultAzureCredential
+
     identity = DefaultAzureCredential()
     resources.push_async_callback(identity.close)
     return identity
@@ -545,6 +555,8 @@ async def open_directory(settings: Settings) -> tuple[Directory, Callable[[], Aw
     if settings.graph is None:
         local = await LocalDirectory.load(settings.local_directory_file)
         return local, _nothing_to_close
+    from graph.graph_directory import open_graph_directory
+
     directory = await open_graph_directory(graph_config(settings.graph))
     return directory, directory.aclose
 

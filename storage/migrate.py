@@ -14,7 +14,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from azure.identity.aio import DefaultAzureCredential
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -57,7 +56,11 @@ async def upgrade_and_report(url: str, *, entra: bool = False) -> str | None:
     `entra`: log in with the service's Entra identity (a token as password) rather than a
     password in the URL.
     """
-    credential = DefaultAzureCredential() if entra else None
+    credential = None
+    if entra:
+        from azure.identity.aio import DefaultAzureCredential  # only this mode needs it
+
+        credential = DefaultAzureCredential()
     engine = create_engine(url, password=entra_password(credential) if credential else None)
     try:
         await migrate(engine)

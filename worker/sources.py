@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from evidence.errors import ExhibitError
 from evidence.model import SourceKind
 from evidence.records import IntakeJob
-from graph.files import GraphFileSource
 from storage.sources import Download, HttpSource
+
+if TYPE_CHECKING:  # only a Graph directory brings it (Graph's SDK is slow to import)
+    from graph.files import GraphFileSource
 
 BotToken = Callable[[], Awaitable[str | None]]
 

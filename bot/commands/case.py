@@ -25,10 +25,12 @@ from evidence.cases import (
     CaseRequest,
     MembersOf,
     bind_case,
+    case_view_event,
     cases_visible_to,
     check_case_open,
     check_consultation,
     check_reason,
+    decide_consultation,
     find_case,
     open_case,
     record_case_view,
@@ -203,13 +205,32 @@ async def view_case(
 ) -> tuple[Case, T]:
     """The case the command names (first argument, or the channel's own) and `read` of it.
 
-    The view is recorded (`view` says of what, if not the case itself); a refusal is recorded,
-    committed, then raised (`refusal_error`).
+    The view is recorded (`view` says of what, if not the case itself) before this returns; a
+    refusal is recorded, committed, then raised (`refusal_error`). `read` must only read.
+
+    Most views are allowed, so they are read in a read unit (no write lock) and the view is
+    appended in a commit shared with concurrent views (`Records.append_grouped`): many officers
+    listing evidence at once no longer queue one by one for the database's single writer. A
+    refusal found there is decided again and recorded in a write unit, as before.
     """
     words, reason = consultation_words(turn)
     reference = words[0] if words else None
     channel_id = conversation_channel_id(turn.context.activity)
     now = turn.services.now()
+
+    async def look(unit: RecordsUnit, members_of: MembersOf) -> tuple[Case, T | None, Decision]:
+        case = await find_case(unit, reference, channel_id)
+        decision = await decide_consultation(turn.officer, case, members_of, reason=reason)
+        if not decision.allowed:
+            return case, None, decision
+        return case, await read(unit, case), decision
+
+    case, found, decision = await turn.run_unit_with_teams(look, read_only=True)
+    if decision.allowed:
+        await turn.services.records.append_grouped(
+            case_view_event(turn.officer, case, now=now, view=view, reason=reason)
+        )
+        return case, cast(T, found)
 
     async def work(unit: RecordsUnit, members_of: MembersOf) -> tuple[Case, T | None, Decision]:
         case = await find_case(unit, reference, channel_id)

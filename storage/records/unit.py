@@ -11,8 +11,11 @@ from opentelemetry import trace
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from evidence.custody import CustodyEntry, CustodyEvent
 from evidence.errors import Conflict
 from evidence.records import unit_scope
+from storage.database import DEFERRED_BEGIN
+from storage.records.grouped import GroupedAppends
 from storage.records.queries import SqlRecordsUnit
 from storage.telemetry import span
 
@@ -34,6 +37,14 @@ class SqlRecords:
         self._writer: AbstractAsyncContextManager[object] = (
             asyncio.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
+        self._grouped = GroupedAppends(self)
+        # A read unit takes no write lock: a deferred BEGIN on SQLite (WAL lets it read beside
+        # the writer), a READ ONLY transaction on PostgreSQL (a write in it fails).
+        self._read_options: dict[str, object] = (
+            dict(DEFERRED_BEGIN)
+            if engine.dialect.name == "sqlite"
+            else {"postgresql_readonly": True}
+        )
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[SqlRecordsUnit]:
@@ -52,6 +63,27 @@ class SqlRecords:
                 if reason is None:
                     raise
                 raise Conflict(reason) from err
+
+    @asynccontextmanager
+    async def read_unit(self) -> AsyncIterator[SqlRecordsUnit]:
+        """A unit that only reads: one consistent snapshot, no write lock, nothing written."""
+        system = self._engine.dialect.name
+        with unit_scope(), span(tracer, "exhibit.db.read_unit", {"db.system.name": system}):
+            try:
+                async with self._engine.connect() as connection:
+                    await connection.execution_options(**self._read_options)
+                    async with connection.begin():
+                        yield SqlRecordsUnit(connection)
+            except DBAPIError as err:
+                reason = _retryable(err)
+                if reason is None:
+                    raise
+                raise Conflict(reason) from err
+
+    async def append_grouped(self, event: CustodyEvent) -> CustodyEntry:
+        """Seal `event` onto its chain outside any unit, in a commit shared with concurrent
+        callers (`storage.records.grouped`); return once it is committed."""
+        return await self._grouped.append(event)
 
 
 def _retryable(err: DBAPIError) -> str | None:

@@ -1,0 +1,68 @@
+"""What start-up loads and checks: heavy SDKs only when used, Alembic only when there is work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.database import create_engine
+from storage.migrate import head_revision, migrate
+from storage.schema_version import schema_is_current, script_head
+
+pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
+
+ROOT = Path(__file__).resolve().parents[1]
+# Needed only by a Graph directory, an Entra identity, a continuity export or a migration.
+DEFERRED = ("alembic", "msgraph", "httpx", "azure.identity", "fpdf", "fontTools", "PIL", "mako")
+
+
+def test_the_service_module_loads_without_what_it_may_not_need() -> None:
+    probe = (
+        "import sys, exhibit.composition\n"
+        f"print(' '.join(m for m in {DEFERRED!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []
+
+
+def test_the_scripts_head_is_alembics() -> None:
+    assert script_head() == head_revision()
+
+
+def test_a_script_this_reading_does_not_understand_means_ask_alembic(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.py").write_text('revision = "0001"\ndown_revision = None\n')
+    (tmp_path / "0002_b.py").write_text('revision = "0002"\ndown_revision = ("0001", "x")\n')
+    assert script_head(tmp_path) is None
+    (tmp_path / "0002_b.py").write_text('revision = "0002"\ndown_revision = "0001"\n')
+    assert script_head(tmp_path) == "0002"
+    (tmp_path / "0003_c.py").write_text('revision = "0003"\ndown_revision = "0001"\n')
+    assert script_head(tmp_path) is None  # two heads
+
+
+async def test_only_a_database_at_the_head_is_current(engine: AsyncEngine) -> None:
+    await migrate(engine)
+    assert await schema_is_current(engine)
+    head = head_revision()
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    try:
+        assert not await schema_is_current(engine)
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = :head"), {"head": head}
+            )
+
+
+async def test_a_new_database_is_not_current(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'new.db'}")
+    try:
+        assert not await schema_is_current(engine)  # no version table yet
+    finally:
+        await engine.dispose()
