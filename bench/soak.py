@@ -514,7 +514,9 @@ async def drive(args: argparse.Namespace, stack: DevStack, source: str, pids: di
             exhibit = Exhibit(session, stack.bot_url, connector, service_url)
             soak = Soak(args, exhibit, source)
             print(f"setup: {args.cases} cases, each with a first exhibit", flush=True)
+            began = time.monotonic()
             await soak.setup()
+            print(f"setup done in {time.monotonic() - began:.1f} s", flush=True)
             setup_tally, soak.tally = soak.tally, Tally()
             soak.tally.files_sent = setup_tally.files_sent
             soak.tally.files_recorded = setup_tally.files_recorded
@@ -593,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         source = f"http://127.0.0.1:{source_port}"
         started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         load_before = os.getloadavg()
+        launched = time.monotonic()
         try:
             stack.data_dir.mkdir(parents=True, exist_ok=True)
             start_azurite_for(stack)
@@ -602,6 +605,7 @@ def main(argv: list[str] | None = None) -> int:
             serve = [sys.executable, "-m", "exhibit", "--env-file", os.devnull]
             service = children.spawn("service", serve, env)
             children.wait_http("service", f"{stack.bot_url}/readyz")
+            print(f"stack ready in {time.monotonic() - launched:.1f} s", flush=True)
             pids = {"service": service.pid}
             for number in range(1, args.workers + 1):
                 worker = children.spawn(f"worker-{number}", [*serve, "worker"], env)
