@@ -23,28 +23,38 @@ from devtools.devstack import ROOT
 
 @dataclass(frozen=True, slots=True)
 class Benchmark:
-    """One benchmark module, its arguments for a full and a quick run, and its JSON file."""
+    """One benchmark module and the argument lists it is run with, full and quick (one run of
+    `main` per list); `json` is the file it writes its results to with `--json FILE`."""
 
     key: str
     title: str
     module: str
-    full: tuple[str, ...]
-    quick: tuple[str, ...]
-    json: str | None = None  # the module writes its results there with `--json FILE`
+    full: tuple[tuple[str, ...], ...]
+    quick: tuple[tuple[str, ...], ...]
+    json: str | None = None
 
 
 QUICK_INGEST = ("--size-mib", "64", "--repeat", "1", "--rss-mib", "64,128")
+QUICK_TURNS = ("--conversations", "10", "--messages", "3", "--rounds", "1", "--runs", "1")
 QUICK_SOAK = ("--minutes", "1", "--conversations", "10", "--cases", "3", "--file-mib", "10")
 BENCHMARKS = (
-    Benchmark("p1p2", "P1/P2 ingest", "bench.ingest", (), QUICK_INGEST, "ingest.json"),
-    Benchmark("p3", "P3 turns against a bare agent", "bench.turns", (), ("--quick",)),
-    Benchmark("p5", "P5 cold start", "bench.cold_start", (), ("--quick",)),
-    Benchmark("soak", "soak", "bench.soak", (), (*QUICK_SOAK, "--ingest-every", "10"), "soak.json"),
+    Benchmark("p1p2", "P1/P2 ingest", "bench.ingest", ((),), (QUICK_INGEST,), "ingest.json"),
+    Benchmark(
+        "p3",
+        "P3 turns against a bare agent",
+        "bench.turns",
+        (("--command", "help"), ("--command", "evidence-list")),
+        (("--command", "help", *QUICK_TURNS), ("--command", "evidence-list", *QUICK_TURNS)),
+    ),
+    Benchmark("p5", "P5 cold start", "bench.cold_start", ((),), (("--quick",),)),
+    Benchmark(
+        "soak", "soak", "bench.soak", ((),), ((*QUICK_SOAK, "--ingest-every", "10"),), "soak.json"
+    ),
 )
 
 
 def run(benchmark: Benchmark, quick: bool, out: Path) -> str:
-    """Run one benchmark; its outcome in a word or two."""
+    """Run one benchmark (each of its argument lists); its outcome in a word or two."""
     try:
         module = importlib.import_module(benchmark.module)
     except ModuleNotFoundError as err:
@@ -52,20 +62,28 @@ def run(benchmark: Benchmark, quick: bool, out: Path) -> str:
             raise
         return f"missing ({benchmark.module} is not there)"
     main: Callable[[list[str] | None], int] = module.main
-    args = list(benchmark.quick if quick else benchmark.full)
-    if benchmark.json is not None:
-        args += ["--json", str(out / benchmark.json)]
-    print(f"\n=== {benchmark.title}: python -m {benchmark.module} {' '.join(args)}", flush=True)
     started = time.monotonic()
-    try:
-        status = main(args)
-    except SystemExit as exit_:  # argparse, or a module that exits
-        status = exit_.code if isinstance(exit_.code, int) else 1
-    except Exception as err:  # one benchmark's failure must not stop the rest
-        print(f"{benchmark.module} failed: {type(err).__name__}: {err}", file=sys.stderr)
-        status = 1
+    statuses = []
+    for number, arguments in enumerate(benchmark.quick if quick else benchmark.full, 1):
+        args = list(arguments)
+        if benchmark.json is not None:
+            args += ["--json", str(out / benchmark.json.replace(".json", f"-{number}.json"))]
+        print(f"\n=== {benchmark.title}: python -m {benchmark.module} {' '.join(args)}", flush=True)
+        statuses.append(run_main(benchmark.module, main, args))
     took = f"{time.monotonic() - started:.0f} s"
-    return f"passed ({took})" if status == 0 else f"FAILED, exit {status} ({took})"
+    failed = [status for status in statuses if status != 0]
+    return f"passed ({took})" if not failed else f"FAILED, exit {failed[0]} ({took})"
+
+
+def run_main(module: str, main: Callable[[list[str] | None], int], args: list[str]) -> int:
+    """`main(args)`'s exit status, whatever it raised."""
+    try:
+        return main(args)
+    except SystemExit as exit_:  # argparse, or a module that exits
+        return exit_.code if isinstance(exit_.code, int) else 1
+    except Exception as err:  # one benchmark's failure must not stop the rest
+        print(f"{module} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,10 +77,12 @@ class SoakConnector:
         self.posts += 1
         given = f"activity-{next(self._ids)}"
         reply_to = str(body.get("replyToId") or request.match_info.get("reply_to") or "")
+        if body.get("type") != "message":  # a typing indicator, say: not an answer
+            return web.json_response({"id": given})
         future = self._replies.pop(reply_to, None)
         if future is not None and not future.done():
             future.set_result(body)
-        elif reply_to and body.get("type") == "message":
+        elif reply_to:
             self.unmatched_replies += 1
         receipt = self._receipt_of.pop(reply_to, None)
         if receipt is not None:
