@@ -357,6 +357,12 @@ class Sampler:
         self.interval = interval
         self.samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in pids}
         self.load: list[float] = []
+        self.load_times: list[float] = []
+
+    def load_at(self, low: float, high: float) -> list[float]:
+        """The load averages sampled between `low` and `high` seconds (at least the last one)."""
+        found = [x for t, x in zip(self.load_times, self.load, strict=True) if low <= t <= high]
+        return found or self.load[-1:]
 
     def sample(self, started: float) -> None:
         """One sample of every process: (seconds since start, RSS MiB, CPU seconds)."""
@@ -368,6 +374,7 @@ class Sampler:
                 continue  # exited; the run reports it
             self.samples[name].append((now, rss, cpu))
         self.load.append(os.getloadavg()[0])
+        self.load_times.append(now)
 
     async def run(self, started: float, stop: asyncio.Event) -> None:
         """Sample until `stop` is set (and once more then)."""
@@ -473,7 +480,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def turn_report(tally: Tally, started: float, ended: float) -> dict[str, Any]:
-    """Turns, their latency overall and in the first and last minute."""
+    """Turns, their latency overall and in the first and last minute of talking."""
     window = min(60.0, (ended - started) / 2)
     first = [s for t, s in tally.latencies if t - started <= window]
     last = [s for t, s in tally.latencies if t >= ended - window]
@@ -498,6 +505,31 @@ def turn_report(tally: Tally, started: float, ended: float) -> dict[str, Any]:
             "max": round(max(tally.ingest_seconds), 1),
         }
     return report
+
+
+def per_minute(tally: Tally, sampler: Sampler, started: float, ended: float) -> list[Any]:
+    """Per minute of talking: turns, median latency, the service's CPU and its CPU per turn
+    (does a turn cost more as the records grow, or did the machine get busier?)."""
+    service = sampler.samples.get("service", [])
+    minutes = []
+    for minute in range(max(1, round((ended - started) / 60))):
+        low, high = started + 60 * minute, min(started + 60 * (minute + 1), ended)
+        turns = [s for t, s in tally.latencies if low <= t < high]
+        cpu = [c for t, _, c in service if low - started <= t <= high - started]
+        used = cpu[-1] - cpu[0] if len(cpu) >= 2 else 0.0
+        minutes.append(
+            {
+                "minute": minute + 1,
+                "turns": len(turns),
+                "p50_s": round(statistics.median(turns), 3) if turns else None,
+                "service_cpu_s": round(used, 1),
+                "service_cpu_ms_per_turn": round(1000 * used / len(turns), 1) if turns else None,
+                "load_average": round(
+                    statistics.fmean(sampler.load_at(low - started, high - started)), 2
+                ),
+            }
+        )
+    return minutes
 
 
 async def drive(args: argparse.Namespace, stack: DevStack, source: str, pids: dict[str, int],
@@ -529,13 +561,15 @@ async def drive(args: argparse.Namespace, stack: DevStack, source: str, pids: di
             sampling = asyncio.create_task(sampler.run(started, stop))
             await soak.run(started + args.minutes * 60)
             ended = time.monotonic()
+            talked = min(ended, started + args.minutes * 60)
             stop.set()
             await sampling
     finally:
         await runner.cleanup()
     tally = soak.tally
     return {
-        "turns": turn_report(tally, started, ended),
+        "turns": turn_report(tally, started, talked),
+        "per_minute": per_minute(tally, sampler, started, talked),
         "files": {"sent": tally.files_sent, "recorded": tally.files_recorded},
         "errors": tally.errors,
         "lost": tally.lost,
