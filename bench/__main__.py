@@ -46,7 +46,7 @@ BENCHMARKS = (
         (("--command", "help"), ("--command", "evidence-list")),
         (("--command", "help", *QUICK_TURNS), ("--command", "evidence-list", *QUICK_TURNS)),
     ),
-    Benchmark("p5", "P5 cold start", "bench.cold_start", ((),), (("--quick",),)),
+    Benchmark("p5", "P5 cold start", "bench.cold_start", ((),), (("--runs", "1"),)),
     Benchmark(
         "soak", "soak", "bench.soak", ((),), ((*QUICK_SOAK, "--ingest-every", "10"),), "soak.json"
     ),
