@@ -296,6 +296,10 @@ class Children:
             time.sleep(0.1)
         raise StackError(f"the {name} did not answer within {START_TIMEOUT_SECONDS:.0f} s")
 
+    def pid(self, name: str) -> int:
+        """The process id of the running child `name`."""
+        return next(process.pid for child, process in self._running if child == name)
+
     def dead(self) -> str | None:
         """The name of a child that has exited, if any."""
         return next((name for name, p in self._running if p.poll() is not None), None)
