@@ -11,10 +11,10 @@ ignored, answered with nothing and recorded nowhere.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from microsoft_agents.activity import Activity
 
+from bot.commands.case import channel_data
 from bot.services import Services
 from evidence.channel_names import channel_display_name, rename_bound_channel
 from evidence.records import RecordsUnit, run_unit
@@ -26,7 +26,7 @@ CHANNEL_RENAMED = "channelRenamed"
 
 async def on_conversation_update(activity: Activity, services: Services) -> None:
     """Act on the Teams events Exhibit follows (a channel renamed); ignore the rest."""
-    data = _channel_data(activity)
+    data = channel_data(activity)
     if data.get("eventType") != CHANNEL_RENAMED:
         return
     team = data.get("team")
@@ -50,13 +50,3 @@ async def on_conversation_update(activity: Activity, services: Services) -> None
 
     if await run_unit(services.records, work):
         logger.info("Case channel %s renamed", channel_id)
-
-
-def _channel_data(activity: Activity) -> dict[str, Any]:
-    data = activity.channel_data
-    if isinstance(data, dict):
-        return data
-    if data is not None and hasattr(data, "model_dump"):
-        dumped = data.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return dumped if isinstance(dumped, dict) else {}
-    return {}

@@ -268,7 +268,7 @@ def conversation_channel_id(activity: Activity) -> str | None:
     conversation = activity.conversation
     if conversation is None or conversation.conversation_type != "channel":
         return None
-    data = _channel_data(activity)
+    data = channel_data(activity)
     channel = data.get("channel")
     if isinstance(channel, dict) and isinstance(channel.get("id"), str):
         return str(channel["id"])
@@ -280,7 +280,7 @@ def channel_binding(activity: Activity) -> ChannelBinding | None:
     channel_id = conversation_channel_id(activity)
     if channel_id is None:
         return None
-    data = _channel_data(activity)
+    data = channel_data(activity)
     team = _object(data, "team")
     tenant = _object(data, "tenant")
     reference = activity.get_conversation_reference()
@@ -299,7 +299,8 @@ def channel_binding(activity: Activity) -> ChannelBinding | None:
     )
 
 
-def _channel_data(activity: Activity) -> dict[str, Any]:
+def channel_data(activity: Activity) -> dict[str, Any]:
+    """The activity's `channelData` as a dict (empty when absent or not an object)."""
     data = activity.channel_data
     if isinstance(data, dict):
         return data
