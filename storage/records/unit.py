@@ -53,27 +53,28 @@ class SqlRecords:
         Units do not nest: opening one inside another (or in a task started inside one) raises
         `RuntimeError`.
         """
-        system = self._engine.dialect.name
-        with unit_scope(), span(tracer, "exhibit.db.unit", {"db.system.name": system}):
-            try:
-                async with self._writer, self._engine.begin() as connection:
-                    yield SqlRecordsUnit(connection)
-            except DBAPIError as err:
-                reason = _retryable(err)
-                if reason is None:
-                    raise
-                raise Conflict(reason) from err
+        async with (
+            self._observed("exhibit.db.unit"),
+            self._writer,
+            self._engine.begin() as connection,
+        ):
+            yield SqlRecordsUnit(connection)
 
     @asynccontextmanager
     async def read_unit(self) -> AsyncIterator[SqlRecordsUnit]:
         """A unit that only reads: one consistent snapshot, no write lock, nothing written."""
+        async with self._observed("exhibit.db.read_unit"), self._engine.connect() as connection:
+            await connection.execution_options(**self._read_options)
+            async with connection.begin():
+                yield SqlRecordsUnit(connection)
+
+    @asynccontextmanager
+    async def _observed(self, name: str) -> AsyncIterator[None]:
+        """One unit's scope and span; a lost race raised as `Conflict`."""
         system = self._engine.dialect.name
-        with unit_scope(), span(tracer, "exhibit.db.read_unit", {"db.system.name": system}):
+        with unit_scope(), span(tracer, name, {"db.system.name": system}):
             try:
-                async with self._engine.connect() as connection:
-                    await connection.execution_options(**self._read_options)
-                    async with connection.begin():
-                        yield SqlRecordsUnit(connection)
+                yield
             except DBAPIError as err:
                 reason = _retryable(err)
                 if reason is None:
