@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
 from microsoft_agents.authentication.msal import MsalAuth
@@ -66,6 +67,8 @@ from worker.telemetry import watch_backlog
 if TYPE_CHECKING:  # imported where used: Graph's SDKs and azure-identity are seconds of start-up
     from azure.identity.aio import DefaultAzureCredential
 
+    from graph.graph_directory import GraphDirectory
+
 logger = logging.getLogger(__name__)
 
 
@@ -120,12 +123,8 @@ async def create_app(
         if directory is None:
             directory, close_directory = await open_directory(settings)
             resources.push_async_callback(close_directory)
-        channel_creator = None
-        if settings.create_case_channels:
-            from graph.graph_directory import GraphDirectory
-
-            if isinstance(directory, GraphDirectory):
-                channel_creator = directory
+        graph_directory = _graph_directory(directory)
+        channel_creator = graph_directory if settings.create_case_channels else None
         storage_identity = await open_identity(settings, resources)
         engine = create_engine(
             settings.database_url.get_secret_value(),
@@ -216,7 +215,7 @@ async def create_app(
             ),
             proactive=proactive,
             channel_creator=channel_creator,
-            channel_names=directory if isinstance(directory, GraphDirectory) else None,
+            channel_names=graph_directory,
             evidence_store=store,
             holds=immutability,
             ingest_queue=queue,
@@ -559,6 +558,14 @@ async def open_directory(settings: Settings) -> tuple[Directory, Callable[[], Aw
 
     directory = await open_graph_directory(graph_config(settings.graph))
     return directory, directory.aclose
+
+
+def _graph_directory(directory: Directory) -> GraphDirectory | None:
+    """`directory` when it is Microsoft Graph's (which loads Graph's SDKs only when used)."""
+    module = sys.modules.get("graph.graph_directory")
+    if module is not None and isinstance(directory, module.GraphDirectory):
+        return cast("GraphDirectory", directory)
+    return None
 
 
 def graph_config(graph: GraphSettings) -> GraphDirectoryConfig:

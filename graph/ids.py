@@ -1,9 +1,12 @@
-"""Entra object ids (GUIDs, compared case-insensitively) and mailbox names."""
+"""Entra object ids (GUIDs, compared case-insensitively), mailbox names and phone numbers.
+
+Plain Python: the local directory uses it too, without loading Graph's SDKs."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 _MAILBOX = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
@@ -34,3 +37,10 @@ def canonical_mailbox(value: str) -> str | None:
     if found is not None:
         return found
     return text.lower() if len(text) <= 254 and _MAILBOX.fullmatch(text) else None
+
+
+def first_phone(phones: Any) -> str:
+    """The first business phone of a Graph `businessPhones` list ("" if there is none)."""
+    if not isinstance(phones, list):
+        return ""
+    return next((p.strip() for p in phones if isinstance(p, str) and p.strip()), "")

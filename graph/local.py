@@ -30,8 +30,7 @@ from typing import Any, NoReturn
 import yaml
 
 from evidence.officers import Officer, Role
-from graph.ids import canonical_id
-from graph.users import first_phone
+from graph.ids import canonical_id, first_phone
 
 _GROUP_FIELDS = frozenset({"id", "name", "role"})
 _OFFICER_TEXT = ("givenName", "surname", "jobTitle", "department", "mail", "userPrincipalName")

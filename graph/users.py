@@ -7,7 +7,7 @@ from typing import Any
 
 from evidence.officers import Officer, Role
 from graph.errors import GraphProtocolError
-from graph.ids import canonical_id
+from graph.ids import canonical_id, first_phone
 
 # `$select` exactly what an Officer needs; Graph returns nothing else.
 USER_FIELDS = (
@@ -72,13 +72,6 @@ def officer_from(user: Mapping[str, Any], roles: frozenset[Role]) -> Officer:
         enabled=user.get("accountEnabled") is True,
         roles=roles,
     )
-
-
-def first_phone(phones: Any) -> str:
-    """The first business phone of a Graph `businessPhones` list ("" if there is none)."""
-    if not isinstance(phones, list):
-        return ""
-    return next((p.strip() for p in phones if isinstance(p, str) and p.strip()), "")
 
 
 def _text(user: Mapping[str, Any], name: str) -> str:
