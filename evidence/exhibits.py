@@ -223,11 +223,20 @@ async def record_verification(
     *,
     now: datetime,
     pass_id: str | None = None,
+    job_id: str | None = None,
 ) -> None:
     """`exhibit.verified` with the outcome, in the case's chain.
 
     `officer` is who asked, or `SYSTEM_ACTOR` for the integrity sweep, whose `pass_id` is kept.
+    A background job's verification keeps its `job_id` and is recorded once: a second attempt
+    (its first runner died after recording, before the officer was told) records nothing more.
     """
+    if job_id is not None:
+        entries = await unit.custody_about(
+            case.id, [result.exhibit.id], [Action.EXHIBIT_VERIFIED.value]
+        )
+        if any(entry.details.get("job") == job_id for entry in entries):
+            return
     details: dict[str, object] = {
         "matches": result.matches,
         "expected_sha256": result.recorded_sha256,
@@ -238,6 +247,8 @@ async def record_verification(
     }
     if pass_id is not None:
         details["pass"] = pass_id
+    if job_id is not None:
+        details["job"] = job_id
     await unit.append_custody(
         CustodyEvent.by(
             officer, Action.EXHIBIT_VERIFIED, case.id, now, details, exhibit_id=result.exhibit.id

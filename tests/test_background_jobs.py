@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.commands.evidence import verify_job
 from evidence.custody import Action
 from evidence.errors import StoreUnavailable
 from evidence.jobs import Job, JobKind, JobState, new_job
@@ -422,3 +424,33 @@ async def test_a_verification_that_keeps_failing_is_reported_to_the_officer(
     assert failed.state is JobState.FAILED
     assert failed.attempts == 2
     assert failed.outcome == "failed: StoreUnavailable"
+
+
+async def test_a_verification_run_again_after_its_runner_died_is_recorded_once(
+    job_settings: Settings,
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    file_url: str,
+) -> None:
+    recorder, url = connector
+    first = Conversation(await bot_client(job_settings), recorder, url)
+    await with_exhibit(first, "MET-24-0152", file_url)
+    await first.client.close()
+    no_runner = job_settings.model_copy(update={"run_worker": False})
+    officer = Conversation(await bot_client(no_runner), recorder, url)
+    services = officer.client.app[SERVICES]
+    await officer.say("evidence verify MET-24-0152 JS/1")
+    (job,) = await jobs_of(job_settings, JobKind.VERIFY)
+
+    # The first attempt recorded the verification; its runner died before the job was finished
+    # (while telling the officer, say), so the next claim runs the same job again.
+    assert await verify_job(services, job) == "verified"
+    assert await verify_job(services, replace(job, attempts=2)) == "verified"
+
+    assert len(verified_cards(recorder)) == 2  # told each time: the first may never have arrived
+    async with services.records.unit() as unit:
+        case = await unit.case_by_reference("MET-24-0152")
+        assert case is not None
+        verified = [e for e in await unit.custody(case.id) if e.action == Action.EXHIBIT_VERIFIED]
+    assert len(verified) == 1
+    assert verified[0].details["job"] == job.id

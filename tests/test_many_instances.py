@@ -11,12 +11,17 @@ connection (while it restarts). The scenario:
 - one file is slow, and the worker ingesting it is SIGKILLed mid-upload (another takes over);
 - one service instance is restarted (SIGTERM, then started again) while files arrive;
 - on 5 cases a share is requested, two approvers click Approve at once (on two instances), then
-  the requester revokes it while asking for a new link at the same moment.
+  the requester revokes it while asking for a new link at the same moment;
+- background jobs (the "large" threshold lowered so that the slow file is large): `evidence
+  verify` of it asked twice at once on two instances makes one job, and the worker holding that
+  job's lease is SIGKILLed mid-job (while it tells the officer); once the (short) lease expires
+  the other worker finishes it. A share of it approved by two clicks at once makes one job.
 
 Then: exactly one exhibit per file, exhibit references gap-free per case and officer, one
 approval per share with the losing click answered, every share revoked and its links dead, every
-case's chain of custody verifying, and every intake job finished with the officer told on the
-receipt card (as the connector recorded it).
+case's chain of custody verifying, every intake job finished with the officer told on the
+receipt card (as the connector recorded it), and every background job done with the officer
+told and its verification or approval recorded once.
 """
 
 from __future__ import annotations
@@ -40,18 +45,22 @@ from aiohttp import ClientConnectorError, ClientSession, ClientTimeout, web
 from aiohttp.test_utils import TestClient, TestServer
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob.aio import BlobServiceClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.devstack import Children, free_port
 from evidence.custody import Action, verify_chain
 from evidence.intake import idempotency_key
+from evidence.jobs import JobState
 from evidence.model import Case, Exhibit, ExhibitRef
 from evidence.records import IntakeJob, JobStatus
 from evidence.shares import ShareStatus
 from storage.blobs import API_VERSION
 from storage.database import create_engine
 from storage.records import SqlRecords
+from storage.tables import background_jobs
 from tests.conftest import TENANT, Azurite
-from tests.support.connector import RecordingConnector, personal_chat
+from tests.support.connector import Hold, RecordingConnector, personal_chat
 from tests.support.conversation import CASE_CHANNEL, Conversation, card_of, teams_file
 from tests.support.people import JANE, LIAM, RAVI, SARAH, Person, channel_members
 from tests.support.slow_files import SlowFiles, serve_slow_files
@@ -81,6 +90,8 @@ SLOW_BYTES = 24 * MIB
 BRISK_PAUSE = 0.05
 CRAWL_PAUSE = 1.0
 HOLD_SECONDS = 5  # a killed worker's messages reappear this soon
+INLINE_BYTES = MIB  # exhibits above this are verified (and shares approved) by background jobs
+JOB_LEASE_SECONDS = 4  # a killed runner's job is claimed again this soon
 TEAM = "19:exhibit-team-general@thread.tacv2"
 
 
@@ -185,6 +196,7 @@ class System:
     env: dict[str, str]
     ports: list[int]
     children: Children
+    engine: AsyncEngine
     records: SqlRecords
     blobs: BlobServiceClient
     files: SlowFiles
@@ -346,6 +358,9 @@ async def system(
         "EXHIBIT_INTAKE_HOLD_SECONDS": str(HOLD_SECONDS),
         "EXHIBIT_INTAKE_CONCURRENCY": "4",
         "EXHIBIT_INTAKE_SLOTS_PER_OFFICER": "4",
+        "EXHIBIT_VERIFY_INLINE_BYTES": str(INLINE_BYTES),
+        "EXHIBIT_JOB_LEASE_SECONDS": str(JOB_LEASE_SECONDS),
+        "EXHIBIT_JOB_POLL_SECONDS": "1",
         "EXHIBIT_PUBLIC_URL": str(front.make_url("")).rstrip("/"),
     }
     engine = create_engine(database)
@@ -356,7 +371,7 @@ async def system(
     try:
         async with serve_slow_files() as files:
             system = System(
-                env, ports, children, SqlRecords(engine), blobs, files, recorder, balancer,
+                env, ports, children, engine, SqlRecords(engine), blobs, files, recorder, balancer,
                 front, connector_url,
             )  # fmt: skip
             system.services = [system.start_service(n) for n in range(SERVICES)]
@@ -549,7 +564,18 @@ async def test_three_services_and_two_workers_behave_as_one_system(system: Syste
 
     # Shares: two approvers click at once, then a revocation races a new link.
     for number in range(SHARED_CASES):
-        await share_race(system, talk, number, exhibits_by_case[number][0].ref)
+        small = next(e for e in exhibits_by_case[number] if e.size <= INLINE_BYTES)
+        await share_race(system, talk, number, small.ref)
+
+    # Background jobs, on the slow (large) file: a verification whose runner dies mid-job, and
+    # an approval clicked twice at once.
+    large = by_job[slow_job.id]
+    await verify_in_background(system, talk, slow.case, large)
+    await approve_in_background(system, talk, slow.case, large)
+    async with system.engine.connect() as connection:
+        rows = (await connection.execute(select(background_jobs))).all()
+    assert sorted(row.kind for row in rows) == ["approve", "verify"], rows
+    assert {row.state for row in rows} == {JobState.DONE.value}, rows
 
     # Every case's chain verifies, with one intake started and completed per job.
     async with system.records.unit() as unit:
@@ -573,10 +599,161 @@ async def test_three_services_and_two_workers_behave_as_one_system(system: Syste
         assert not errors, f"{log.name} logs errors:\n" + "\n".join(errors[:5])
 
 
+async def jobs_keyed(system: System, key: str) -> list[Any]:
+    """The background job rows (any state) with dedupe key `key`."""
+    async with system.engine.connect() as connection:
+        query = select(background_jobs).where(background_jobs.c.dedupe_key == key)
+        return list((await connection.execute(query)).all())
+
+
+async def kill_lease_holder(system: System, job: Any, held: Hold) -> None:
+    """SIGKILL the worker holding `job`'s lease (its owner names the process), let its held post
+    go, and start another worker, as the scaler would."""
+    pid = int(str(job.lease_owner).split("-")[1])
+    (name,) = [n for n, p in system.workers.items() if p.pid == pid and p.poll() is None]
+    system.workers[name].kill()
+    await asyncio.to_thread(system.workers[name].wait)
+    held.released.set()
+    await system.start_worker(f"worker-{len(system.workers) + 1}")
+
+
+async def verify_in_background(
+    system: System, talk: Conversation, number: int, large: Exhibit
+) -> None:
+    """Jane asks `evidence verify` of a large exhibit twice at once, on two instances: one job.
+    The worker holding its lease is SIGKILLed while it posts the result; another finishes it."""
+    where = in_channel(number)
+    verified = "Verified: the stored file matches"
+    held = system.recorder.hold(
+        lambda path, body: channel(number) in path and verified in str(body)
+    )
+    ask = f"evidence verify {reference(number)} {large.ref}"
+    first, second = await asyncio.gather(
+        *(talk.say(ask, sender=JANE, activity_id=f"verify-{n}", **where) for n in (1, 2))
+    )
+    assert on_two_instances(system, "verify-1", "verify-2")
+    assert sorted(["Already verifying" in a for a in (first, second)]) == [False, True], (
+        first,
+        second,
+    )
+    assert all("Verifying" in a or "Already verifying" in a for a in (first, second))
+
+    # The job is under way: it verified, recorded, and is telling Jane (held). Kill its runner.
+    await asyncio.wait_for(held.arrived.wait(), 60)
+    (job,) = await jobs_keyed(system, f"verify {large.id} {JANE.object_id}")
+    assert job.state == JobState.RUNNING.value, job
+    assert job.attempts == 1, job
+    await kill_lease_holder(system, job, held)
+
+    async def done() -> Any | None:
+        (row,) = await jobs_keyed(system, f"verify {large.id} {JANE.object_id}")
+        return row if JobState(row.state).finished else None
+
+    finished = await until("the verification finished elsewhere", done, 60, system.explain)
+    assert finished.state == JobState.DONE.value, finished
+    assert finished.outcome == "verified", finished
+    assert finished.attempts == 2, finished
+    assert finished.lease_owner is None, finished
+    # Jane was told once (the dead runner's post never arrived), and it was recorded once.
+    told = [b for b in system.recorder.posted_to(channel(number)) if verified in str(b)]
+    assert len(told) == 1, told
+    async with system.records.unit() as unit:
+        entries = await unit.custody_about(large.case_id, [large.id], [Action.EXHIBIT_VERIFIED])
+    by_jane = [e for e in entries if e.actor_id == JANE.object_id]
+    assert len(by_jane) == 1, by_jane
+    assert by_jane[0].details["matches"] is True
+
+
+async def approve_in_background(
+    system: System, talk: Conversation, number: int, large: Exhibit
+) -> None:
+    """A share of a large exhibit, approved by Ravi and Sarah at once on two instances: one
+    approval job. Its runner is SIGKILLed after the decision, while it sends Jane the link;
+    another finishes the job: one approval recorded, the card redrawn, Jane told how to have
+    a link (the one made died with the runner)."""
+    where = in_channel(number)
+    requested = await talk.say(
+        f"share {reference(number)} {large.ref} with lawyer@cps.gov.uk reason trial bundle",
+        sender=JANE,
+        **where,
+    )
+    match = re.search(r"S-[0-9A-F]{10}", requested)
+    assert match is not None, requested
+    share_id = match.group(0)
+    jane = personal_chat(JANE.teams_id)
+    held = system.recorder.hold(lambda path, body: jane in path and share_id in str(body))
+    ravi, sarah = await asyncio.gather(
+        click_approve(talk, RAVI, share_id, where), click_approve(talk, SARAH, share_id, where)
+    )
+    assert on_two_instances(system, f"approve-{share_id}-Ravi", f"approve-{share_id}-Sarah")
+    answers = sorted("already being checked" in a for a in (ravi, sarah))
+    assert answers == [False, True], (ravi, sarah)
+
+    await asyncio.wait_for(held.arrived.wait(), 60)
+    (job,) = await jobs_keyed(system, f"approve {share_id}")
+    assert job.state == JobState.RUNNING.value, job
+    await kill_lease_holder(system, job, held)
+
+    async def done() -> Any | None:
+        rows = await jobs_keyed(system, f"approve {share_id}")
+        assert len(rows) == 1, rows
+        return rows[0] if JobState(rows[0].state).finished else None
+
+    finished = await until("the approval job finished elsewhere", done, 60, system.explain)
+    assert finished.state == JobState.DONE.value, finished
+    assert finished.outcome == ShareStatus.APPROVED.value, finished
+    assert finished.attempts == 2, finished
+    async with system.records.unit() as unit:
+        share = await unit.share(share_id)
+        chain = await unit.custody(large.case_id)
+    assert share is not None
+    assert share.status is ShareStatus.APPROVED
+    about = [e for e in chain if e.details.get("share") == share_id]
+    actions = [e.action for e in about]
+    assert actions.count(Action.SHARE_APPROVED) == 1, actions
+    (delivery,) = [e for e in about if e.action == Action.SHARE_LINK_DELIVERED]
+    assert delivery.details["via"] == "not delivered", delivery.details
+    # The link never reached Jane; she was told where she asked how to have one, and the
+    # approval card in the channel was redrawn as approved.
+    assert not [b for b in system.recorder.posted_to(jane) if share_id in str(b)]
+    told = [
+        b
+        for b in system.recorder.posted_to(channel(number))
+        if f"share link {share_id}" in str(b) and "lost" in str(b)
+    ]
+    assert len(told) == 1, told
+    redrawn = [
+        r
+        for r in system.recorder.received
+        if r.method == "PUT" and channel(number) in r.path and "Approved by" in str(r.body)
+    ]
+    assert redrawn, "the approval card was not redrawn"
+
+
 def on_two_instances(system: System, first: str, second: str) -> bool:
     """Whether the balancer handed these two activities to two different instances."""
     handed = dict(system.balancer.served)
     return handed[first] != handed[second]
+
+
+async def click_approve(
+    talk: Conversation, approver: Person, share_id: str, where: dict[str, Any]
+) -> str:
+    """`approver` clicks Approve on the share's card; the card answered, as text."""
+    activity = talk.message(None, sender=approver, activity_id=f"approve-{share_id}-"
+                            f"{approver.given_name}", **where)  # fmt: skip
+    activity.update(
+        type="invoke",
+        name="adaptiveCard/action",
+        replyToId="approval-card",
+        value={"action": {"type": "Action.Execute", "verb": "share.approve",
+                          "data": {"shareId": share_id}}, "trigger": "manual"},
+    )  # fmt: skip
+    answer = await talk.client.post("/api/messages", json=activity)
+    assert answer.status == 200
+    body = await answer.json()
+    assert body["statusCode"] == 200, body
+    return str(body["value"])
 
 
 async def share_race(system: System, talk: Conversation, number: int, exhibit: ExhibitRef) -> None:
@@ -592,23 +769,9 @@ async def share_race(system: System, talk: Conversation, number: int, exhibit: E
     assert match is not None, requested
     share_id = match.group(0)
 
-    async def click(approver: Person) -> str:
-        activity = talk.message(None, sender=approver, activity_id=f"approve-{share_id}-"
-                                f"{approver.given_name}", **where)  # fmt: skip
-        activity.update(
-            type="invoke",
-            name="adaptiveCard/action",
-            replyToId="approval-card",
-            value={"action": {"type": "Action.Execute", "verb": "share.approve",
-                              "data": {"shareId": share_id}}, "trigger": "manual"},
-        )  # fmt: skip
-        answer = await talk.client.post("/api/messages", json=activity)
-        assert answer.status == 200
-        body = await answer.json()
-        assert body["statusCode"] == 200, body
-        return str(body["value"])
-
-    ravi, sarah = await asyncio.gather(click(RAVI), click(SARAH))
+    ravi, sarah = await asyncio.gather(
+        click_approve(talk, RAVI, share_id, where), click_approve(talk, SARAH, share_id, where)
+    )
     assert on_two_instances(system, f"approve-{share_id}-Ravi", f"approve-{share_id}-Sarah")
     async with system.records.unit() as unit:
         share = await unit.share(share_id)

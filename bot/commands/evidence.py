@@ -204,20 +204,20 @@ async def verify_job(services: Services, job: Job) -> str:
     case, exhibit = await run_unit(services.records, load)
     if case is None or exhibit is None:
         return "exhibit not found"
-    card = await _verify(services, officer, case, exhibit)
+    card = await _verify(services, officer, case, exhibit, job_id=job.id)
     await services.proactive.send(job.reference, card_activity(card))
     return "verified"
 
 
 async def _verify(
-    services: Services, officer: Officer, case: Case, exhibit: Exhibit
+    services: Services, officer: Officer, case: Case, exhibit: Exhibit, *, job_id: str | None = None
 ) -> AdaptiveCard:
     anchoring = services.anchoring
     result = await verify_exhibit(anchoring, services.evidence_store, case, exhibit)
     now = services.now()
 
     async def record(unit: RecordsUnit) -> Verification:
-        await record_verification(unit, officer, case, result, now=now)
+        await record_verification(unit, officer, case, result, now=now, job_id=job_id)
         return result
 
     await run_unit(services.records, record)

@@ -22,7 +22,9 @@ from bot.commands.share_view import (
     visible_share,
 )
 from bot.link_delivery import (
+    NOT_DELIVERED,
     link_card,
+    record_delivery,
     send_to_requester,
 )
 from bot.proactive import reference_of, reference_without_names
@@ -37,6 +39,7 @@ from cards.sharing import (
     build_rejection_card,
 )
 from cards.words import size_text
+from evidence.custody import Action
 from evidence.errors import ExhibitError
 from evidence.exhibits import verify_exhibit
 from evidence.jobs import Job, JobKind
@@ -176,10 +179,19 @@ async def _send_link(services: Services, share: Share, case: Case, token: LinkTo
     card = await link_card(services, share, case_reference=case.reference, url=url, reissued=False)
     if await send_to_requester(services, share, share.requester_reference, card):
         return
+    await _tell_without_link(
+        services,
+        share,
+        f"Exhibit could not reach {share.requested_by_name} in a personal chat to give them the "
+        "link.",
+    )
+
+
+async def _tell_without_link(services: Services, share: Share, why: str) -> None:
+    """Tell the requester, where they asked, that the share is approved and how to have a link."""
     notice = build_notice_card(
         f"Share {share.id} approved",
-        f"Exhibit could not reach {share.requested_by_name} in a personal chat to give them the "
-        f"link. {share.requested_by_name}: open a chat with Exhibit and type "
+        f"{why} {share.requested_by_name}: open a chat with Exhibit and type "
         f"`share link {share.id}` there.",
         Tone.WARNING,
     )
@@ -187,6 +199,13 @@ async def _send_link(services: Services, share: Share, case: Case, token: LinkTo
         await services.proactive.send(share.requester_reference, card_activity(notice))
     except Exception as err:  # the record is what counts
         logger.warning("Share %s: requester not told: %s", share.id, type(err).__name__)
+
+
+async def _tell_link_lost(services: Services, share: Share, problem: str) -> None:
+    """The link made for `share` was lost with the attempt that made it: say how to have one,
+    and record that no link was delivered."""
+    await _tell_without_link(services, share, "Its link was lost before it reached you.")
+    await record_delivery(services, share, via=NOT_DELIVERED, problem=problem)
 
 
 async def _tell_rejection(
@@ -268,9 +287,29 @@ async def approve_job(services: Services, job: Job) -> str:
         job.note,
         flags_read=job.flag("flags_read"),
     )
+    share = decided.outcome.share
     if decided.outcome.changed:
-        await redraw_channel_card(services, decided.case, decided.outcome.share, decided.exhibits)
-    return decided.outcome.share.status.value if decided.outcome.changed else "unchanged"
+        await redraw_channel_card(services, decided.case, share, decided.exhibits)
+        return share.status.value
+    if job.attempts > 1 and await _approved_by_lost_attempt(services, job, share):
+        # An earlier attempt of this job approved the share and its runner died before the link
+        # went out. Only the link's hash is kept, so the requester is told how to have a new one.
+        await redraw_channel_card(services, decided.case, share, decided.exhibits)
+        await _tell_link_lost(services, share, "the approval's runner stopped")
+        return share.status.value
+    return "unchanged"
+
+
+async def _approved_by_lost_attempt(services: Services, job: Job, share: Share) -> bool:
+    """Whether `share` stands approved by the officer of `job`, with no link delivery recorded
+    (what an attempt that died between the decision and the link leaves)."""
+    if share.status is not ShareStatus.APPROVED or share.decided_by != job.officer_id:
+        return False
+    chain = await run_unit(services.records, lambda unit: unit.custody(share.case_id))
+    return not any(
+        entry.action == Action.SHARE_LINK_DELIVERED and entry.details.get("share") == share.id
+        for entry in chain
+    )
 
 
 async def _integrity_problem(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,16 @@ class Received:
     authorization: str | None
     body: dict[str, Any]
     id: str | None = None  # the activity id answered to a post (a card's id for later updates)
+
+
+@dataclass(eq=False)
+class Hold:
+    """The first post `matches` picks is held unanswered (a Teams that hangs) until `released`,
+    then refused with 503 and not recorded: it never reached anyone."""
+
+    matches: Callable[[str, dict[str, Any]], bool]  # (path, body)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RecordingConnector:
@@ -54,6 +65,7 @@ class RecordingConnector:
         self.rate_limits: tuple[tuple[int, float], ...] = ()
         self.violations = 0
         self._accepted_at: dict[str, list[float]] = {}
+        self._holds: list[Hold] = []
         self.app.router.add_route("*", "/{tail:.*}", self._record)
 
     async def _paged(self, request: web.Request) -> web.Response:
@@ -103,6 +115,12 @@ class RecordingConnector:
             and (r.path.startswith(prefix + "/") or r.path.startswith(prefix + ";"))
         ]
 
+    def hold(self, matches: Callable[[str, dict[str, Any]], bool]) -> Hold:
+        """Hold the first post or update `matches` picks; see `Hold`."""
+        held = Hold(matches)
+        self._holds.append(held)
+        return held
+
     def _refusal(self, request: web.Request) -> web.Response | None:
         """A throttling answer, if this post is to be refused (see `refusals`, `rate_limits`)."""
         if request.method not in {"POST", "PUT"}:
@@ -130,6 +148,11 @@ class RecordingConnector:
         if refused is not None:
             return refused
         body = await request.json() if request.can_read_body else {}
+        for held in self._holds:
+            if not held.arrived.is_set() and held.matches(request.path, body):
+                held.arrived.set()
+                await held.released.wait()
+                return web.json_response({"error": {"code": "ServiceError"}}, status=503)
         answered = f"activity-{next(self._ids)}"
         async with self._arrived:
             self.received.append(
