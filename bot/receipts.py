@@ -11,7 +11,7 @@ Playground), `evidence show <ref>` shows the same buttons.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import replace
 
 from microsoft_agents.hosting.core import TurnContext
@@ -35,6 +35,7 @@ from worker.ports import JobFailure
 logger = logging.getLogger(__name__)
 
 MAX_RECEIPT_ID = 200
+MAX_REDRAWS = 4  # a receipt redrawn by one report at most this often while its jobs change
 
 
 async def receipt_contents(
@@ -152,34 +153,56 @@ class ReceiptReports:
     async def job_changed(
         self, job: IntakeJob, case: Case, progress: Mapping[str, int] | None = None
     ) -> None:
-        """Redraw the receipt card in place from the jobs' current state."""
+        """Redraw the receipt card in place from the jobs' current state.
+
+        Several workers redraw one receipt (one per file), and their updates may reach Teams in
+        any order: after its update is taken, each reads the jobs again and redraws while they
+        differ from what it drew, so the update taken last shows the final state.
+        """
         if job.receipt_activity_id is None:
             return
         receipt = job.receipt_activity_id
         services = self._services
-        jobs, exhibits = await run_unit(
-            services.records, lambda unit: receipt_contents(unit, receipt)
-        )
-        if progress and job.declared_size is not None:
-            # The size the source declared on download is known to the reporting job only.
-            jobs = [
-                replace(j, declared_size=job.declared_size)
-                if j.id == job.id and j.declared_size is None
-                else j
-                for j in jobs
-            ]
+        drawn: tuple[tuple[str, str, str | None], ...] | None = None
+        try:
+            for _ in range(MAX_REDRAWS):
+                jobs, exhibits = await run_unit(
+                    services.records, lambda unit: receipt_contents(unit, receipt)
+                )
+                state = tuple((j.id, j.status.value, j.exhibit_id) for j in jobs)
+                if state == drawn:
+                    return
+                if drawn is None and progress and job.declared_size is not None:
+                    # The size the source declared on download is known to the reporting job.
+                    jobs = [
+                        replace(j, declared_size=job.declared_size)
+                        if j.id == job.id and j.declared_size is None
+                        else j
+                        for j in jobs
+                    ]
+                shown = dict(progress) if progress and drawn is None else None
+                redraw = self._redraw(case.reference, receipt, jobs, exhibits, shown)
+                await services.proactive.run(job.conversation_reference, redraw)
+                drawn = state
+        except Exception as err:  # the card is a courtesy: the record is what counts
+            logger.warning("Receipt card of job %s not updated: %s", job.id, type(err).__name__)
+
+    def _redraw(
+        self,
+        case_reference: str,
+        receipt: str,
+        jobs: Sequence[IntakeJob],
+        exhibits: Mapping[str, Exhibit],
+        progress: dict[str, int] | None,
+    ) -> Callable[[TurnContext], Awaitable[None]]:
+        services = self._services
 
         async def redraw(context: TurnContext) -> None:
             review = None
             if finished(jobs):  # reviews start on the card: refreshed for the case team
                 who = await reviewers(services, context, jobs)
                 review = ReceiptReviews(receipt=receipt, refresh_for=who)
-            card = build_receipt_card(
-                case.reference, jobs, exhibits, dict(progress) if progress else None, review
-            )
+            card = build_receipt_card(case_reference, jobs, dict(exhibits), progress, review)
             await context.update_activity(card_activity(card).model_copy(update={"id": receipt}))
 
-        try:
-            await services.proactive.run(job.conversation_reference, redraw)
-        except Exception as err:  # the card is a courtesy: the record is what counts
-            logger.warning("Receipt card of job %s not updated: %s", job.id, type(err).__name__)
+        return redraw

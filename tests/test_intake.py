@@ -7,6 +7,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -184,6 +185,63 @@ async def test_the_same_activity_twice_at_once_leaves_no_receipt_waiting(
     async with records.unit() as unit:
         chain = await unit.custody(case.id)
     assert [e.action for e in chain].count(Action.INTAKE_STARTED) == 1
+
+
+async def test_a_receipt_update_taken_late_is_followed_by_the_final_card(
+    settings: Settings,
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    files: Files,
+) -> None:
+    # Two instances, one intake slot each, on one database and queue: each file's report
+    # redraws the one receipt, and Teams may take the updates in another order than they were
+    # drawn. The update showing one exhibit is held until the card showing both was taken (by
+    # the other instance, whose worker took the other file), then taken last: its sender must
+    # see that the jobs moved on and draw them again.
+    one_slot = settings.model_copy(update={"intake_concurrency": 1})
+    recorder, url = connector
+    officer = Conversation(await bot_client(one_slot), recorder, url)
+    await bot_client(one_slot)
+    await officer.say("case open MET-24-0014 Arson")
+
+    def shows_one(text: str) -> bool:
+        return ("Exhibit JS/1" in text) != ("Exhibit JS/2" in text)
+
+    def one_exhibit(path: str, body: dict[str, Any]) -> bool:
+        return shows_one(str(body.get("attachments", [{}])[0].get("content")))
+
+    late = officer.recorder.hold(one_exhibit, accept=True)
+    pair = [teams_file(f"p{n}.pdf", files.link(f"p{n}.pdf", PDF + bytes([7, n]))) for n in (1, 2)]
+    files.failures["p2.pdf"] = 2  # the second file lands after the first was drawn
+    await officer.say("add MET-24-0014", pair)
+    await asyncio.wait_for(late.arrived.wait(), 60)
+    both = await officer.wait_for_update("Exhibit JS/2", attempts=600)
+    assert "Exhibit JS/1" in both
+    late.released.set()
+
+    def updates() -> list[str]:
+        return [
+            str(r.body.get("attachments", [{}])[0].get("content"))
+            for r in officer.recorder.received
+            if r.method == "PUT"
+        ]
+
+    def settled() -> bool:  # the late update was taken, and something came after it
+        texts = updates()
+        late_at = [
+            n
+            for n, text in enumerate(texts)
+            if one_exhibit("", {"attachments": [{"content": text}]})
+        ]
+        return bool(late_at) and late_at[-1] < len(texts) - 1
+
+    for _ in range(300):
+        if settled():
+            break
+        await asyncio.sleep(0.1)
+    last = updates()[-1]
+    assert "Exhibit JS/1" in last, last
+    assert "Exhibit JS/2" in last, last
 
 
 async def test_many_files_get_gap_free_references(

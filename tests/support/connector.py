@@ -32,9 +32,11 @@ class Received:
 @dataclass(eq=False)
 class Hold:
     """The first post `matches` picks is held unanswered (a Teams that hangs) until `released`,
-    then refused with 503 and not recorded: it never reached anyone."""
+    then refused with 503 and not recorded: it never reached anyone. With `accept`, it is then
+    taken and recorded like any other (a post that reaches Teams late, after later ones)."""
 
     matches: Callable[[str, dict[str, Any]], bool]  # (path, body)
+    accept: bool = False
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -115,9 +117,9 @@ class RecordingConnector:
             and (r.path.startswith(prefix + "/") or r.path.startswith(prefix + ";"))
         ]
 
-    def hold(self, matches: Callable[[str, dict[str, Any]], bool]) -> Hold:
+    def hold(self, matches: Callable[[str, dict[str, Any]], bool], *, accept: bool = False) -> Hold:
         """Hold the first post or update `matches` picks; see `Hold`."""
-        held = Hold(matches)
+        held = Hold(matches, accept)
         self._holds.append(held)
         return held
 
@@ -152,7 +154,9 @@ class RecordingConnector:
             if not held.arrived.is_set() and held.matches(request.path, body):
                 held.arrived.set()
                 await held.released.wait()
-                return web.json_response({"error": {"code": "ServiceError"}}, status=503)
+                if not held.accept:
+                    return web.json_response({"error": {"code": "ServiceError"}}, status=503)
+                break
         answered = f"activity-{next(self._ids)}"
         async with self._arrived:
             self.received.append(
