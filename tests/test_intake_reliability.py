@@ -21,11 +21,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
@@ -52,10 +51,10 @@ from tests.conftest import BotClientFactory
 from tests.support.connector import RecordingConnector
 from tests.support.conversation import Conversation, teams_file
 from tests.support.slow_files import SlowFiles, serve_slow_files
+from tests.support.waiting import until
 
 PERSONAL_CHAT = "a:exhibit-personal-chat"  # the conversation of tests/fixtures/personal_message
 
-T = TypeVar("T")
 
 MIB = 1024 * 1024
 BIG_BYTES = 40 * MIB
@@ -243,21 +242,6 @@ class Rig:
         report = verify_chain(case.id, chain, head=head)
         assert report.ok, report.problem
         return exhibit
-
-
-async def until(
-    what: str, check: Callable[[], Awaitable[T | None]], seconds: float, explain: Callable[[], str]
-) -> T:
-    """Poll `check` until it returns something; fail after `seconds`, saying where to look."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        result = await check()
-        if result is not None:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {seconds:.0f} s; {explain()}")
-        await asyncio.sleep(0.1)
 
 
 @asynccontextmanager

@@ -35,10 +35,10 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import ClientConnectorError, ClientSession, ClientTimeout, web
@@ -64,6 +64,7 @@ from tests.support.connector import Hold, RecordingConnector, personal_chat
 from tests.support.conversation import CASE_CHANNEL, Conversation, card_of, teams_file
 from tests.support.people import JANE, LIAM, RAVI, SARAH, Person, channel_members
 from tests.support.slow_files import SlowFiles, serve_slow_files
+from tests.support.waiting import until
 
 if TYPE_CHECKING:  # importing it here would keep pytest from registering it as a plugin
     from tests.support.postgres import PostgresServer
@@ -72,7 +73,6 @@ pytest_plugins = ["tests.support.postgres"]
 
 pytestmark = pytest.mark.postgres
 
-T = TypeVar("T")
 
 SERVE = [sys.executable, "-m", "exhibit", "serve", "--env-file", os.devnull]
 WORKER = [sys.executable, "-m", "exhibit", "worker", "--env-file", os.devnull]
@@ -225,7 +225,7 @@ class System:
             except ClientConnectorError:
                 return None
 
-        await until(f"service-{number} ready", answers, 60, self.explain)
+        await until(f"service-{number} ready", answers, 60, self.explain, every=0.2)
 
     async def start_worker(self, name: str) -> subprocess.Popen[bytes]:
         """Start a worker process and wait until it takes jobs."""
@@ -236,7 +236,7 @@ class System:
             assert process.poll() is None, f"{name} exited; {self.explain()}"
             return True if "Ingest worker started" in self.log_of(name) else None
 
-        await until(f"{name} starting", started, 60, self.explain)
+        await until(f"{name} starting", started, 60, self.explain, every=0.2)
         return process
 
     def log_of(self, name: str) -> str:
@@ -265,21 +265,6 @@ class System:
         except ResourceNotFoundError:
             return 0
         return len(uncommitted)
-
-
-async def until(
-    what: str, check: Callable[[], Awaitable[T | None]], seconds: float, explain: Callable[[], str]
-) -> T:
-    """Poll `check` until it returns something; fail after `seconds`, saying where to look."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        result = await check()
-        if result is not None:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {seconds:.0f} s; {explain()}")
-        await asyncio.sleep(0.2)
 
 
 def in_channel(case: int) -> dict[str, Any]:
@@ -452,7 +437,7 @@ async def test_three_services_and_two_workers_behave_as_one_system(system: Syste
             return None
         return await system.staged_blocks(cases[slow.case], job.id) or None
 
-    await until("worker-1 staging the slow file", staging, 60, system.explain)
+    await until("worker-1 staging the slow file", staging, 60, system.explain, every=0.2)
     system.files.pauses[slow.name] = CRAWL_PAUSE
     await system.start_worker("worker-2")
 
@@ -508,7 +493,7 @@ async def test_three_services_and_two_workers_behave_as_one_system(system: Syste
             jobs[key] = job
         return jobs
 
-    jobs = await until("every intake job finished", all_settled, 150, system.explain)
+    jobs = await until("every intake job finished", all_settled, 150, system.explain, every=0.2)
     failed = {keys[k].name: j.error for k, j in jobs.items() if j.status is JobStatus.FAILED}
     assert not failed, f"{failed}; {system.explain()}"
     slow_job = jobs[slow_key]
@@ -649,7 +634,9 @@ async def verify_in_background(
         (row,) = await jobs_keyed(system, f"verify {large.id} {JANE.object_id}")
         return row if JobState(row.state).finished else None
 
-    finished = await until("the verification finished elsewhere", done, 60, system.explain)
+    finished = await until(
+        "the verification finished elsewhere", done, 60, system.explain, every=0.2
+    )
     assert finished.state == JobState.DONE.value, finished
     assert finished.outcome == "verified", finished
     assert finished.attempts == 2, finished
@@ -699,7 +686,9 @@ async def approve_in_background(
         assert len(rows) == 1, rows
         return rows[0] if JobState(rows[0].state).finished else None
 
-    finished = await until("the approval job finished elsewhere", done, 60, system.explain)
+    finished = await until(
+        "the approval job finished elsewhere", done, 60, system.explain, every=0.2
+    )
     assert finished.state == JobState.DONE.value, finished
     assert finished.outcome == ShareStatus.APPROVED.value, finished
     assert finished.attempts == 2, finished
