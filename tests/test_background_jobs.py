@@ -356,6 +356,23 @@ async def jobs_of(settings: Settings, kind: str) -> list[Job]:
         await engine.dispose()
 
 
+async def without_runner(
+    job_settings: Settings,
+    bot_client: BotClientFactory,
+    connector: tuple[RecordingConnector, str],
+    file_url: str,
+    reference: str,
+) -> Conversation:
+    """An exhibit recorded in case `reference` by one instance, which stops; then an instance
+    that queues jobs but runs none (its runner off)."""
+    recorder, url = connector
+    first = Conversation(await bot_client(job_settings), recorder, url)
+    await with_exhibit(first, reference, file_url)
+    await first.client.close()
+    no_runner = job_settings.model_copy(update={"run_worker": False})
+    return Conversation(await bot_client(no_runner), recorder, url)
+
+
 async def test_a_restart_finishes_queued_work_and_a_double_request_makes_one_job(
     job_settings: Settings,
     bot_client: BotClientFactory,
@@ -363,12 +380,8 @@ async def test_a_restart_finishes_queued_work_and_a_double_request_makes_one_job
     file_url: str,
 ) -> None:
     recorder, url = connector
-    first = Conversation(await bot_client(job_settings), recorder, url)
-    await with_exhibit(first, "MET-24-0150", file_url)
-    await first.client.close()
     # An instance that queues jobs but runs none (its runner off), then stops.
-    no_runner = job_settings.model_copy(update={"run_worker": False})
-    queuing = Conversation(await bot_client(no_runner), recorder, url)
+    queuing = await without_runner(job_settings, bot_client, connector, file_url, "MET-24-0150")
 
     answer = await queuing.say("evidence verify MET-24-0150 JS/1")
     again = await queuing.say("evidence verify MET-24-0150 JS/1")
@@ -432,12 +445,8 @@ async def test_a_verification_run_again_after_its_runner_died_is_recorded_once(
     connector: tuple[RecordingConnector, str],
     file_url: str,
 ) -> None:
-    recorder, url = connector
-    first = Conversation(await bot_client(job_settings), recorder, url)
-    await with_exhibit(first, "MET-24-0152", file_url)
-    await first.client.close()
-    no_runner = job_settings.model_copy(update={"run_worker": False})
-    officer = Conversation(await bot_client(no_runner), recorder, url)
+    recorder, _url = connector
+    officer = await without_runner(job_settings, bot_client, connector, file_url, "MET-24-0152")
     services = officer.client.app[SERVICES]
     await officer.say("evidence verify MET-24-0152 JS/1")
     (job,) = await jobs_of(job_settings, JobKind.VERIFY)
