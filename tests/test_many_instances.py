@@ -522,7 +522,25 @@ async def test_three_services_and_two_workers_behave_as_one_system(system: Syste
 
     # The officer was told: the receipt the jobs belong to ends naming every file's exhibit, and
     # a receipt the other copy of the message posted says the files are being recorded already
-    # (never "Receiving" for ever).
+    # (never "Receiving" for ever). Reports redraw after the jobs' records are committed, so
+    # the last updates may still be on their way: wait for them first.
+    def last_update(message: list[Any]) -> str:
+        first = message[0]
+        receipt = jobs[idempotency_key(chat(first.chat), first.activity_id, 0)].receipt_activity_id
+        path = f"/v3/conversations/{chat(first.chat)}/activities/{receipt}"
+        updates = [r for r in system.recorder.received if r.method == "PUT" and r.path == path]
+        return str(card_of(updates[-1].body)) if updates else ""
+
+    async def receipts_final() -> bool | None:
+        for message in messages:
+            last = last_update(message)
+            for sent in message:
+                job = jobs[idempotency_key(chat(sent.chat), sent.activity_id, sent.position)]
+                if f"Exhibit {by_job[job.id].ref}" not in last:
+                    return None
+        return True
+
+    await until("every receipt naming its exhibits", receipts_final, 60, system.explain, every=0.2)
     for message in messages:
         first = message[0]
         receipt = jobs[idempotency_key(chat(first.chat), first.activity_id, 0)].receipt_activity_id
