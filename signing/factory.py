@@ -18,7 +18,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from evidence.checkpoints import CheckpointSigner
 from evidence.errors import SignerRefused
-from signing.keyvault import KeyVaultKeyId, KeyVaultSigner
+from signing.key_id import KeyVaultKeyId
 from signing.local import LocalKeySigner, ensure_key_file
 
 
@@ -46,6 +46,8 @@ async def open_signer(
     if config.key_vault_key is not None:
         if credential is None:
             raise SignerRefused("a Key Vault checkpoint key needs the service's Entra identity")
+        from signing.keyvault import KeyVaultSigner  # the Key Vault SDK: only when configured
+
         signer = await KeyVaultSigner.open(config.key_vault_key, credential, **client_options)
         return signer, signer.aclose
     local = await asyncio.to_thread(_local_signer, config)

@@ -16,11 +16,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
@@ -38,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from evidence.checkpoints import SignedCheckpoint
 from evidence.errors import SignerError, SignerRefused, SignerUnavailable
+from signing.key_id import KeyVaultKeyId
 from signing.local import key_id_of, public_pem, verify_with
 
 logger = logging.getLogger(__name__)
@@ -46,37 +44,6 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 30.0
 _P256_COORDINATE_BYTES = 32
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
-_VERSION = re.compile(r"^[0-9A-Za-z]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class KeyVaultKeyId:
-    """A Key Vault key: the vault's URL, the key's name and, optionally, one version."""
-
-    vault_url: str
-    name: str
-    version: str | None = None
-
-    @classmethod
-    def parse(cls, identifier: str) -> KeyVaultKeyId:
-        """`https://<vault>/keys/<name>[/<version>]`; `ValueError` naming what is wrong."""
-        url = urlsplit(identifier.strip())
-        if url.scheme != "https" or not url.hostname:
-            raise ValueError("must be an https:// Key Vault key identifier")
-        if url.query or url.fragment or url.username or url.password:
-            raise ValueError("must be a plain key identifier, without query or user")
-        parts = url.path.strip("/").split("/")
-        if len(parts) not in {2, 3} or parts[0] != "keys" or not _NAME.match(parts[1]):
-            raise ValueError("must look like https://<vault>/keys/<name>[/<version>]")
-        version = parts[2] if len(parts) == 3 else None
-        if version is not None and not _VERSION.match(version):
-            raise ValueError(f"{version!r} is not a key version")
-        return cls(f"https://{url.netloc}", parts[1], version)
-
-    def __str__(self) -> str:
-        suffix = f"/{self.version}" if self.version else ""
-        return f"{self.vault_url}/keys/{self.name}{suffix}"
 
 
 class KeyVaultSigner:

@@ -3,13 +3,20 @@
 A message carries only the job id; the job's state lives in the database. A received message
 stays invisible while a worker holds it (the worker extends that), and reappears by itself if
 the worker dies: that is how a crashed ingest is picked up again.
+
+The Queue SDK is loaded on first use, in a thread: it is not needed to answer `/readyz`, and
+loading it on the event loop would hold every request of a starting service behind it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
@@ -18,11 +25,15 @@ from azure.core.exceptions import (
     ResourceExistsError,
     ResourceNotFoundError,
 )
-from azure.storage.queue import QueueMessage
-from azure.storage.queue.aio import QueueClient
 
 from evidence.errors import Transient
 from storage.blobs import API_VERSION
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueMessage
+    from azure.storage.queue.aio import QueueClient
+
+SDK = "azure.storage.queue.aio"
 
 logger = logging.getLogger(__name__)
 
@@ -52,30 +63,54 @@ class Backlog:
 class IngestQueue:
     """Send, receive, extend and delete intake job messages."""
 
-    def __init__(self, client: QueueClient) -> None:
-        self._client = client
+    def __init__(self, open_client: Callable[[], QueueClient]) -> None:
+        self._open_client = open_client
+        self._client: QueueClient | None = None
+        self._opening = asyncio.Lock()
         self._created = False
 
     @classmethod
     def from_connection_string(cls, connection_string: str, name: str) -> IngestQueue:
         """A queue in the account of `connection_string`."""
-        return cls(
-            QueueClient.from_connection_string(connection_string, name, api_version=API_VERSION)
-        )
+
+        def open_client() -> QueueClient:
+            from azure.storage.queue.aio import QueueClient
+
+            return QueueClient.from_connection_string(
+                connection_string, name, api_version=API_VERSION
+            )
+
+        return cls(open_client)
 
     @classmethod
     def from_account_url(
         cls, account_url: str, name: str, credential: AsyncTokenCredential
     ) -> IngestQueue:
         """A queue in the account at `account_url`, reached with an Entra identity (no key)."""
-        return cls(QueueClient(account_url, name, credential=credential, api_version=API_VERSION))
+
+        def open_client() -> QueueClient:
+            from azure.storage.queue.aio import QueueClient
+
+            return QueueClient(account_url, name, credential=credential, api_version=API_VERSION)
+
+        return cls(open_client)
+
+    async def _queue(self) -> QueueClient:
+        """The client, made on first use (its SDK imported off the event loop)."""
+        if self._client is None:
+            async with self._opening:
+                if self._client is None:
+                    await asyncio.to_thread(importlib.import_module, SDK)
+                    self._client = self._open_client()
+        return self._client
 
     async def ensure(self) -> None:
         """Create the queue if it does not exist."""
         if self._created:
             return
+        client = await self._queue()
         try:
-            await self._client.create_queue()
+            await client.create_queue()
         except ResourceExistsError:
             pass
         except AzureError as err:
@@ -85,17 +120,19 @@ class IngestQueue:
     async def send(self, job_id: str, *, delay_seconds: int = 0) -> None:
         """Queue the job (visible after `delay_seconds`)."""
         await self.ensure()
+        client = await self._queue()
         try:
-            await self._client.send_message(job_id, visibility_timeout=delay_seconds or None)
+            await client.send_message(job_id, visibility_timeout=delay_seconds or None)
         except AzureError as err:
             raise QueueUnavailable(type(err).__name__) from err
 
     async def receive(self, *, hold_seconds: int, limit: int = 1) -> list[Lease]:
         """Up to `limit` messages, each invisible to others for `hold_seconds`."""
         await self.ensure()
+        client = await self._queue()
         leases = []
         try:
-            async for message in self._client.receive_messages(
+            async for message in client.receive_messages(
                 messages_per_page=limit, visibility_timeout=hold_seconds, max_messages=limit
             ):
                 leases.append(_lease(message))
@@ -105,8 +142,9 @@ class IngestQueue:
 
     async def extend(self, lease: Lease, hold_seconds: int) -> Lease:
         """Keep the message invisible for another `hold_seconds` (a new pop receipt)."""
+        client = await self._queue()
         try:
-            updated = await self._client.update_message(
+            updated = await client.update_message(
                 lease.message_id, lease.pop_receipt, visibility_timeout=hold_seconds
             )
         except AzureError as err:
@@ -119,8 +157,9 @@ class IngestQueue:
 
     async def delete(self, lease: Lease) -> None:
         """The job is finished: remove its message."""
+        client = await self._queue()
         try:
-            await self._client.delete_message(lease.message_id, lease.pop_receipt)
+            await client.delete_message(lease.message_id, lease.pop_receipt)
         except ResourceNotFoundError:
             logger.info("Message of job %s was already gone", lease.job_id)
         except HttpResponseError as err:
@@ -135,9 +174,10 @@ class IngestQueue:
     async def backlog(self, now: datetime) -> Backlog:
         """How many messages wait (approximate) and the age of the oldest visible one: two
         cheap calls, for the queue gauges."""
+        client = await self._queue()
         try:
-            properties = await self._client.get_queue_properties()
-            oldest = await self._client.peek_messages(max_messages=1)
+            properties = await client.get_queue_properties()
+            oldest = await client.peek_messages(max_messages=1)
         except ResourceNotFoundError:
             return Backlog(0, 0.0)
         except AzureError as err:
@@ -147,8 +187,9 @@ class IngestQueue:
         return Backlog(int(properties.approximate_message_count or 0), age)
 
     async def aclose(self) -> None:
-        """Close the client."""
-        await self._client.close()
+        """Close the client, if it was made."""
+        if self._client is not None:
+            await self._client.close()
 
 
 def _lease(message: QueueMessage) -> Lease:

@@ -18,7 +18,8 @@ from evidence.checkpoints import Checkpoint, SignedCheckpoint
 from evidence.errors import SignerRefused
 from exhibit.settings import SettingsError, load_settings
 from signing.factory import SignerConfig, open_signer
-from signing.keyvault import KeyVaultKeyId, KeyVaultSigner
+from signing.key_id import KeyVaultKeyId
+from signing.keyvault import KeyVaultSigner
 from signing.local import LocalKeySigner, ensure_key_file, key_id_of, public_pem
 from signing.published import PublishedKeys, load_public_key
 from tests.conftest import BotClientFactory

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from evidence.checkpoints import Checkpoint, SignedCheckpoint
 from evidence.errors import SignerRefused, SignerUnavailable
-from signing.keyvault import KeyVaultKeyId, KeyVaultSigner
+from signing.key_id import KeyVaultKeyId
+from signing.keyvault import KeyVaultSigner
 from signing.local import key_id_of, public_pem
 from tests.fakes.key_vault import (
     DOMAIN,

@@ -36,7 +36,7 @@ from evidence.records import DuplicateCase, IntakeJob, JobStatus, Records, Recor
 from storage.database import create_engine
 from storage.migrate import current_revision, head_revision, migrate
 from storage.records import SqlRecords
-from storage.tables import custody_entries, custody_heads, metadata
+from storage.tables import custody_entries, custody_heads, metadata, open_job_key_index
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
@@ -178,6 +178,8 @@ async def test_concurrent_migrations_all_succeed(empty_url: str) -> None:
 
 
 async def test_migrated_schema_matches_the_tables(records: SqlRecords, engine: AsyncEngine) -> None:
+    open_job_key_index()
+
     def differences(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))

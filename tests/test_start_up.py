@@ -16,8 +16,21 @@ from storage.schema_version import schema_is_current, script_head
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
 ROOT = Path(__file__).resolve().parents[1]
-# Needed only by a Graph directory, an Entra identity, a continuity export or a migration.
-DEFERRED = ("alembic", "msgraph", "httpx", "azure.identity", "fpdf", "fontTools", "PIL", "mako")
+# Needed only by a Graph directory, an Entra identity, a Key Vault key, a continuity export, a
+# migration or PostgreSQL; the Queue SDK loads on first use, off the event loop.
+DEFERRED = (
+    "alembic",
+    "msgraph",
+    "httpx",
+    "azure.identity",
+    "azure.keyvault",
+    "azure.storage.queue",
+    "fpdf",
+    "fontTools",
+    "PIL",
+    "mako",
+    "sqlalchemy.dialects.postgresql",
+)
 
 
 def test_the_service_module_loads_without_what_it_may_not_need() -> None:

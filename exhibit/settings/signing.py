@@ -14,7 +14,7 @@ from pydantic import Field
 
 from exhibit.settings.base import Concern, Flag, SettingsError
 from signing.factory import SignerConfig
-from signing.keyvault import KeyVaultKeyId
+from signing.key_id import KeyVaultKeyId
 
 KEY_VAULT_KEY = "EXHIBIT_CHECKPOINT_KEY_VAULT_KEY"
 ALLOW_KEY_FILE = "EXHIBIT_DANGEROUSLY_ALLOW_CHECKPOINT_KEY_FILE"

@@ -17,12 +17,13 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, text
 
 from storage.database import create_engine
-from storage.tables import UtcDateTime, metadata
+from storage.tables import UtcDateTime, metadata, open_job_key_index
 
 # Any constant will do: it only has to be the same for every Exhibit process.
 MIGRATION_LOCK_KEY = 0x45584849424954
 
 config = context.config
+open_job_key_index()  # autogenerate compares against the whole schema
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 

@@ -10,14 +10,16 @@ lease expired and was claimed again changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, Table, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evidence.jobs import Job, JobState
 from storage.tables import background_jobs, service_leases
+
+if TYPE_CHECKING:
+    from storage.records.dialect import Insert
 
 OPEN = (JobState.QUEUED.value, JobState.RUNNING.value)
 
@@ -27,7 +29,7 @@ class JobQueries:
 
     _connection: AsyncConnection
 
-    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+    def _insert(self, table: Table) -> Insert:
         raise NotImplementedError
 
     async def add_background_job(self, job: Job) -> tuple[Job, bool]:

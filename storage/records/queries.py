@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +23,7 @@ from evidence.errors import Conflict
 from evidence.model import Case, ChannelBinding, Exhibit, LegalHold
 from evidence.records import DuplicateCase, IntakeJob
 from evidence.shares import Share, ShareStatus
+from storage.records.dialect import insert_into
 from storage.records.jobs import JobQueries
 from storage.records.rows import (
     case_from_row,
@@ -52,6 +52,9 @@ from storage.tables import (
     shares,
 )
 
+if TYPE_CHECKING:
+    from storage.records.dialect import Insert
+
 
 class SqlRecordsUnit(SweepQueries, JobQueries):
     """One transaction's view of the records (the integrity sweep's part: `SweepQueries`;
@@ -59,7 +62,7 @@ class SqlRecordsUnit(SweepQueries, JobQueries):
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
-        self._postgres = connection.dialect.name == "postgresql"
+        self._dialect = connection.dialect.name
 
     # -- cases ---------------------------------------------------------------------------
 
@@ -531,5 +534,5 @@ class SqlRecordsUnit(SweepQueries, JobQueries):
         )
         return int((await self._connection.execute(query)).scalar_one())
 
-    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
-        return postgresql.insert(table) if self._postgres else sqlite.insert(table)
+    def _insert(self, table: Table) -> Insert:
+        return insert_into(table, self._dialect)

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, Table, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evidence.model import Exhibit
 from evidence.sweeps import AlertTarget, IntegrityAlert, SweepState
 from storage.records.rows import exhibit_from_row
 from storage.tables import exhibits, integrity_alerts, integrity_sweeps
+
+if TYPE_CHECKING:
+    from storage.records.dialect import Insert
 
 SWEEP = "exhibits"  # the one sweep there is: every exhibit of every case
 
@@ -29,7 +31,7 @@ class SweepQueries:
 
     _connection: AsyncConnection
 
-    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+    def _insert(self, table: Table) -> Insert:
         raise NotImplementedError
 
     async def sweep_state(self) -> SweepState | None:
