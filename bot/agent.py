@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
-from microsoft_teams.cards import AdaptiveCard
 from opentelemetry import trace
 
 from bot import wording
@@ -38,6 +38,9 @@ from cards.cases import CONSULT, build_reason_card
 from cards.officer import build_whoami_card
 from evidence.errors import ReasonRequired
 from storage.telemetry import span
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from microsoft_agents.activity import AdaptiveCardInvokeResponse
 from microsoft_agents.hosting.core import TurnContext
-from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
 from bot.commands.custody import on_custody_action
@@ -39,6 +38,9 @@ from cards.custody import CUSTODY_EARLIER, CUSTODY_VIEWS
 from cards.exhibits import FLAG, RECEIPT_REFRESH, REVIEW
 from cards.sharing import APPROVE, REFRESH, REJECT, SHARE_FORM
 from evidence.errors import CaseNotFound, DirectoryUnavailable, ExhibitError, InvalidInput
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +61,10 @@ NEXT_STEPS: dict[str, tuple[str, ...]] = {
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]{0,39}")
 
 # Runs a command for the turn's sender as if typed; the card to answer with, if any.
-CommandRunner = Callable[[TurnContext, ParsedCommand], Awaitable[AdaptiveCard | None]]
+CommandRunner = Callable[[TurnContext, ParsedCommand], Awaitable["AdaptiveCard | None"]]
 
 
-Rerun = Callable[[TurnContext, Mapping[str, object]], Awaitable[AdaptiveCard]]
+Rerun = Callable[[TurnContext, Mapping[str, object]], Awaitable["AdaptiveCard"]]
 
 
 async def on_card_action(

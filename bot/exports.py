@@ -19,11 +19,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
-from microsoft_teams.cards import AdaptiveCard
 
 from bot.commands.grammar import command_named
 from bot.proactive import reference_of, reference_without_names
@@ -48,6 +47,9 @@ from evidence.errors import CaseNotFound, InvalidInput
 from evidence.jobs import Job, JobKind
 from evidence.model import ExhibitRef
 from evidence.records import RecordsUnit, run_unit
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ link went — not the link — is recorded (`share.link_delivered`).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from microsoft_agents.activity import Activity
-from microsoft_teams.cards import AdaptiveCard
 
 from bot.proactive import PERSONAL
 from bot.replies import card_activity
@@ -24,6 +24,9 @@ from evidence import share_cases
 from evidence.custody import Action
 from evidence.records import run_unit
 from evidence.shares import Share
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 

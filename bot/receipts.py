@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from microsoft_agents.hosting.core import TurnContext
-from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import connector_accounts
 from bot.replies import card_activity
@@ -31,6 +31,9 @@ from evidence.policy import Decision, can_review
 from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit
 from evidence.review import REVIEW_ACTIONS, reviews_of
 from worker.ports import JobFailure
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 

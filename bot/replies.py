@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
-from microsoft_teams.cards import AdaptiveCard
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 

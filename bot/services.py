@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from microsoft_agents.hosting.core import TurnContext
-from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import CaseTeams
 from bot.commands.parsing import ParsedCommand
@@ -34,6 +33,8 @@ from worker.background import Background
 from worker.jobs import JobRunner
 
 if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
+
     from bot.exports import Exports
 
 T = TypeVar("T")
@@ -175,4 +176,4 @@ def _with_known_teams(
 
 
 # A handler answers with a card, or None when it has already replied itself.
-Handler = Callable[[Turn], Awaitable[AdaptiveCard | None]]
+Handler = Callable[[Turn], Awaitable["AdaptiveCard | None"]]

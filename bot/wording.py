@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-
-from microsoft_teams.cards import AdaptiveCard
+from typing import TYPE_CHECKING
 
 from cards.common import Tone, build_notice_card
 from cards.text import clean
@@ -27,6 +26,9 @@ from evidence.errors import (
 from evidence.exhibits import ExhibitNotFound
 from evidence.records import DuplicateCase
 from worker.ports import JobFailure
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 SHARE_ID = re.compile(r"S-[0-9A-F]{10}")
 

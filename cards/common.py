@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from microsoft_teams.cards import ActionSet, AdaptiveCard, ExecuteAction, TextBlock
-
+from cards.models import ac
 from cards.text import SHORT, wording
 
 
@@ -18,22 +17,22 @@ class Tone(StrEnum):
     ATTENTION = "Attention"
 
 
-def build_notice_card(title: str, text: str, tone: Tone = Tone.INFO) -> AdaptiveCard:
+def build_notice_card(title: str, text: str, tone: Tone = Tone.INFO) -> ac.AdaptiveCard:
     """A title in the tone's colour and an explanation.
 
     Both are Exhibit's wording, but may carry what a user typed (a reference, a share id, an
     address): Markdown in them is made literal, `code spans` excepted.
     """
-    return AdaptiveCard(
+    return ac.AdaptiveCard(
         body=[
-            TextBlock(
+            ac.TextBlock(
                 text=wording(title, limit=SHORT),
                 weight="Bolder",
                 size="Medium",
                 color=tone.value,
                 wrap=True,
             ),
-            TextBlock(text=wording(text), wrap=True),
+            ac.TextBlock(text=wording(text), wrap=True),
         ]
     )
 
@@ -44,11 +43,11 @@ def build_notice_card(title: str, text: str, tone: Tone = Tone.INFO) -> Adaptive
 NEXT_STEP = "command.run"
 
 
-def next_step(title: str, command: str, **about: str) -> ExecuteAction:
+def next_step(title: str, command: str, **about: str) -> ac.ExecuteAction:
     """A button that runs `command` about `about` (a case reference, an exhibit reference)."""
-    return ExecuteAction(title=title, verb=NEXT_STEP, data={"command": command, **about})
+    return ac.ExecuteAction(title=title, verb=NEXT_STEP, data={"command": command, **about})
 
 
-def next_steps(*actions: ExecuteAction) -> ActionSet:
+def next_steps(*actions: ac.ExecuteAction) -> ac.ActionSet:
     """A row of next-step buttons."""
-    return ActionSet(actions=list(actions))
+    return ac.ActionSet(actions=list(actions))

@@ -5,15 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from microsoft_teams.cards import (
-    ActionSet,
-    AdaptiveCard,
-    CardElement,
-    Container,
-    ExecuteAction,
-    TextBlock,
-)
-
+from cards.models import ac
 from cards.text import LONG, plain, wording
 from cards.time import when
 from evidence.anchoring import AnchoredReport
@@ -25,12 +17,12 @@ CUSTODY_EARLIER, CUSTODY_VIEWS = "custody.earlier", "custody.views"
 MAX_VIEWS_LISTED = 50
 
 
-def build_custody_card(view: CustodyView) -> AdaptiveCard:
+def build_custody_card(view: CustodyView) -> ac.AdaptiveCard:
     """The exhibit's story (a page of it, oldest first), whether the case's chain verifies
     against its signed checkpoints (each problem named), the views folded into one line, and
     buttons for earlier entries and for who viewed it."""
-    body: list[CardElement] = [
-        TextBlock(
+    body: list[ac.CardElement] = [
+        ac.TextBlock(
             text=plain(f"Custody of {view.case.reference} {view.exhibit.ref}"),
             weight="Bolder",
             size="Medium",
@@ -39,14 +31,14 @@ def build_custody_card(view: CustodyView) -> AdaptiveCard:
         *_verification(view.report),
     ]
     if view.earlier:
-        body.append(TextBlock(text=_earlier_text(view.earlier), is_subtle=True, wrap=True))
+        body.append(ac.TextBlock(text=_earlier_text(view.earlier), is_subtle=True, wrap=True))
     for entry in view.entries:
         body.append(
-            Container(
+            ac.Container(
                 separator=True,
                 items=[
-                    TextBlock(text=entry_words(entry, view.shares), wrap=True),
-                    TextBlock(
+                    ac.TextBlock(text=entry_words(entry, view.shares), wrap=True),
+                    ac.TextBlock(
                         text=f"{when(entry.at)} \u00b7 entry {entry.sequence}" + _share_note(entry),
                         is_subtle=True,
                         wrap=True,
@@ -55,34 +47,34 @@ def build_custody_card(view: CustodyView) -> AdaptiveCard:
             )
         )
     if not view.entries:
-        body.append(TextBlock(text="No entries.", is_subtle=True, wrap=True))
-    body.append(TextBlock(text=_views_text(view), separator=True, wrap=True))
+        body.append(ac.TextBlock(text="No entries.", is_subtle=True, wrap=True))
+    body.append(ac.TextBlock(text=_views_text(view), separator=True, wrap=True))
     actions = []
     data = {"exhibitId": view.exhibit.id, **({"reason": view.reason} if view.reason else {})}
     if view.earlier and view.entries:
         before = str(view.entries[0].sequence)
         actions.append(
-            ExecuteAction(
+            ac.ExecuteAction(
                 title="Earlier entries", verb=CUSTODY_EARLIER, data={**data, "before": before}
             )
         )
     if view.views:
-        actions.append(ExecuteAction(title="Who viewed it", verb=CUSTODY_VIEWS, data=data))
+        actions.append(ac.ExecuteAction(title="Who viewed it", verb=CUSTODY_VIEWS, data=data))
     if actions:
-        body.append(ActionSet(actions=list(actions)))
-    return AdaptiveCard(body=body)
+        body.append(ac.ActionSet(actions=list(actions)))
+    return ac.AdaptiveCard(body=body)
 
 
-def build_custody_views_card(view: CustodyView) -> AdaptiveCard:
+def build_custody_views_card(view: CustodyView) -> ac.AdaptiveCard:
     """Who viewed the exhibit or its custody, and when, newest first."""
-    body: list[CardElement] = [
-        TextBlock(
+    body: list[ac.CardElement] = [
+        ac.TextBlock(
             text=plain(f"Views of {view.case.reference} {view.exhibit.ref}"),
             weight="Bolder",
             size="Medium",
             wrap=True,
         ),
-        TextBlock(text=_views_text(view), wrap=True),
+        ac.TextBlock(text=_views_text(view), wrap=True),
     ]
     for entry in reversed(view.views[-MAX_VIEWS_LISTED:]):
         what = "the custody" if entry.action == Action.CUSTODY_VIEWED else "the exhibit"
@@ -90,11 +82,11 @@ def build_custody_views_card(view: CustodyView) -> AdaptiveCard:
         reason = entry.details.get("reason")
         if reason:
             line += f": {plain(str(reason), limit=LONG)}"
-        body.append(TextBlock(text=line, wrap=True, spacing="Small"))
+        body.append(ac.TextBlock(text=line, wrap=True, spacing="Small"))
     if len(view.views) > MAX_VIEWS_LISTED:
         earlier = len(view.views) - MAX_VIEWS_LISTED
-        body.append(TextBlock(text=f"\u2026 and {earlier} earlier views.", is_subtle=True))
-    return AdaptiveCard(body=body)
+        body.append(ac.TextBlock(text=f"\u2026 and {earlier} earlier views.", is_subtle=True))
+    return ac.AdaptiveCard(body=body)
 
 
 def entry_words(entry: CustodyEntry, shares: Mapping[str, SharedWith]) -> str:
@@ -170,10 +162,10 @@ def _views_text(view: CustodyView) -> str:
     return f"Viewed {count} {'time' if count == 1 else 'times'} (the exhibit or its custody)."
 
 
-def _verification(report: AnchoredReport) -> list[CardElement]:
+def _verification(report: AnchoredReport) -> list[ac.CardElement]:
     if report.findings:
         return [
-            TextBlock(
+            ac.TextBlock(
                 text="CHAIN OF CUSTODY NOT VERIFIED: tell your supervisor and professional "
                 "standards.",
                 color="Attention",
@@ -181,7 +173,7 @@ def _verification(report: AnchoredReport) -> list[CardElement]:
                 wrap=True,
             ),
             *(
-                TextBlock(
+                ac.TextBlock(
                     text=wording(f"\u2022 {finding.words[:1].upper()}{finding.words[1:]}."),
                     color="Attention",
                     wrap=True,
@@ -191,7 +183,7 @@ def _verification(report: AnchoredReport) -> list[CardElement]:
         ]
     if not report.checkpoints_read:
         return [
-            TextBlock(
+            ac.TextBlock(
                 text=f"The {report.entries} entries of the case chain link up, but its signed "
                 "checkpoints could not be read just now: try again shortly.",
                 color="Warning",
@@ -200,13 +192,13 @@ def _verification(report: AnchoredReport) -> list[CardElement]:
             )
         ]
     return [
-        TextBlock(
+        ac.TextBlock(
             text=f"Chain of custody verified ({report.entries} entries in the case chain).",
             color="Good",
             weight="Bolder",
             wrap=True,
         ),
-        TextBlock(text=_anchored_text(report), is_subtle=True, wrap=True),
+        ac.TextBlock(text=_anchored_text(report), is_subtle=True, wrap=True),
     ]
 
 

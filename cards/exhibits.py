@@ -5,20 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from microsoft_teams.cards import (
-    ActionSet,
-    AdaptiveCard,
-    CardElement,
-    Container,
-    ExecuteAction,
-    Fact,
-    FactSet,
-    RefreshDefinition,
-    TextBlock,
-    TextInput,
-)
-
 from cards.common import next_step, next_steps
+from cards.models import ac
 from cards.text import LONG, SHORT, TITLE, plain, wording
 from cards.time import when
 from cards.words import file_kind, region_name, size_text
@@ -44,32 +32,32 @@ def progress_text(received: int, total: int | None) -> str:
     return f"{done} of {whole} ({percent}%)"
 
 
-def exhibit_facts(exhibit: Exhibit, case_reference: str) -> Container:
+def exhibit_facts(exhibit: Exhibit, case_reference: str) -> ac.Container:
     """What identifies an exhibit and its bytes (the hash in full, wrapped, to compare).
 
     The type is the kind of file its bytes show; when the sending device declared a type those
     bytes contradict, a warning above the facts says so in plain words.
     """
     facts = [
-        Fact(title="Exhibit", value=plain(f"{case_reference} {exhibit.ref}")),
-        Fact(title="File", value=_file_name(exhibit)),
-        Fact(title="Type", value=plain(file_kind(exhibit.detected_type))),
-        Fact(title="Size", value=size_text(exhibit.size)),
-        Fact(title="Produced by", value=plain(exhibit.produced_by_name)),
-        Fact(title="Region", value=plain(region_name(exhibit.region))),
+        ac.Fact(title="Exhibit", value=plain(f"{case_reference} {exhibit.ref}")),
+        ac.Fact(title="File", value=_file_name(exhibit)),
+        ac.Fact(title="Type", value=plain(file_kind(exhibit.detected_type))),
+        ac.Fact(title="Size", value=size_text(exhibit.size)),
+        ac.Fact(title="Produced by", value=plain(exhibit.produced_by_name)),
+        ac.Fact(title="Region", value=plain(region_name(exhibit.region))),
     ]
     if exhibit.created_at is not None:
-        facts.append(Fact(title="Recorded", value=when(exhibit.created_at)))
-    items: list[CardElement] = []
+        facts.append(ac.Fact(title="Recorded", value=when(exhibit.created_at)))
+    items: list[ac.CardElement] = []
     if exhibit.declared_type and not types_agree(exhibit.declared_type, exhibit.detected_type):
-        facts.append(Fact(title="Sent as", value=plain(file_kind(exhibit.declared_type))))
+        facts.append(ac.Fact(title="Sent as", value=plain(file_kind(exhibit.declared_type))))
         items.append(
-            TextBlock(text=type_warning(exhibit), color="Attention", weight="Bolder", wrap=True)
+            ac.TextBlock(text=type_warning(exhibit), color="Attention", weight="Bolder", wrap=True)
         )
-    return Container(
+    return ac.Container(
         items=[
             *items,
-            FactSet(facts=facts),
+            ac.FactSet(facts=facts),
             *hash_lines("SHA-256", exhibit.sha256),
         ]
     )
@@ -118,16 +106,18 @@ def build_exhibit_card(
     with_review_actions: bool = False,
     notice: str | None = None,
     can_share: bool = False,
-) -> AdaptiveCard:
+) -> ac.AdaptiveCard:
     """One exhibit, its reviews, (for the case team) `Mark reviewed` and `Flag`, and next steps:
     Verify, Custody and (for who may ask for one) Share."""
-    body: list[CardElement] = []
+    body: list[ac.CardElement] = []
     if notice:
-        body.append(TextBlock(text=wording(notice), color="Attention", weight="Bolder", wrap=True))
+        body.append(
+            ac.TextBlock(text=wording(notice), color="Attention", weight="Bolder", wrap=True)
+        )
     if headline:
-        body.append(TextBlock(text=wording(headline), color="Good", weight="Bolder", wrap=True))
+        body.append(ac.TextBlock(text=wording(headline), color="Good", weight="Bolder", wrap=True))
     body += [
-        TextBlock(text=f"Exhibit {exhibit.ref}", weight="Bolder", size="Large", wrap=True),
+        ac.TextBlock(text=f"Exhibit {exhibit.ref}", weight="Bolder", size="Large", wrap=True),
         exhibit_facts(exhibit, case_reference),
     ]
     body += _review_lines(reviews)
@@ -143,12 +133,12 @@ def build_exhibit_card(
         # `share <case-ref> JS/1` answers with the share form, which carries the case.
         steps.append(next_step("Share", "share", case=case_reference, exhibit=ref))
     body.append(next_steps(*steps))
-    return AdaptiveCard(body=body)
+    return ac.AdaptiveCard(body=body)
 
 
-def _review_lines(reviews: Sequence[ReviewMark]) -> list[CardElement]:
+def _review_lines(reviews: Sequence[ReviewMark]) -> list[ac.CardElement]:
     if not reviews:
-        return [TextBlock(text="Not reviewed yet", is_subtle=True, wrap=True)]
+        return [ac.TextBlock(text="Not reviewed yet", is_subtle=True, wrap=True)]
     lines = []
     for mark in reviews:
         text = f"{mark.review.value.capitalize()} by {plain(mark.by)}, {when(mark.at)}"
@@ -156,22 +146,22 @@ def _review_lines(reviews: Sequence[ReviewMark]) -> list[CardElement]:
         lines.append(f"{text}: {comment}" if comment else text)
     flagged = any(mark.review is Review.FLAGGED for mark in reviews)
     return [
-        TextBlock(text="Review", weight="Bolder", color="Attention" if flagged else "Good"),
-        *(TextBlock(text=line, wrap=True, is_subtle=True) for line in lines),
+        ac.TextBlock(text="Review", weight="Bolder", color="Attention" if flagged else "Good"),
+        *(ac.TextBlock(text=line, wrap=True, is_subtle=True) for line in lines),
     ]
 
 
-def _comment_input() -> TextInput:
-    return TextInput(
+def _comment_input() -> ac.TextInput:
+    return ac.TextInput(
         id="comment", label="Comment (required to flag)", is_multiline=True, max_length=500
     )
 
 
-def _review_buttons(data: dict[str, str]) -> ActionSet:
-    return ActionSet(
+def _review_buttons(data: dict[str, str]) -> ac.ActionSet:
+    return ac.ActionSet(
         actions=[
-            ExecuteAction(title="Mark reviewed", verb=REVIEW, data=data, style="positive"),
-            ExecuteAction(title="Flag", verb=FLAG, data=data, style="destructive"),
+            ac.ExecuteAction(title="Mark reviewed", verb=REVIEW, data=data, style="positive"),
+            ac.ExecuteAction(title="Flag", verb=FLAG, data=data, style="destructive"),
         ]
     )
 
@@ -188,7 +178,7 @@ def build_receipt_card(
     exhibits: dict[str, Exhibit],
     progress: dict[str, int] | None = None,
     review: ReceiptReviews | None = None,
-) -> AdaptiveCard:
+) -> ac.AdaptiveCard:
     """The intake receipt: each file's state; completed files show as exhibits.
 
     With `review` (once every file is done), each exhibit shows its reviews, the viewer gets
@@ -203,21 +193,27 @@ def build_receipt_card(
         title = f"Receiving {len(jobs)} file{'s' if len(jobs) != 1 else ''} for {reference}"
     else:
         title = f"{done} exhibit{'s' if done != 1 else ''} recorded for {reference}"
-    body: list[CardElement] = [TextBlock(text=title, weight="Bolder", size="Medium", wrap=True)]
+    body: list[ac.CardElement] = [
+        ac.TextBlock(text=title, weight="Bolder", size="Medium", wrap=True)
+    ]
     if review is not None and review.notice:
-        notice = TextBlock(
+        notice = ac.TextBlock(
             text=wording(review.notice), color="Attention", weight="Bolder", wrap=True
         )
         body.insert(0, notice)
     if failed:
         body.append(
-            TextBlock(text=f"{failed} file(s) could not be recorded.", color="Attention", wrap=True)
+            ac.TextBlock(
+                text=f"{failed} file(s) could not be recorded.", color="Attention", wrap=True
+            )
         )
     for job in jobs:
         exhibit = exhibits.get(job.exhibit_id or "")
         if job.status is JobStatus.COMPLETED and exhibit is not None:
-            items: list[CardElement] = [
-                TextBlock(text=f"Exhibit {exhibit.ref}", weight="Bolder", color="Good", wrap=True),
+            items: list[ac.CardElement] = [
+                ac.TextBlock(
+                    text=f"Exhibit {exhibit.ref}", weight="Bolder", color="Good", wrap=True
+                ),
                 exhibit_facts(exhibit, case_reference),
             ]
             if review is not None:
@@ -228,8 +224,8 @@ def build_receipt_card(
                     )
         elif job.status is JobStatus.FAILED:
             items = [
-                TextBlock(text=plain(job.file_name, limit=TITLE), weight="Bolder", wrap=True),
-                TextBlock(
+                ac.TextBlock(text=plain(job.file_name, limit=TITLE), weight="Bolder", wrap=True),
+                ac.TextBlock(
                     text=wording(f"Not recorded: {job.error}", limit=SHORT * 2),
                     color="Attention",
                     wrap=True,
@@ -241,18 +237,18 @@ def build_receipt_card(
             if received:
                 state = f"Receiving \u2014 {progress_text(received, job.declared_size)}"
             items = [
-                TextBlock(text=plain(job.file_name, limit=TITLE), weight="Bolder", wrap=True),
-                TextBlock(text=state, is_subtle=True, wrap=True),
+                ac.TextBlock(text=plain(job.file_name, limit=TITLE), weight="Bolder", wrap=True),
+                ac.TextBlock(text=state, is_subtle=True, wrap=True),
             ]
-        body.append(Container(separator=True, items=items))
+        body.append(ac.Container(separator=True, items=items))
     if review is not None and review.reviewable:
         body.append(_comment_input())
-    card = AdaptiveCard(body=body)
+    card = ac.AdaptiveCard(body=body)
     if review is None:
         return card
     if review.refresh_for:
-        card.refresh = RefreshDefinition(
-            action=ExecuteAction(
+        card.refresh = ac.RefreshDefinition(
+            action=ac.ExecuteAction(
                 title="Refresh", verb=RECEIPT_REFRESH, data={"receipt": review.receipt}
             ),
             user_ids=list(review.refresh_for)[:MAX_REFRESH_USERS],
@@ -262,22 +258,22 @@ def build_receipt_card(
 
 def build_exhibit_list_card(
     case_reference: str, exhibits: Sequence[Exhibit], *, limit: int = 40
-) -> AdaptiveCard:
+) -> ac.AdaptiveCard:
     """The exhibits of a case, in the order they were recorded."""
-    body: list[CardElement] = [
-        TextBlock(
+    body: list[ac.CardElement] = [
+        ac.TextBlock(
             text=f"Exhibits of {plain(case_reference)}", weight="Bolder", size="Medium", wrap=True
         )
     ]
     if not exhibits:
-        body.append(TextBlock(text="No exhibits yet: send files with `add`.", wrap=True))
+        body.append(ac.TextBlock(text="No exhibits yet: send files with `add`.", wrap=True))
     for exhibit in exhibits[:limit]:
         body.append(
-            Container(
+            ac.Container(
                 separator=True,
                 items=[
-                    TextBlock(text=f"**{exhibit.ref}** \u2014 {_file_name(exhibit)}", wrap=True),
-                    TextBlock(
+                    ac.TextBlock(text=f"**{exhibit.ref}** \u2014 {_file_name(exhibit)}", wrap=True),
+                    ac.TextBlock(
                         text=f"{size_text(exhibit.size)} \u00b7 SHA-256 {exhibit.sha256[:16]}\u2026"
                         f" \u00b7 {plain(exhibit.produced_by_name)}",
                         is_subtle=True,
@@ -287,11 +283,11 @@ def build_exhibit_list_card(
             )
         )
     if len(exhibits) > limit:
-        body.append(TextBlock(text=f"\u2026 and {len(exhibits) - limit} more.", is_subtle=True))
-    return AdaptiveCard(body=body)
+        body.append(ac.TextBlock(text=f"\u2026 and {len(exhibits) - limit} more.", is_subtle=True))
+    return ac.AdaptiveCard(body=body)
 
 
-def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard:
+def build_verify_card(case_reference: str, result: Verification) -> ac.AdaptiveCard:
     """The outcome of re-hashing a stored exhibit against its anchored intake entry."""
     exhibit = result.exhibit
     if result.matches:
@@ -306,17 +302,17 @@ def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard
         source = f"chain entry {result.intake.sequence}, covered by a signed checkpoint"
     else:
         source = f"chain entry {result.intake.sequence}, not yet covered by a checkpoint"
-    return AdaptiveCard(
+    return ac.AdaptiveCard(
         body=[
-            TextBlock(text=headline, color=color, weight="Bolder", wrap=True),
-            TextBlock(
+            ac.TextBlock(text=headline, color=color, weight="Bolder", wrap=True),
+            ac.TextBlock(
                 text=plain(f"Exhibit {case_reference} {exhibit.ref}"), size="Large", wrap=True
             ),
-            FactSet(
+            ac.FactSet(
                 facts=[
-                    Fact(title="File", value=_file_name(exhibit)),
-                    Fact(title="Recorded in", value=source),
-                    Fact(title="Region", value=plain(region_name(exhibit.region))),
+                    ac.Fact(title="File", value=_file_name(exhibit)),
+                    ac.Fact(title="Recorded in", value=source),
+                    ac.Fact(title="Region", value=plain(region_name(exhibit.region))),
                 ]
             ),
             *hash_lines("Intake SHA-256", recorded),
@@ -325,9 +321,9 @@ def build_verify_card(case_reference: str, result: Verification) -> AdaptiveCard
     )
 
 
-def hash_lines(title: str, digest: str) -> list[CardElement]:
+def hash_lines(title: str, digest: str) -> list[ac.CardElement]:
     """A hash in full, wrapped, to compare by eye (a fact's value would be cut off)."""
     return [
-        TextBlock(text=title, weight="Bolder", wrap=True),
-        TextBlock(text=plain(digest), font_type="Monospace", size="Small", wrap=True),
+        ac.TextBlock(text=title, weight="Bolder", wrap=True),
+        ac.TextBlock(text=plain(digest), font_type="Monospace", size="Small", wrap=True),
     ]

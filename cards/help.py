@@ -9,15 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence, Set
 from typing import Protocol
 
-from microsoft_teams.cards import (
-    AdaptiveCard,
-    CardElement,
-    Container,
-    Fact,
-    FactSet,
-    TextBlock,
-)
-
+from cards.models import ac
 from cards.text import wording
 from evidence.officers import Role
 
@@ -46,18 +38,18 @@ HelpGroup = tuple[str, Sequence[HelpEntry]]
 NOT_YET = " \u2014 *not yet available*"
 
 
-def build_help_card(groups: Iterable[HelpGroup], hint: str | None = None) -> AdaptiveCard:
+def build_help_card(groups: Iterable[HelpGroup], hint: str | None = None) -> ac.AdaptiveCard:
     """Every command, one line each, under its group's name; `hint` is shown first.
 
     The hint may echo what the officer typed: its Markdown is made literal (`wording`).
     """
-    body: list[CardElement] = [
-        TextBlock(text="Exhibit commands", weight="Bolder", size="Medium", wrap=True),
+    body: list[ac.CardElement] = [
+        ac.TextBlock(text="Exhibit commands", weight="Bolder", size="Medium", wrap=True),
     ]
     if hint:
-        body.append(TextBlock(text=wording(hint), color="Attention", wrap=True))
+        body.append(ac.TextBlock(text=wording(hint), color="Attention", wrap=True))
     body.append(
-        TextBlock(
+        ac.TextBlock(
             text="Type a command in this chat, or @mention Exhibit in a case channel. "
             f"For how to use one, type {_placeholders('`help <command>`')}, e.g. `help share`.",
             is_subtle=True,
@@ -68,31 +60,34 @@ def build_help_card(groups: Iterable[HelpGroup], hint: str | None = None) -> Ada
         if not commands:
             continue
         facts = [
-            Fact(
+            ac.Fact(
                 title=command.name,
                 value=_placeholders(command.short) + ("" if command.available else NOT_YET),
             )
             for command in commands
         ]
         body.append(
-            Container(
+            ac.Container(
                 separator=True,
-                items=[TextBlock(text=title, weight="Bolder", wrap=True), FactSet(facts=facts)],
+                items=[
+                    ac.TextBlock(text=title, weight="Bolder", wrap=True),
+                    ac.FactSet(facts=facts),
+                ],
             )
         )
-    return AdaptiveCard(body=body)
+    return ac.AdaptiveCard(body=body)
 
 
-def build_command_help_card(title: str, commands: Iterable[HelpEntry]) -> AdaptiveCard:
+def build_command_help_card(title: str, commands: Iterable[HelpEntry]) -> ac.AdaptiveCard:
     """`commands` in full: syntax, what each does and for whom, an example."""
-    body: list[CardElement] = [
-        TextBlock(text=wording(title), weight="Bolder", size="Medium", wrap=True),
+    body: list[ac.CardElement] = [
+        ac.TextBlock(text=wording(title), weight="Bolder", size="Medium", wrap=True),
     ]
     for command in commands:
         status = "" if command.available else NOT_YET
-        items: list[CardElement] = [
-            TextBlock(text=_placeholders(command.usage), font_type="Monospace", wrap=True),
-            TextBlock(
+        items: list[ac.CardElement] = [
+            ac.TextBlock(text=_placeholders(command.usage), font_type="Monospace", wrap=True),
+            ac.TextBlock(
                 text=f"{_placeholders(command.description)}{_for_whom(command.roles)}{status}",
                 is_subtle=True,
                 wrap=True,
@@ -100,13 +95,13 @@ def build_command_help_card(title: str, commands: Iterable[HelpEntry]) -> Adapti
         ]
         if command.example != command.usage:  # a command without arguments is its own example
             items.append(
-                TextBlock(
+                ac.TextBlock(
                     text=f"e.g. {command.example}", font_type="Monospace", is_subtle=True, wrap=True
                 )
             )
-        body.append(Container(separator=True, items=items))
-    body.append(TextBlock(text="Type `help` for every command.", is_subtle=True, wrap=True))
-    return AdaptiveCard(body=body)
+        body.append(ac.Container(separator=True, items=items))
+    body.append(ac.TextBlock(text="Type `help` for every command.", is_subtle=True, wrap=True))
+    return ac.AdaptiveCard(body=body)
 
 
 def _placeholders(usage: str) -> str:

@@ -7,8 +7,7 @@ team).
 
 from __future__ import annotations
 
-from microsoft_teams.cards import AdaptiveCard, Fact, FactSet, TextBlock
-
+from cards.models import ac
 from cards.text import plain, wording
 from cards.time import when
 from evidence.sweeps import IntegrityAlert
@@ -18,7 +17,7 @@ def _bytes(size: int | None) -> str:
     return "\u2014" if size is None else f"{size:,} bytes"
 
 
-def build_integrity_alert_card(case_reference: str, alert: IntegrityAlert) -> AdaptiveCard:
+def build_integrity_alert_card(case_reference: str, alert: IntegrityAlert) -> ac.AdaptiveCard:
     """What the sweep found about one exhibit, in plain words, and what to do."""
     exhibit = f"{case_reference} {alert.exhibit_ref}"
     if alert.found_sha256 is None:
@@ -33,39 +32,39 @@ def build_integrity_alert_card(case_reference: str, alert: IntegrityAlert) -> Ad
             "different"
             + (", and so is its size." if alert.found_size != alert.expected_size else ".")
         )
-    return AdaptiveCard(
+    return ac.AdaptiveCard(
         body=[
-            TextBlock(
+            ac.TextBlock(
                 text=plain(f"Integrity alert: {exhibit}"),
                 weight="Bolder",
                 size="Medium",
                 color="Attention",
                 wrap=True,
             ),
-            TextBlock(text=wording(finding), wrap=True),
-            FactSet(
+            ac.TextBlock(text=wording(finding), wrap=True),
+            ac.FactSet(
                 facts=[
-                    Fact(title="Case", value=plain(case_reference)),
-                    Fact(title="Exhibit", value=plain(alert.exhibit_ref)),
-                    Fact(title="Found", value=when(alert.found_at, seconds=True)),
-                    Fact(title="Expected size", value=_bytes(alert.expected_size)),
-                    Fact(title="Found size", value=_bytes(alert.found_size)),
-                    Fact(title="Region", value=plain(alert.region)),
-                    Fact(title="Check run", value=plain(alert.pass_id)),
+                    ac.Fact(title="Case", value=plain(case_reference)),
+                    ac.Fact(title="Exhibit", value=plain(alert.exhibit_ref)),
+                    ac.Fact(title="Found", value=when(alert.found_at, seconds=True)),
+                    ac.Fact(title="Expected size", value=_bytes(alert.expected_size)),
+                    ac.Fact(title="Found size", value=_bytes(alert.found_size)),
+                    ac.Fact(title="Region", value=plain(alert.region)),
+                    ac.Fact(title="Check run", value=plain(alert.pass_id)),
                 ]
             ),
-            TextBlock(text="Expected SHA-256 (taken at intake)", weight="Bolder", wrap=True),
-            TextBlock(
+            ac.TextBlock(text="Expected SHA-256 (taken at intake)", weight="Bolder", wrap=True),
+            ac.TextBlock(
                 text=plain(alert.expected_sha256), font_type="Monospace", size="Small", wrap=True
             ),
-            TextBlock(text="Found SHA-256 (read now)", weight="Bolder", wrap=True),
-            TextBlock(
+            ac.TextBlock(text="Found SHA-256 (read now)", weight="Bolder", wrap=True),
+            ac.TextBlock(
                 text=plain(alert.found_sha256 or "none: the file could not be read"),
                 font_type="Monospace",
                 size="Small",
                 wrap=True,
             ),
-            TextBlock(
+            ac.TextBlock(
                 text=wording(
                     "What to do: tell professional standards now. Exhibit has changed and "
                     "deleted nothing; any share of this exhibit is refused while it does not "

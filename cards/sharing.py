@@ -5,24 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from microsoft_teams.cards import (
-    ActionSet,
-    AdaptiveCard,
-    CardElement,
-    Choice,
-    ChoiceSetInput,
-    Container,
-    ExecuteAction,
-    Fact,
-    FactSet,
-    NumberInput,
-    OpenUrlAction,
-    RefreshDefinition,
-    TextBlock,
-    TextInput,
-    ToggleInput,
-)
-
+from cards.models import ac
 from cards.text import LONG, TITLE, plain, wording
 from cards.time import when
 from cards.words import size_text
@@ -78,63 +61,65 @@ def organisation_text(share: Share) -> str:
     return f"{plain(kind)} ({plain(domain)})" if domain else plain(kind)
 
 
-def _summary(share: Share, case_reference: str, exhibits: Sequence[Exhibit]) -> list[CardElement]:
+def _summary(
+    share: Share, case_reference: str, exhibits: Sequence[Exhibit]
+) -> list[ac.CardElement]:
     status, color = _STATUS[share.status]
     facts = [
-        Fact(title="Case", value=plain(case_reference)),
-        Fact(title="Exhibits", value=plain(", ".join(str(e.ref) for e in exhibits)) or "\u2014"),
-        Fact(title="Recipient", value=plain(share.recipient)),
-        Fact(title="Organisation", value=organisation_text(share)),
-        Fact(title="Link lasts", value=f"{share.days} days"),
-        Fact(
+        ac.Fact(title="Case", value=plain(case_reference)),
+        ac.Fact(title="Exhibits", value=plain(", ".join(str(e.ref) for e in exhibits)) or "\u2014"),
+        ac.Fact(title="Recipient", value=plain(share.recipient)),
+        ac.Fact(title="Organisation", value=organisation_text(share)),
+        ac.Fact(title="Link lasts", value=f"{share.days} days"),
+        ac.Fact(
             title="Requested by",
             value=f"{plain(share.requested_by_name)}, {when(share.created_at)}",
         ),
-        Fact(title="Reason", value=plain(share.reason, limit=LONG, multiline=True)),
-        Fact(title="Share id", value=plain(share.id)),
+        ac.Fact(title="Reason", value=plain(share.reason, limit=LONG, multiline=True)),
+        ac.Fact(title="Share id", value=plain(share.id)),
     ]
     return [
-        TextBlock(text="Share request", weight="Bolder", size="Medium", wrap=True),
-        TextBlock(text=status, color=color, weight="Bolder", wrap=True),
-        FactSet(facts=facts),
-        *(TextBlock(text=line, wrap=True) for line in decision_lines(share)),
+        ac.TextBlock(text="Share request", weight="Bolder", size="Medium", wrap=True),
+        ac.TextBlock(text=status, color=color, weight="Bolder", wrap=True),
+        ac.FactSet(facts=facts),
+        *(ac.TextBlock(text=line, wrap=True) for line in decision_lines(share)),
     ]
 
 
-def _exhibit_block(exhibit: Exhibit, marks: Sequence[ReviewMark]) -> Container:
+def _exhibit_block(exhibit: Exhibit, marks: Sequence[ReviewMark]) -> ac.Container:
     """What the approver judges one exhibit by: file, size, type, hash, and its reviews."""
     flagged = any(mark.review is Review.FLAGGED for mark in marks)
-    items: list[CardElement] = [
-        TextBlock(
+    items: list[ac.CardElement] = [
+        ac.TextBlock(
             text=f"{exhibit.ref} \u00b7 {plain(exhibit.original_name, limit=TITLE)}",
             weight="Bolder",
             wrap=True,
         ),
-        FactSet(
+        ac.FactSet(
             facts=[
-                Fact(title="Size", value=size_text(exhibit.size)),
-                Fact(title="Type", value=plain(exhibit.detected_type)),
+                ac.Fact(title="Size", value=size_text(exhibit.size)),
+                ac.Fact(title="Type", value=plain(exhibit.detected_type)),
             ]
         ),
-        TextBlock(text="SHA-256", is_subtle=True, size="Small", wrap=True),
-        TextBlock(text=plain(exhibit.sha256), font_type="Monospace", size="Small", wrap=True),
+        ac.TextBlock(text="SHA-256", is_subtle=True, size="Small", wrap=True),
+        ac.TextBlock(text=plain(exhibit.sha256), font_type="Monospace", size="Small", wrap=True),
     ]
     if not marks:
-        items.append(TextBlock(text="Not reviewed yet", is_subtle=True, wrap=True))
+        items.append(ac.TextBlock(text="Not reviewed yet", is_subtle=True, wrap=True))
     for mark in marks:
         line = f"{mark.review.value.capitalize()} by {plain(mark.by)}, {when(mark.at)}"
         if mark.comment:
             line += f": {plain(mark.comment, limit=LONG, multiline=True)}"
         is_flag = mark.review is Review.FLAGGED
         items.append(
-            TextBlock(
+            ac.TextBlock(
                 text=line,
                 wrap=True,
                 color="Attention" if is_flag else "Good",
                 weight="Bolder" if is_flag else None,
             )
         )
-    return Container(
+    return ac.Container(
         separator=True, style="attention" if flagged else None, bleed=flagged or None, items=items
     )
 
@@ -159,7 +144,7 @@ def build_approval_card(
     approvers: Sequence[str] = (),
     with_buttons: bool = True,
     notice: str | None = None,
-) -> AdaptiveCard:
+) -> ac.AdaptiveCard:
     """The card in the case channel. Pending: approve/reject (Action.Execute), refreshed for the
     case's approvers; the buttons are on the card for everyone too, so it works without refresh
     (Teams mobile) — the server decides who may act.
@@ -171,16 +156,16 @@ def build_approval_card(
     body = _summary(share, case_reference, exhibits)
     if notice:
         body.insert(
-            0, TextBlock(text=wording(notice), color="Attention", weight="Bolder", wrap=True)
+            0, ac.TextBlock(text=wording(notice), color="Attention", weight="Bolder", wrap=True)
         )
-    body.append(TextBlock(text="Exhibits in this share", weight="Bolder", wrap=True))
+    body.append(ac.TextBlock(text="Exhibits in this share", weight="Bolder", wrap=True))
     body += [_exhibit_block(exhibit, marks.get(exhibit.id, ())) for exhibit in exhibits]
     data = {"shareId": share.id}
     if share.status is ShareStatus.PENDING and with_buttons:
         flagged = flagged_refs(exhibits, marks)
         if flagged:
             body.append(
-                ToggleInput(
+                ac.ToggleInput(
                     id=FLAGS_READ,
                     title=f"I have read the flags on {', '.join(flagged)}",
                     value_on="true",
@@ -191,7 +176,7 @@ def build_approval_card(
                 )
             )
         body.append(
-            TextInput(
+            ac.TextInput(
                 id="reason",
                 label="Note (required to reject)",
                 placeholder="Why, for the record",
@@ -200,17 +185,17 @@ def build_approval_card(
             )
         )
         body.append(
-            ActionSet(
+            ac.ActionSet(
                 actions=[
-                    ExecuteAction(title="Approve", verb=APPROVE, data=data, style="positive"),
-                    ExecuteAction(title="Reject", verb=REJECT, data=data, style="destructive"),
+                    ac.ExecuteAction(title="Approve", verb=APPROVE, data=data, style="positive"),
+                    ac.ExecuteAction(title="Reject", verb=REJECT, data=data, style="destructive"),
                 ]
             )
         )
-    card = AdaptiveCard(body=body)
+    card = ac.AdaptiveCard(body=body)
     if share.status is ShareStatus.PENDING and approvers:
-        card.refresh = RefreshDefinition(
-            action=ExecuteAction(title="Refresh", verb=REFRESH, data=data),
+        card.refresh = ac.RefreshDefinition(
+            action=ac.ExecuteAction(title="Refresh", verb=REFRESH, data=data),
             user_ids=list(approvers)[:MAX_REFRESH_USERS],
         )
     return card
@@ -218,34 +203,37 @@ def build_approval_card(
 
 def build_rejection_card(
     share: Share, case_reference: str, exhibits: Sequence[Exhibit]
-) -> AdaptiveCard:
+) -> ac.AdaptiveCard:
     """For the requester, in their 1:1 chat: who rejected their share request, when and why."""
     refs = ", ".join(str(e.ref) for e in exhibits) or "\u2014"
-    return AdaptiveCard(
+    return ac.AdaptiveCard(
         body=[
-            TextBlock(
+            ac.TextBlock(
                 text="Share request rejected",
                 weight="Bolder",
                 size="Medium",
                 color="Attention",
                 wrap=True,
             ),
-            TextBlock(
+            ac.TextBlock(
                 text=f"Your request to share {plain(refs)} of {plain(case_reference)} with "
                 f"{plain(share.recipient)} was not approved. Nothing was shared.",
                 wrap=True,
             ),
-            *(TextBlock(text=line, wrap=True, weight="Bolder") for line in decision_lines(share)),
-            TextBlock(
+            *(
+                ac.TextBlock(text=line, wrap=True, weight="Bolder")
+                for line in decision_lines(share)
+            ),
+            ac.TextBlock(
                 text="If the note can be answered, ask again with a new `share` request.",
                 wrap=True,
                 is_subtle=True,
             ),
-            FactSet(
+            ac.FactSet(
                 facts=[
-                    Fact(title="Case", value=plain(case_reference)),
-                    Fact(title="Share id", value=plain(share.id)),
-                    Fact(title="Reason given", value=plain(share.reason, limit=LONG)),
+                    ac.Fact(title="Case", value=plain(case_reference)),
+                    ac.Fact(title="Share id", value=plain(share.id)),
+                    ac.Fact(title="Reason given", value=plain(share.reason, limit=LONG)),
                 ]
             ),
         ]
@@ -260,7 +248,7 @@ def build_link_card(
     mailed_from: str | None = None,
     mail_problem: str | None = None,
     reissued: bool = False,
-) -> AdaptiveCard:
+) -> ac.AdaptiveCard:
     """For the requester: the link to pass on (or that Exhibit e-mailed), and how long it lasts.
 
     `mailed_from` is the mailbox the link was e-mailed from; with `mail_problem`, why that failed.
@@ -280,57 +268,57 @@ def build_link_card(
             f"Exhibit could not e-mail the link ({plain(mail_problem)}): send it to {recipient} "
             "yourself."
         )
-    body: list[CardElement] = [
-        TextBlock(
+    body: list[ac.CardElement] = [
+        ac.TextBlock(
             text="New link for the share" if reissued else "Share approved",
             weight="Bolder",
             size="Medium",
             color="Good",
         ),
-        *(TextBlock(text=line, wrap=True) for line in decision_lines(share)),
-        TextBlock(
+        *(ac.TextBlock(text=line, wrap=True) for line in decision_lines(share)),
+        ac.TextBlock(
             text=("The previous link no longer works. " if reissued else "")
             + f"{what} It works until {expires}; every use is recorded. Do not post it "
             "anywhere else.",
             wrap=True,
             color="Attention" if mail_problem else None,
         ),
-        FactSet(
+        ac.FactSet(
             facts=[
-                Fact(title="Case", value=plain(case_reference)),
-                Fact(title="Share id", value=plain(share.id)),
+                ac.Fact(title="Case", value=plain(case_reference)),
+                ac.Fact(title="Share id", value=plain(share.id)),
             ]
         ),
     ]
     if mailed_from is None or mail_problem is not None:
         # To pass on by hand, it has to be copied: a small line of text beside the button.
-        body.append(TextBlock(text=url, size="Small", is_subtle=True, wrap=True))
-    return AdaptiveCard(
-        body=body, actions=[OpenUrlAction(title="Open the link", url=url, style="positive")]
+        body.append(ac.TextBlock(text=url, size="Small", is_subtle=True, wrap=True))
+    return ac.AdaptiveCard(
+        body=body, actions=[ac.OpenUrlAction(title="Open the link", url=url, style="positive")]
     )
 
 
-def build_share_list_card(case_reference: str, shares: Sequence[Share]) -> AdaptiveCard:
+def build_share_list_card(case_reference: str, shares: Sequence[Share]) -> ac.AdaptiveCard:
     """The shares of a case and their state."""
-    body: list[CardElement] = [
-        TextBlock(
+    body: list[ac.CardElement] = [
+        ac.TextBlock(
             text=f"Shares of {plain(case_reference)}", weight="Bolder", size="Medium", wrap=True
         )
     ]
     if not shares:
-        body.append(TextBlock(text="No shares yet.", wrap=True))
+        body.append(ac.TextBlock(text="No shares yet.", wrap=True))
     for share in shares[:40]:
         status, color = _STATUS[share.status]
         body.append(
-            Container(
+            ac.Container(
                 separator=True,
                 items=[
-                    TextBlock(
+                    ac.TextBlock(
                         text=f"**{plain(share.recipient)}** \u2014 {status}",
                         color=color,
                         wrap=True,
                     ),
-                    TextBlock(
+                    ac.TextBlock(
                         text=f"{plain(share.id)} \u00b7 {len(share.exhibit_ids)} exhibit(s) \u00b7 "
                         f"{share.downloads} download(s) \u00b7 requested by "
                         f"{plain(share.requested_by_name)}, {when(share.created_at)}",
@@ -338,13 +326,13 @@ def build_share_list_card(case_reference: str, shares: Sequence[Share]) -> Adapt
                         wrap=True,
                     ),
                     *(
-                        TextBlock(text=line, wrap=True, size="Small")
+                        ac.TextBlock(text=line, wrap=True, size="Small")
                         for line in decision_lines(share)
                     ),
                 ],
             )
         )
-    return AdaptiveCard(body=body)
+    return ac.AdaptiveCard(body=body)
 
 
 SHARE_FORM = "share.form"
@@ -359,7 +347,7 @@ def build_share_form(
     case_reference: str | None = None,
     filled: Mapping[str, str] | None = None,
     notice: str | None = None,
-) -> AdaptiveCard:
+) -> ac.AdaptiveCard:
     """The share request as a form (what `share` with no recipient answers).
 
     Its submit is a Universal Action: the answer replaces the form. `form_id` is random, made
@@ -369,30 +357,32 @@ def build_share_form(
     """
     low, default, high = days
     values = dict(filled or {})
-    body: list[CardElement] = [
-        TextBlock(text="Request an external share", weight="Bolder", size="Medium"),
-        TextBlock(
+    body: list[ac.CardElement] = [
+        ac.TextBlock(text="Request an external share", weight="Bolder", size="Medium"),
+        ac.TextBlock(
             text="An approver on the case decides; the recipient gets an expiring link.",
             is_subtle=True,
             wrap=True,
         ),
     ]
     if notice:
-        body.append(TextBlock(text=wording(notice), color="Attention", weight="Bolder", wrap=True))
+        body.append(
+            ac.TextBlock(text=wording(notice), color="Attention", weight="Bolder", wrap=True)
+        )
     if case_reference:
-        body.append(FactSet(facts=[Fact(title="Case", value=plain(case_reference))]))
+        body.append(ac.FactSet(facts=[ac.Fact(title="Case", value=plain(case_reference))]))
     organisation = values.get("organisation") or (
         organisation_types[0] if organisation_types else None
     )
     body += [
-        TextInput(
+        ac.TextInput(
             id="exhibits",
             label="Exhibits (e.g. JS/1,JS/2)",
             value=values.get("exhibits", exhibits),
             is_required=True,
             error_message="Name at least one exhibit",
         ),
-        TextInput(
+        ac.TextInput(
             id="recipient",
             label="Recipient's email",
             value=values.get("recipient") or None,
@@ -400,15 +390,15 @@ def build_share_form(
             style="Email",
             error_message="An email address is required",
         ),
-        ChoiceSetInput(
+        ac.ChoiceSetInput(
             id="organisation",
             label="Organisation",
             value=organisation,
             choices=[
-                Choice(title=t.replace("-", " ").title(), value=t) for t in organisation_types
+                ac.Choice(title=t.replace("-", " ").title(), value=t) for t in organisation_types
             ],
         ),
-        NumberInput(
+        ac.NumberInput(
             id="days",
             label=f"Link lasts (days, {low}-{high})",
             min=low,
@@ -416,7 +406,7 @@ def build_share_form(
             value=_number(values.get("days"), default),
             is_required=True,
         ),
-        TextInput(
+        ac.TextInput(
             id="reason",
             label="Reason",
             value=values.get("reason") or None,
@@ -429,10 +419,10 @@ def build_share_form(
     data = {"exhibitAction": SHARE_FORM, "formId": form_id}
     if case_reference:
         data["case"] = case_reference
-    return AdaptiveCard(
+    return ac.AdaptiveCard(
         body=body,
         actions=[
-            ExecuteAction(title="Request share", verb=SHARE_FORM, data=data, style="positive")
+            ac.ExecuteAction(title="Request share", verb=SHARE_FORM, data=data, style="positive")
         ],
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import sys
@@ -25,13 +26,14 @@ from bot.jobs import register_jobs
 from bot.proactive import Proactive
 from bot.receipts import ReceiptReports
 from bot.services import BotSettings, Services
+from cards.models import MODULE as CARD_MODELS
 from documents.export import BundleSources
 from evidence.cases import CaseRules
 from evidence.checkpoints import CheckpointSigner
 from evidence.officers import Role
 from evidence.ports import Directory
 from exhibit.bot_auth import ProviderFactory, auth_configuration, build_adapter, token_issuers
-from exhibit.health import Probe, add_health_routes
+from exhibit.health import READY, Probe, add_health_routes
 from exhibit.log_config import NO_APP_ID, drop_repeated_no_app_id_warning
 from exhibit.public_key import add_public_key_routes
 from exhibit.settings import GraphSettings, Settings
@@ -49,6 +51,7 @@ from storage.database import create_engine, entra_password, ping
 from storage.evidence_store import BlobEvidenceStore
 from storage.host_allow_list import HostAllowList
 from storage.immutability import RegionImmutability
+from storage.queue import SDK as QUEUE_SDK
 from storage.queue import IngestQueue
 from storage.records import SqlRecords
 from storage.sas import BlobSasSigner
@@ -306,6 +309,7 @@ async def create_app(
     app.on_cleanup.append(close)
     add_message_route(app, edge)
     add_health_routes(app, probes)
+    app.cleanup_ctx.append(_warm_up)
     return app
 
 
@@ -411,6 +415,30 @@ def job_options(settings: Settings) -> JobOptions:
 
 INTEGRITY_SWEEP = web.AppKey("integrity_sweep", IntegritySweep)
 QUEUE = web.AppKey("queue", IngestQueue)
+
+
+# Loaded on first use so that a starting service is ready sooner (BENCHMARKS.md, P5), then
+# loaded anyway once it is: the card models and the Queue SDK.
+ON_FIRST_USE = (CARD_MODELS, QUEUE_SDK)
+# Without a readiness probe (a developer's machine), warm up this long after start.
+WARM_UP_AFTER_SECONDS = 5.0
+
+
+async def _warm_up(app: web.Application) -> AsyncIterator[None]:
+    """After the first `/readyz` 200, import what was left to first use, off the event loop."""
+
+    async def warm_up() -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(WARM_UP_AFTER_SECONDS):
+                await app[READY].wait()
+        for module in ON_FIRST_USE:
+            await asyncio.to_thread(importlib.import_module, module)
+
+    task = asyncio.create_task(warm_up())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _watch_backlog(app: web.Application) -> AsyncIterator[None]:

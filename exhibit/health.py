@@ -23,6 +23,9 @@ class Probe:
 
 
 PROBES = web.AppKey("probes", tuple[Probe, ...])
+# Set by the first `/readyz` that answers 200: work that may wait until the service is ready
+# (loading what is only needed on first use) waits for it.
+READY = web.AppKey("ready", asyncio.Event)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -40,6 +43,7 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "unavailable", "checks": checks, "down": down}, status=503
         )
+    request.app[READY].set()
     return web.json_response({"status": "ready", "checks": checks})
 
 
@@ -59,5 +63,6 @@ async def _run(probe: Probe) -> tuple[str, str | None]:
 def add_health_routes(app: web.Application, probes: Sequence[Probe]) -> None:
     """Register the health endpoints on `app`, `/readyz` checking `probes`."""
     app[PROBES] = tuple(probes)
+    app[READY] = asyncio.Event()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

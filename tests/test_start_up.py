@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from exhibit import composition
+from exhibit.settings import Settings
 from storage.database import create_engine
 from storage.migrate import head_revision, migrate
 from storage.schema_version import schema_is_current, script_head
+from tests.conftest import BotClientFactory
+from tests.support.waiting import until
 
 pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
@@ -42,6 +48,50 @@ def test_the_service_module_loads_without_what_it_may_not_need() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
     assert loaded == []
+
+
+def test_the_card_models_load_on_first_use() -> None:
+    probe = (
+        "import sys\n"
+        "from cards.officer import build_whoami_card\n"
+        "from evidence.officers import Officer\n"
+        "before = 'microsoft_teams.cards' in sys.modules\n"
+        "card = build_whoami_card(Officer(object_id='o', display_name='A B'), 'local')\n"
+        "print(before, 'microsoft_teams.cards' in sys.modules, type(card).__name__)"
+    )
+    printed = subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert printed == ["False", "True", "AdaptiveCard"]
+
+
+WARM_UP_PROBE = "tests.support.warm_up_probe"
+
+
+async def _probe_loaded() -> bool | None:
+    return True if WARM_UP_PROBE in sys.modules else None
+
+
+async def test_what_waits_for_first_use_is_loaded_once_the_service_is_ready(
+    settings: Settings, bot_client: BotClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.modules.pop(WARM_UP_PROBE, None)
+    monkeypatch.setattr(composition, "ON_FIRST_USE", (WARM_UP_PROBE,))
+    client = await bot_client(settings)
+    await asyncio.sleep(0.3)
+    assert WARM_UP_PROBE not in sys.modules  # not before the service is ready
+    assert (await client.get("/readyz")).status == 200
+    await until("the warm-up import", _probe_loaded, 10, lambda: "see exhibit.composition._warm_up")
+
+
+async def test_without_a_readiness_probe_warm_up_comes_after_a_while(
+    settings: Settings, bot_client: BotClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.modules.pop(WARM_UP_PROBE, None)
+    monkeypatch.setattr(composition, "ON_FIRST_USE", (WARM_UP_PROBE,))
+    monkeypatch.setattr(composition, "WARM_UP_AFTER_SECONDS", 0.2)
+    await bot_client(settings)
+    await until("the warm-up import", _probe_loaded, 10, lambda: "see exhibit.composition._warm_up")
 
 
 def test_the_scripts_head_is_alembics() -> None:

@@ -8,10 +8,9 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from microsoft_agents.activity import Activity
-from microsoft_teams.cards import AdaptiveCard
 
 from bot.case_teams import connector_members
 from bot.channel_names import learn_channel_name
@@ -47,6 +46,9 @@ from evidence.model import Case, ChannelBinding
 from evidence.policy import Decision
 from evidence.ports import ChannelCreator
 from evidence.records import RecordsUnit, run_unit
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -4,9 +4,7 @@ earlier entries and who viewed the exhibit."""
 from __future__ import annotations
 
 from collections.abc import Set
-from typing import Any
-
-from microsoft_teams.cards import AdaptiveCard
+from typing import TYPE_CHECKING, Any
 
 from bot.commands.case import consultation_words
 from bot.commands.evidence import found_exhibit
@@ -18,6 +16,9 @@ from evidence.exhibits import CustodyView, read_custody
 from evidence.model import Case, Exhibit
 from evidence.officers import Officer
 from evidence.records import RecordsUnit, run_unit
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 
 async def custody(turn: Turn) -> AdaptiveCard:

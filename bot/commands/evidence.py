@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence, Set
-from typing import Any
-
-from microsoft_teams.cards import AdaptiveCard
+from typing import TYPE_CHECKING, Any
 
 from bot.commands.case import (
     consultation_words,
@@ -45,6 +43,9 @@ from evidence.officers import Officer
 from evidence.policy import Decision, can_request_share, can_review
 from evidence.records import RecordsUnit, run_unit
 from evidence.review import REVIEW_ACTIONS, Review, review_exhibit, reviews_of
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 

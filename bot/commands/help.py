@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-
-from microsoft_teams.cards import AdaptiveCard
+from typing import TYPE_CHECKING
 
 from bot import wording
 from bot.commands.grammar import COMMANDS, CommandSpec, Group, commands_in, group_named
 from cards.common import Tone, build_notice_card
 from cards.help import HelpGroup, build_command_help_card, build_help_card
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 # How alike a typed word and a command word must be (difflib's ratio) to suggest the command:
 # one slip in a word of four or more letters passes (`custdy`, `evidnce`, `lsit`), an unrelated

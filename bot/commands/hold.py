@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-
-from microsoft_teams.cards import AdaptiveCard
+from typing import TYPE_CHECKING
 
 from bot.commands.case import refusal_error
 from bot.commands.parsing import split_reason
@@ -17,6 +16,9 @@ from evidence.holds import HoldOutcome, decide_hold, record_hold
 from evidence.model import Case
 from evidence.policy import Decision
 from evidence.records import RecordsUnit, run_unit
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 

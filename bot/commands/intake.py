@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence, Set
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from microsoft_agents.activity import Activity, Attachment
-from microsoft_teams.cards import AdaptiveCard
 
 from bot.commands.case import conversation_channel_id, refusal_error
 from bot.proactive import reference_of
@@ -28,6 +28,9 @@ from evidence.model import Case, SourceKind
 from evidence.policy import Decision, can_add_evidence
 from evidence.ports import FileSource
 from evidence.records import IntakeJob, JobStatus, RecordsUnit, run_unit
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 MAX_FILES = 10  # Teams sends at most 10 files in one message

@@ -6,10 +6,10 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import TurnContext
-from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
 from bot.case_teams import connector_accounts
@@ -57,6 +57,9 @@ from evidence.share_cases import (
 )
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import ShareRules, check_share_request, new_link_token
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from microsoft_agents.hosting.core import TurnContext
-from microsoft_teams.cards import AdaptiveCard
 
 from bot import wording
 from bot.commands.share_view import (
@@ -50,6 +49,9 @@ from evidence.records import RecordsUnit, run_unit
 from evidence.share_cases import PolicyAnswer, ShareDecision, decide_share, flagged_exhibits
 from evidence.shares import Share, ShareAction, ShareStatus
 from evidence.sharing import LinkToken, new_link_token
+
+if TYPE_CHECKING:
+    from microsoft_teams.cards import AdaptiveCard
 
 logger = logging.getLogger(__name__)
 
