@@ -180,7 +180,7 @@ class DevStack:
             location = None if self.in_memory_storage else self.data_dir / "azurite"
             start_azurite(self.children, self.ports, self.accounts, location)
             self._start_bot()
-            self.children.wait_http("bot", f"{self.bot_url}/healthz")
+            self.children.wait_http("bot", f"{self.bot_url}/readyz")
             self._start_playground()
             self.children.wait_http("Playground", f"{self.playground_url}_debug/ping")
         except BaseException:

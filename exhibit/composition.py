@@ -357,7 +357,7 @@ def _pace(settings: Settings) -> Pace:
 async def _run_worker(app: web.Application) -> AsyncIterator[None]:
     """The ingest worker inside the bot process, stopped before resources close."""
     stop = asyncio.Event()
-    task = asyncio.create_task(app[WORKER].run(stop))
+    task = _start_when_ready(app, stop, lambda: app[WORKER].run(stop))
     yield
     stop.set()
     await task
@@ -375,16 +375,18 @@ async def _run_sweeper(app: web.Application) -> AsyncIterator[None]:
     owner = services.jobs.owner
     records, now = services.records, services.now
     tasks = [
-        asyncio.create_task(sweep_shares(records, now, stop, owner=owner)),
-        asyncio.create_task(
-            keep_anchored(
+        _start_when_ready(app, stop, lambda: sweep_shares(records, now, stop, owner=owner)),
+        _start_when_ready(
+            app,
+            stop,
+            lambda: keep_anchored(
                 services.anchoring,
                 stop,
                 app[CHECKPOINT_SECONDS],
                 records=records,
                 now=now,
                 owner=owner,
-            )
+            ),
         ),
     ]
     yield
@@ -396,7 +398,7 @@ async def _run_jobs(app: web.Application) -> AsyncIterator[None]:
     """The background job runner beside the in-process worker; stopped (a job under way
     cancelled, its lease left to expire for another runner) before resources close."""
     stop = asyncio.Event()
-    task = asyncio.create_task(app[SERVICES].jobs.run(stop))
+    task = _start_when_ready(app, stop, lambda: app[SERVICES].jobs.run(stop))
     yield
     stop.set()
     await task
@@ -417,34 +419,53 @@ INTEGRITY_SWEEP = web.AppKey("integrity_sweep", IntegritySweep)
 QUEUE = web.AppKey("queue", IngestQueue)
 
 
-# Loaded on first use so that a starting service is ready sooner (BENCHMARKS.md, P5), then
-# loaded anyway once it is: the card models and the Queue SDK.
-ON_FIRST_USE = (CARD_MODELS, QUEUE_SDK)
-# Without a readiness probe (a developer's machine), warm up this long after start.
-WARM_UP_AFTER_SECONDS = 5.0
+# Background work and the warm-up begin with the first `/readyz` 200, so that they do not hold
+# a starting service back (BENCHMARKS.md, P5); where nothing probes readiness (a developer's
+# machine), this long after start.
+UNPROBED_START_SECONDS = 5.0
+# Loaded on first use so that a starting service is ready sooner, then loaded anyway once it is.
+ON_FIRST_USE = (CARD_MODELS, QUEUE_SDK, "jinja2")
+
+
+def _start_when_ready(
+    app: web.Application, stop: asyncio.Event, work: Callable[[], Awaitable[None]]
+) -> asyncio.Task[None]:
+    """Run `work()` once the service is ready (see `UNPROBED_START_SECONDS`), unless `stop` is
+    set first."""
+
+    async def run() -> None:
+        waits = [asyncio.ensure_future(app[READY].wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(
+                waits, timeout=UNPROBED_START_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if not stop.is_set():
+            await work()
+
+    return asyncio.create_task(run())
 
 
 async def _warm_up(app: web.Application) -> AsyncIterator[None]:
-    """After the first `/readyz` 200, import what was left to first use, off the event loop."""
+    """Import what was left to first use, off the event loop, once the service is ready."""
 
-    async def warm_up() -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(WARM_UP_AFTER_SECONDS):
-                await app[READY].wait()
+    async def imports() -> None:
         for module in ON_FIRST_USE:
             await asyncio.to_thread(importlib.import_module, module)
 
-    task = asyncio.create_task(warm_up())
+    stop = asyncio.Event()
+    task = _start_when_ready(app, stop, imports)
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    await task
 
 
 async def _watch_backlog(app: web.Application) -> AsyncIterator[None]:
     """The queue gauges' figures, read every minute (only when telemetry is on)."""
     stop = asyncio.Event()
-    task = asyncio.create_task(watch_backlog(app[QUEUE], app[SERVICES].now, stop))
+    task = _start_when_ready(app, stop, lambda: watch_backlog(app[QUEUE], app[SERVICES].now, stop))
     yield
     stop.set()
     await task
@@ -471,7 +492,7 @@ def _security_channel(settings: Settings) -> str | None:
 async def _run_integrity_sweep(app: web.Application) -> AsyncIterator[None]:
     """The integrity sweep beside the in-process worker; cancelled (lease given up) on stop."""
     stop = asyncio.Event()
-    task = asyncio.create_task(app[INTEGRITY_SWEEP].run(stop))
+    task = _start_when_ready(app, stop, lambda: app[INTEGRITY_SWEEP].run(stop))
     yield
     await _stop_sweep(stop, task)
 

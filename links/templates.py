@@ -9,29 +9,38 @@ GMT/BST, `cards.time.when`) and `size` (`cards.words.size_text`), as on the card
 
 from __future__ import annotations
 
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+import functools
+from typing import TYPE_CHECKING, Any
 
 from cards.text import clean
 from cards.time import when
 from cards.words import size_text
 from evidence.shares import Share
 
-_ENVIRONMENT = Environment(
-    loader=PackageLoader("links", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,  # a template renders exactly as its file reads
-    auto_reload=False,
-)
-_ENVIRONMENT.filters["when"] = when
-_ENVIRONMENT.filters["size"] = size_text
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+
+@functools.cache
+def _environment() -> Environment:
+    # Made on first use: Jinja2 is not needed to answer `/readyz` (BENCHMARKS.md, P5).
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    environment = Environment(
+        loader=PackageLoader("links", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,  # a template renders exactly as its file reads
+        auto_reload=False,
+    )
+    environment.filters["when"] = when
+    environment.filters["size"] = size_text
+    return environment
 
 
 def render(name: str, **context: Any) -> str:
     """The template `name` (a file in links/templates/) rendered with `context`."""
-    return _ENVIRONMENT.get_template(name).render(**context)
+    return _environment().get_template(name).render(**context)
 
 
 def officer_contact(share: Share) -> dict[str, str]:

@@ -127,11 +127,18 @@ BotClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Applicati
 
 @pytest.fixture
 async def bot_client() -> AsyncIterator[BotClientFactory]:
-    """Start the real bot app in-process: `await bot_client(settings, token_validator=...)`."""
+    """Start the real bot app in-process: `await bot_client(settings, token_validator=...)`.
+
+    Its `/readyz` is asked once, as a readiness probe would, unless `probe_ready=False`.
+    """
     clients: list[TestClient[web.Request, web.Application]] = []
 
     async def start(
-        settings: Settings, *, token_validator: TokenValidator | None = None, **kw: Any
+        settings: Settings,
+        *,
+        token_validator: TokenValidator | None = None,
+        probe_ready: bool = True,
+        **kw: Any,
     ) -> TestClient[web.Request, web.Application]:
         app = await create_app(
             settings, token_validator=token_validator, provider_factory=StaticTokenProvider, **kw
@@ -139,6 +146,8 @@ async def bot_client() -> AsyncIterator[BotClientFactory]:
         client = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         clients.append(client)
+        if probe_ready:  # as the platform's readiness probe would: background work starts then
+            await client.get("/readyz")
         return client
 
     yield start

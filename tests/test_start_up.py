@@ -23,7 +23,8 @@ pytest_plugins = ["tests.support.postgres", "tests.support.record_backends"]
 
 ROOT = Path(__file__).resolve().parents[1]
 # Needed only by a Graph directory, an Entra identity, a Key Vault key, a continuity export, a
-# migration or PostgreSQL; the Queue SDK loads on first use, off the event loop.
+# migration or PostgreSQL; the Queue SDK, the card models and Jinja2 load on first use, and in
+# the background once the service is ready.
 DEFERRED = (
     "alembic",
     "msgraph",
@@ -31,6 +32,8 @@ DEFERRED = (
     "azure.identity",
     "azure.keyvault",
     "azure.storage.queue",
+    "jinja2",
+    "microsoft_teams.cards",
     "fpdf",
     "fontTools",
     "PIL",
@@ -77,7 +80,7 @@ async def test_what_waits_for_first_use_is_loaded_once_the_service_is_ready(
 ) -> None:
     sys.modules.pop(WARM_UP_PROBE, None)
     monkeypatch.setattr(composition, "ON_FIRST_USE", (WARM_UP_PROBE,))
-    client = await bot_client(settings)
+    client = await bot_client(settings, probe_ready=False)
     await asyncio.sleep(0.3)
     assert WARM_UP_PROBE not in sys.modules  # not before the service is ready
     assert (await client.get("/readyz")).status == 200
@@ -89,8 +92,8 @@ async def test_without_a_readiness_probe_warm_up_comes_after_a_while(
 ) -> None:
     sys.modules.pop(WARM_UP_PROBE, None)
     monkeypatch.setattr(composition, "ON_FIRST_USE", (WARM_UP_PROBE,))
-    monkeypatch.setattr(composition, "WARM_UP_AFTER_SECONDS", 0.2)
-    await bot_client(settings)
+    monkeypatch.setattr(composition, "UNPROBED_START_SECONDS", 0.2)
+    await bot_client(settings, probe_ready=False)
     await until("the warm-up import", _probe_loaded, 10, lambda: "see exhibit.composition._warm_up")
 
 
