@@ -132,3 +132,12 @@ async def test_a_new_database_is_not_current(tmp_path: Path) -> None:
         assert not await schema_is_current(engine)  # no version table yet
     finally:
         await engine.dispose()
+
+
+async def test_a_service_stopped_before_it_was_ready_does_not_wait_to_start_its_work(
+    settings: Settings, bot_client: BotClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(composition, "UNPROBED_START_SECONDS", 3600.0)
+    client = await bot_client(settings, probe_ready=False)
+    async with asyncio.timeout(30):  # a hang here would be the background work waiting an hour
+        await client.close()
