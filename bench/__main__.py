@@ -1,8 +1,9 @@
-"""Every benchmark in one command: `python -m bench [--quick] [--only p1p2,p3,p5,soak]`.
+"""Every benchmark in one command: `python -m bench [--quick] [--only p1p2,p3,p5,checkpoints,soak]`.
 
 Runs, one after the other, each in this process through its module's `main(argv)`:
 P1/P2 ingest throughput and memory (`bench.ingest`), P3 turn throughput against a bare agent
-(`bench.turns`), P5 cold start (`bench.cold_start`) and the soak (`bench.soak`). Each starts
+(`bench.turns`), P5 cold start (`bench.cold_start`), checkpoint reads (`bench.checkpoint_reads`)
+and the soak (`bench.soak`). Each starts
 and stops its own Azurite, source and processes. A benchmark whose module is not there is named
 and skipped; one that fails does not stop the others. `--quick` runs each briefly, to check the
 harness rather than to measure. Exit status 0 only when every benchmark ran and passed.
@@ -47,6 +48,13 @@ BENCHMARKS = (
         (("--command", "help", *QUICK_TURNS), ("--command", "evidence-list", *QUICK_TURNS)),
     ),
     Benchmark("p5", "P5 cold start", "bench.cold_start", ((),), (("--runs", "1"),)),
+    Benchmark(
+        "checkpoints",
+        "checkpoint reads",
+        "bench.checkpoint_reads",
+        ((),),
+        (("--checkpoints", "30", "--runs", "1"),),
+    ),
     Benchmark(
         "soak", "soak", "bench.soak", ((),), ((*QUICK_SOAK, "--ingest-every", "10"),), "soak.json"
     ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 from azure.core import MatchConditions
@@ -23,6 +24,9 @@ from storage.blobs import RegionalBlobServices
 from storage.immutability import RegionImmutability
 
 CHECKPOINT_CONTAINER = "custody-checkpoints"
+# Checkpoints remembered per process (a few hundred bytes each): one a chain's change every
+# `EXHIBIT_CHECKPOINT_MINUTES`, so a busy case gains hundreds a day.
+KNOWN_CHECKPOINTS = 50_000
 
 
 def checkpoint_blob_name(chain: str, sequence: int) -> str:
@@ -45,6 +49,8 @@ class BlobCheckpointStore:
         self._immutability = immutability
         self._ready_regions: set[str] = set()
         self._lock = asyncio.Lock()
+        # (region, blob name) → (its ETag when read, what it held), least recently used first.
+        self._known: OrderedDict[tuple[str, str], tuple[str, SignedCheckpoint]] = OrderedDict()
 
     @property
     def container(self) -> str:
@@ -75,21 +81,40 @@ class BlobCheckpointStore:
         return True
 
     async def checkpoints(self, region: str, chain: str) -> list[SignedCheckpoint]:
-        """Every checkpoint stored for the chain, in sequence order."""
+        """Every checkpoint stored for the chain now, in sequence order.
+
+        The chain's blobs are listed each time; only those not read before, or whose ETag has
+        changed since (any write to a blob changes it), are downloaded again. So a removed or
+        rewritten checkpoint is seen as at the first read, while a long-lived case's view costs
+        a listing rather than one download per checkpoint.
+        """
         container = await self._container_client(region)
-        found: list[SignedCheckpoint] = []
         prefix = f"{chain}/"
         with translated(region, prefix):
-            names = sorted(
-                [name async for name in container.list_blob_names(name_starts_with=prefix)]
-            )
-            for name in names:
-                raw = await (await container.download_blob(name)).readall()
-                try:
-                    found.append(SignedCheckpoint.decode(raw))
-                except ValueError:
-                    found.append(SignedCheckpoint(raw, b""))
-        return found
+            listed = sorted([(blob.name, blob.etag) async for blob in container.list_blobs(prefix)])
+            return [await self._read(container, region, name, etag) for name, etag in listed]
+
+    async def _read(
+        self, container: ContainerClient, region: str, name: str, etag: str
+    ) -> SignedCheckpoint:
+        key = (region, name)
+        known = self._known.get(key)
+        if known is not None and etag and known[0] == etag:  # no ETag: always read
+            self._known.move_to_end(key)
+            return known[1]
+        downloaded = await container.download_blob(name)
+        raw = await downloaded.readall()
+        try:
+            signed = SignedCheckpoint.decode(raw)
+        except ValueError:
+            signed = SignedCheckpoint(raw, b"")
+        # Kept under the ETag of the bytes read, not the listed one: if the blob changed in
+        # between, the next listing differs from this and it is read again.
+        self._known[key] = (_tag(downloaded.properties.etag), signed)
+        self._known.move_to_end(key)
+        while len(self._known) > KNOWN_CHECKPOINTS:
+            self._known.popitem(last=False)
+        return signed
 
     async def _container_client(self, region: str) -> ContainerClient:
         if region not in self._services.regions:
@@ -105,3 +130,8 @@ class BlobCheckpointStore:
                         await container.create_container()
                     self._ready_regions.add(region)
         return container
+
+
+def _tag(etag: str | None) -> str:
+    # A listing and a download may quote the same ETag differently.
+    return (etag or "").strip('"')

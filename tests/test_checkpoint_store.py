@@ -9,13 +9,17 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.transport import HttpRequest
+from azure.storage.blob.aio import BlobServiceClient
 
 from evidence.checkpoints import Checkpoint, CheckpointSigner, CheckpointStore, SignedCheckpoint
 from signing.local import LocalKeySigner, ensure_key_file
 from storage.blobs import RegionalBlobServices
-from storage.checkpoints import BlobCheckpointStore
+from storage.checkpoints import BlobCheckpointStore, checkpoint_blob_name
 from tests.conftest import Azurite
 from tests.test_evidence_store import services_for
 
@@ -106,3 +110,48 @@ async def test_checkpoints_are_create_only_and_listed_in_order(
     assert not await store.put("uksouth", replacement)
     assert await store.checkpoints("uksouth", chain) == [first, later]
     assert await store.checkpoints("ukwest", chain) == []
+
+
+class BlobReads:
+    """A `raw_request_hook`: counts the blob downloads (GETs of one blob, not listings) sent."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def __call__(self, request: PipelineRequest[HttpRequest]) -> None:
+        http = request.http_request
+        if http.method == "GET" and "comp=list" not in http.url:
+            self.paths.append(urlsplit(http.url).path)
+
+
+async def test_a_checkpoint_is_downloaded_again_only_when_its_blob_changed(
+    azurite: Azurite, signer: LocalKeySigner
+) -> None:
+    reads = BlobReads()
+    client = BlobServiceClient.from_connection_string(
+        azurite.connection_string("uksouth"), raw_request_hook=reads
+    )
+    services = RegionalBlobServices({"uksouth": client})
+    try:
+        store = BlobCheckpointStore(services, f"cp-{uuid.uuid4().hex[:12]}")
+        chain = uuid.uuid4().hex
+        first, second = await signed(signer, chain, 1), await signed(signer, chain, 2)
+        assert await store.put("uksouth", first)
+        assert await store.put("uksouth", second)
+        assert await store.checkpoints("uksouth", chain) == [first, second]
+        assert len(reads.paths) == 2
+        assert await store.checkpoints("uksouth", chain) == [first, second]
+        assert len(reads.paths) == 2  # listed again, nothing downloaded again
+
+        # Rewritten behind the store's back (possible on Azurite, not under WORM): read again.
+        forged = SignedCheckpoint(second.payload, b"not a signature")
+        blob = client.get_blob_client(store.container, checkpoint_blob_name(chain, 2))
+        await blob.upload_blob(forged.encode(), overwrite=True)
+        assert await store.checkpoints("uksouth", chain) == [first, forged]
+        assert len(reads.paths) == 3
+
+        await blob.delete_blob()  # and removed: gone from the next read
+        assert await store.checkpoints("uksouth", chain) == [first]
+        assert len(reads.paths) == 3
+    finally:
+        await services.aclose()
