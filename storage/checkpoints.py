@@ -91,7 +91,12 @@ class BlobCheckpointStore:
         container = await self._container_client(region)
         prefix = f"{chain}/"
         with translated(region, prefix):
-            listed = sorted([(blob.name, blob.etag) async for blob in container.list_blobs(prefix)])
+            listed = sorted(
+                [
+                    (blob.name, _tag(blob.etag))
+                    async for blob in container.list_blobs(name_starts_with=prefix)
+                ]
+            )
             return [await self._read(container, region, name, etag) for name, etag in listed]
 
     async def _read(

@@ -63,7 +63,7 @@ class Backlog:
 class IngestQueue:
     """Send, receive, extend and delete intake job messages."""
 
-    def __init__(self, open_client: Callable[[], QueueClient]) -> None:
+    def __init__(self, open_client: Callable[[type[QueueClient]], QueueClient]) -> None:
         self._open_client = open_client
         self._client: QueueClient | None = None
         self._opening = asyncio.Lock()
@@ -73,12 +73,8 @@ class IngestQueue:
     def from_connection_string(cls, connection_string: str, name: str) -> IngestQueue:
         """A queue in the account of `connection_string`."""
 
-        def open_client() -> QueueClient:
-            from azure.storage.queue.aio import QueueClient
-
-            return QueueClient.from_connection_string(
-                connection_string, name, api_version=API_VERSION
-            )
+        def open_client(client: type[QueueClient]) -> QueueClient:
+            return client.from_connection_string(connection_string, name, api_version=API_VERSION)
 
         return cls(open_client)
 
@@ -88,10 +84,8 @@ class IngestQueue:
     ) -> IngestQueue:
         """A queue in the account at `account_url`, reached with an Entra identity (no key)."""
 
-        def open_client() -> QueueClient:
-            from azure.storage.queue.aio import QueueClient
-
-            return QueueClient(account_url, name, credential=credential, api_version=API_VERSION)
+        def open_client(client: type[QueueClient]) -> QueueClient:
+            return client(account_url, name, credential=credential, api_version=API_VERSION)
 
         return cls(open_client)
 
@@ -100,8 +94,8 @@ class IngestQueue:
         if self._client is None:
             async with self._opening:
                 if self._client is None:
-                    await asyncio.to_thread(importlib.import_module, SDK)
-                    self._client = self._open_client()
+                    sdk = await asyncio.to_thread(importlib.import_module, SDK)
+                    self._client = self._open_client(sdk.QueueClient)
         return self._client
 
     async def ensure(self) -> None:

@@ -65,6 +65,7 @@ from tests.support.conversation import CASE_CHANNEL, Conversation, card_of, team
 from tests.support.people import JANE, LIAM, RAVI, SARAH, Person, channel_members
 from tests.support.slow_files import SlowFiles, serve_slow_files
 from tests.support.waiting import until
+from tests.test_sharing import _share_id
 
 if TYPE_CHECKING:  # importing it here would keep pytest from registering it as a plugin
     from tests.support.postgres import PostgresServer
@@ -669,6 +670,16 @@ async def verify_in_background(
     assert by_jane[0].details["matches"] is True
 
 
+async def request_share(talk: Conversation, number: int, exhibit: ExhibitRef) -> str:
+    """Jane asks, in case `number`'s channel, to share `exhibit` with the CPS; the share's id."""
+    requested = await talk.say(
+        f"share {reference(number)} {exhibit} with lawyer@cps.gov.uk reason trial bundle",
+        sender=JANE,
+        **in_channel(number),
+    )
+    return _share_id(requested)
+
+
 async def approve_in_background(
     system: System, talk: Conversation, number: int, large: Exhibit
 ) -> None:
@@ -677,14 +688,7 @@ async def approve_in_background(
     another finishes the job: one approval recorded, the card redrawn, Jane told how to have
     a link (the one made died with the runner)."""
     where = in_channel(number)
-    requested = await talk.say(
-        f"share {reference(number)} {large.ref} with lawyer@cps.gov.uk reason trial bundle",
-        sender=JANE,
-        **where,
-    )
-    match = re.search(r"S-[0-9A-F]{10}", requested)
-    assert match is not None, requested
-    share_id = match.group(0)
+    share_id = await request_share(talk, number, large.ref)
     jane = personal_chat(JANE.teams_id)
     held = system.recorder.hold(lambda path, body: jane in path and share_id in str(body))
     ravi, sarah = await asyncio.gather(
@@ -767,14 +771,7 @@ async def share_race(system: System, talk: Conversation, number: int, exhibit: E
     """Request a share on case `number`; Ravi and Sarah approve at once; Jane revokes it while
     asking for a new link."""
     where = in_channel(number)
-    requested = await talk.say(
-        f"share {reference(number)} {exhibit} with lawyer@cps.gov.uk reason trial bundle",
-        sender=JANE,
-        **where,
-    )
-    match = re.search(r"S-[0-9A-F]{10}", requested)
-    assert match is not None, requested
-    share_id = match.group(0)
+    share_id = await request_share(talk, number, exhibit)
 
     ravi, sarah = await asyncio.gather(
         click_approve(talk, RAVI, share_id, where), click_approve(talk, SARAH, share_id, where)
